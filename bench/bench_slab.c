@@ -1,0 +1,1368 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench_slab.c - the first benchmark: what one alloc+free pair costs.
+ *
+ * Competitors (64-byte elements; every pair writes one byte of the element
+ * it got, through a volatile pointer, so no competitor can skip making the
+ * element real and the compiler cannot drop the pair):
+ *
+ *   rseq per-CPU array (floor)   a per-CPU stack of element pointers with
+ *                                its own two rseq critical sections (below):
+ *                                pop = load count, load slot, store count;
+ *                                push = store slot, store count.  No owner
+ *                                mark, no bounds check, no watermark: the
+ *                                least any per-CPU design can do, so 1.00x.
+ *   pcpupool slab (out-of-line)  slab_alloc() / slab_elem() / slab_free()
+ *                                of slab.h behind noinline (and noipa)
+ *                                wrappers, the way an application calling
+ *                                libpcpupool sees them (less the PLT jump).
+ *   pcpupool slab (inline)       the same calls inlined into the loop.
+ *   glibc malloc/free            malloc(64) + free() (the tcache hit path).
+ *   pthread mutex free list      one global singly linked free list under
+ *                                one pthread_mutex_t.
+ *
+ * Method:
+ *   - one process.  Worker threads are pinned with pthread_setaffinity_np()
+ *     to the first two CPUs the process may run on.  "1 thread" runs worker
+ *     0 alone; "2 threads" runs both at once, each on its own CPU, released
+ *     together (a pthread barrier, then a spin until both have arrived).
+ *   - a cell is one competitor at one thread count.  A sample of a cell is
+ *     one timed loop of P pairs per thread, CLOCK_MONOTONIC read before and
+ *     after the loop by each thread.  ns/pair/thread is the mean over the
+ *     threads of elapsed / P; the aggregate is all pairs divided by the wall
+ *     time from the first thread's start to the last thread's end.
+ *   - a warm-up round runs every cell once, unrecorded: it faults the
+ *     memory in, takes the slab's first miss on each CPU (which splices the
+ *     prefilled inbox into the slab, so the rounds measure the steady
+ *     state) and times every cell, so that a cell whose sample would last
+ *     longer than the sample budget runs fewer pairs (said in the output).
+ *   - then N rounds.  Round r runs every cell once, starting at cell
+ *     r mod cells, so the order rotates and slow drift of the machine
+ *     (frequency, a noisy neighbour on a VM) hits every cell alike.
+ *   - reported: the median of the N samples, ratios against the floor at
+ *     the same thread count, and the interquartile range of each cell.
+ *   - correctness: every pair checks what it got (SLAB_NIL or an index past
+ *     the pool, an empty stack or list, NULL) and counts it.  After each
+ *     slab sample the reserve of every CPU used must be where the warm-up
+ *     left it (a change means a miss, a spill or a refill request in the
+ *     steady state).  At the end every structure is walked and each element
+ *     must be found exactly once.  Any wrong result makes the exit status 1.
+ *
+ * Shared mutable state: none at file scope.  main() owns one struct bench;
+ * the workers share with it the job word and the start spin counter (job
+ * control, ordered by the pthread barriers), the mutex free list (that is
+ * the competitor) and, through the rseq sections, the per-CPU stacks and
+ * slabs.  Each worker writes only its own struct worker, which main reads
+ * after the barrier that ends the sample.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "slab.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/rseq.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BENCH_ELEM_SIZE        64u
+#define BENCH_SLAB_CAP         256u
+#define BENCH_MAX_ELEMS        65536u
+#define BENCH_PREFILL          128u     /* elements per CPU reserve */
+#define BENCH_LOW              16u      /* slab low watermark */
+#define BENCH_LIMIT            256u     /* slab spill limit */
+#define BENCH_OWNER            1u       /* slab_meta.owner of our pops */
+#define BENCH_MAX_THREADS      2
+#define BENCH_DEFAULT_SAMPLES  15u
+#define BENCH_DEFAULT_PAIRS    5000000u
+#define BENCH_DEFAULT_BUDGET   250000000u /* ns: longest sample wanted */
+#define BENCH_QUICK_SAMPLES    5u
+#define BENCH_QUICK_PAIRS      500000u
+#define BENCH_QUICK_BUDGET     50000000u
+#define BENCH_MAX_SAMPLES      1001u
+#define BENCH_MIN_PAIRS        1000u    /* smallest --pairs accepted */
+#define BENCH_MAX_PAIRS        1000000000u
+#define BENCH_WARM_PAIRS       200000u  /* warm-up sample, at most */
+#define BENCH_MIN_CELL_PAIRS   10000u   /* a budget never cuts below this */
+#define BENCH_TARGET_RATIO     2.0      /* slab out-of-line vs floor */
+
+#define BENCH_EXIT_OK          0
+#define BENCH_EXIT_WRONG       1
+#define BENCH_EXIT_SETUP       2
+
+#define ROUND_UP(x, a) (((x) + (a) - 1) / (a) * (a))
+#define unlikely(x)    __builtin_expect(!!(x), 0)
+#define likely(x) __builtin_expect(!!(x), 1)
+
+/* Out of line the way a shared library's entry points are: noipa also
+ * stops GCC from cloning the function for its constant arguments or
+ * learning from its body at the call site. */
+#ifdef __has_attribute
+#if __has_attribute(noipa)
+#define BENCH_OUT_OF_LINE __attribute__((noinline, noipa))
+#endif
+#endif
+#ifndef BENCH_OUT_OF_LINE
+#define BENCH_OUT_OF_LINE __attribute__((noinline))
+#endif
+
+#if defined(__x86_64__)
+#define BENCH_HAVE_FLOOR 1
+#endif
+
+enum bench_comp {
+	COMP_FLOOR,
+	COMP_SLAB_OOL,
+	COMP_SLAB_INLINE,
+	COMP_MALLOC,
+	COMP_MUTEX,
+	NR_COMPS
+};
+
+#define NR_CELLS (NR_COMPS * BENCH_MAX_THREADS)
+
+/* ------------------------------------------------------------------ */
+/* the floor: a per-CPU array stack with minimal rseq sections          */
+
+/* One CPU's stack.  `count` is written only by the sections below while
+ * they run on that CPU, each ending in its single store of `count`. */
+struct floor_cpu {
+	uint32_t count;
+	uint8_t pad[SLAB_CACHELINE - sizeof(uint32_t)];
+	void *slots[];
+};
+
+_Static_assert(offsetof(struct floor_cpu, slots) == SLAB_CACHELINE,
+	       "slots start on their own line");
+
+struct floor {
+	char *cpus;          /* nr_cpus stacks, stride bytes apart */
+	char *elems;         /* nr_elems elements of BENCH_ELEM_SIZE */
+	intptr_t rseq_off;   /* glibc __rseq_offset */
+	uint32_t stride;
+	uint32_t nr_cpus;
+	uint32_t cap;        /* slots per stack: nr_elems, so push needs no check */
+	uint32_t nr_elems;
+	bool usable;         /* x86_64 and glibc registered rseq */
+};
+
+static struct floor_cpu *floor_cpu_of(const struct floor *f, uint32_t cpu)
+{
+	return (struct floor_cpu *)(f->cpus + (size_t)cpu * f->stride);
+}
+
+#ifdef BENCH_HAVE_FLOOR
+/*
+ * Enter a critical section [1, 2) that aborts to 4.  The struct rseq_cs
+ * descriptor (version, flags, start_ip, post_commit_offset, abort_ip) goes
+ * to __rseq_cs; the abort stub goes to __rseq_failure, preceded by RSEQ_SIG
+ * as the 4-byte immediate of a ud1 because the kernel checks the four bytes
+ * before abort_ip.  The stub jumps back to 0, which stores the descriptor's
+ * address into this thread's rseq->rseq_cs (the kernel cleared it when it
+ * aborted us) and runs the section again from the top.
+ *
+ * The rseq area glibc registered lies at thread pointer + __rseq_offset; on
+ * x86_64 the thread pointer is the %fs base, hence %fs:field(off).
+ */
+#define FLOOR_RSEQ_ENTER						\
+	".pushsection __rseq_cs, \"aw\"\n\t"				\
+	".balign 32\n\t"						\
+	"3:\n\t"							\
+	".long 0, 0\n\t"						\
+	".quad 1f, 2f - 1f, 4f\n\t"					\
+	".popsection\n\t"						\
+	".pushsection __rseq_failure, \"ax\"\n\t"			\
+	".byte 0x0f, 0xb9, 0x3d\n\t"					\
+	".long %c[sig]\n\t"						\
+	"4:\n\t"							\
+	"jmp 0f\n\t"							\
+	".popsection\n\t"						\
+	"0:\n\t"							\
+	"leaq 3b(%%rip), %q[cs]\n\t"					\
+	"movq %q[cs], %%fs:%c[cs_field](%q[off])\n\t"			\
+	"1:\n\t"							\
+	/* the stack of the CPU we run on; cpu_id is valid because	\
+	 * rseq is registered, and below nr_cpus because every CPU id	\
+	 * is below get_nprocs_conf() (the workers are pinned there) */ \
+	"movl %%fs:%c[cpu_field](%q[off]), %k[s]\n\t"			\
+	"imull %k[stride], %k[s]\n\t"					\
+	"addq %q[base], %q[s]\n\t"
+
+#define FLOOR_RSEQ_INPUTS(f)						\
+	[off] "r"((f)->rseq_off), [stride] "r"((f)->stride),		\
+	[base] "r"((f)->cpus), [sig] "i"(RSEQ_SIG),			\
+	[cs_field] "i"(offsetof(struct rseq, rseq_cs)),			\
+	[cpu_field] "i"(offsetof(struct rseq, cpu_id)),			\
+	[slots] "i"(offsetof(struct floor_cpu, slots))
+
+/* Pop the top of the current CPU's stack; NULL if it is empty. */
+static inline void *floor_pop(const struct floor *f)
+{
+	uintptr_t cs, s, n;
+	void *p;
+
+	__asm__ __volatile__(
+		FLOOR_RSEQ_ENTER
+		"movl (%q[s]), %k[n]\n\t"                 /* count */
+		"testl %k[n], %k[n]\n\t"
+		"jz 5f\n\t"
+		"subl $1, %k[n]\n\t"
+		"movq %c[slots](%q[s],%q[n],8), %q[p]\n\t" /* slots[count - 1] */
+		"movl %k[n], (%q[s])\n\t"                 /* commit: count - 1 */
+		"2:\n\t"
+		"jmp 6f\n\t"
+		"5:\n\t"
+		"xorl %k[p], %k[p]\n\t"
+		"6:\n\t"
+		: [cs] "=&r"(cs), [s] "=&r"(s), [n] "=&r"(n), [p] "=&r"(p)
+		: FLOOR_RSEQ_INPUTS(f)
+		: "memory", "cc");
+	(void)cs;
+	return p;
+}
+
+/* Push @p onto the current CPU's stack.  No full check: every stack can
+ * hold every element of the floor (cap == nr_elems). */
+static inline void floor_push(const struct floor *f, void *p)
+{
+	uintptr_t cs, s, n;
+
+	__asm__ __volatile__(
+		FLOOR_RSEQ_ENTER
+		"movl (%q[s]), %k[n]\n\t"                 /* count */
+		"movq %q[p], %c[slots](%q[s],%q[n],8)\n\t" /* slots[count] = p */
+		"addl $1, %k[n]\n\t"
+		"movl %k[n], (%q[s])\n\t"                 /* commit: count + 1 */
+		"2:\n\t"
+		: [cs] "=&r"(cs), [s] "=&r"(s), [n] "=&r"(n)
+		: FLOOR_RSEQ_INPUTS(f), [p] "r"(p)
+		: "memory", "cc");
+	(void)cs; (void)s; (void)n;
+}
+#else
+static inline void *floor_pop(const struct floor *f)
+{
+	(void)f;
+	return NULL;
+}
+
+static inline void floor_push(const struct floor *f, void *p)
+{
+	(void)f; (void)p;
+}
+#endif
+
+/* Stacks for every configured CPU; only the CPUs in @cpus get elements,
+ * @per each.  Return 0 or -ENOMEM. */
+static int floor_init(struct floor *f, uint32_t nr_cpus, const int *cpus, int nr_used,
+		      uint32_t per)
+{
+	memset(f, 0, sizeof(*f));
+#ifdef BENCH_HAVE_FLOOR
+	f->usable = __rseq_size > 0;
+	f->rseq_off = (intptr_t)__rseq_offset;
+#endif
+	f->nr_cpus = nr_cpus;
+	f->nr_elems = per * (uint32_t)nr_used;
+	f->cap = f->nr_elems;
+	f->stride = (uint32_t)ROUND_UP(sizeof(struct floor_cpu) +
+				       sizeof(void *) * (size_t)f->cap, SLAB_CACHELINE);
+	f->cpus = aligned_alloc(SLAB_CACHELINE, (size_t)nr_cpus * f->stride);
+	f->elems = aligned_alloc(SLAB_CACHELINE, (size_t)f->nr_elems * BENCH_ELEM_SIZE);
+	if (!f->cpus || !f->elems)
+		return -ENOMEM;
+	memset(f->cpus, 0, (size_t)nr_cpus * f->stride);
+	memset(f->elems, 0, (size_t)f->nr_elems * BENCH_ELEM_SIZE);
+	for (int i = 0; i < nr_used; i++) {
+		struct floor_cpu *fc = floor_cpu_of(f, (uint32_t)cpus[i]);
+
+		for (uint32_t k = 0; k < per; k++)
+			fc->slots[k] = f->elems + ((size_t)i * per + k) * BENCH_ELEM_SIZE;
+		fc->count = per;
+	}
+	return 0;
+}
+
+static void floor_destroy(struct floor *f)
+{
+	free(f->cpus);
+	free(f->elems);
+}
+
+/* ------------------------------------------------------------------ */
+/* the mutex free list                                                 */
+
+struct mlist_node {
+	struct mlist_node *next;
+	uint8_t rest[BENCH_ELEM_SIZE - sizeof(struct mlist_node *)];
+} __attribute__((aligned(BENCH_ELEM_SIZE)));
+
+_Static_assert(sizeof(struct mlist_node) == BENCH_ELEM_SIZE, "64-byte elements");
+
+struct mlist {
+	pthread_mutex_t lock;
+	struct mlist_node *head;   /* under lock */
+	struct mlist_node *nodes;  /* the nr elements */
+	uint32_t nr;
+};
+
+static int mlist_init(struct mlist *m, uint32_t nr)
+{
+	memset(m, 0, sizeof(*m));
+	if (pthread_mutex_init(&m->lock, NULL))
+		return -ENOMEM;
+	m->nodes = aligned_alloc(BENCH_ELEM_SIZE, (size_t)nr * sizeof(*m->nodes));
+	if (!m->nodes)
+		return -ENOMEM;
+	m->nr = nr;
+	for (uint32_t i = 0; i < nr; i++)
+		m->nodes[i].next = i + 1 < nr ? &m->nodes[i + 1] : NULL;
+	m->head = &m->nodes[0];
+	return 0;
+}
+
+static void mlist_destroy(struct mlist *m)
+{
+	free(m->nodes);
+	pthread_mutex_destroy(&m->lock);
+}
+
+static inline struct mlist_node *mlist_pop(struct mlist *m)
+{
+	struct mlist_node *n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->head;
+	if (n)
+		m->head = n->next;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+static inline void mlist_push(struct mlist *m, struct mlist_node *n)
+{
+	pthread_mutex_lock(&m->lock);
+	n->next = m->head;
+	m->head = n;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* the slab pool                                                       */
+
+struct slabpool {
+	struct slab_view v;   /* first: it is cache-line aligned */
+	void *base;
+	size_t map_size;
+	int fd;
+	uint32_t per_cpu;     /* elements prefilled into each CPU's reserve */
+	uint32_t total;       /* elements in circulation: [0, total) */
+};
+
+/* Build the pool as the daemon would: memfd, layout, format, publish,
+ * attach; then set every CPU's limits and give it @per elements. */
+static int slabpool_init(struct slabpool *sp, uint32_t nr_cpus)
+{
+	struct slab_geometry g = {
+		.nr_cpus = nr_cpus, .slab_cap = BENCH_SLAB_CAP,
+		.elem_size = BENCH_ELEM_SIZE, .elem_align = BENCH_ELEM_SIZE,
+		.max_elems = BENCH_MAX_ELEMS,
+	};
+	struct slab_hdr hdr;
+	uint32_t idx[BENCH_PREFILL];
+	int r;
+
+	sp->fd = -1;
+	sp->base = MAP_FAILED;
+	r = slab_layout(&g, &hdr);
+	if (r < 0)
+		return r;
+	sp->fd = memfd_create("bench_slab", MFD_CLOEXEC);
+	if (sp->fd < 0)
+		return -errno;
+	if (ftruncate(sp->fd, (off_t)slab_bytes_for(&hdr, BENCH_MAX_ELEMS)) < 0)
+		return -errno;
+	sp->map_size = hdr.map_size;
+	sp->base = mmap(NULL, sp->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, sp->fd, 0);
+	if (sp->base == MAP_FAILED)
+		return -errno;
+	r = slab_format(sp->base, &hdr, "bench_slab");
+	if (r < 0)
+		return r;
+	atomic_store(&((struct slab_hdr *)sp->base)->nr_published, BENCH_MAX_ELEMS);
+	r = slab_view_init(&sp->v, sp->base, sp->map_size, BENCH_OWNER);
+	if (r < 0)
+		return r;
+
+	sp->per_cpu = BENCH_PREFILL;
+	if ((uint64_t)nr_cpus * sp->per_cpu > BENCH_MAX_ELEMS)
+		sp->per_cpu = BENCH_MAX_ELEMS / nr_cpus;
+	sp->total = sp->per_cpu * nr_cpus;
+	for (uint32_t c = 0; c < nr_cpus; c++) {
+		slab_set_limits(&sp->v, c, BENCH_LOW, BENCH_LIMIT);
+		for (uint32_t k = 0; k < sp->per_cpu; k++)
+			idx[k] = c * sp->per_cpu + k;
+		r = slab_refill(&sp->v, c, idx, sp->per_cpu);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void slabpool_destroy(struct slabpool *sp)
+{
+	if (sp->base != MAP_FAILED)
+		munmap(sp->base, sp->map_size);
+	if (sp->fd >= 0)
+		close(sp->fd);
+}
+
+static uint32_t slabpool_outbox_len(const struct slabpool *sp, uint32_t cpu)
+{
+	return slab_list_len(atomic_load(&slab_of(&sp->v, cpu)->outbox));
+}
+
+static uint32_t slabpool_inbox_len(const struct slabpool *sp, uint32_t cpu)
+{
+	return slab_list_len(atomic_load(&slab_of(&sp->v, cpu)->inbox));
+}
+
+static uint64_t slabpool_requests(const struct slabpool *sp)
+{
+	uint64_t n = 0;
+
+	for (uint32_t c = 0; c < sp->v.nr_cpus; c++)
+		n += atomic_load(&slab_of(&sp->v, c)->refill_requests);
+	return n;
+}
+
+/* The library's entry points, out of line and shaped as libpcpupool's
+ * pcpupool_alloc()/pcpupool_free() are: pointers in and out, the hit path a
+ * leaf, everything else (watermark crossing, miss, spill) a tail call. */
+static BENCH_OUT_OF_LINE void *ool_slab_alloc_slow(const struct slab_view *v, uint32_t idx,
+						   uint32_t left, struct slab *s)
+{
+	if (idx != SLAB_NIL) {
+		(void)slab_low_check(v, s, left);   /* the library sends here */
+		return slab_elem(v, idx);
+	}
+	struct slab_alloc_res r = slab_alloc_slow(v, left);
+	return r.idx == SLAB_NIL ? NULL : slab_elem(v, r.idx);
+}
+
+static BENCH_OUT_OF_LINE void *ool_slab_alloc(const struct slab_view *v)
+{
+	uint32_t left;
+	struct slab *s;
+	uint32_t idx = slab_pop(v, &left, &s);
+
+	if (likely(idx != SLAB_NIL && left >= s->low))
+		return slab_elem(v, idx);
+	return ool_slab_alloc_slow(v, idx, left, s);
+}
+
+static BENCH_OUT_OF_LINE void ool_slab_free(const struct slab_view *v, void *p)
+{
+	uint32_t idx = slab_index_of(v, p);
+
+	if (likely(idx != SLAB_NIL))
+		slab_free(v, idx);
+}
+
+/* ------------------------------------------------------------------ */
+/* threads and jobs                                                    */
+
+struct bench_job {
+	int comp;            /* enum bench_comp */
+	int nthreads;
+	uint64_t pairs;      /* per thread */
+	bool quit;
+};
+
+struct bench;
+
+/* One worker thread: it writes only this, main reads it after `done`. */
+struct worker {
+	struct bench *b;
+	pthread_t tid;
+	int id;
+	int cpu;
+	uint64_t t0, t1;     /* CLOCK_MONOTONIC ns around the loop */
+	uint64_t bad;        /* wrong results in the loop */
+	uint64_t refills;    /* slab: refill requests returned by slab_alloc */
+} __attribute__((aligned(SLAB_CACHELINE)));
+
+struct bench {
+	struct slabpool sp;
+	struct floor fl;
+	struct mlist ml;
+	/* job control: main writes job before `start`, workers read it after */
+	pthread_barrier_t start;
+	pthread_barrier_t done;
+	struct bench_job job;
+	/* start spin: participants count themselves in and wait for all */
+	_Atomic int ready __attribute__((aligned(SLAB_CACHELINE)));
+	int nr_workers;
+	struct worker w[BENCH_MAX_THREADS];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* The timed loops: each returns the number of wrong results. */
+
+static uint64_t loop_floor(struct bench *b, struct worker *w, uint64_t pairs)
+{
+	const struct floor *f = &b->fl;
+	uint64_t bad = 0;
+
+	(void)w;
+	for (uint64_t i = 0; i < pairs; i++) {
+		void *p = floor_pop(f);
+
+		if (unlikely(!p)) {
+			bad++;
+			continue;
+		}
+		*(volatile uint8_t *)p = (uint8_t)i;
+		floor_push(f, p);
+	}
+	return bad;
+}
+
+static uint64_t loop_slab_ool(struct bench *b, struct worker *w, uint64_t pairs)
+{
+	const struct slab_view *v = &b->sp.v;
+	uint64_t bad = 0, refills = 0;
+
+	for (uint64_t i = 0; i < pairs; i++) {
+		void *p = ool_slab_alloc(v);
+
+		if (unlikely(!p)) {
+			bad++;
+			continue;
+		}
+		*(volatile uint8_t *)p = (uint8_t)i;
+		ool_slab_free(v, p);
+	}
+	w->refills += refills;
+	return bad;
+}
+
+static uint64_t loop_slab_inline(struct bench *b, struct worker *w, uint64_t pairs)
+{
+	const struct slab_view *v = &b->sp.v;
+	uint64_t bad = 0, refills = 0;
+
+	for (uint64_t i = 0; i < pairs; i++) {
+		int refill_cpu;
+		uint32_t idx = slab_alloc(v, &refill_cpu);
+
+		if (unlikely(idx >= v->max_elems)) {
+			bad++;
+			continue;
+		}
+		if (unlikely(refill_cpu >= 0))
+			refills++;
+		*(volatile uint8_t *)slab_elem(v, idx) = (uint8_t)i;
+		slab_free(v, idx);
+	}
+	w->refills += refills;
+	return bad;
+}
+
+static uint64_t loop_malloc(struct bench *b, struct worker *w, uint64_t pairs)
+{
+	uint64_t bad = 0;
+
+	(void)b; (void)w;
+	for (uint64_t i = 0; i < pairs; i++) {
+		uint8_t *p = malloc(BENCH_ELEM_SIZE);
+
+		/* p is opaque from here on: malloc/free cannot be paired up
+		 * and removed */
+		__asm__ __volatile__("" : "+r"(p) : : "memory");
+		if (unlikely(!p)) {
+			bad++;
+			continue;
+		}
+		*(volatile uint8_t *)p = (uint8_t)i;
+		free(p);
+	}
+	return bad;
+}
+
+static uint64_t loop_mutex(struct bench *b, struct worker *w, uint64_t pairs)
+{
+	struct mlist *m = &b->ml;
+	uint64_t bad = 0;
+
+	(void)w;
+	for (uint64_t i = 0; i < pairs; i++) {
+		struct mlist_node *n = mlist_pop(m);
+
+		if (unlikely(!n)) {
+			bad++;
+			continue;
+		}
+		*(volatile uint8_t *)n->rest = (uint8_t)i;
+		mlist_push(m, n);
+	}
+	return bad;
+}
+
+typedef uint64_t bench_loop_fn(struct bench *b, struct worker *w, uint64_t pairs);
+
+static const struct competitor {
+	const char *name;
+	bench_loop_fn *loop;
+} comps[NR_COMPS] = {
+	[COMP_FLOOR]       = { "rseq per-CPU array (floor)",  loop_floor },
+	[COMP_SLAB_OOL]    = { "pcpupool slab (out-of-line)", loop_slab_ool },
+	[COMP_SLAB_INLINE] = { "pcpupool slab (inline)",      loop_slab_inline },
+	[COMP_MALLOC]      = { "glibc malloc/free",           loop_malloc },
+	[COMP_MUTEX]       = { "pthread mutex free list",     loop_mutex },
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct bench *b = w->b;
+
+	for (;;) {
+		pthread_barrier_wait(&b->start);
+		struct bench_job job = b->job;
+
+		if (job.quit)
+			break;
+		if (w->id < job.nthreads) {
+			/* relaxed: only a rendezvous, nothing is published */
+			atomic_fetch_add_explicit(&b->ready, 1, memory_order_relaxed);
+			while (atomic_load_explicit(&b->ready, memory_order_relaxed) < job.nthreads)
+				cpu_relax();
+			w->t0 = now_ns();
+			w->bad = comps[job.comp].loop(b, w, job.pairs);
+			w->t1 = now_ns();
+		}
+		pthread_barrier_wait(&b->done);
+	}
+	return NULL;
+}
+
+/* One sample of one cell: per-thread ns/pair (mean over the threads) and
+ * aggregate M pairs/s; the longest thread's ns/pair for calibration. */
+struct sample {
+	double ns;
+	double mps;
+	double worst_ns;
+	uint64_t bad;
+	uint64_t refills;
+};
+
+static void bench_run(struct bench *b, int comp, int nthreads, uint64_t pairs,
+		      struct sample *ret)
+{
+	uint64_t first = UINT64_MAX, last = 0;
+	double sum = 0, worst = 0;
+
+	b->job = (struct bench_job){ .comp = comp, .nthreads = nthreads, .pairs = pairs };
+	atomic_store_explicit(&b->ready, 0, memory_order_relaxed);
+	for (int i = 0; i < nthreads; i++)
+		b->w[i].refills = 0;
+	pthread_barrier_wait(&b->start);
+	pthread_barrier_wait(&b->done);
+
+	memset(ret, 0, sizeof(*ret));
+	for (int i = 0; i < nthreads; i++) {
+		const struct worker *w = &b->w[i];
+		double ns = (double)(w->t1 - w->t0) / (double)pairs;
+
+		sum += ns;
+		if (ns > worst)
+			worst = ns;
+		if (w->t0 < first)
+			first = w->t0;
+		if (w->t1 > last)
+			last = w->t1;
+		ret->bad += w->bad;
+		ret->refills += w->refills;
+	}
+	ret->ns = sum / nthreads;
+	ret->worst_ns = worst;
+	ret->mps = last > first ? (double)pairs * nthreads * 1e3 / (double)(last - first) : 0;
+}
+
+static void bench_quit(struct bench *b)
+{
+	b->job = (struct bench_job){ .quit = true };
+	pthread_barrier_wait(&b->start);
+	for (int i = 0; i < b->nr_workers; i++)
+		pthread_join(b->w[i].tid, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* checks                                                              */
+
+/* After a slab sample: every worker CPU's reserve must be exactly what the
+ * warm-up left (all of it in the slab when rseq works), nothing spilled,
+ * no refill requested.  Return the number of deviations, described. */
+static int check_slab_steady(const struct bench *b, uint64_t requests0, const char *when)
+{
+	const struct slabpool *sp = &b->sp;
+	int dev = 0;
+
+	for (int i = 0; i < b->nr_workers; i++) {
+		uint32_t c = (uint32_t)b->w[i].cpu;
+		uint32_t level = slab_level(&sp->v, c), in = slabpool_inbox_len(sp, c);
+		uint32_t out = slabpool_outbox_len(sp, c);
+
+		if (level != sp->per_cpu || out || (sp->v.rseq_cpus && in)) {
+			fprintf(stderr, "%s: CPU %u holds %u in slab + %u in inbox, "
+				"%u in outbox (expected %u, 0, 0)\n", when, c,
+				slab_count(&sp->v, c), in, out, sp->per_cpu);
+			dev++;
+		}
+	}
+	if (slabpool_requests(sp) != requests0) {
+		fprintf(stderr, "%s: %llu refill request(s) in the steady state\n", when,
+			(unsigned long long)(slabpool_requests(sp) - requests0));
+		dev++;
+	}
+	return dev;
+}
+
+/* Mark element @i seen; false if out of range or seen before. */
+static bool seen_once(uint8_t *seen, uint64_t i, uint64_t nr)
+{
+	if (i >= nr || (seen[i / 8] & (1u << (i % 8))))
+		return false;
+	seen[i / 8] |= (uint8_t)(1u << (i % 8));
+	return true;
+}
+
+/* Walk one inbox/outbox word of the slab pool. */
+static int check_slab_list(const struct slabpool *sp, uint64_t word, uint8_t *seen,
+			   uint64_t *found)
+{
+	uint32_t cur = slab_list_head(word), len = slab_list_len(word);
+
+	for (uint32_t k = 0; k < len; k++) {
+		if (!seen_once(seen, cur, sp->total))
+			return -1;
+		(*found)++;
+		cur = atomic_load(&sp->v.meta[cur].next);
+	}
+	return cur == SLAB_NIL ? 0 : -1;
+}
+
+/* Every element of the slab pool exactly once in some slab or list. */
+static int check_slab_final(const struct slabpool *sp)
+{
+	uint8_t *seen = calloc(sp->total / 8 + 1, 1);
+	uint64_t found = 0;
+	int bad = 0;
+
+	if (!seen)
+		return 1;
+	for (uint32_t c = 0; c < sp->v.nr_cpus && !bad; c++) {
+		const struct slab *s = slab_of(&sp->v, c);
+
+		if (s->count > s->cap) {
+			bad = 1;
+			break;
+		}
+		for (uint32_t k = 0; k < s->count && !bad; k++) {
+			if (!seen_once(seen, s->slots[k], sp->total))
+				bad = 1;
+			found++;
+		}
+		if (!bad && (check_slab_list(sp, atomic_load(&s->inbox), seen, &found) ||
+			     check_slab_list(sp, atomic_load(&s->outbox), seen, &found)))
+			bad = 1;
+	}
+	free(seen);
+	if (!bad && found != sp->total)
+		bad = 1;
+	if (bad)
+		fprintf(stderr, "slab: elements lost, duplicated or invented "
+			"(found %llu of %u)\n", (unsigned long long)found, sp->total);
+	return bad;
+}
+
+static int check_floor_final(const struct floor *f)
+{
+	uint8_t *seen = calloc(f->nr_elems / 8 + 1, 1);
+	uint64_t found = 0;
+	int bad = 0;
+
+	if (!seen)
+		return 1;
+	for (uint32_t c = 0; c < f->nr_cpus && !bad; c++) {
+		const struct floor_cpu *fc = floor_cpu_of(f, c);
+
+		if (fc->count > f->cap) {
+			bad = 1;
+			break;
+		}
+		for (uint32_t k = 0; k < fc->count && !bad; k++) {
+			uintptr_t off = (uintptr_t)fc->slots[k] - (uintptr_t)f->elems;
+
+			if (off % BENCH_ELEM_SIZE ||
+			    !seen_once(seen, off / BENCH_ELEM_SIZE, f->nr_elems))
+				bad = 1;
+			found++;
+		}
+	}
+	free(seen);
+	if (!bad && found != f->nr_elems)
+		bad = 1;
+	if (bad)
+		fprintf(stderr, "floor: elements lost or duplicated (found %llu of %u)\n",
+			(unsigned long long)found, f->nr_elems);
+	return bad;
+}
+
+static int check_mlist_final(const struct mlist *m)
+{
+	uint8_t *seen = calloc(m->nr / 8 + 1, 1);
+	uint64_t found = 0;
+	int bad = 0;
+
+	if (!seen)
+		return 1;
+	for (const struct mlist_node *n = m->head; n && !bad; n = n->next) {
+		uintptr_t off = (uintptr_t)n - (uintptr_t)m->nodes;
+
+		if (off % sizeof(*n) || !seen_once(seen, off / sizeof(*n), m->nr))
+			bad = 1;
+		found++;
+	}
+	free(seen);
+	if (!bad && found != m->nr)
+		bad = 1;
+	if (bad)
+		fprintf(stderr, "mutex list: elements lost or duplicated (found %llu of %u)\n",
+			(unsigned long long)found, m->nr);
+	return bad;
+}
+
+/* ------------------------------------------------------------------ */
+/* statistics and output                                               */
+
+struct cell {
+	bool enabled;
+	bool reduced;        /* fewer pairs than asked, to fit the budget */
+	uint64_t pairs;
+	uint32_t n;          /* samples taken */
+	double *ns;          /* per-thread ns/pair of each sample */
+	double *mps;         /* aggregate M pairs/s of each sample */
+	uint64_t bad;
+	uint64_t refills;
+	uint64_t deviations; /* slab reserve not steady after a sample */
+};
+
+struct stats {
+	bool valid;
+	double med, p25, p75;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static struct stats stats_of(const double *x, uint32_t n)
+{
+	struct stats st = { .valid = false };
+	double *s;
+
+	if (n == 0)
+		return st;
+	s = malloc(sizeof(*s) * n);
+	if (!s)
+		return st;
+	memcpy(s, x, sizeof(*s) * n);
+	qsort(s, n, sizeof(*s), cmp_double);
+	st.valid = true;
+	st.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	st.p25 = s[(n - 1) / 4];
+	st.p75 = s[(3 * (n - 1) + 3) / 4];
+	free(s);
+	return st;
+}
+
+static const char *fmt_num(char *buf, size_t sz, bool valid, double x)
+{
+	if (!valid)
+		snprintf(buf, sz, "n/a");
+	else
+		snprintf(buf, sz, "%.2f", x);
+	return buf;
+}
+
+static const char *fmt_ratio(char *buf, size_t sz, bool valid, double x, double base)
+{
+	if (!valid || !(base > 0))
+		snprintf(buf, sz, "n/a");
+	else
+		snprintf(buf, sz, "%.2fx", x / base);
+	return buf;
+}
+
+static const char *fmt_mps(char *buf, size_t sz, bool valid, double x)
+{
+	if (!valid)
+		snprintf(buf, sz, "n/a");
+	else
+		snprintf(buf, sz, "%.1f", x);
+	return buf;
+}
+
+static void cpu_model(char *buf, size_t sz)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+
+	snprintf(buf, sz, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) || !colon)
+			continue;
+		colon++;
+		colon += strspn(colon, " \t");
+		colon[strcspn(colon, "\n")] = '\0';
+		snprintf(buf, sz, "%s", colon);
+		break;
+	}
+	fclose(f);
+}
+
+static int cell_of(int comp, int nthreads)
+{
+	return comp * BENCH_MAX_THREADS + nthreads - 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* main                                                                */
+
+struct options {
+	uint32_t samples;
+	uint64_t pairs;
+	uint64_t budget_ns;
+	bool quick;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: bench_slab [--samples N] [--pairs N] [--quick] [--help]\n"
+"\n"
+"Measure what one alloc+free pair of a 64-byte element costs in the pcpupool\n"
+"slab core and in reference allocators, at 1 thread and at 2 threads (one\n"
+"per CPU, pinned, started together), in one process, in rounds that run\n"
+"every competitor once in rotating order.  Prints the median of the samples\n"
+"in ns per pair (per thread), the 2-thread aggregate in M pairs/s, and\n"
+"ratios against the rseq per-CPU array floor.\n"
+"\n"
+"  --samples N  samples per competitor and thread count (default %u,\n"
+"               1..%u)\n"
+"  --pairs N    alloc+free pairs per thread in one sample (default %u,\n"
+"               %u..%u); a competitor whose sample would last\n"
+"               longer than %u ms runs fewer pairs (never below %u),\n"
+"               which the output notes\n"
+"  --quick      smoke test: %u samples of %u pairs, %u ms sample budget,\n"
+"               done in well under 3 s; --samples and --pairs still apply\n"
+"  --help       print this text and exit\n"
+"\n"
+"Competitors: rseq per-CPU array (floor), pcpupool slab out-of-line and\n"
+"inline (slab_alloc/slab_elem/slab_free of libclient/slab.h), glibc\n"
+"malloc/free, a free list under one pthread mutex.\n"
+"\n"
+"Exit status: 0 success, 1 a competitor produced a wrong result (a miss or\n"
+"an invalid element in the steady state, an element lost or duplicated),\n"
+"2 usage or setup error.\n",
+		BENCH_DEFAULT_SAMPLES, BENCH_MAX_SAMPLES, BENCH_DEFAULT_PAIRS,
+		BENCH_MIN_PAIRS, BENCH_MAX_PAIRS, BENCH_DEFAULT_BUDGET / 1000000u,
+		BENCH_MIN_CELL_PAIRS, BENCH_QUICK_SAMPLES, BENCH_QUICK_PAIRS,
+		BENCH_QUICK_BUDGET / 1000000u);
+}
+
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *ret)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	x = strtoull(s, &end, 10);
+	if (errno || *end || x < lo || x > hi)
+		return -EINVAL;
+	*ret = x;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *ret)
+{
+	static const struct option longopts[] = {
+		{ "samples", required_argument, NULL, 's' },
+		{ "pairs",   required_argument, NULL, 'p' },
+		{ "quick",   no_argument,       NULL, 'q' },
+		{ "help",    no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t samples = 0, pairs = 0;
+	bool quick = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:p:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (parse_u64(optarg, 1, BENCH_MAX_SAMPLES, &samples) < 0) {
+				fprintf(stderr, "bench_slab: --samples wants 1..%u\n",
+					BENCH_MAX_SAMPLES);
+				return -EINVAL;
+			}
+			break;
+		case 'p':
+			if (parse_u64(optarg, BENCH_MIN_PAIRS, BENCH_MAX_PAIRS, &pairs) < 0) {
+				fprintf(stderr, "bench_slab: --pairs wants %u..%u\n",
+					BENCH_MIN_PAIRS, BENCH_MAX_PAIRS);
+				return -EINVAL;
+			}
+			break;
+		case 'q':
+			quick = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(BENCH_EXIT_OK);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bench_slab: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	ret->quick = quick;
+	ret->samples = samples ? (uint32_t)samples
+			       : quick ? BENCH_QUICK_SAMPLES : BENCH_DEFAULT_SAMPLES;
+	ret->pairs = pairs ? pairs : quick ? BENCH_QUICK_PAIRS : BENCH_DEFAULT_PAIRS;
+	ret->budget_ns = quick ? BENCH_QUICK_BUDGET : BENCH_DEFAULT_BUDGET;
+	return 0;
+}
+
+/* The first BENCH_MAX_THREADS CPUs this process may use that have a slab. */
+static int pick_cpus(uint32_t nr_cpus, int *cpus)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	for (int c = 0; c < CPU_SETSIZE && (uint32_t)c < nr_cpus && n < BENCH_MAX_THREADS; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[n++] = c;
+	return n;
+}
+
+static int start_workers(struct bench *b, const int *cpus, int n)
+{
+	pthread_barrier_init(&b->start, NULL, (unsigned int)n + 1);
+	pthread_barrier_init(&b->done, NULL, (unsigned int)n + 1);
+	for (int i = 0; i < n; i++) {
+		struct worker *w = &b->w[i];
+		cpu_set_t set;
+		int r;
+
+		w->b = b;
+		w->id = i;
+		w->cpu = cpus[i];
+		r = pthread_create(&w->tid, NULL, worker_main, w);
+		if (r) {
+			fprintf(stderr, "bench_slab: pthread_create: %s\n", strerror(r));
+			return -r;
+		}
+		b->nr_workers = i + 1;
+		CPU_ZERO(&set);
+		CPU_SET(cpus[i], &set);
+		r = pthread_setaffinity_np(w->tid, sizeof(set), &set);
+		if (r) {
+			fprintf(stderr, "bench_slab: pin worker to CPU %d: %s\n", cpus[i],
+				strerror(r));
+			return -r;
+		}
+	}
+	return 0;
+}
+
+static bool cell_is_slab(int comp)
+{
+	return comp == COMP_SLAB_OOL || comp == COMP_SLAB_INLINE;
+}
+
+/* Run one sample of a cell; record it unless @warm.  Slab cells are
+ * followed by the steady-state check. */
+static void run_cell(struct bench *b, struct cell *cl, int comp, int nthreads,
+		     uint64_t pairs, bool warm, uint64_t requests0, struct sample *ret)
+{
+	bench_run(b, comp, nthreads, pairs, ret);
+	cl->bad += ret->bad;
+	cl->refills += ret->refills;
+	if (cell_is_slab(comp) && !warm)
+		cl->deviations += (uint64_t)check_slab_steady(b, requests0, comps[comp].name);
+	if (!warm) {
+		cl->ns[cl->n] = ret->ns;
+		cl->mps[cl->n] = ret->mps;
+		cl->n++;
+	}
+}
+
+static void print_results(const struct bench *b, const struct cell *cells,
+			  const struct options *o, double elapsed_s, int nr_threads_max)
+{
+	struct stats s1[NR_COMPS], s2[NR_COMPS], a2[NR_COMPS];
+	char model[256], x1[32], r1[32], x2[32], m2[32], r2[32], q1[32], q3[32];
+	bool any_reduced = false;
+
+	cpu_model(model, sizeof(model));
+	for (int c = 0; c < NR_COMPS; c++) {
+		const struct cell *c1 = &cells[cell_of(c, 1)], *c2 = &cells[cell_of(c, 2)];
+
+		s1[c] = stats_of(c1->ns, c1->n);
+		s2[c] = stats_of(c2->ns, c2->n);
+		a2[c] = stats_of(c2->mps, c2->n);
+	}
+
+	printf("pcpupool bench_slab \u2014 alloc+free pair, %u-byte elements, median of %u "
+	       "samples (ns/pair), CPU: %s\n", BENCH_ELEM_SIZE, o->samples, model);
+	if (nr_threads_max > 1)
+		printf("threads pinned to CPUs %d and %d", b->w[0].cpu, b->w[1].cpu);
+	else
+		printf("one usable CPU (%d): no 2-thread runs", b->w[0].cpu);
+	printf("; %llu pairs per thread per sample; rseq %s (__rseq_size %u)\n",
+	       (unsigned long long)o->pairs,
+	       b->fl.usable ? "registered" : "NOT registered", (unsigned int)__rseq_size);
+	if (!b->fl.usable)
+		printf("rseq per-CPU array (floor) unavailable: %s; ratios are n/a\n",
+#ifdef BENCH_HAVE_FLOOR
+		       "glibc did not register rseq (__rseq_size == 0)"
+#else
+		       "the floor's rseq sections are x86_64 only"
+#endif
+		       );
+	if (!b->sp.v.rseq_cpus)
+		printf("pcpupool slab: rseq unusable, measuring its atomic fallback path\n");
+	printf("\n%-30s %9s %7s %27s %19s %7s\n", "competitor", "1 thread", "ratio",
+	       "2 threads(ns/pair/thread)", "aggregate Mpairs/s", "ratio");
+	for (int c = 0; c < NR_COMPS; c++) {
+		printf("%-30s %9s %7s %27s %19s %7s\n", comps[c].name,
+		       fmt_num(x1, sizeof(x1), s1[c].valid, s1[c].med),
+		       fmt_ratio(r1, sizeof(r1), s1[c].valid && s1[COMP_FLOOR].valid,
+				 s1[c].med, s1[COMP_FLOOR].med),
+		       fmt_num(x2, sizeof(x2), s2[c].valid, s2[c].med),
+		       fmt_mps(m2, sizeof(m2), a2[c].valid, a2[c].med),
+		       fmt_ratio(r2, sizeof(r2), s2[c].valid && s2[COMP_FLOOR].valid,
+				 s2[c].med, s2[COMP_FLOOR].med));
+	}
+
+	printf("\n%-30s %18s %27s\n", "spread (25th..75th pct)", "1 thread",
+	       "2 threads(ns/pair/thread)");
+	for (int c = 0; c < NR_COMPS; c++) {
+		char sp1[2 * 32 + 8], sp2[2 * 32 + 8];
+
+		snprintf(sp1, sizeof(sp1), "%s..%s",
+			 fmt_num(q1, sizeof(q1), s1[c].valid, s1[c].p25),
+			 fmt_num(q3, sizeof(q3), s1[c].valid, s1[c].p75));
+		snprintf(sp2, sizeof(sp2), "%s..%s",
+			 fmt_num(q1, sizeof(q1), s2[c].valid, s2[c].p25),
+			 fmt_num(q3, sizeof(q3), s2[c].valid, s2[c].p75));
+		printf("%-30s %18s %27s\n", comps[c].name,
+		       s1[c].valid ? sp1 : "n/a", s2[c].valid ? sp2 : "n/a");
+	}
+	for (int i = 0; i < NR_CELLS; i++) {
+		if (!cells[i].enabled || !cells[i].reduced)
+			continue;
+		if (!any_reduced)
+			printf("\n");
+		any_reduced = true;
+		printf("note: %s at %d thread%s ran %llu pairs per sample "
+		       "(the %llu ms sample budget)\n", comps[i / BENCH_MAX_THREADS].name,
+		       i % BENCH_MAX_THREADS + 1, i % BENCH_MAX_THREADS ? "s" : "",
+		       (unsigned long long)cells[i].pairs,
+		       (unsigned long long)(o->budget_ns / 1000000u));
+	}
+	printf("\nrun time %.1f s\n", elapsed_s);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b;         /* lives until the workers are joined */
+	struct cell cells[NR_CELLS];
+	struct options o;
+	struct sample smp;
+	uint32_t nr_cpus;
+	int cpus[BENCH_MAX_THREADS], nr_used, r, ret = BENCH_EXIT_SETUP;
+	uint64_t requests0, t_start = now_ns();
+	uint64_t wrong = 0;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return BENCH_EXIT_SETUP;
+	memset(cells, 0, sizeof(cells));
+	memset(&b, 0, sizeof(b));
+	b.sp.fd = -1;
+	b.sp.base = MAP_FAILED;
+
+	nr_cpus = (uint32_t)get_nprocs_conf();
+	nr_used = pick_cpus(nr_cpus, cpus);
+	if (nr_used <= 0) {
+		fprintf(stderr, "bench_slab: no usable CPU\n");
+		return BENCH_EXIT_SETUP;
+	}
+	r = slabpool_init(&b.sp, nr_cpus);
+	if (r < 0) {
+		fprintf(stderr, "bench_slab: slab pool: %s\n", strerror(-r));
+		goto out;
+	}
+	if (floor_init(&b.fl, nr_cpus, cpus, nr_used, BENCH_PREFILL) < 0 ||
+	    mlist_init(&b.ml, BENCH_PREFILL * (uint32_t)nr_used) < 0) {
+		fprintf(stderr, "bench_slab: out of memory\n");
+		goto out;
+	}
+	for (int i = 0; i < NR_CELLS; i++) {
+		int comp = i / BENCH_MAX_THREADS, nt = i % BENCH_MAX_THREADS + 1;
+
+		cells[i].enabled = nt <= nr_used && (comp != COMP_FLOOR || b.fl.usable);
+		cells[i].ns = calloc(o.samples, sizeof(double));
+		cells[i].mps = calloc(o.samples, sizeof(double));
+		if (!cells[i].ns || !cells[i].mps) {
+			fprintf(stderr, "bench_slab: out of memory\n");
+			goto out;
+		}
+	}
+	if (start_workers(&b, cpus, nr_used) < 0)
+		goto out;  /* returning from main ends any started worker */
+
+	/* warm-up and calibration: not recorded */
+	for (int i = 0; i < NR_CELLS; i++) {
+		int comp = i / BENCH_MAX_THREADS, nt = i % BENCH_MAX_THREADS + 1;
+		uint64_t warm = o.pairs < BENCH_WARM_PAIRS ? o.pairs : BENCH_WARM_PAIRS;
+
+		if (!cells[i].enabled)
+			continue;
+		run_cell(&b, &cells[i], comp, nt, warm, true, 0, &smp);
+		cells[i].pairs = o.pairs;
+		if (smp.worst_ns * (double)o.pairs > (double)o.budget_ns) {
+			uint64_t p = (uint64_t)((double)o.budget_ns / smp.worst_ns);
+
+			cells[i].pairs = p < BENCH_MIN_CELL_PAIRS ? BENCH_MIN_CELL_PAIRS : p;
+			cells[i].reduced = cells[i].pairs < o.pairs;
+		}
+	}
+	/* the steady state the slab samples must keep */
+	requests0 = slabpool_requests(&b.sp);
+	if (check_slab_steady(&b, requests0, "slab after warm-up"))
+		wrong++;
+
+	for (uint32_t round = 0; round < o.samples; round++) {
+		for (int k = 0; k < NR_CELLS; k++) {
+			int i = (int)((round + (uint32_t)k) % NR_CELLS);
+
+			if (!cells[i].enabled)
+				continue;
+			run_cell(&b, &cells[i], i / BENCH_MAX_THREADS, i % BENCH_MAX_THREADS + 1,
+				 cells[i].pairs, false, requests0, &smp);
+		}
+	}
+	bench_quit(&b);
+
+	print_results(&b, cells, &o, (double)(now_ns() - t_start) / 1e9, nr_used);
+
+	/* verdict */
+	printf("\nchecks:\n");
+	for (int c = 0; c < NR_COMPS; c++) {
+		uint64_t bad = 0, refills = 0, dev = 0;
+
+		if (!cells[cell_of(c, 1)].enabled) {
+			printf("  %-30s not run\n", comps[c].name);
+			continue;
+		}
+		for (int nt = 1; nt <= BENCH_MAX_THREADS; nt++) {
+			bad += cells[cell_of(c, nt)].bad;
+			refills += cells[cell_of(c, nt)].refills;
+			dev += cells[cell_of(c, nt)].deviations;
+		}
+		printf("  %-30s %llu wrong result(s)", comps[c].name, (unsigned long long)bad);
+		if (cell_is_slab(c))
+			printf(", %llu refill request(s), %llu unsteady sample(s)",
+			       (unsigned long long)refills, (unsigned long long)dev);
+		printf("\n");
+		wrong += bad + dev;
+	}
+	r = check_slab_final(&b.sp) + check_mlist_final(&b.ml);
+	if (b.fl.usable)
+		r += check_floor_final(&b.fl);
+	printf("  final accounting: %s\n", r ? "FAILED (see stderr)"
+	       : "every element of every competitor found exactly once");
+	wrong += (uint64_t)r;
+
+	{
+		struct stats so = stats_of(cells[cell_of(COMP_SLAB_OOL, 1)].ns,
+					   cells[cell_of(COMP_SLAB_OOL, 1)].n);
+		struct stats sf = stats_of(cells[cell_of(COMP_FLOOR, 1)].ns,
+					   cells[cell_of(COMP_FLOOR, 1)].n);
+
+		if (so.valid && sf.valid && sf.med > 0)
+			printf("slab/floor ratio (1 thread, out-of-line): %.2f (target <= %.2f)\n",
+			       so.med / sf.med, BENCH_TARGET_RATIO);
+		else
+			printf("slab/floor ratio (1 thread, out-of-line): n/a (floor unavailable) "
+			       "(target <= %.2f)\n", BENCH_TARGET_RATIO);
+	}
+	ret = wrong ? BENCH_EXIT_WRONG : BENCH_EXIT_OK;
+	goto out;
+
+out:
+	for (int i = 0; i < NR_CELLS; i++) {
+		free(cells[i].ns);
+		free(cells[i].mps);
+	}
+	floor_destroy(&b.fl);
+	if (b.ml.nodes)
+		mlist_destroy(&b.ml);
+	slabpool_destroy(&b.sp);
+	return ret;
+}

@@ -1,0 +1,807 @@
+// SPDX-License-Identifier: MIT
+/*
+ * slab.c - layout, slow paths and daemon-side operations of the slab core.
+ * The design, invariants and memory-order pairings are described at the
+ * top of slab.h; the hit path itself is inline there.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "slab.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/rseq.h>
+
+#define ROUND_UP(x, a) (((x) + (a) - 1) / (a) * (a))
+
+static uint64_t published(const struct slab_view *v)
+{
+	/* acquire: pairs with the daemon's release store after it backed the
+	 * new elements (daemon pool growth) */
+	return atomic_load_explicit(&v->hdr->nr_published, memory_order_acquire);
+}
+
+/* ------------------------------------------------------------------ */
+/* layout                                                              */
+
+/**
+ * slab_layout() - compute the layout of a pool from its geometry.
+ * @g: requested geometry.
+ * @ret_hdr: filled with every size and offset (name and atomics zero).
+ *
+ * Context: any.
+ * Return: 0, or -EINVAL for a geometry out of range, -EOVERFLOW when the
+ * pool would not fit the address space.
+ */
+int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr)
+{
+	struct slab_hdr h;
+	uint64_t stride, align, page = 4096;
+
+	if (!g || g->nr_cpus == 0 || g->nr_cpus > SLAB_MAX_CPUS ||
+	    g->slab_cap == 0 || g->slab_cap > SLAB_MAX_CAP ||
+	    g->elem_size == 0 || g->elem_size > (UINT64_C(1) << 30) ||
+	    g->max_elems == 0 || g->max_elems > SLAB_MAX_ELEMS)
+		return -EINVAL;
+	align = g->elem_align ? g->elem_align : 8;
+	if ((align & (align - 1)) || align > page)
+		return -EINVAL;
+	stride = ROUND_UP(g->elem_size, align);
+	if (stride > UINT32_MAX)
+		return -EOVERFLOW;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = SLAB_MAGIC;
+	h.layout_version = SLAB_LAYOUT_VERSION;
+	h.hdr_size = SLAB_HDR_SIZE;
+	h.nr_cpus = g->nr_cpus;
+	h.slab_cap = g->slab_cap;
+	h.slab_stride = (uint32_t)ROUND_UP(offsetof(struct slab, slots) +
+					   sizeof(uint32_t) * (uint64_t)g->slab_cap,
+					   SLAB_CACHELINE);
+	h.elem_stride = (uint32_t)stride;
+	h.elem_size = g->elem_size;
+	h.elem_align = align;
+	h.max_elems = g->max_elems;
+	h.slabs_off = SLAB_HDR_SIZE;
+	h.meta_off = ROUND_UP(h.slabs_off + (uint64_t)h.nr_cpus * h.slab_stride,
+			      SLAB_CACHELINE);
+	h.elems_off = ROUND_UP(h.meta_off + sizeof(struct slab_meta) * g->max_elems,
+			       page);
+	if (g->max_elems > (UINT64_MAX / 2 - h.elems_off) / stride)
+		return -EOVERFLOW;
+	h.map_size = ROUND_UP(h.elems_off + g->max_elems * stride, page);
+	if (h.map_size > (UINT64_C(1) << 46))
+		return -EOVERFLOW;
+	*ret_hdr = h;
+	return 0;
+}
+
+/**
+ * slab_bytes_for() - file size that backs the first @nr_elems elements.
+ * @h: a laid-out header.
+ * @nr_elems: elements to back.
+ *
+ * Return: bytes, page-rounded.
+ */
+size_t slab_bytes_for(const struct slab_hdr *h, uint64_t nr_elems)
+{
+	return ROUND_UP(h->elems_off + nr_elems * h->elem_stride, 4096);
+}
+
+/**
+ * slab_format() - initialise a fresh pool in memory that is already backed
+ * at least up to slab_bytes_for(layout, 0).
+ * @base: start of the mapping.
+ * @layout: result of slab_layout().
+ * @name: pool name (truncated to SLAB_NAME_MAX - 1).
+ *
+ * Context: daemon, before the memory is shared.
+ * Return: 0 or -EINVAL.
+ */
+int slab_format(void *base, const struct slab_hdr *layout, const char *name)
+{
+	struct slab_hdr *h = base;
+	char *p = base;
+
+	if (!base || !layout || !name)
+		return -EINVAL;
+	memcpy(h, layout, sizeof(*h));
+	h->magic = 0;
+	memset(h->name, 0, sizeof(h->name));
+	strncpy(h->name, name, sizeof(h->name) - 1);
+	atomic_init(&h->nr_published, 0);
+	atomic_init(&h->min_nr, 0);
+	atomic_init(&h->state, SLAB_STATE_OK);
+	atomic_init(&h->generation, 0);
+	for (uint32_t c = 0; c < h->nr_cpus; c++) {
+		struct slab *s = (struct slab *)(p + h->slabs_off + (size_t)c * h->slab_stride);
+
+		memset(s, 0, offsetof(struct slab, slots));
+		s->count = 0;
+		s->limit = h->slab_cap;
+		s->low = 0;
+		s->cap = h->slab_cap;
+		atomic_init(&s->inbox, SLAB_LIST_EMPTY);
+		atomic_init(&s->outbox, SLAB_LIST_EMPTY);
+		atomic_init(&s->refill_pending, 0);
+		atomic_init(&s->refill_requests, 0);
+	}
+	struct slab_meta *m = (struct slab_meta *)(p + h->meta_off);
+	for (uint64_t i = 0; i < h->max_elems; i++) {
+		atomic_init(&m[i].next, SLAB_NIL);
+		atomic_init(&m[i].owner, 0);
+	}
+	/* release: pairs with the acquire load of magic in slab_validate_hdr() */
+	__atomic_store_n(&h->magic, SLAB_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/**
+ * slab_validate_hdr() - check a header read from shared memory.
+ * @h: the header (untrusted).
+ * @file_size: size of the backing file, or 0 if unknown.
+ *
+ * Every offset is recomputed from the geometry and compared, so a header
+ * that passes describes a layout this code would itself have produced.
+ *
+ * Return: 0, -EPROTO for a foreign or different-version object, -EUCLEAN
+ * for an inconsistent one.
+ */
+int slab_validate_hdr(const struct slab_hdr *h, size_t file_size)
+{
+	struct slab_hdr want;
+	struct slab_geometry g;
+
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SLAB_MAGIC ||
+	    h->layout_version != SLAB_LAYOUT_VERSION || h->hdr_size != SLAB_HDR_SIZE)
+		return -EPROTO;
+	g.nr_cpus = h->nr_cpus;
+	g.slab_cap = h->slab_cap;
+	g.elem_size = h->elem_size;
+	g.elem_align = h->elem_align;
+	g.max_elems = h->max_elems;
+	if (slab_layout(&g, &want) < 0)
+		return -EUCLEAN;
+	if (want.slab_stride != h->slab_stride || want.elem_stride != h->elem_stride ||
+	    want.slabs_off != h->slabs_off || want.meta_off != h->meta_off ||
+	    want.elems_off != h->elems_off || want.map_size != h->map_size)
+		return -EUCLEAN;
+	uint64_t pub = atomic_load_explicit(&h->nr_published, memory_order_acquire);
+	if (pub > h->max_elems)
+		return -EUCLEAN;
+	if (file_size && file_size < slab_bytes_for(h, pub))
+		return -EUCLEAN;
+	return 0;
+}
+
+/**
+ * slab_rseq_available() - whether glibc registered rseq for this process.
+ *
+ * Return: true when rseq sections can be used.
+ */
+bool slab_rseq_available(void)
+{
+#ifdef SLAB_HAVE_RSEQ
+	return __rseq_size >= 20;  /* cpu_id_start, cpu_id, rseq_cs, flags */
+#else
+	return false;
+#endif
+}
+
+/**
+ * slab_view_init() - build a process's view of a mapped pool.
+ * @v: view to fill.
+ * @base: mapping of the whole pool (hdr->map_size bytes).
+ * @mapped: bytes mapped at @base.
+ * @owner: id written into slab_meta.owner by this process's pops (non-zero).
+ *
+ * Context: any thread; not signal-safe.
+ * Return: 0, or the slab_validate_hdr() error, or -EINVAL when @mapped is
+ * smaller than the pool.
+ */
+int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner)
+{
+	struct slab_hdr *h = base;
+	int r;
+
+	if (!v || !base)
+		return -EINVAL;
+	r = slab_validate_hdr(h, 0);
+	if (r < 0)
+		return r;
+	if (mapped < h->map_size)
+		return -EINVAL;
+	memset(v, 0, sizeof(*v));
+	v->hdr = h;
+	v->slabs = (char *)base + h->slabs_off;
+	v->elems = (char *)base + h->elems_off;
+	v->meta = (struct slab_meta *)((char *)base + h->meta_off);
+	v->slab_stride = h->slab_stride;
+	v->elem_stride = h->elem_stride;
+	v->nr_cpus = h->nr_cpus;
+	v->max_elems = (uint32_t)h->max_elems;
+	v->owner = owner;
+	v->map_size = h->map_size;
+	v->stride_shift = (uint32_t)__builtin_ctz(h->elem_stride);
+	uint32_t odd = h->elem_stride >> v->stride_shift, inv = odd;
+	for (int i = 0; i < 5; i++)   /* Newton: each step doubles the bits */
+		inv *= 2 - odd * inv;
+	v->stride_inv = inv;
+#ifdef SLAB_HAVE_RSEQ
+	v->rseq_off = (intptr_t)__rseq_offset;
+	v->rseq_cpus = slab_rseq_available() ? h->nr_cpus : 0;
+#endif
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* lists                                                               */
+
+/* Link idx[0..n) into a chain through meta.next; the tail is left for
+ * the caller to link. */
+static void chain_link(const struct slab_view *v, const uint32_t *idx, uint32_t n)
+{
+	for (uint32_t i = 0; i + 1 < n; i++)
+		atomic_store_explicit(&v->meta[idx[i]].next, idx[i + 1], memory_order_relaxed);
+}
+
+/* Push a linked chain {head..tail, n} onto @box. */
+static void chain_push(const struct slab_view *v, _Atomic uint64_t *box,
+		       uint32_t head, uint32_t tail, uint32_t n)
+{
+	uint64_t old = atomic_load_explicit(box, memory_order_relaxed);
+
+	for (;;) {
+		atomic_store_explicit(&v->meta[tail].next, slab_list_head(old),
+				      memory_order_relaxed);
+		/* release: publishes the links and the elements' contents;
+		 * pairs with the acquire exchange in slab_list_take() and
+		 * list_take_word() */
+		if (atomic_compare_exchange_weak_explicit(
+			    box, &old, slab_list_word(head, slab_list_len(old) + n),
+			    memory_order_release, memory_order_relaxed))
+			return;
+	}
+}
+
+/**
+ * slab_list_push() - push elements onto an inbox or outbox.
+ * @v: pool view.
+ * @box: &slab->inbox or &slab->outbox.
+ * @idx: element indices (caller-owned, bounds-checked).
+ * @n: how many; 0 is a no-op.
+ *
+ * Context: async-signal-safe, lock-free; any process.
+ * Return: 0, or -EINVAL for an index past the pool.
+ */
+int slab_list_push(const struct slab_view *v, _Atomic uint64_t *box,
+		   const uint32_t *idx, uint32_t n)
+{
+	if (n == 0)
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (idx[i] >= v->max_elems)
+			return -EINVAL;
+	slab_tsan_release(v);
+	chain_link(v, idx, n);
+	chain_push(v, box, idx[0], idx[n - 1], n);
+	return 0;
+}
+
+static uint64_t list_take_word(const struct slab_view *v, _Atomic uint64_t *box)
+{
+	/* acquire: pairs with the release CAS in chain_push() */
+	uint64_t w = atomic_exchange_explicit(box, SLAB_LIST_EMPTY, memory_order_acquire);
+
+	/* the chain may have been pushed by another process (through the
+	 * daemon), which ThreadSanitizer cannot see: tell it */
+	slab_tsan_acquire(v);
+	return w;
+}
+
+/* Walk up to @max elements of the chain starting at @head (length @len)
+ * into @buf.  Return the number walked, or -EUCLEAN if the chain leaves
+ * the published elements or ends early. *ret_rest is the head of what was
+ * not walked (SLAB_NIL if all). */
+static int chain_walk(const struct slab_view *v, uint32_t head, uint32_t len,
+		      uint32_t *buf, uint32_t max, uint32_t *ret_rest)
+{
+	uint64_t pub = published(v);
+	uint32_t n = 0, cur = head;
+
+	while (n < len && n < max) {
+		if (cur >= pub)
+			return -EUCLEAN;
+		buf[n++] = cur;
+		cur = atomic_load_explicit(&v->meta[cur].next, memory_order_relaxed);
+	}
+	if (n == len && cur != SLAB_NIL)
+		return -EUCLEAN;   /* longer than it says: a loop or a lie */
+	*ret_rest = cur;
+	return (int)n;
+}
+
+/* Put back an unwalked chain {head, len} whose tail is unknown: install it
+ * if the box is empty (the common case); otherwise take what is there,
+ * append it to our chain by walking it (it is the short one: it was pushed
+ * since we took), and try again. */
+static void chain_put_back(const struct slab_view *v, _Atomic uint64_t *box,
+			   uint32_t head, uint32_t len)
+{
+	uint64_t pub = published(v);
+
+	slab_tsan_release(v);
+	while (len) {
+		uint64_t empty = SLAB_LIST_EMPTY;
+
+		/* release: as in chain_push() */
+		if (atomic_compare_exchange_strong_explicit(
+			    box, &empty, slab_list_word(head, len),
+			    memory_order_release, memory_order_relaxed))
+			return;
+		uint64_t w = list_take_word(v, box);
+		uint32_t oh = slab_list_head(w), ol = slab_list_len(w), t = oh;
+
+		if (ol == 0)
+			continue;
+		/* find the tail of the other chain, bounded by its length */
+		for (uint32_t i = 1; i < ol && t < pub; i++)
+			t = atomic_load_explicit(&v->meta[t].next, memory_order_relaxed);
+		if (t >= pub)
+			return;  /* corrupt: the daemon's sweep reports it */
+		atomic_store_explicit(&v->meta[t].next, head, memory_order_relaxed);
+		head = oh;
+		len += ol;
+	}
+}
+
+/**
+ * slab_list_take() - take up to @max elements from an inbox or outbox.
+ * @v: pool view.
+ * @box: the list word.
+ * @buf: receives the indices.
+ * @max: capacity of @buf; what does not fit is put back on @box.
+ * @ret_n: number of indices written to @buf.
+ *
+ * Context: async-signal-safe, lock-free; any process.
+ * Return: 0, or -EUCLEAN if the list is corrupt (then *ret_n holds what was
+ * read before the corruption and the rest of the list is dropped).
+ */
+int slab_list_take(const struct slab_view *v, _Atomic uint64_t *box,
+		   uint32_t *buf, uint32_t max, uint32_t *ret_n)
+{
+	uint64_t w = list_take_word(v, box);
+	uint32_t len = slab_list_len(w), rest;
+	int n;
+
+	*ret_n = 0;
+	if (len == 0)
+		return 0;
+	n = chain_walk(v, slab_list_head(w), len, buf, max, &rest);
+	if (n < 0)
+		return n;
+	*ret_n = (uint32_t)n;
+	if ((uint32_t)n < len)
+		chain_put_back(v, box, rest, len - (uint32_t)n);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* rseq sections used by the slow paths                                */
+
+#ifdef SLAB_HAVE_RSEQ
+/* Copy buf[0..n) above the current CPU's count, as many as fit below
+ * cap, and commit count += k.  Returns k (0 with *ret_slab NULL when rseq
+ * is not usable here). */
+static uint32_t rseq_splice(const struct slab_view *v, const uint32_t *buf,
+			    uint32_t n, struct slab **ret_slab)
+{
+	uint32_t k;
+	uintptr_t slab, tmp, tmp2;
+
+	__asm__ __volatile__(
+		"0:\n\t"
+		"movq %c[v_off](%[v]), %%rsi\n\t"
+		SLAB_RSEQ_CS_ARM
+		"1:\n\t"
+		SLAB_RSEQ_LOCATE("5f")
+		"movl 12(%%rcx), %%edx\n\t"          /* cap */
+		"movl (%%rcx), %%edi\n\t"            /* count */
+		"cmpl %%edx, %%edi\n\t"              /* count > cap: corrupt */
+		"ja 6f\n\t"
+		"subl %%edi, %%edx\n\t"              /* room = cap - count */
+		"cmpl %[n], %%edx\n\t"
+		"cmoval %[n], %%edx\n\t"             /* k = min(room, n) */
+		"xorl %%r8d, %%r8d\n\t"
+		"8:\n\t"
+		"cmpl %%edx, %%r8d\n\t"
+		"jae 9f\n\t"
+		"movl (%[buf],%%r8,4), %%eax\n\t"
+		"leaq (%%rdi,%%r8), %%r9\n\t"
+		"movl %%eax, 192(%%rcx,%%r9,4)\n\t"  /* slots[count + i] */
+		"addl $1, %%r8d\n\t"
+		"jmp 8b\n\t"
+		"9:\n\t"
+		"addl %%edx, %%edi\n\t"
+		"movl %%edi, (%%rcx)\n\t"            /* commit: count += k */
+		"2:\n\t"
+		"jmp 7f\n\t"
+		"6:\n\t"
+		"xorl %%edx, %%edx\n\t"
+		"jmp 7f\n\t"
+		"5:\n\t"
+		"xorl %%edx, %%edx\n\t"
+		"xorl %%ecx, %%ecx\n\t"
+		"7:\n\t"
+		: "=&d"(k), "=&c"(slab), "=&a"(tmp), "=&D"(tmp2)
+		: SLAB_RSEQ_VIEW_OPERANDS(v), [buf] "r"(buf), [n] "r"(n)
+		: "rsi", "r8", "r9", "memory", "cc");
+	(void)tmp; (void)tmp2;
+	*ret_slab = (struct slab *)slab;
+	return k;
+}
+
+/* Move the top of the current CPU's slab down to limit/2 (at most @max
+ * slots) into buf; commit count -= k.  Returns k; *ret_slab is the slab
+ * (NULL when rseq is not usable here). */
+static uint32_t rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t max,
+			   struct slab **ret_slab)
+{
+	uint32_t k;
+	uintptr_t slab, tmp, tmp2;
+
+	__asm__ __volatile__(
+		"0:\n\t"
+		"movq %c[v_off](%[v]), %%rsi\n\t"
+		SLAB_RSEQ_CS_ARM
+		"1:\n\t"
+		SLAB_RSEQ_LOCATE("5f")
+		"movl 4(%%rcx), %%edx\n\t"           /* limit */
+		"shrl $1, %%edx\n\t"                 /* target = limit / 2 */
+		"movl (%%rcx), %%edi\n\t"            /* count */
+		"cmpl 12(%%rcx), %%edi\n\t"          /* count > cap: corrupt */
+		"ja 6f\n\t"
+		"movl %%edi, %%eax\n\t"
+		"subl %%edx, %%eax\n\t"              /* k = count - target */
+		"jbe 6f\n\t"
+		"cmpl %[max], %%eax\n\t"
+		"cmoval %[max], %%eax\n\t"           /* k = min(k, max) */
+		"movl %%eax, %%edx\n\t"
+		"subl %%edx, %%edi\n\t"              /* new count */
+		"xorl %%r8d, %%r8d\n\t"
+		"8:\n\t"
+		"cmpl %%edx, %%r8d\n\t"
+		"jae 9f\n\t"
+		"leaq (%%rdi,%%r8), %%r9\n\t"
+		"movl 192(%%rcx,%%r9,4), %%eax\n\t"
+		"movl %%eax, (%[buf],%%r8,4)\n\t"
+		"addl $1, %%r8d\n\t"
+		"jmp 8b\n\t"
+		"9:\n\t"
+		"movl %%edi, (%%rcx)\n\t"            /* commit: count -= k */
+		"2:\n\t"
+		"jmp 7f\n\t"
+		"6:\n\t"
+		"xorl %%edx, %%edx\n\t"
+		"jmp 7f\n\t"
+		"5:\n\t"
+		"xorl %%edx, %%edx\n\t"
+		"xorl %%ecx, %%ecx\n\t"
+		"7:\n\t"
+		: "=&d"(k), "=&c"(slab), "=&a"(tmp), "=&D"(tmp2)
+		: SLAB_RSEQ_VIEW_OPERANDS(v), [buf] "r"(buf), [max] "r"(max)
+		: "rsi", "r8", "r9", "memory", "cc");
+	(void)tmp; (void)tmp2;
+	*ret_slab = (struct slab *)slab;
+	return k;
+}
+#else
+static uint32_t rseq_splice(const struct slab_view *v, const uint32_t *buf,
+			    uint32_t n, struct slab **ret_slab)
+{
+	(void)v; (void)buf; (void)n;
+	*ret_slab = NULL;
+	return 0;
+}
+static uint32_t rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t max,
+			   struct slab **ret_slab)
+{
+	(void)v; (void)buf; (void)max;
+	*ret_slab = NULL;
+	return 0;
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* client slow paths                                                   */
+
+/**
+ * slab_current_cpu() - the slab index for the calling thread.
+ * @v: pool view.
+ *
+ * rseq's cpu_id where registered, else sched_getcpu() (vDSO), folded into
+ * the pool's CPU range.
+ *
+ * Context: async-signal-safe.
+ * Return: a slab index below v->nr_cpus.
+ */
+int slab_current_cpu(const struct slab_view *v)
+{
+	int cpu = -1;
+
+#ifdef SLAB_HAVE_RSEQ
+	if (v->rseq_cpus) {
+		/* struct rseq's cpu_id, at thread pointer + __rseq_offset */
+		uint32_t id;
+		__asm__ __volatile__("movl %%fs:4(%1), %0" : "=r"(id) : "r"(v->rseq_off));
+		cpu = (int)id;
+	}
+#endif
+	if (cpu < 0)
+		cpu = sched_getcpu();
+	if (cpu < 0)
+		cpu = 0;
+	return (int)((uint32_t)cpu % v->nr_cpus);
+}
+
+static int slab_index(const struct slab_view *v, const struct slab *s)
+{
+	return (int)(((const char *)s - v->slabs) / v->slab_stride);
+}
+
+/**
+ * slab_low_check() - a pop left @left elements in @s, below its low
+ * watermark: decide whether this caller sends the refill request.
+ * @v: pool view.
+ * @s: the slab.
+ * @left: its count after the pop.
+ *
+ * Context: async-signal-safe, lock-free.
+ * Return: the CPU to request a refill for, or -1 (inbox still holds a
+ * reserve, or a request is already pending).
+ */
+int slab_low_check(const struct slab_view *v, struct slab *s, uint32_t left)
+{
+	(void)left;
+	if (slab_list_len(atomic_load_explicit(&s->inbox, memory_order_relaxed)))
+		return -1;
+	/* acq_rel: orders this exchange after the count we read and before
+	 * the request; pairs with the daemon's store of 0 in
+	 * slab_claim_request(), which it makes before reading levels */
+	if (atomic_exchange_explicit(&s->refill_pending, 1, memory_order_acq_rel))
+		return -1;
+	atomic_fetch_add_explicit(&s->refill_requests, 1, memory_order_relaxed);
+	return slab_index(v, s);
+}
+
+/* Take the inbox of slab @c; hand out the first element, splice the rest
+ * into the current CPU's slab (rseq) or put it back. */
+static uint32_t take_from_inbox(const struct slab_view *v, uint32_t c, bool use_rseq,
+				int *refill_cpu)
+{
+	struct slab *victim = slab_of(v, c);
+	uint32_t buf[SLAB_BATCH_MAX], n = 0, k = 0;
+	struct slab *s = NULL;
+
+	if (slab_list_len(atomic_load_explicit(&victim->inbox, memory_order_relaxed)) == 0)
+		return SLAB_NIL;
+	if (slab_list_take(v, &victim->inbox, buf, use_rseq ? SLAB_BATCH_MAX : 1, &n) < 0 ||
+	    n == 0)
+		return SLAB_NIL;
+	atomic_store_explicit(&v->meta[buf[0]].owner, v->owner, memory_order_relaxed);
+	if (n > 1 && use_rseq) {
+		slab_tsan_release(v);
+		k = rseq_splice(v, buf + 1, n - 1, &s);
+	}
+	if (1 + k < n)
+		slab_list_push(v, &victim->inbox, buf + 1 + k, n - 1 - k);
+	/* what is left on the CPU we drew from */
+	if (s && s->count < s->low) {
+		int r = slab_low_check(v, s, s->count);
+		if (r >= 0)
+			*refill_cpu = r;
+	} else if (!use_rseq) {
+		uint64_t w = atomic_load_explicit(&victim->inbox, memory_order_relaxed);
+		if (slab_list_len(w) < victim->low &&
+		    !atomic_exchange_explicit(&victim->refill_pending, 1, memory_order_acq_rel)) {
+			atomic_fetch_add_explicit(&victim->refill_requests, 1,
+						  memory_order_relaxed);
+			*refill_cpu = (int)c;
+		}
+	}
+	return buf[0];
+}
+
+/**
+ * slab_alloc_slow() - an element when the current CPU's slab is empty or
+ * rseq is unusable: its inbox first, then the other CPUs' inboxes.
+ * @v: pool view.
+ * @pop_status: SLAB_POP_EMPTY or SLAB_POP_NOCPU from slab_pop().
+ *
+ * Context: async-signal-safe, lock-free, no syscall, never blocks.
+ * Return: .idx the element or SLAB_NIL when every reserve it can reach is
+ * empty; .refill_cpu the CPU whose refill the caller should request, or -1.
+ */
+struct slab_alloc_res slab_alloc_slow(const struct slab_view *v, uint32_t pop_status)
+{
+	struct slab_alloc_res r = { SLAB_NIL, -1 };
+	bool use_rseq = pop_status == SLAB_POP_EMPTY;
+	uint32_t cpu = (uint32_t)slab_current_cpu(v);
+
+	for (uint32_t i = 0; i < v->nr_cpus && r.idx == SLAB_NIL; i++)
+		r.idx = take_from_inbox(v, (cpu + i) % v->nr_cpus, use_rseq, &r.refill_cpu);
+	if (r.idx == SLAB_NIL) {
+		/* every reachable reserve is dry: make sure our CPU's refill
+		 * is on its way (coalesced like any other request) */
+		struct slab *s = slab_of(v, cpu);
+		if (!atomic_exchange_explicit(&s->refill_pending, 1, memory_order_acq_rel)) {
+			atomic_fetch_add_explicit(&s->refill_requests, 1, memory_order_relaxed);
+			r.refill_cpu = (int)cpu;
+		}
+	}
+	return r;
+}
+
+/**
+ * slab_free_slow() - free when the slab is at its limit or rseq is
+ * unusable: spill the top of the slab to its outbox, then push; or, without
+ * rseq, push onto the current CPU's inbox.
+ * @v: pool view.
+ * @idx: the element.
+ * @push_status: SLAB_PUSH_FULL or SLAB_PUSH_NOCPU from slab_push().
+ *
+ * Context: async-signal-safe, lock-free, no syscall; never fails.
+ */
+void slab_free_slow(const struct slab_view *v, uint32_t idx, int push_status)
+{
+	if (idx >= v->max_elems)
+		return;  /* not ours: dropping it is all that is safe */
+	if (push_status == SLAB_PUSH_FULL) {
+		uint32_t buf[SLAB_BATCH_MAX];
+		struct slab *s = NULL;
+		uint32_t k = rseq_spill(v, buf, SLAB_BATCH_MAX, &s);
+
+		if (s) {
+			slab_tsan_acquire(v);
+			if (k)
+				slab_list_push(v, &s->outbox, buf, k);
+			if (slab_push(v, idx) == SLAB_PUSH_OK)
+				return;
+			/* limit 0 (trimmed to nothing) or migrated onto a full
+			 * slab: the element goes back to the daemon directly */
+			slab_list_push(v, &s->outbox, &idx, 1);
+			return;
+		}
+	}
+	slab_list_push(v, &slab_of(v, (uint32_t)slab_current_cpu(v))->inbox, &idx, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* daemon side                                                         */
+
+/**
+ * slab_count() - elements in CPU @cpu's slab (a snapshot).
+ * @v: pool view.
+ * @cpu: slab index below v->nr_cpus.
+ *
+ * Return: the count, clamped to the slab's capacity (untrusted memory).
+ */
+uint32_t slab_count(const struct slab_view *v, uint32_t cpu)
+{
+	uint32_t c = __atomic_load_n(&slab_of(v, cpu)->count, __ATOMIC_RELAXED);
+
+	return c > v->hdr->slab_cap ? v->hdr->slab_cap : c;
+}
+
+/**
+ * slab_level() - CPU @cpu's reserve: its slab plus its inbox (a snapshot).
+ * @v: pool view.
+ * @cpu: slab index.
+ *
+ * Return: the element count.
+ */
+uint32_t slab_level(const struct slab_view *v, uint32_t cpu)
+{
+	uint64_t w = atomic_load_explicit(&slab_of(v, cpu)->inbox, memory_order_relaxed);
+
+	return slab_count(v, cpu) + slab_list_len(w);
+}
+
+/**
+ * slab_set_limits() - set CPU @cpu's low watermark and spill limit.
+ * @v: pool view.
+ * @cpu: slab index.
+ * @low: pops that leave fewer than this ask for a refill.
+ * @limit: frees spill to the outbox when the slab holds this many (clamped
+ *         to the capacity); lowering it trims the slab at its next free.
+ *
+ * Context: daemon.
+ */
+void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint32_t limit)
+{
+	struct slab *s = slab_of(v, cpu);
+
+	if (limit > v->hdr->slab_cap)
+		limit = v->hdr->slab_cap;
+	__atomic_store_n(&s->low, low, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->limit, limit, __ATOMIC_RELAXED);
+}
+
+/**
+ * slab_claim_request() - acknowledge CPU @cpu's refill request and compute
+ * how many elements bring its reserve up to @target.
+ * @v: pool view.
+ * @cpu: slab index.
+ * @target: wanted level (min_nr).
+ *
+ * The pending flag is cleared before the level is read, so a client that
+ * drains the slab after this read sends a new request.
+ *
+ * Context: daemon.
+ * Return: the deficit (0 if none).
+ */
+uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target)
+{
+	struct slab *s = slab_of(v, cpu);
+
+	/* seq_cst: the clear must be ordered before the level loads below;
+	 * pairs with the acq_rel exchange in slab_low_check() */
+	atomic_store_explicit(&s->refill_pending, 0, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+	uint32_t level = slab_level(v, cpu);
+	return target > level ? target - level : 0;
+}
+
+/**
+ * slab_refill() - publish elements to CPU @cpu's reserve (its inbox).
+ * @v: pool view.
+ * @cpu: slab index.
+ * @idx: elements taken from the depot.
+ * @n: how many.
+ *
+ * Context: daemon, from any CPU.
+ * Return: 0 or -EINVAL.
+ */
+int slab_refill(const struct slab_view *v, uint32_t cpu, const uint32_t *idx, uint32_t n)
+{
+	if (cpu >= v->nr_cpus)
+		return -EINVAL;
+	return slab_list_push(v, &slab_of(v, cpu)->inbox, idx, n);
+}
+
+/**
+ * slab_drain_outbox() - take everything clients spilled from CPU @cpu.
+ * @v: pool view.
+ * @cpu: slab index.
+ * @buf: receives the elements.
+ * @max: capacity of @buf (the rest stays in the outbox).
+ * @ret_n: elements written.
+ *
+ * Context: daemon, from any CPU.
+ * Return: 0, or -EUCLEAN for a corrupt list.
+ */
+int slab_drain_outbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
+		      uint32_t max, uint32_t *ret_n)
+{
+	return slab_list_take(v, &slab_of(v, cpu)->outbox, buf, max, ret_n);
+}
+
+/**
+ * slab_trim_inbox() - take CPU @cpu's unclaimed refill back.
+ * @v: pool view.
+ * @cpu: slab index.
+ * @buf: receives the elements.
+ * @max: capacity of @buf.
+ * @ret_n: elements written.
+ *
+ * Context: daemon, from any CPU.
+ * Return: 0, or -EUCLEAN for a corrupt list.
+ */
+int slab_trim_inbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
+		    uint32_t max, uint32_t *ret_n)
+{
+	return slab_list_take(v, &slab_of(v, cpu)->inbox, buf, max, ret_n);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pooltest.h - helpers the slab-core tests share: make a pool in a memfd,
+ * pin the calling thread, a tiny depot.  Header-only, test code only.
+ */
+#ifndef PCPUPOOL_POOLTEST_H
+#define PCPUPOOL_POOLTEST_H
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "slab.h"
+
+struct testpool {
+	int fd;
+	void *base;
+	struct slab_hdr layout;
+	struct slab_view v;
+};
+
+/* Create, back and map a pool of @max elements, all published. */
+static inline int testpool_make(struct testpool *tp, uint32_t cap, uint64_t size,
+				uint64_t align, uint64_t max)
+{
+	struct slab_geometry g = {
+		.nr_cpus = (uint32_t)get_nprocs_conf(), .slab_cap = cap,
+		.elem_size = size, .elem_align = align, .max_elems = max,
+	};
+	if (slab_layout(&g, &tp->layout) < 0)
+		return -1;
+	tp->fd = memfd_create("pooltest", MFD_CLOEXEC);
+	if (tp->fd < 0 || ftruncate(tp->fd, (off_t)slab_bytes_for(&tp->layout, max)) < 0)
+		return -1;
+	tp->base = mmap(NULL, tp->layout.map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			tp->fd, 0);
+	if (tp->base == MAP_FAILED)
+		return -1;
+	if (slab_format(tp->base, &tp->layout, "test") < 0)
+		return -1;
+	atomic_store(&((struct slab_hdr *)tp->base)->nr_published, max);
+	return slab_view_init(&tp->v, tp->base, tp->layout.map_size, 1);
+}
+
+static inline void testpool_free(struct testpool *tp)
+{
+	munmap(tp->base, tp->layout.map_size);
+	close(tp->fd);
+}
+
+static inline int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		return -1;
+	/* make sure we run there before the caller reads rseq's cpu_id */
+	sched_yield();
+	return sched_getcpu() == cpu ? 0 : -1;
+}
+
+static inline int nr_cpus_online(void)
+{
+	return get_nprocs();
+}
+
+#endif

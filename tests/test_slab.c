@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_slab.c - unit tests of the slab core: layout, each operation, the
+ * empty and full edges, stealing, refill, trim, the non-rseq fallback and
+ * corruption detection.  One pool per test, the thread pinned to CPU 0 so
+ * "the current CPU's slab" is known.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "pooltest.h"
+
+#define CAP   64
+#define NELEM 1024
+
+static int setup(void **state)
+{
+	struct testpool *tp = calloc(1, sizeof(*tp));
+
+	if (!tp || testpool_make(tp, CAP, 48, 16, NELEM) < 0 || pin_to_cpu(0) < 0)
+		return -1;
+	*state = tp;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	testpool_free(*state);
+	free(*state);
+	return 0;
+}
+
+/* Put n consecutive elements starting at first into CPU cpu's inbox. */
+static void refill_range(struct testpool *tp, uint32_t cpu, uint32_t first, uint32_t n)
+{
+	uint32_t idx[SLAB_BATCH_MAX];
+
+	assert_true(n <= SLAB_BATCH_MAX);
+	for (uint32_t i = 0; i < n; i++)
+		idx[i] = first + i;
+	assert_int_equal(slab_refill(&tp->v, cpu, idx, n), 0);
+}
+
+static uint32_t alloc1(struct testpool *tp)
+{
+	int rc;
+
+	return slab_alloc(&tp->v, &rc);
+}
+
+static void test_layout_is_aligned_and_consistent(void **state)
+{
+	struct testpool *tp = *state;
+	struct slab_hdr *h = tp->v.hdr;
+
+	assert_int_equal(h->elem_stride, 48);
+	assert_int_equal(h->slabs_off % SLAB_CACHELINE, 0);
+	assert_int_equal(h->slab_stride % SLAB_CACHELINE, 0);
+	assert_true(h->slab_stride >= offsetof(struct slab, slots) + CAP * 4);
+	assert_int_equal(h->elems_off % 4096, 0);
+	assert_true(h->meta_off >= h->slabs_off + (uint64_t)h->nr_cpus * h->slab_stride);
+	assert_true(h->elems_off >= h->meta_off + NELEM * sizeof(struct slab_meta));
+	assert_true(h->map_size >= h->elems_off + NELEM * 48ull);
+	assert_int_equal(slab_validate_hdr(h, slab_bytes_for(h, NELEM)), 0);
+	for (uint32_t i = 0; i < NELEM; i++)
+		assert_int_equal((uintptr_t)slab_elem(&tp->v, i) % 16, 0);
+}
+
+static void test_layout_rejects_bad_geometry(void **state)
+{
+	struct slab_hdr h;
+	struct slab_geometry ok = { 2, 64, 64, 64, 100 }, g;
+
+	(void)state;
+	assert_int_equal(slab_layout(&ok, &h), 0);
+	g = ok; g.nr_cpus = 0;               assert_int_equal(slab_layout(&g, &h), -EINVAL);
+	g = ok; g.slab_cap = 0;              assert_int_equal(slab_layout(&g, &h), -EINVAL);
+	g = ok; g.elem_size = 0;             assert_int_equal(slab_layout(&g, &h), -EINVAL);
+	g = ok; g.elem_align = 48;           assert_int_equal(slab_layout(&g, &h), -EINVAL);
+	g = ok; g.elem_align = 8192;         assert_int_equal(slab_layout(&g, &h), -EINVAL);
+	g = ok; g.max_elems = 0;             assert_int_equal(slab_layout(&g, &h), -EINVAL);
+	g = ok; g.max_elems = SLAB_MAX_ELEMS + 1ull; assert_int_equal(slab_layout(&g, &h), -EINVAL);
+	g = ok; g.slab_cap = SLAB_MAX_CAP + 1; assert_int_equal(slab_layout(&g, &h), -EINVAL);
+}
+
+static void test_validate_rejects_corrupt_header(void **state)
+{
+	struct testpool *tp = *state;
+	struct slab_hdr *h = tp->v.hdr, saved = *h;
+	size_t sz = slab_bytes_for(h, NELEM);
+
+	h->magic = 0;
+	assert_int_equal(slab_validate_hdr(h, sz), -EPROTO);
+	*h = saved; h->layout_version = 99;
+	assert_int_equal(slab_validate_hdr(h, sz), -EPROTO);
+	*h = saved; h->elems_off += 4096;
+	assert_int_equal(slab_validate_hdr(h, sz), -EUCLEAN);
+	*h = saved; atomic_store(&h->nr_published, NELEM + 1);
+	assert_int_equal(slab_validate_hdr(h, sz), -EUCLEAN);
+	*h = saved;
+	assert_int_equal(slab_validate_hdr(h, sz - 4096), -EUCLEAN); /* file too short */
+	*h = saved;
+	assert_int_equal(slab_validate_hdr(h, sz), 0);
+}
+
+static void test_empty_pool_misses_and_asks_once(void **state)
+{
+	struct testpool *tp = *state;
+	int rc;
+
+	assert_int_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+	assert_int_equal(rc, 0);  /* our CPU's refill requested */
+	assert_int_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+	assert_int_equal(rc, -1); /* coalesced: one request outstanding */
+	assert_int_equal(atomic_load(&slab_of(&tp->v, 0)->refill_requests), 1);
+}
+
+static void test_refill_then_alloc_drains_in_order(void **state)
+{
+	struct testpool *tp = *state;
+	uint32_t seen[40] = { 0 };
+
+	refill_range(tp, 0, 100, 40);
+	assert_int_equal(slab_level(&tp->v, 0), 40);
+	for (int i = 0; i < 40; i++) {
+		uint32_t idx = alloc1(tp);
+		assert_true(idx >= 100 && idx < 140);
+		assert_int_equal(seen[idx - 100]++, 0);   /* never twice */
+		assert_int_equal(atomic_load(&tp->v.meta[idx].owner), tp->v.owner);
+		if (i == 0) /* the inbox went into the slab, minus the one returned */
+			assert_int_equal(slab_count(&tp->v, 0), 39);
+	}
+	assert_int_equal(slab_level(&tp->v, 0), 0);
+	assert_int_equal(alloc1(tp), SLAB_NIL);
+}
+
+static void test_free_then_alloc_is_lifo(void **state)
+{
+	struct testpool *tp = *state;
+
+	slab_free(&tp->v, 7);
+	slab_free(&tp->v, 9);
+	assert_int_equal(slab_count(&tp->v, 0), 2);
+	assert_int_equal(alloc1(tp), 9);
+	assert_int_equal(alloc1(tp), 7);
+	assert_int_equal(slab_count(&tp->v, 0), 0);
+}
+
+static void test_elements_are_usable_full_size(void **state)
+{
+	struct testpool *tp = *state;
+	uint32_t idx[40];
+
+	refill_range(tp, 0, 0, 40);
+	for (int i = 0; i < 40; i++) {
+		idx[i] = alloc1(tp);
+		memset(slab_elem(&tp->v, idx[i]), i, 48);
+	}
+	for (int i = 0; i < 40; i++) {
+		unsigned char *p = slab_elem(&tp->v, idx[i]);
+		for (int b = 0; b < 48; b++)
+			assert_int_equal(p[b], i);
+		slab_free(&tp->v, idx[i]);
+	}
+}
+
+static void test_full_slab_spills_to_outbox(void **state)
+{
+	struct testpool *tp = *state;
+	uint32_t buf[NELEM], n = 0, total;
+
+	slab_set_limits(&tp->v, 0, 0, 16);
+	for (uint32_t i = 0; i < 100; i++)
+		slab_free(&tp->v, i);
+	assert_true(slab_count(&tp->v, 0) <= 16);
+	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	total = n + slab_count(&tp->v, 0);
+	assert_int_equal(total, 100);
+	/* the daemon got each spilled element once */
+	uint8_t seen[100] = { 0 };
+	for (uint32_t i = 0; i < n; i++) {
+		assert_true(buf[i] < 100);
+		assert_int_equal(seen[buf[i]]++, 0);
+	}
+}
+
+static void test_capacity_is_the_hard_limit(void **state)
+{
+	struct testpool *tp = *state;
+	uint32_t buf[NELEM], n;
+
+	/* limit above cap is clamped: the slab never holds more than CAP */
+	slab_set_limits(&tp->v, 0, 0, 10 * CAP);
+	for (uint32_t i = 0; i < 3 * CAP; i++)
+		slab_free(&tp->v, i);
+	assert_true(slab_count(&tp->v, 0) <= CAP);
+	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	assert_int_equal(n + slab_count(&tp->v, 0), 3 * CAP);
+}
+
+static void test_lowering_limit_trims_at_next_free(void **state)
+{
+	struct testpool *tp = *state;
+	uint32_t buf[NELEM], n;
+
+	for (uint32_t i = 0; i < 40; i++)
+		slab_free(&tp->v, i);
+	assert_int_equal(slab_count(&tp->v, 0), 40);
+	slab_set_limits(&tp->v, 0, 0, 8);       /* daemon: trim CPU 0 */
+	slab_free(&tp->v, 40);
+	assert_int_equal(slab_count(&tp->v, 0), 5); /* spilled to 8/2, then pushed */
+	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	assert_int_equal(n, 36);
+	slab_set_limits(&tp->v, 0, 0, 0);       /* trim to nothing */
+	slab_free(&tp->v, 41);
+	assert_int_equal(slab_count(&tp->v, 0), 0);
+	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	assert_int_equal(n, 6);
+}
+
+static void test_empty_cpu_steals_other_inbox(void **state)
+{
+	struct testpool *tp = *state;
+
+	if (tp->v.nr_cpus < 2)
+		skip();
+	refill_range(tp, 1, 500, 10);
+	uint32_t idx = alloc1(tp);       /* we are on CPU 0: its reserve is empty */
+	assert_true(idx >= 500 && idx < 510);
+	/* the batch came over to our slab, nothing left behind or lost */
+	assert_int_equal(slab_level(&tp->v, 1), 0);
+	assert_int_equal(slab_count(&tp->v, 0), 9);
+}
+
+static void test_low_watermark_requests_exactly_once(void **state)
+{
+	struct testpool *tp = *state;
+	int rc, requests = 0;
+
+	slab_set_limits(&tp->v, 0, 8, CAP);
+	refill_range(tp, 0, 0, 32);
+	for (int i = 0; i < 32; i++) {
+		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+		if (rc >= 0) {
+			assert_int_equal(rc, 0);
+			requests++;
+		}
+	}
+	assert_int_equal(requests, 1);
+	/* the daemon acknowledges: the deficit is computed after the flag is
+	 * cleared; the next crossing asks again */
+	assert_int_equal(slab_claim_request(&tp->v, 0, 32), 32);
+	refill_range(tp, 0, 32, 32);
+	requests = 0;
+	for (int i = 0; i < 32; i++) {
+		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+		requests += rc >= 0;
+	}
+	assert_int_equal(requests, 1);
+}
+
+static void test_reserve_in_inbox_suppresses_request(void **state)
+{
+	struct testpool *tp = *state;
+	int rc;
+
+	slab_set_limits(&tp->v, 0, 8, CAP);
+	refill_range(tp, 0, 0, 10);
+	assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL); /* 9 in slab */
+	refill_range(tp, 0, 10, 10);                             /* inbox: 10 */
+	for (int i = 0; i < 9; i++) {
+		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+		assert_int_equal(rc, -1);
+	}
+}
+
+static void test_fallback_without_rseq_uses_lists_only(void **state)
+{
+	struct testpool *tp = *state;
+	struct slab_view nr = tp->v;
+	uint32_t left;
+	struct slab *s;
+	int rc;
+
+	nr.rseq_cpus = 0;   /* what a process with glibc.pthread.rseq=0 sees */
+	assert_int_equal(slab_pop(&nr, &left, &s), SLAB_NIL);
+	assert_int_equal(left, SLAB_POP_NOCPU);
+	refill_range(tp, 0, 200, 5);
+	uint32_t a = slab_alloc(&nr, &rc), b = slab_alloc(&nr, &rc);
+	assert_true(a >= 200 && a < 205 && b >= 200 && b < 205 && a != b);
+	assert_int_equal(slab_count(&tp->v, 0), 0);  /* never wrote the slab */
+	assert_int_equal(slab_level(&tp->v, 0), 3);
+	slab_free(&nr, a);
+	assert_int_equal(slab_count(&tp->v, 0), 0);
+	assert_int_equal(slab_level(&tp->v, 0), 4);
+	/* an rseq client shares the same reserve */
+	uint32_t c = alloc1(tp);
+	assert_true(c >= 200 && c < 205);
+}
+
+static void test_corrupt_lists_are_detected(void **state)
+{
+	struct testpool *tp = *state;
+	struct slab *s = slab_of(&tp->v, 0);
+	uint32_t buf[NELEM], n;
+
+	/* index past the published elements */
+	atomic_store(&s->outbox, slab_list_word(NELEM + 5, 1));
+	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
+	/* a loop: 3 -> 4 -> 3 claiming length 2 is fine, length 5 walks past
+	 * its end only via the loop; length 2 with a non-NIL tail is a lie */
+	atomic_store(&tp->v.meta[3].next, 4);
+	atomic_store(&tp->v.meta[4].next, 3);
+	atomic_store(&s->outbox, slab_list_word(3, 2));
+	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
+	/* a chain that ends before its stated length */
+	atomic_store(&tp->v.meta[4].next, SLAB_NIL);
+	atomic_store(&s->outbox, slab_list_word(3, 7));
+	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
+	/* a corrupt slot in the slab is not handed out */
+	s->count = 1;
+	s->slots[0] = NELEM + 100;
+	assert_int_equal(alloc1(tp), SLAB_NIL);
+	s->count = 0;
+}
+
+static void test_take_more_than_buffer_puts_back_rest(void **state)
+{
+	struct testpool *tp = *state;
+	uint32_t buf[NELEM], n;
+
+	refill_range(tp, 1 % tp->v.nr_cpus, 0, 100);
+	assert_int_equal(slab_trim_inbox(&tp->v, 1 % tp->v.nr_cpus, buf, 30, &n), 0);
+	assert_int_equal(n, 30);
+	assert_int_equal(slab_level(&tp->v, 1 % tp->v.nr_cpus), 70);
+	assert_int_equal(slab_trim_inbox(&tp->v, 1 % tp->v.nr_cpus, buf, NELEM, &n), 0);
+	assert_int_equal(n, 70);
+	for (uint32_t i = 0; i < 70; i++)
+		assert_int_equal(buf[i], 30 + i);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_layout_is_aligned_and_consistent, setup, teardown),
+		cmocka_unit_test(test_layout_rejects_bad_geometry),
+		cmocka_unit_test_setup_teardown(test_validate_rejects_corrupt_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_pool_misses_and_asks_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refill_then_alloc_drains_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_then_alloc_is_lifo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_elements_are_usable_full_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_slab_spills_to_outbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capacity_is_the_hard_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lowering_limit_trims_at_next_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_cpu_steals_other_inbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_low_watermark_requests_exactly_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve_in_inbox_suppresses_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fallback_without_rseq_uses_lists_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_lists_are_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_more_than_buffer_puts_back_rest, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("slab", tests, NULL, NULL);
+}
