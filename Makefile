@@ -47,16 +47,31 @@ LDLIBS_SAN = $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 pc = $(shell $(PKG_CONFIG) $(1) $(2) 2>/dev/null)
 CMOCKA_LIBS = $(call pc,--libs,cmocka)
 
-LIB_SRC  := libclient/slab.c
+JANSSON_CFLAGS = $(call pc,--cflags,jansson)
+JANSSON_LIBS   = $(call pc,--libs,jansson)
+DAEMON_LIBS    = $(call pc,--libs,libevent libsystemd jansson)
+
+LIB_SRC  := libclient/slab.c libclient/pcpupool.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_PIC  := $(LIB_SRC:%.c=$(B)/pic/%.o)
+SLAB_OBJ := $(B)/libclient/slab.o
+LIB_SO   := $(B)/libpcpupool.so.$(VERSION)
+LIB_A    := $(B)/libpcpupool.a
+LIB_PC   := $(B)/libpcpupool.pc
 
-TESTS    := test_slab test_torture
-TEST_BIN := $(TESTS:%=$(B)/tests/%)
+DAEMON_SRC := daemon/main.c daemon/ctl.c daemon/pool.c daemon/config.c daemon/log.c
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
+DAEMON     := $(B)/pcpupoold
+
+C_TESTS  := test_slab test_torture test_exports
+SH_TESTS := test_daemon_cli
+TESTS    := $(C_TESTS) $(SH_TESTS)
+TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
+EXAMPLES := $(B)/examples/producer $(B)/examples/consumer
 
 .PHONY: all deps check run bench install uninstall clean test-bins
-all: $(B)/libpcpupool.a $(TEST_BIN) $(BENCH_BIN)
+all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
 
 deps:
 	@tools/deps.sh
@@ -69,27 +84,88 @@ $(B)/pic/%.o: %.c $(wildcard libclient/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(B)/libpcpupool.a: $(LIB_OBJ)
+$(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/tests/test_slab: tests/test_slab.c tests/pooltest.h $(LIB_OBJ)
+$(LIB_SO): $(LIB_PIC) libclient/libpcpupool.map
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests $< $(LIB_OBJ) $(CMOCKA_LIBS) $(LDLIBS_SAN) -o $@
+	$(CC) $(ALL_CFLAGS) -shared -fPIC -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=libclient/libpcpupool.map -Wl,-z,defs \
+		$(LIB_PIC) $(JANSSON_LIBS) -pthread $(LDLIBS_SAN) -o $@
+	ln -sf $(notdir $@) $(B)/$(SONAME)
+	ln -sf $(SONAME) $(B)/libpcpupool.so
 
-$(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(LIB_OBJ)
+$(LIB_PC): libclient/libpcpupool.pc.in Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests $< $(LIB_OBJ) $(CMOCKA_LIBS) -pthread $(LDLIBS_SAN) -o $@
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-$(B)/bench/bench_slab: bench/bench_slab.c $(LIB_OBJ)
+$(DAEMON): $(DAEMON_OBJ)
+	$(CC) $(ALL_CFLAGS) $^ $(DAEMON_LIBS) $(LDLIBS_SAN) -o $@
+
+# programs linked against the shared library, found at run time in $(B)
+LINK_LIB = -L$(B) -lpcpupool -Wl,-rpath,'$$ORIGIN/..' $(JANSSON_LIBS) -pthread $(LDLIBS_SAN)
+
+$(B)/examples/%: examples/%.c examples/message.h $(LIB_SO)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(LIB_OBJ) -pthread $(LDLIBS_SAN) -o $@
+	$(CC) $(ALL_CFLAGS) $< $(LINK_LIB) -o $@
 
-test-bins: $(TEST_BIN)
+$(B)/tests/test_exports: tests/test_exports.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DLIB_SO='"$(LIB_SO)"' -DLIB_MAP='"libclient/libpcpupool.map"' \
+		$< $(CMOCKA_LIBS) $(LDLIBS_SAN) -o $@
+
+$(B)/tests/test_e2e: tests/test_e2e.c tests/e2e.h $(LIB_SO) $(DAEMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(LINK_LIB) \
+		$(CMOCKA_LIBS) -o $@
+
+$(B)/tests/test_slab: tests/test_slab.c tests/pooltest.h $(SLAB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) $(LDLIBS_SAN) -o $@
+
+$(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(SLAB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) -pthread $(LDLIBS_SAN) -o $@
+
+$(B)/bench/bench_slab: bench/bench_slab.c $(SLAB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(SLAB_OBJ) -pthread $(LDLIBS_SAN) -o $@
+
+test-bins: $(TEST_BIN) $(EXAMPLES)
 
 check: deps
 	@$(MAKE) --no-print-directory test-bins
 	@B=$(B) tests/run.sh $(TESTS)
+
+RUN_DIR ?= $(CURDIR)/run
+run: deps
+	@$(MAKE) --no-print-directory $(DAEMON) $(LIB_SO) $(EXAMPLES)
+	@mkdir -p $(RUN_DIR)
+	@echo "pcpupoold: socket $(RUN_DIR)/control.sock  (Ctrl-C stops it)"
+	@echo "  talk to it:  echo '{\"cmd\":\"stats\"}' | socat - UNIX-CONNECT:$(RUN_DIR)/control.sock"
+	@echo "  clients:     export PCPUPOOL_SOCKET=$(RUN_DIR)/control.sock"
+	exec $(DAEMON) --config config/pcpupoold.json --socket $(RUN_DIR)/control.sock
+
+install: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/pcpupool
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libpcpupool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpcpupool.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 include/pcpupool.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
+	test -e $(DESTDIR)$(SYSCONFDIR)/pcpupool/pcpupoold.json || \
+		install -m 0644 config/pcpupoold.json $(DESTDIR)$(SYSCONFDIR)/pcpupool/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libpcpupool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/libpcpupool.so $(DESTDIR)$(LIBDIR)/libpcpupool.a \
+		$(DESTDIR)$(INCLUDEDIR)/pcpupool.h $(DESTDIR)$(PKGCONFIGDIR)/libpcpupool.pc \
+		$(DESTDIR)$(SBINDIR)/pcpupoold
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BIN)

@@ -8,9 +8,10 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 passed=0 failed=0 failures=()
 for t in "$@"; do
 	bin=$B/tests/$t
+	[ -x "tests/$t.sh" ] && bin=tests/$t.sh
 	echo "=== $t"
 	start=$SECONDS
-	if timeout --kill-after=10 "$TEST_TIMEOUT" "$bin"; then
+	if B=$B timeout --kill-after=10 "$TEST_TIMEOUT" "$bin"; then
 		passed=$((passed + 1))
 		echo "=== $t: ok ($((SECONDS - start)) s)"
 	else

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+/*
+ * config.c - read and validate pcpupoold.json with jansson.
+ *
+ * The whole file is parsed and checked before anything is applied, so a
+ * bad file leaves the daemon as it was (not started, or on SIGHUP, running
+ * the previous configuration).  Syntax errors carry file:line:column;
+ * semantic errors name the setting (pools[N].field).
+ *
+ *   {
+ *     "socket": "/run/pcpupool/control.sock",
+ *     "log_level": "info",
+ *     "sweep_interval_ms": 50,
+ *     "max_clients": 1024,
+ *     "pools": [ { "name": "frames", "elem_size": 1024, "align": 64,
+ *                  "min_nr": 64, "low_watermark": 16, "max_elems": 65536 } ]
+ *   }
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/**
+ * pool_name_valid() - whether @name is a legal pool name:
+ * [A-Za-z0-9_.-]{1,PCP_NAME_MAX}, not starting with '.'.
+ * @name: candidate.
+ *
+ * Return: true if valid.
+ */
+bool pool_name_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > PCP_NAME_MAX || name[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/**
+ * pool_config_check() - range-check one pool's parameters.
+ * @pc: the parameters.
+ * @err: receives the reason.
+ * @errlen: size of @err.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int pool_config_check(const struct pool_config *pc, char *err, size_t errlen)
+{
+	if (!pool_name_valid(pc->name)) {
+		seterr(err, errlen, "name must be 1-%d of [A-Za-z0-9_.-], not starting with '.'",
+		       PCP_NAME_MAX);
+		return -EINVAL;
+	}
+	if (pc->elem_size < 1 || pc->elem_size > PCP_MAX_ELEM_SIZE) {
+		seterr(err, errlen, "elem_size must be 1..%u", PCP_MAX_ELEM_SIZE);
+		return -EINVAL;
+	}
+	if (pc->align < 1 || pc->align > 4096 || (pc->align & (pc->align - 1))) {
+		seterr(err, errlen, "align must be a power of two, 1..4096");
+		return -EINVAL;
+	}
+	if (pc->min_nr < 1 || pc->min_nr > PCP_MAX_MIN_NR) {
+		seterr(err, errlen, "min_nr must be 1..%u", PCP_MAX_MIN_NR);
+		return -EINVAL;
+	}
+	if (pc->low_watermark > pc->min_nr) {
+		seterr(err, errlen, "low_watermark must not exceed min_nr");
+		return -EINVAL;
+	}
+	if (pc->max_elems > PCP_MAX_ELEMS) {
+		seterr(err, errlen, "max_elems must be at most %u", PCP_MAX_ELEMS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/**
+ * pool_config_from_json() - read one pool object (config file entry or
+ * create request without its "cmd") into @ret_pc.
+ * @obj: JSON object; keys other than the pool's are refused.
+ * @ret_pc: filled on success.
+ * @err: receives the reason.
+ * @errlen: size of @err.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int pool_config_from_json(json_t *obj, struct pool_config *ret_pc, char *err, size_t errlen)
+{
+	struct pool_config pc = { .align = 8 };
+	json_int_t size = 0, align = 8, min_nr = 0, low = 0, max = 0;
+	const char *name = NULL;
+	json_error_t je;
+
+	if (json_unpack_ex(obj, &je, JSON_STRICT, "{s:s, s:I, s?I, s:I, s?I, s?I}",
+			   PCP_F_NAME, &name, PCP_F_ELEM_SIZE, &size, PCP_F_ALIGN, &align,
+			   PCP_F_MIN_NR, &min_nr, PCP_F_LOW_WM, &low,
+			   PCP_F_MAX_ELEMS, &max) < 0) {
+		seterr(err, errlen, "%s", je.text);
+		return -EINVAL;
+	}
+	if (size < 0 || align < 0 || min_nr < 0 || low < 0 || max < 0 ||
+	    min_nr > UINT32_MAX || low > UINT32_MAX) {
+		seterr(err, errlen, "numbers must be non-negative and in range");
+		return -EINVAL;
+	}
+	snprintf(pc.name, sizeof(pc.name), "%s", name);
+	if (strlen(name) > PCP_NAME_MAX) {
+		seterr(err, errlen, "name longer than %d bytes", PCP_NAME_MAX);
+		return -EINVAL;
+	}
+	pc.elem_size = (uint64_t)size;
+	pc.align = align ? (uint64_t)align : 8;   /* 0: the default */
+	pc.min_nr = (uint32_t)min_nr;
+	pc.low_watermark = (uint32_t)low;
+	pc.max_elems = (uint64_t)max;
+	if (pool_config_check(&pc, err, errlen) < 0)
+		return -EINVAL;
+	*ret_pc = pc;
+	return 0;
+}
+
+/**
+ * config_free() - free a configuration.
+ * @cfg: configuration or NULL.
+ */
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->socket_path);
+	free(cfg->pools);
+	free(cfg);
+}
+
+static int config_parse(json_t *root, const char *path, struct config *cfg,
+			char *err, size_t errlen)
+{
+	const char *sock = NULL, *level = NULL;
+	json_int_t sweep = CONFIG_DEFAULT_SWEEP_MS, maxc = PCP_MAX_CLIENTS;
+	json_t *pools = NULL;
+	json_error_t je;
+
+	if (json_unpack_ex(root, &je, JSON_STRICT, "{s?s, s?s, s?I, s?I, s?o}",
+			   "socket", &sock, "log_level", &level, "sweep_interval_ms", &sweep,
+			   "max_clients", &maxc, "pools", &pools) < 0) {
+		seterr(err, errlen, "%s: %s", path, je.text);
+		return -EINVAL;
+	}
+	if (sock) {
+		if (sock[0] != '/' || strlen(sock) >= 108) {
+			seterr(err, errlen, "%s: socket: must be an absolute path under 108 bytes",
+			       path);
+			return -EINVAL;
+		}
+		cfg->socket_path = strdup(sock);
+		if (!cfg->socket_path)
+			return -ENOMEM;
+	}
+	cfg->log_level = LOG_INFO;
+	if (level && (cfg->log_level = log_level_parse(level)) < 0) {
+		seterr(err, errlen, "%s: log_level: \"%s\" is not one of err, warning, notice, "
+		       "info, debug", path, level);
+		return -EINVAL;
+	}
+	if (sweep < CONFIG_MIN_SWEEP_MS || sweep > CONFIG_MAX_SWEEP_MS) {
+		seterr(err, errlen, "%s: sweep_interval_ms: must be %u..%u", path,
+		       CONFIG_MIN_SWEEP_MS, CONFIG_MAX_SWEEP_MS);
+		return -EINVAL;
+	}
+	cfg->sweep_ms = (uint32_t)sweep;
+	if (maxc < 1 || maxc > PCP_MAX_CLIENTS) {
+		seterr(err, errlen, "%s: max_clients: must be 1..%u", path, PCP_MAX_CLIENTS);
+		return -EINVAL;
+	}
+	cfg->max_clients = (uint32_t)maxc;
+	if (!pools)
+		return 0;
+	if (!json_is_array(pools)) {
+		seterr(err, errlen, "%s: pools: must be an array", path);
+		return -EINVAL;
+	}
+	if (json_array_size(pools) > PCP_MAX_POOLS) {
+		seterr(err, errlen, "%s: pools: more than %u pools", path, PCP_MAX_POOLS);
+		return -EINVAL;
+	}
+	cfg->pools = calloc(json_array_size(pools) + 1, sizeof(*cfg->pools));
+	if (!cfg->pools)
+		return -ENOMEM;
+	size_t i;
+	json_t *p;
+	json_array_foreach(pools, i, p) {
+		char why[CONFIG_ERR_MAX];
+		if (pool_config_from_json(p, &cfg->pools[i], why, sizeof(why)) < 0) {
+			seterr(err, errlen, "%s: pools[%zu]: %s", path, i, why);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(cfg->pools[j].name, cfg->pools[i].name)) {
+				seterr(err, errlen, "%s: pools[%zu]: name \"%s\" used twice",
+				       path, i, cfg->pools[i].name);
+				return -EINVAL;
+			}
+		cfg->nr_pools++;
+	}
+	return 0;
+}
+
+/**
+ * config_load() - read and validate a configuration file.
+ * @path: file to read.
+ * @must_exist: false for the default path: a missing file is then an empty
+ *              configuration (no pools, defaults).
+ * @ret_cfg: the configuration, on success.
+ * @err: receives "file:line:column: reason" or "file: setting: reason".
+ * @errlen: size of @err.
+ *
+ * Context: event loop thread; reads the file.
+ * Return: 0, or a negative errno with @err set.
+ */
+int config_load(const char *path, bool must_exist, struct config **ret_cfg,
+		char *err, size_t errlen)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	json_error_t je;
+	json_t *root = NULL;
+	struct stat st;
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	cfg->log_level = LOG_INFO;
+	cfg->sweep_ms = CONFIG_DEFAULT_SWEEP_MS;
+	cfg->max_clients = PCP_MAX_CLIENTS;
+	if (stat(path, &st) < 0) {
+		r = -errno;
+		if (r == -ENOENT && !must_exist) {
+			*ret_cfg = cfg;
+			return 0;
+		}
+		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
+		seterr(err, errlen, "%s: not a regular file of at most %u bytes", path,
+		       CONFIG_MAX_BYTES);
+		r = -EINVAL;
+		goto fail;
+	}
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		seterr(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (!json_is_object(root)) {
+		seterr(err, errlen, "%s:1:1: the top level must be an object", path);
+		r = -EINVAL;
+		goto fail;
+	}
+	r = config_parse(root, path, cfg, err, errlen);
+	if (r < 0)
+		goto fail;
+	json_decref(root);
+	*ret_cfg = cfg;
+	return 0;
+fail:
+	json_decref(root);
+	config_free(cfg);
+	return r;
+}

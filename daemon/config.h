@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - pcpupoold.json: daemon settings and the pools to create.
+ */
+#ifndef PCPUPOOLD_CONFIG_H
+#define PCPUPOOLD_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol.h"
+
+#define CONFIG_DEFAULT_PATH     "/etc/pcpupool/pcpupoold.json"
+#define CONFIG_MAX_BYTES        (1u << 20)
+#define CONFIG_DEFAULT_SWEEP_MS 50u
+#define CONFIG_MIN_SWEEP_MS     1u
+#define CONFIG_MAX_SWEEP_MS     60000u
+#define CONFIG_ERR_MAX          512
+
+/* One pool's parameters: from the config file or a create request. */
+struct pool_config {
+	char name[PCP_NAME_MAX + 1];
+	uint64_t elem_size;
+	uint64_t align;
+	uint32_t min_nr;
+	uint32_t low_watermark;   /* 0: min_nr / 4, at least 1 */
+	uint64_t max_elems;       /* 0: derived from min_nr and the CPUs */
+};
+
+struct config {
+	char *socket_path;        /* NULL: PCP_DEFAULT_SOCKET */
+	int log_level;            /* syslog priority */
+	uint32_t sweep_ms;
+	uint32_t max_clients;
+	struct pool_config *pools;
+	size_t nr_pools;
+};
+
+int config_load(const char *path, bool must_exist, struct config **ret_cfg,
+		char *err, size_t errlen);
+void config_free(struct config *cfg);
+int pool_config_from_json(json_t *obj, struct pool_config *ret_pc, char *err, size_t errlen);
+int pool_config_check(const struct pool_config *pc, char *err, size_t errlen);
+bool pool_name_valid(const char *name);
+
+#endif

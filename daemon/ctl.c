@@ -1,0 +1,824 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ctl.c - the control socket.
+ *
+ * Each connection is a bufferevent reading newline-delimited JSON requests
+ * (at most PCP_MAX_LINE bytes each).  Every request gets exactly one reply
+ * line, in order: {"ok":true,...} or {"ok":false,"error":{...}}; nothing a
+ * peer sends crashes the daemon or closes the connection without a reply,
+ * except a line that never ends (its reply explains, then the connection
+ * closes).  Peer credentials are read at accept; administration (create,
+ * resize, destroy) needs root or the daemon's own uid.
+ *
+ * An attachment ties a connection to a pool and owns the daemon's end of
+ * that client's refill channel (a datagram socketpair): refill requests
+ * arrive there as struct pcp_refill_msg.  Closing the connection ends its
+ * attachments.
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pool.h"
+#include "protocol.h"
+
+#define CTL_REFILL_MSGS_PER_WAKE 64   /* bound work per refill-channel event */
+
+struct ctl_conn;
+
+struct attach {
+	struct attach *next;
+	struct ctl_conn *conn;
+	struct pool *pool;
+	int fd;                  /* daemon end of the refill channel */
+	struct event *ev;
+	uint32_t client_id;
+};
+
+struct ctl_conn {
+	struct ctl_conn *next, *prev;
+	struct ctl *ctl;
+	struct bufferevent *bev;
+	int fd;
+	struct ucred cred;
+	struct attach *attached;
+	unsigned nr_attached;
+	bool dead;               /* free at the end of the current callback */
+};
+
+struct ctl {
+	struct daemon *d;
+	struct evconnlistener *lis;
+	struct ctl_conn *conns;
+	unsigned nr_conns;
+	bool paused;             /* listener disabled: out of descriptors */
+	uint32_t next_client_id;
+};
+
+/* ---- errors ---- */
+
+static const struct { int err; const char *name; } ctl_errnames[] = {
+	{ EINVAL, "EINVAL" }, { ENOENT, "ENOENT" }, { EEXIST, "EEXIST" },
+	{ EBUSY, "EBUSY" }, { ENOMEM, "ENOMEM" }, { EPROTO, "EPROTO" },
+	{ E2BIG, "E2BIG" }, { EPERM, "EPERM" }, { EACCES, "EACCES" },
+	{ EMFILE, "EMFILE" }, { ENOSPC, "ENOSPC" }, { ETIMEDOUT, "ETIMEDOUT" },
+	{ EAGAIN, "EAGAIN" }, { EUCLEAN, "EUCLEAN" }, { ERANGE, "ERANGE" },
+	{ EOVERFLOW, "EOVERFLOW" }, { ENOSYS, "ENOSYS" }, { EUSERS, "EUSERS" },
+};
+_Static_assert(sizeof(ctl_errnames) / sizeof(ctl_errnames[0]) <= DAEMON_ERR_CODES,
+	       "every error code has a counter");
+
+static json_t *ctl_error(struct ctl *ctl, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static json_t *ctl_error(struct ctl *ctl, int err, const char *fmt, ...)
+{
+	const char *name = "EIO";
+	char msg[512];
+	va_list ap;
+
+	if (err < 0)
+		err = -err;
+	for (size_t i = 0; i < sizeof(ctl_errnames) / sizeof(ctl_errnames[0]); i++)
+		if (ctl_errnames[i].err == err) {
+			name = ctl_errnames[i].name;
+			ctl->d->errors[i]++;
+			break;
+		}
+	if (!strcmp(name, "EIO"))
+		ctl->d->errors_other++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:{s:s, s:s}}", PCP_F_OK, 0, PCP_F_ERROR, PCP_F_CODE, name,
+			 PCP_F_MESSAGE, msg);
+}
+
+static json_t *ctl_ok(void)
+{
+	return json_pack("{s:b}", PCP_F_OK, 1);
+}
+
+/* ---- output ---- */
+
+static void conn_kill(struct ctl_conn *c, const char *why)
+{
+	if (!c->dead)
+		log_info("client pid %d uid %u: closing: %s", (int)c->cred.pid,
+			 (unsigned)c->cred.uid, why);
+	c->dead = true;
+}
+
+/* Send one reply line; @fds ride on its first byte.  A peer that does not
+ * read its replies is disconnected rather than buffered without bound. */
+static void conn_send(struct ctl_conn *c, json_t *reply, const int *fds, int nfds)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char *s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	size_t len, done = 0;
+
+	if (!s) {
+		conn_kill(c, "out of memory building a reply");
+		return;
+	}
+	len = strlen(s);
+	s[len] = '\0';
+	if (evbuffer_get_length(out) == 0) {
+		char cbuf[CMSG_SPACE(2 * sizeof(int))];
+		struct iovec iov[2] = { { s, len }, { (char *)"\n", 1 } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+
+		if (nfds) {
+			memset(cbuf, 0, sizeof(cbuf));
+			mh.msg_control = cbuf;
+			mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+			memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+		}
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			conn_kill(c, strerror(errno));
+			goto out;
+		}
+		if (n < 0 && nfds) {
+			conn_kill(c, "socket full: cannot pass descriptors");
+			goto out;
+		}
+		done = n < 0 ? 0 : (size_t)n;
+	} else if (nfds) {
+		conn_kill(c, "replies not read: cannot pass descriptors");
+		goto out;
+	}
+	if (done < len)
+		evbuffer_add(out, s + done, len - done);
+	if (done < len + 1)
+		evbuffer_add(out, "\n", 1);
+	if (evbuffer_get_length(out) > PCP_MAX_REPLY)
+		conn_kill(c, "replies not read");
+out:
+	free(s);
+}
+
+/* ---- attachments ---- */
+
+static void attach_free(struct attach *a)
+{
+	if (a->ev)
+		event_free(a->ev);
+	if (a->fd >= 0)
+		close(a->fd);
+	a->pool->nr_attached--;
+	a->conn->nr_attached--;
+	free(a);
+}
+
+static void attach_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct attach *a = arg;
+	struct pool *p = a->pool;
+
+	(void)what;
+	for (int i = 0; i < CTL_REFILL_MSGS_PER_WAKE; i++) {
+		struct pcp_refill_msg m;
+		ssize_t n = recv(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0)
+			return;
+		p->requests++;
+		if (n != sizeof(m) || m.magic != PCP_REFILL_MAGIC ||
+		    m.version != PCP_PROTO_VERSION || m.type != PCP_REFILL_REQUEST ||
+		    m.reserved != 0 || m.cpu >= p->v.nr_cpus) {
+			if (p->bad_messages++ == 0)
+				log_warning("pool %s: client %u sent a malformed refill message "
+					    "(%zd bytes); ignored", p->cfg.name, a->client_id, n);
+			continue;
+		}
+		pool_refill_cpu(p, m.cpu);
+	}
+}
+
+static void conn_detach_pool(struct ctl_conn *c, struct pool *p, bool all)
+{
+	for (struct attach **ap = &c->attached; *ap;) {
+		struct attach *a = *ap;
+		if (a->pool == p) {
+			*ap = a->next;
+			attach_free(a);
+			if (!all)
+				return;
+		} else {
+			ap = &a->next;
+		}
+	}
+}
+
+/* ---- commands ---- */
+
+struct ctl_cmd {
+	const char *name;
+	json_t *(*fn)(struct ctl_conn *c, json_t *req);
+	bool needs_admin;
+};
+
+static json_t *cmd_hello(struct ctl_conn *c, json_t *req)
+{
+	json_int_t version = PCP_PROTO_VERSION;
+	const char *cmd;
+	json_error_t je;
+
+	if (json_unpack_ex(req, &je, JSON_STRICT, "{s:s, s?I}", PCP_F_CMD, &cmd,
+			   PCP_F_VERSION, &version) < 0)
+		return ctl_error(c->ctl, EINVAL, "hello: %s", je.text);
+	if (version != PCP_PROTO_VERSION)
+		return ctl_error(c->ctl, EPROTO, "protocol version %lld not supported; this "
+				 "daemon speaks %d", (long long)version, PCP_PROTO_VERSION);
+	return json_pack("{s:b, s:i, s:s}", PCP_F_OK, 1, PCP_F_VERSION, PCP_PROTO_VERSION,
+			 "server", "pcpupoold " PCPUPOOLD_VERSION);
+}
+
+static json_t *cmd_ping(struct ctl_conn *c, json_t *req)
+{
+	const char *cmd;
+	json_error_t je;
+
+	if (json_unpack_ex(req, &je, JSON_STRICT, "{s:s}", PCP_F_CMD, &cmd) < 0)
+		return ctl_error(c->ctl, EINVAL, "ping: %s", je.text);
+	return ctl_ok();
+}
+
+static json_t *cmd_pools(struct ctl_conn *c, json_t *req)
+{
+	const char *cmd;
+	json_error_t je;
+	json_t *arr;
+
+	if (json_unpack_ex(req, &je, JSON_STRICT, "{s:s}", PCP_F_CMD, &cmd) < 0)
+		return ctl_error(c->ctl, EINVAL, "pools: %s", je.text);
+	arr = json_array();
+	for (struct pool *p = c->ctl->d->pools; p && arr; p = p->next)
+		json_array_append_new(arr, pool_summary_json(p));
+	return json_pack("{s:b, s:o}", PCP_F_OK, 1, PCP_F_POOLS, arr);
+}
+
+/* Unpack {"cmd":..,"pool":NAME} and find the pool. */
+static struct pool *req_pool(struct ctl_conn *c, json_t *req, json_t **ret_err)
+{
+	const char *cmd, *name;
+	json_error_t je;
+	struct pool *p;
+
+	if (json_unpack_ex(req, &je, JSON_STRICT, "{s:s, s:s}", PCP_F_CMD, &cmd,
+			   PCP_F_POOL, &name) < 0) {
+		*ret_err = ctl_error(c->ctl, EINVAL, "%s", je.text);
+		return NULL;
+	}
+	p = pool_find(c->ctl->d, name);
+	if (!p)
+		*ret_err = ctl_error(c->ctl, ENOENT, "no pool named \"%.*s\"", PCP_NAME_MAX, name);
+	return p;
+}
+
+static json_t *cmd_attach(struct ctl_conn *c, json_t *req)
+{
+	json_t *err = NULL, *reply;
+	struct pool *p = req_pool(c, req, &err);
+	struct attach *a;
+	int sv[2];
+
+	if (!p)
+		return err;
+	if (p->quarantined)
+		return ctl_error(c->ctl, EUCLEAN, "pool \"%s\" is quarantined (corrupt)",
+				 p->cfg.name);
+	if (c->nr_attached >= PCP_MAX_ATTACH_PER_CLIENT)
+		return ctl_error(c->ctl, EMFILE, "at most %u attachments per connection",
+				 PCP_MAX_ATTACH_PER_CLIENT);
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+		return ctl_error(c->ctl, errno, "refill channel: %s", strerror(errno));
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		goto fail;
+	a->conn = c;
+	a->pool = p;
+	a->fd = sv[0];
+	a->client_id = ++c->ctl->next_client_id ? c->ctl->next_client_id
+						: ++c->ctl->next_client_id;
+	a->ev = event_new(c->ctl->d->base, sv[0], EV_READ | EV_PERSIST, attach_read_cb, a);
+	if (!a->ev || event_add(a->ev, NULL) < 0)
+		goto fail;
+	reply = json_pack("{s:b, s:s, s:I, s:I, s:I, s:i}", PCP_F_OK, 1,
+			  PCP_F_POOL, p->cfg.name,
+			  PCP_F_MAP_SIZE, (json_int_t)p->v.map_size,
+			  PCP_F_CLIENT_ID, (json_int_t)a->client_id,
+			  PCP_F_ELEM_SIZE, (json_int_t)p->cfg.elem_size,
+			  "nr_cpus", (int)p->v.nr_cpus);
+	if (!reply)
+		goto fail;
+	a->next = c->attached;
+	c->attached = a;
+	c->nr_attached++;
+	p->nr_attached++;
+	int fds[2] = { p->memfd, sv[1] };
+	conn_send(c, reply, fds, 2);
+	json_decref(reply);
+	close(sv[1]);
+	log_info("client pid %d uid %u attached to pool %s as %u", (int)c->cred.pid,
+		 (unsigned)c->cred.uid, p->cfg.name, a->client_id);
+	return NULL;   /* sent */
+fail:
+	if (a && a->ev)
+		event_free(a->ev);
+	free(a);
+	close(sv[0]);
+	close(sv[1]);
+	return ctl_error(c->ctl, ENOMEM, "out of memory");
+}
+
+static json_t *cmd_detach(struct ctl_conn *c, json_t *req)
+{
+	json_t *err = NULL;
+	struct pool *p = req_pool(c, req, &err);
+	unsigned before = c->nr_attached;
+
+	if (!p)
+		return err;
+	conn_detach_pool(c, p, false);
+	if (c->nr_attached == before)
+		return ctl_error(c->ctl, ENOENT, "not attached to pool \"%s\"", p->cfg.name);
+	return ctl_ok();
+}
+
+static json_t *cmd_refill(struct ctl_conn *c, json_t *req)
+{
+	json_t *err = NULL;
+	struct pool *p = req_pool(c, req, &err);
+	uint64_t moved = 0;
+	int r;
+
+	if (!p)
+		return err;
+	r = pool_refill_all(p, &moved);
+	if (r == -ENOMEM)
+		return ctl_error(c->ctl, ENOMEM, "pool \"%s\" is at its maximum of %llu elements",
+				 p->cfg.name, (unsigned long long)p->v.hdr->max_elems);
+	if (r < 0)
+		return ctl_error(c->ctl, r, "refill: %s", strerror(-r));
+	return json_pack("{s:b, s:I}", PCP_F_OK, 1, "refilled", (json_int_t)moved);
+}
+
+static json_t *daemon_stats_json(struct ctl *ctl)
+{
+	struct daemon *d = ctl->d;
+	struct timespec now;
+	json_t *errs = json_object();
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (size_t i = 0; i < sizeof(ctl_errnames) / sizeof(ctl_errnames[0]) && errs; i++)
+		if (d->errors[i])
+			json_object_set_new(errs, ctl_errnames[i].name,
+					    json_integer((json_int_t)d->errors[i]));
+	if (errs && d->errors_other)
+		json_object_set_new(errs, "EIO", json_integer((json_int_t)d->errors_other));
+	return json_pack("{s:s, s:i, s:I, s:i, s:i, s:i, s:I, s:o*}",
+			 PCP_F_VERSION, PCPUPOOLD_VERSION, "protocol", PCP_PROTO_VERSION,
+			 "uptime_s", (json_int_t)(now.tv_sec - d->started.tv_sec),
+			 "clients", (int)ctl->nr_conns, "pools", (int)d->nr_pools,
+			 "nr_cpus", (int)d->nr_cpus, "requests", (json_int_t)d->requests,
+			 "errors", errs);
+}
+
+static json_t *cmd_stats(struct ctl_conn *c, json_t *req)
+{
+	const char *cmd, *name = NULL;
+	json_error_t je;
+	json_t *pools;
+
+	if (json_unpack_ex(req, &je, JSON_STRICT, "{s:s, s?s}", PCP_F_CMD, &cmd,
+			   PCP_F_POOL, &name) < 0)
+		return ctl_error(c->ctl, EINVAL, "stats: %s", je.text);
+	if (name && !pool_find(c->ctl->d, name))
+		return ctl_error(c->ctl, ENOENT, "no pool named \"%.*s\"", PCP_NAME_MAX, name);
+	pools = json_array();
+	for (struct pool *p = c->ctl->d->pools; p && pools; p = p->next)
+		if (!name || !strcmp(name, p->cfg.name))
+			json_array_append_new(pools, pool_stats_json(p));
+	return json_pack("{s:b, s:{s:i, s:o*, s:o*}}", PCP_F_OK, 1, "stats",
+			 "schema", 1, "daemon", daemon_stats_json(c->ctl), "pools", pools);
+}
+
+static json_t *cmd_create(struct ctl_conn *c, json_t *req)
+{
+	json_t *spec = json_deep_copy(req), *name;
+	struct pool_config pc;
+	struct pool *p;
+	char why[CONFIG_ERR_MAX];
+	int r;
+
+	if (!spec)
+		return ctl_error(c->ctl, ENOMEM, "out of memory");
+	/* the request is a pool spec with "cmd" and with "pool" for "name" */
+	json_object_del(spec, PCP_F_CMD);
+	name = json_object_get(spec, PCP_F_POOL);
+	if (name) {
+		json_object_set(spec, PCP_F_NAME, name);
+		json_object_del(spec, PCP_F_POOL);
+	} else if (json_object_get(spec, PCP_F_NAME)) {
+		json_decref(spec);
+		return ctl_error(c->ctl, EINVAL, "create: the pool's name goes in \"pool\"");
+	}
+	r = pool_config_from_json(spec, &pc, why, sizeof(why));
+	json_decref(spec);
+	if (r < 0)
+		return ctl_error(c->ctl, EINVAL, "create: %s", why);
+	r = pool_create(c->ctl->d, &pc, &p, why, sizeof(why));
+	if (r < 0)
+		return ctl_error(c->ctl, r, "create \"%s\": %s", pc.name, why);
+	log_notice("pool %s created by pid %d uid %u: %llu-byte elements, min_nr %u per CPU",
+		   p->cfg.name, (int)c->cred.pid, (unsigned)c->cred.uid,
+		   (unsigned long long)p->cfg.elem_size, p->cfg.min_nr);
+	return json_pack("{s:b, s:s}", PCP_F_OK, 1, PCP_F_POOL, p->cfg.name);
+}
+
+static json_t *cmd_resize(struct ctl_conn *c, json_t *req)
+{
+	const char *cmd, *name;
+	json_int_t min_nr, low = 0;
+	json_error_t je;
+	struct pool *p;
+	int r;
+
+	if (json_unpack_ex(req, &je, JSON_STRICT, "{s:s, s:s, s:I, s?I}", PCP_F_CMD, &cmd,
+			   PCP_F_POOL, &name, PCP_F_MIN_NR, &min_nr, PCP_F_LOW_WM, &low) < 0)
+		return ctl_error(c->ctl, EINVAL, "resize: %s", je.text);
+	p = pool_find(c->ctl->d, name);
+	if (!p)
+		return ctl_error(c->ctl, ENOENT, "no pool named \"%.*s\"", PCP_NAME_MAX, name);
+	if (min_nr < 1 || min_nr > PCP_MAX_MIN_NR || low < 0 || low > min_nr)
+		return ctl_error(c->ctl, EINVAL, "resize: min_nr must be 1..%u and "
+				 "low_watermark 0..min_nr", PCP_MAX_MIN_NR);
+	r = pool_resize(p, (uint32_t)min_nr, (uint32_t)low);
+	if (r == -ERANGE)
+		return ctl_error(c->ctl, ERANGE, "min_nr %lld x %u CPUs exceeds max_elems %llu",
+				 (long long)min_nr, p->v.nr_cpus,
+				 (unsigned long long)p->v.hdr->max_elems);
+	if (r < 0 && r != -ENOMEM)
+		return ctl_error(c->ctl, r, "resize: %s", strerror(-r));
+	log_notice("pool %s resized to min_nr %u by pid %d", p->cfg.name, p->cfg.min_nr,
+		   (int)c->cred.pid);
+	return ctl_ok();
+}
+
+static json_t *cmd_destroy(struct ctl_conn *c, json_t *req)
+{
+	json_t *err = NULL;
+	struct pool *p = req_pool(c, req, &err);
+	unsigned own = 0;
+
+	if (!p)
+		return err;
+	for (struct attach *a = c->attached; a; a = a->next)
+		own += a->pool == p;
+	if (p->nr_attached > own)
+		return ctl_error(c->ctl, EBUSY, "pool \"%s\" has %u other client(s) attached",
+				 p->cfg.name, p->nr_attached - own);
+	conn_detach_pool(c, p, true);
+	pool_unlink(c->ctl->d, p);
+	log_notice("pool %s destroyed by pid %d uid %u", p->cfg.name, (int)c->cred.pid,
+		   (unsigned)c->cred.uid);
+	pool_free(p);
+	return ctl_ok();
+}
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ PCP_CMD_HELLO,   cmd_hello,   false },
+	{ PCP_CMD_PING,    cmd_ping,    false },
+	{ PCP_CMD_POOLS,   cmd_pools,   false },
+	{ PCP_CMD_ATTACH,  cmd_attach,  false },
+	{ PCP_CMD_DETACH,  cmd_detach,  false },
+	{ PCP_CMD_REFILL,  cmd_refill,  false },
+	{ PCP_CMD_STATS,   cmd_stats,   false },
+	{ PCP_CMD_CREATE,  cmd_create,  true },
+	{ PCP_CMD_RESIZE,  cmd_resize,  true },
+	{ PCP_CMD_DESTROY, cmd_destroy, true },
+};
+
+static bool conn_is_admin(const struct ctl_conn *c)
+{
+	return c->cred.uid == 0 || c->cred.uid == geteuid();
+}
+
+static void conn_handle_line(struct ctl_conn *c, const char *line, size_t n)
+{
+	struct ctl *ctl = c->ctl;
+	json_error_t je;
+	json_t *req, *reply = NULL;
+	const char *cmd;
+
+	ctl->d->requests++;
+	if (n > PCP_MAX_LINE) {
+		reply = ctl_error(ctl, E2BIG, "request of %zu bytes exceeds the limit of %u",
+				  n, PCP_MAX_LINE);
+		goto send;
+	}
+	req = json_loadb(line, n, JSON_REJECT_DUPLICATES, &je);
+	if (!req) {
+		reply = ctl_error(ctl, EINVAL, "invalid JSON at column %d: %s", je.column, je.text);
+		goto send;
+	}
+	cmd = json_string_value(json_object_get(req, PCP_F_CMD));
+	if (!json_is_object(req) || !cmd) {
+		reply = ctl_error(ctl, EINVAL, "a request is an object with a \"cmd\" string");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+		if (strcmp(cmd, ctl_cmds[i].name))
+			continue;
+		if (ctl_cmds[i].needs_admin && !conn_is_admin(c))
+			reply = ctl_error(ctl, EPERM, "%s needs root or uid %u", cmd,
+					  (unsigned)geteuid());
+		else
+			reply = ctl_cmds[i].fn(c, req);
+		goto out;
+	}
+	reply = ctl_error(ctl, ENOSYS, "unknown command \"%.32s\"", cmd);
+out:
+	json_decref(req);
+	if (!reply)
+		return;   /* the command sent its own reply */
+send:
+	conn_send(c, reply, NULL, 0);
+	json_decref(reply);
+}
+
+/* ---- connections ---- */
+
+static void conn_free(struct ctl_conn *c)
+{
+	struct ctl *ctl = c->ctl;
+
+	while (c->attached) {
+		struct attach *a = c->attached;
+		c->attached = a->next;
+		attach_free(a);
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl->nr_conns--;
+	bufferevent_free(c->bev);
+	free(c);
+	if (ctl->paused) {
+		/* a descriptor came free: accept again */
+		ctl->paused = false;
+		evconnlistener_enable(ctl->lis);
+	}
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n;
+	char *line;
+
+	while (!c->dead && (line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF))) {
+		conn_handle_line(c, line, n);
+		free(line);
+	}
+	if (!c->dead && evbuffer_get_length(in) > PCP_MAX_LINE) {
+		json_t *r = ctl_error(c->ctl, E2BIG, "request line longer than %u bytes",
+				      PCP_MAX_LINE);
+		conn_send(c, r, NULL, 0);
+		json_decref(r);
+		conn_kill(c, "request line too long");
+	}
+	if (c->dead)
+		conn_free(c);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	(void)arg;
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_debug("client pid %d uid %u disconnected", (int)c->cred.pid,
+			  (unsigned)c->cred.uid);
+		conn_free(c);
+	}
+}
+
+static void refuse(int fd, const char *code, const char *msg)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line),
+			 "{\"ok\":false,\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n",
+			 code, msg);
+
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("refusal not delivered: %s", strerror(errno));
+	close(fd);
+}
+
+static void ctl_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
+			  struct sockaddr *sa, int salen, void *arg)
+{
+	struct ctl *ctl = arg;
+	struct ctl_conn *c;
+	socklen_t len = sizeof(struct ucred);
+	struct ucred cred;
+	unsigned same_uid = 0;
+
+	(void)lis; (void)sa; (void)salen;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		close(fd);
+		return;
+	}
+	if (ctl->nr_conns >= ctl->d->cfg->max_clients) {
+		log_warning("refusing pid %d: %u clients connected", (int)cred.pid, ctl->nr_conns);
+		refuse(fd, "EUSERS", "too many clients");
+		return;
+	}
+	for (struct ctl_conn *o = ctl->conns; o; o = o->next)
+		same_uid += o->cred.uid == cred.uid;
+	if (same_uid >= PCP_MAX_CLIENTS_PER_UID) {
+		log_warning("refusing pid %d: uid %u has %u connections", (int)cred.pid,
+			    (unsigned)cred.uid, same_uid);
+		refuse(fd, "EUSERS", "too many connections for this uid");
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->ctl = ctl;
+	c->fd = fd;
+	c->cred = cred;
+	c->bev = bufferevent_socket_new(ctl->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(fd);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, PCP_MAX_LINE + 2);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = ctl->conns;
+	if (ctl->conns)
+		ctl->conns->prev = c;
+	ctl->conns = c;
+	ctl->nr_conns++;
+	log_debug("client pid %d uid %u connected", (int)cred.pid, (unsigned)cred.uid);
+}
+
+static void ctl_accept_error_cb(struct evconnlistener *lis, void *arg)
+{
+	struct ctl *ctl = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		/* stop accepting until a connection closes, instead of spinning */
+		log_warning("accept: %s: pausing the listener", strerror(err));
+		evconnlistener_disable(lis);
+		ctl->paused = true;
+		return;
+	}
+	log_warning("accept: %s", strerror(err));
+}
+
+/**
+ * ctl_bind() - create, bind and listen on the control socket at @path.
+ * @path: socket path; its directory is created (0755) if missing.
+ * @ret_fd: the listening descriptor (non-blocking, close-on-exec).
+ *
+ * A stale socket (nobody accepting) is replaced; a live one is an error.
+ * The socket is created mode 0660: not world-accessible.
+ *
+ * Return: 0 or a negative errno (-EADDRINUSE when another daemon serves it).
+ */
+int ctl_bind(const char *path, int *ret_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)];
+	struct stat st;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	strcpy(dir, path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			return -EEXIST;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			close(fd);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
+	mode_t old = umask(0117);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/**
+ * ctl_open() - serve the control protocol on @listen_fd.
+ * @d: daemon; d->ctl is set on success.
+ * @listen_fd: a listening stream socket (owned by the ctl from now on).
+ *
+ * Context: event loop setup.
+ * Return: 0 or -ENOMEM.
+ */
+int ctl_open(struct daemon *d, int listen_fd)
+{
+	struct ctl *ctl = calloc(1, sizeof(*ctl));
+
+	if (!ctl)
+		return -ENOMEM;
+	ctl->d = d;
+	evutil_make_socket_nonblocking(listen_fd);
+	evutil_make_socket_closeonexec(listen_fd);
+	ctl->lis = evconnlistener_new(d->base, ctl_accept_cb, ctl,
+				      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+				      listen_fd);
+	if (!ctl->lis) {
+		free(ctl);
+		return -ENOMEM;
+	}
+	evconnlistener_set_error_cb(ctl->lis, ctl_accept_error_cb);
+	d->ctl = ctl;
+	return 0;
+}
+
+/**
+ * ctl_close() - close every connection and the listener.
+ * @ctl: the ctl or NULL.
+ */
+void ctl_close(struct ctl *ctl)
+{
+	if (!ctl)
+		return;
+	while (ctl->conns)
+		conn_free(ctl->conns);
+	evconnlistener_free(ctl->lis);
+	free(ctl);
+}
+
+/**
+ * ctl_nr_clients() - connected clients.
+ * @ctl: the ctl.
+ *
+ * Return: the count.
+ */
+unsigned ctl_nr_clients(const struct ctl *ctl)
+{
+	return ctl ? ctl->nr_conns : 0;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon.h - pcpupoold's one context, created in main() and passed down.
+ */
+#ifndef PCPUPOOLD_DAEMON_H
+#define PCPUPOOLD_DAEMON_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+
+#define PCPUPOOLD_VERSION "0.1.0"
+
+struct pool;
+struct ctl;
+
+/* Errors replied, by code, for the stats. */
+#define DAEMON_ERR_CODES 24
+
+struct daemon {
+	struct event_base *base;
+	struct config *cfg;
+	const char *config_path;
+	bool config_explicit;
+	const char *socket_override;
+	char socket_path[108];
+
+	struct pool *pools;          /* singly linked, creation order */
+	uint32_t nr_pools;
+	uint32_t nr_cpus;            /* slabs per pool: possible CPUs */
+	struct ctl *ctl;
+
+	struct event *ev_sweep, *ev_term, *ev_int, *ev_hup;
+	struct timespec started;
+	uint64_t requests;
+	uint64_t errors[DAEMON_ERR_CODES];
+	uint64_t errors_other;
+};
+
+#endif

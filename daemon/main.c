@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c - pcpupoold: options, configuration, the event loop, signals.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "daemon.h"
+#include "log.h"
+#include "pool.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: pcpupoold [OPTIONS]\n"
+"\n"
+"The pcpupool daemon: owns per-CPU pools of fixed-size elements in shared\n"
+"memory, refills their reserves in the background, and serves clients\n"
+"(libpcpupool) on a Unix control socket speaking newline-delimited JSON.\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE    configuration file (default %s;\n"
+"                       a missing default file means no pools yet, a missing\n"
+"                       named file is an error)\n"
+"  -s, --socket PATH    control socket path, overriding the configuration\n"
+"                       (default %s)\n"
+"  -l, --log-level LVL  err, warning, notice, info or debug, overriding the\n"
+"                       configuration\n"
+"      --check-config   validate the configuration, print a summary, exit\n"
+"  -h, --help           show this help and exit\n"
+"  -V, --version        show the version and exit\n"
+"\n"
+"Signals: SIGHUP reloads the configuration (a bad file keeps the running\n"
+"one); SIGTERM and SIGINT shut down cleanly.  Logs go to stderr with <N>\n"
+"syslog priority prefixes.  Under systemd the socket may be passed in\n"
+"(socket activation) and readiness is reported with sd_notify.\n"
+"\n"
+"Exit status: 0 on clean shutdown or a valid --check-config, 1 on a bad\n"
+"configuration or a start-up failure, 2 on bad usage.\n",
+		CONFIG_DEFAULT_PATH, PCP_DEFAULT_SOCKET);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	log_notice("signal %d: shutting down", (int)sig);
+	sd_notify(0, "STOPPING=1");
+	event_base_loopexit(d->base, NULL);
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd; (void)what;
+	for (struct pool *p = d->pools; p; p = p->next)
+		pool_sweep(p);
+}
+
+static int arm_sweep(struct daemon *d)
+{
+	struct timeval tv = { d->cfg->sweep_ms / 1000, (d->cfg->sweep_ms % 1000) * 1000 };
+
+	return event_add(d->ev_sweep, &tv);
+}
+
+/* Create the configured pools that do not exist, resize those whose
+ * reserve changed.  Returns the number of failures. */
+static int apply_pools(struct daemon *d, const struct config *cfg)
+{
+	char err[CONFIG_ERR_MAX];
+	int failures = 0;
+
+	for (size_t i = 0; i < cfg->nr_pools; i++) {
+		const struct pool_config *pc = &cfg->pools[i];
+		struct pool *p = pool_find(d, pc->name);
+
+		if (!p) {
+			if (pool_create(d, pc, &p, err, sizeof(err)) < 0) {
+				log_err("pool %s: %s", pc->name, err);
+				failures++;
+			} else {
+				log_info("pool %s: %llu-byte elements, min_nr %u per CPU, "
+					 "up to %llu elements", p->cfg.name,
+					 (unsigned long long)p->cfg.elem_size, p->cfg.min_nr,
+					 (unsigned long long)p->v.hdr->max_elems);
+			}
+			continue;
+		}
+		if (pc->elem_size != p->cfg.elem_size || pc->align != p->v.hdr->elem_align)
+			log_warning("pool %s: elem_size/align cannot change on a live pool; "
+				    "destroy and recreate it", pc->name);
+		if (pc->min_nr != p->cfg.min_nr ||
+		    (pc->low_watermark && pc->low_watermark != p->cfg.low_watermark)) {
+			int r = pool_resize(p, pc->min_nr, pc->low_watermark);
+			if (r < 0 && r != -ENOMEM) {
+				log_err("pool %s: resize to %u: %s", pc->name, pc->min_nr,
+					strerror(-r));
+				failures++;
+			} else {
+				log_info("pool %s: min_nr now %u", pc->name, pc->min_nr);
+			}
+		}
+	}
+	return failures;
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg;
+
+	(void)sig; (void)what;
+	sd_notify(0, "RELOADING=1");
+	if (config_load(d->config_path, d->config_explicit, &cfg, err, sizeof(err)) < 0) {
+		log_err("reload failed, keeping the running configuration: %s", err);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (!d->socket_override && cfg->socket_path &&
+	    strcmp(cfg->socket_path, d->socket_path))
+		log_warning("reload: the socket path changes only at restart (still %s)",
+			    d->socket_path);
+	log_set_level(cfg->log_level);
+	apply_pools(d, cfg);
+	config_free(d->cfg);
+	d->cfg = cfg;
+	arm_sweep(d);
+	log_notice("configuration reloaded from %s: %u pools", d->config_path, d->nr_pools);
+	sd_notifyf(0, "READY=1\nSTATUS=%u pools, %u clients", d->nr_pools,
+		   ctl_nr_clients(d->ctl));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH };
+	const char *level = NULL;
+	char err[CONFIG_ERR_MAX];
+	bool check_only = false, bound = false;
+	int c, rc = 1, lfd = -1;
+
+	while ((c = getopt_long(argc, argv, "c:s:l:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': d.config_path = optarg; d.config_explicit = true; break;
+		case 's': d.socket_override = optarg; break;
+		case 'l': level = optarg; break;
+		case 'C': check_only = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("pcpupoold %s (protocol %d)\n", PCPUPOOLD_VERSION,
+				 PCP_PROTO_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pcpupoold: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (level && log_level_parse(level) < 0) {
+		fprintf(stderr, "pcpupoold: --log-level: '%s' is not one of err, warning, "
+			"notice, info, debug\n", level);
+		return 2;
+	}
+	if (config_load(d.config_path, d.config_explicit, &d.cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: OK, %zu pool(s)\n", d.config_path, d.cfg->nr_pools);
+		config_free(d.cfg);
+		return 0;
+	}
+	log_set_level(level ? log_level_parse(level) : d.cfg->log_level);
+	d.nr_cpus = (uint32_t)get_nprocs_conf();
+	clock_gettime(CLOCK_MONOTONIC, &d.started);
+	snprintf(d.socket_path, sizeof(d.socket_path), "%s",
+		 d.socket_override ? d.socket_override :
+		 d.cfg->socket_path ? d.cfg->socket_path : PCP_DEFAULT_SOCKET);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.base = event_base_new();
+	if (!d.base) {
+		log_err("cannot create the event loop");
+		goto out;
+	}
+	if (apply_pools(&d, d.cfg) > 0) {
+		log_err("not starting with a partial configuration");
+		goto out;
+	}
+	int n = sd_listen_fds(1);
+	if (n > 1) {
+		log_err("expected one socket from systemd, got %d", n);
+		goto out;
+	} else if (n == 1) {
+		lfd = SD_LISTEN_FDS_START;
+		log_info("using the control socket passed by systemd");
+	} else {
+		int r = ctl_bind(d.socket_path, &lfd);
+		if (r < 0) {
+			log_err("cannot listen on %s: %s", d.socket_path,
+				r == -EADDRINUSE ? "another pcpupoold is serving it" : strerror(-r));
+			goto out;
+		}
+		bound = true;
+	}
+	if (ctl_open(&d, lfd) < 0) {
+		log_err("cannot serve the control socket");
+		close(lfd);
+		goto out;
+	}
+	d.ev_sweep = event_new(d.base, -1, EV_PERSIST, sweep_cb, &d);
+	d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+	d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+	d.ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+	if (!d.ev_sweep || !d.ev_term || !d.ev_int || !d.ev_hup || arm_sweep(&d) < 0 ||
+	    event_add(d.ev_term, NULL) < 0 || event_add(d.ev_int, NULL) < 0 ||
+	    event_add(d.ev_hup, NULL) < 0) {
+		log_err("cannot set up events");
+		goto out;
+	}
+	log_notice("pcpupoold %s ready on %s: %u pool(s), %u CPUs", PCPUPOOLD_VERSION,
+		   d.socket_path, d.nr_pools, d.nr_cpus);
+	sd_notifyf(0, "READY=1\nSTATUS=%u pools, 0 clients", d.nr_pools);
+	if (event_base_dispatch(d.base) < 0)
+		log_err("event loop failed");
+	else
+		rc = 0;
+out:
+	ctl_close(d.ctl);
+	while (d.pools) {
+		struct pool *p = d.pools;
+		pool_unlink(&d, p);
+		pool_free(p);
+	}
+	if (bound)
+		unlink(d.socket_path);
+	if (d.ev_sweep)
+		event_free(d.ev_sweep);
+	if (d.ev_term)
+		event_free(d.ev_term);
+	if (d.ev_int)
+		event_free(d.ev_int);
+	if (d.ev_hup)
+		event_free(d.ev_hup);
+	if (d.base)
+		event_base_free(d.base);
+	libevent_global_shutdown();
+	config_free(d.cfg);
+	return rc;
+}

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pool.c - a pool as the daemon sees it: its memfd and mapping, the depot
+ * of free elements only the daemon holds, and the refill engine that moves
+ * elements depot -> inbox N (refill) and outbox N -> depot (drain).
+ *
+ * The daemon never writes a slab: see libclient/slab.h.  Everything read
+ * from the shared memory is untrusted: a list that points outside the pool,
+ * loops, or hands back an element the depot already holds marks the pool
+ * corrupt, and a corrupt pool is quarantined: no more refills, no attaches,
+ * the other pools go on.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+#define POOL_GROW_MIN   64u
+#define POOL_CAP_MIN    32u
+
+static uint32_t pool_limit(const struct pool *p)
+{
+	uint64_t lim = 2ull * p->cfg.min_nr;
+
+	return lim > p->v.hdr->slab_cap ? p->v.hdr->slab_cap : (uint32_t)lim;
+}
+
+static void pool_quarantine(struct pool *p, const char *why, uint32_t cpu)
+{
+	if (p->quarantined)
+		return;
+	p->quarantined = true;
+	atomic_store_explicit(&p->v.hdr->state, SLAB_STATE_QUARANTINED, memory_order_relaxed);
+	log_err("pool %s: shared memory corrupt (%s, cpu %u): quarantined, no further refills",
+		p->cfg.name, why, cpu);
+}
+
+/* Back more elements with the file and add them to the depot. */
+static int pool_grow(struct pool *p, uint64_t want)
+{
+	uint64_t max = p->v.hdr->max_elems, n = p->published;
+	uint64_t add = want;
+
+	if (add < n / 2)
+		add = n / 2;
+	if (add < POOL_GROW_MIN)
+		add = POOL_GROW_MIN;
+	if (n + add > max)
+		add = max - n;
+	if (add == 0)
+		return -ENOMEM;
+	uint32_t *depot = realloc(p->depot, (n + add) * sizeof(*depot));
+	if (!depot)
+		return -ENOMEM;
+	p->depot = depot;
+	uint8_t *in = realloc(p->in_depot, n + add);
+	if (!in)
+		return -ENOMEM;
+	p->in_depot = in;
+	if (ftruncate(p->memfd, (off_t)slab_bytes_for(p->v.hdr, n + add)) < 0) {
+		int r = -errno;
+		log_err("pool %s: cannot grow to %llu elements: %s", p->cfg.name,
+			(unsigned long long)(n + add), strerror(errno));
+		return r;
+	}
+	for (uint64_t i = n; i < n + add; i++) {
+		p->depot[p->depot_n++] = (uint32_t)i;
+		p->in_depot[i] = 1;
+	}
+	p->published = n + add;
+	/* release: the file is backed up to here before any client can be
+	 * handed an index below it; pairs with the acquire in published() */
+	atomic_store_explicit(&p->v.hdr->nr_published, p->published, memory_order_release);
+	return 0;
+}
+
+/* Return elements to the depot; an element it already holds is corruption. */
+static int depot_put(struct pool *p, const uint32_t *idx, uint32_t n, uint32_t cpu)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (idx[i] >= p->published || p->in_depot[idx[i]]) {
+			pool_quarantine(p, "element returned twice", cpu);
+			return -EUCLEAN;
+		}
+		p->in_depot[idx[i]] = 1;
+		p->depot[p->depot_n++] = idx[i];
+	}
+	return 0;
+}
+
+/* Take back everything on one list of CPU @cpu (outbox or inbox). */
+static int pool_take_list(struct pool *p, uint32_t cpu, bool inbox, uint64_t *counter)
+{
+	uint32_t buf[SLAB_BATCH_MAX], n;
+
+	for (;;) {
+		int r = inbox ? slab_trim_inbox(&p->v, cpu, buf, SLAB_BATCH_MAX, &n)
+			      : slab_drain_outbox(&p->v, cpu, buf, SLAB_BATCH_MAX, &n);
+		if (r < 0) {
+			pool_quarantine(p, inbox ? "corrupt inbox" : "corrupt outbox", cpu);
+			return r;
+		}
+		if (n == 0)
+			return 0;
+		r = depot_put(p, buf, n, cpu);
+		if (r < 0)
+			return r;
+		*counter += n;
+		if (n < SLAB_BATCH_MAX)
+			return 0;
+	}
+}
+
+/**
+ * pool_refill_cpu() - bring CPU @cpu's reserve (slab + inbox) back to min_nr.
+ * @p: the pool.
+ * @cpu: slab index (checked).
+ *
+ * Drains that CPU's outbox first, then acknowledges its pending request and
+ * pushes the deficit from the depot, growing the pool if needed.
+ *
+ * Context: event loop.
+ * Return: 0, -EINVAL for a bad CPU, -EUCLEAN if the pool is quarantined,
+ * -ENOMEM if the pool is at its maximum and the depot could not cover it.
+ */
+int pool_refill_cpu(struct pool *p, uint32_t cpu)
+{
+	uint32_t buf[SLAB_BATCH_MAX];
+	int r;
+
+	if (cpu >= p->v.nr_cpus)
+		return -EINVAL;
+	if (p->quarantined)
+		return -EUCLEAN;
+	r = pool_take_list(p, cpu, false, &p->drained);
+	if (r < 0)
+		return r;
+	uint32_t want = slab_claim_request(&p->v, cpu, p->cfg.min_nr);
+	if (want > p->depot_n && pool_grow(p, want - p->depot_n) < 0 && p->depot_n == 0) {
+		p->shortfalls++;
+		return want ? -ENOMEM : 0;
+	}
+	if (want)
+		p->refills++;
+	while (want) {
+		uint32_t n = want < SLAB_BATCH_MAX ? want : SLAB_BATCH_MAX;
+		if (n > p->depot_n)
+			n = p->depot_n;
+		if (n == 0) {
+			p->shortfalls++;
+			return -ENOMEM;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			buf[i] = p->depot[--p->depot_n];
+			p->in_depot[buf[i]] = 0;
+		}
+		r = slab_refill(&p->v, cpu, buf, n);
+		if (r < 0)
+			return r;
+		p->refilled += n;
+		want -= n;
+	}
+	return 0;
+}
+
+/**
+ * pool_refill_all() - pool_refill_cpu() on every CPU.
+ * @p: the pool.
+ * @ret_moved: elements moved to inboxes (may be NULL).
+ *
+ * Context: event loop.
+ * Return: 0 or the first error (the other CPUs are still refilled).
+ */
+int pool_refill_all(struct pool *p, uint64_t *ret_moved)
+{
+	uint64_t before = p->refilled;
+	int first = 0;
+
+	for (uint32_t c = 0; c < p->v.nr_cpus; c++) {
+		int r = pool_refill_cpu(p, c);
+		if (r < 0 && !first)
+			first = r;
+	}
+	if (ret_moved)
+		*ret_moved = p->refilled - before;
+	return first;
+}
+
+/**
+ * pool_resize() - change min_nr (and the low watermark) of a live pool.
+ * @p: the pool.
+ * @min_nr: new per-CPU reserve.
+ * @low_watermark: new low watermark, 0 for min_nr / 4.
+ *
+ * Growing refills at once.  Shrinking takes every inbox back and refills to
+ * the new level; what sits in slabs above the new spill limit (2 × min_nr)
+ * goes back at the next free on that CPU.
+ *
+ * Context: event loop.
+ * Return: 0, -EINVAL for out-of-range values, or a pool_refill_all() error.
+ */
+int pool_resize(struct pool *p, uint32_t min_nr, uint32_t low_watermark)
+{
+	bool shrink = min_nr < p->cfg.min_nr;
+
+	if (min_nr < 1 || min_nr > PCP_MAX_MIN_NR || low_watermark > min_nr)
+		return -EINVAL;
+	if ((uint64_t)min_nr * p->v.nr_cpus > p->v.hdr->max_elems)
+		return -ERANGE;
+	p->cfg.min_nr = min_nr;
+	p->cfg.low_watermark = low_watermark ? low_watermark : (min_nr / 4 ? min_nr / 4 : 1);
+	atomic_store_explicit(&p->v.hdr->min_nr, min_nr, memory_order_relaxed);
+	for (uint32_t c = 0; c < p->v.nr_cpus; c++) {
+		slab_set_limits(&p->v, c, p->cfg.low_watermark, pool_limit(p));
+		if (shrink && !p->quarantined)
+			pool_take_list(p, c, true, &p->trimmed);
+	}
+	return pool_refill_all(p, NULL);
+}
+
+/**
+ * pool_sweep() - the periodic pass: take spills back, refill reserves under
+ * their low watermark (covers lost requests), trim reserves far above
+ * min_nr, check the slab descriptors.
+ * @p: the pool.
+ *
+ * Context: event loop timer.
+ */
+void pool_sweep(struct pool *p)
+{
+	for (uint32_t c = 0; c < p->v.nr_cpus && !p->quarantined; c++) {
+		struct slab *s = slab_of(&p->v, c);
+		uint32_t cnt = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+		uint32_t lim = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
+
+		if (cnt > p->v.hdr->slab_cap || lim > p->v.hdr->slab_cap) {
+			pool_quarantine(p, "slab count or limit past capacity", c);
+			return;
+		}
+		if (pool_take_list(p, c, false, &p->drained) < 0)
+			return;
+		uint32_t level = slab_level(&p->v, c);
+		if (level > 2u * p->cfg.min_nr + SLAB_BATCH_MAX &&
+		    pool_take_list(p, c, true, &p->trimmed) < 0)
+			return;
+		if (slab_level(&p->v, c) < p->cfg.low_watermark)
+			pool_refill_cpu(p, c);
+	}
+}
+
+/**
+ * pool_create() - create a pool: memfd, layout, the first elements, and
+ * every CPU's reserve filled to min_nr.
+ * @d: daemon (for the CPU count and the registry).
+ * @pc: parameters (checked here).
+ * @ret_pool: the pool, linked into @d, on success.
+ * @err: receives the reason on failure.
+ * @errlen: size of @err.
+ *
+ * Context: event loop.
+ * Return: 0, -EINVAL, -EEXIST, -ENOSPC (too many pools), -E2BIG (too much
+ * memory), or a system error.
+ */
+int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **ret_pool,
+		char *err, size_t errlen)
+{
+	struct pool_config c = *pc;
+	struct slab_hdr layout;
+	struct slab_geometry g;
+	struct pool *p;
+	char mname[PCP_NAME_MAX + 16];
+	int r;
+
+	if (pool_config_check(&c, err, errlen) < 0)
+		return -EINVAL;
+	if (pool_find(d, c.name)) {
+		snprintf(err, errlen, "pool \"%s\" exists", c.name);
+		return -EEXIST;
+	}
+	if (d->nr_pools >= PCP_MAX_POOLS) {
+		snprintf(err, errlen, "at most %u pools", PCP_MAX_POOLS);
+		return -ENOSPC;
+	}
+	if (!c.low_watermark)
+		c.low_watermark = c.min_nr / 4 ? c.min_nr / 4 : 1;
+	if (!c.max_elems) {
+		uint64_t m = 4ull * d->nr_cpus * c.min_nr;
+		c.max_elems = m < 1024 ? 1024 : m > PCP_MAX_ELEMS ? PCP_MAX_ELEMS : m;
+	}
+	if (c.max_elems < (uint64_t)d->nr_cpus * c.min_nr) {
+		snprintf(err, errlen, "max_elems %llu is below min_nr x %u CPUs",
+			 (unsigned long long)c.max_elems, d->nr_cpus);
+		return -EINVAL;
+	}
+	uint64_t stride = (c.elem_size + c.align - 1) / c.align * c.align;
+	if (stride * c.max_elems > PCP_MAX_POOL_BYTES) {
+		snprintf(err, errlen, "max_elems x elem_size exceeds %llu bytes",
+			 (unsigned long long)PCP_MAX_POOL_BYTES);
+		return -E2BIG;
+	}
+	uint64_t cap = 2ull * c.min_nr;
+	g.nr_cpus = d->nr_cpus;
+	g.slab_cap = (uint32_t)(cap < POOL_CAP_MIN ? POOL_CAP_MIN :
+				cap > SLAB_MAX_CAP ? SLAB_MAX_CAP : cap);
+	g.elem_size = c.elem_size;
+	g.elem_align = c.align;
+	g.max_elems = c.max_elems;
+	r = slab_layout(&g, &layout);
+	if (r < 0) {
+		snprintf(err, errlen, "layout: %s", strerror(-r));
+		return r;
+	}
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->memfd = -1;
+	p->base = MAP_FAILED;
+	p->cfg = c;
+	snprintf(mname, sizeof(mname), "pcpupool:%s", c.name);
+	p->memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+	if (p->memfd < 0 && errno == EINVAL)   /* kernel before 6.3 */
+		p->memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (p->memfd < 0)
+		goto sys_fail;
+	if (ftruncate(p->memfd, (off_t)slab_bytes_for(&layout, 0)) < 0)
+		goto sys_fail;
+	p->base = mmap(NULL, layout.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
+	if (p->base == MAP_FAILED)
+		goto sys_fail;
+	slab_format(p->base, &layout, c.name);
+	/* nobody may shrink the file under a mapping: a client touching a
+	 * page past EOF would take SIGBUS */
+	if (fcntl(p->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		goto sys_fail;
+	r = slab_view_init(&p->v, p->base, layout.map_size, 0);
+	if (r < 0) {
+		snprintf(err, errlen, "view: %s", strerror(-r));
+		goto fail;
+	}
+	atomic_store_explicit(&p->v.hdr->min_nr, c.min_nr, memory_order_relaxed);
+	for (uint32_t cpu = 0; cpu < p->v.nr_cpus; cpu++)
+		slab_set_limits(&p->v, cpu, c.low_watermark, pool_limit(p));
+	r = pool_grow(p, (uint64_t)c.min_nr * p->v.nr_cpus);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot back the first elements: %s", strerror(-r));
+		goto fail;
+	}
+	r = pool_refill_all(p, NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot fill the reserves: %s", strerror(-r));
+		goto fail;
+	}
+	/* append: pools list in creation order */
+	struct pool **tail = &d->pools;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = p;
+	d->nr_pools++;
+	*ret_pool = p;
+	return 0;
+sys_fail:
+	r = -errno;
+	snprintf(err, errlen, "%s", strerror(errno));
+fail:
+	pool_free(p);
+	return r;
+}
+
+/**
+ * pool_free() - unmap and release a pool (already unlinked).
+ * @p: the pool or NULL.
+ *
+ * Clients that still map it keep their mapping; the memory goes when the
+ * last one unmaps.
+ */
+void pool_free(struct pool *p)
+{
+	if (!p)
+		return;
+	if (p->base != MAP_FAILED && p->base) {
+		if (p->v.hdr)
+			atomic_store(&p->v.hdr->state, SLAB_STATE_DESTROYED);
+		munmap(p->base, p->v.map_size ? p->v.map_size : SLAB_HDR_SIZE);
+	}
+	if (p->memfd >= 0)
+		close(p->memfd);
+	free(p->depot);
+	free(p->in_depot);
+	free(p);
+}
+
+/**
+ * pool_find() - look a pool up by name.
+ * @d: daemon.
+ * @name: pool name.
+ *
+ * Return: the pool or NULL.
+ */
+struct pool *pool_find(struct daemon *d, const char *name)
+{
+	for (struct pool *p = d->pools; p; p = p->next)
+		if (!strcmp(p->cfg.name, name))
+			return p;
+	return NULL;
+}
+
+/**
+ * pool_unlink() - remove a pool from the registry (the caller frees it).
+ * @d: daemon.
+ * @p: a pool in @d.
+ */
+void pool_unlink(struct daemon *d, struct pool *p)
+{
+	for (struct pool **pp = &d->pools; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			d->nr_pools--;
+			return;
+		}
+}
+
+/**
+ * pool_summary_json() - the pool's configuration, for "pools".
+ * @p: the pool.
+ *
+ * Return: a new JSON object, or NULL on allocation failure.
+ */
+json_t *pool_summary_json(const struct pool *p)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s}",
+			 PCP_F_NAME, p->cfg.name,
+			 PCP_F_ELEM_SIZE, (json_int_t)p->cfg.elem_size,
+			 PCP_F_ALIGN, (json_int_t)p->v.hdr->elem_align,
+			 PCP_F_MIN_NR, (json_int_t)p->cfg.min_nr,
+			 PCP_F_LOW_WM, (json_int_t)p->cfg.low_watermark,
+			 PCP_F_MAX_ELEMS, (json_int_t)p->v.hdr->max_elems,
+			 "nr_cpus", (json_int_t)p->v.nr_cpus,
+			 "clients", (int)p->nr_attached,
+			 "state", p->quarantined ? "quarantined" : "ok");
+}
+
+/**
+ * pool_stats_json() - the pool's configuration, levels and counters.
+ * @p: the pool.
+ *
+ * Return: a new JSON object, or NULL on allocation failure.
+ */
+json_t *pool_stats_json(struct pool *p)
+{
+	json_t *o = pool_summary_json(p), *cpus = json_array();
+	uint64_t reserved = 0;
+
+	if (!o || !cpus)
+		goto fail;
+	for (uint32_t c = 0; c < p->v.nr_cpus; c++) {
+		struct slab *s = slab_of(&p->v, c);
+		uint32_t cnt = slab_count(&p->v, c);
+		uint32_t in = slab_list_len(atomic_load_explicit(&s->inbox, memory_order_relaxed));
+		uint32_t out = slab_list_len(atomic_load_explicit(&s->outbox, memory_order_relaxed));
+		json_t *e = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				      PCP_F_CPU, (int)c, "slab", (json_int_t)cnt,
+				      "inbox", (json_int_t)in, "outbox", (json_int_t)out,
+				      "level", (json_int_t)cnt + in,
+				      "low_watermark", (json_int_t)s->low,
+				      "limit", (json_int_t)s->limit,
+				      "refill_requests",
+				      (json_int_t)atomic_load(&s->refill_requests));
+		if (!e || json_array_append_new(cpus, e) < 0)
+			goto fail;
+		reserved += cnt + in;
+	}
+	if (json_object_set_new(o, "cpus", cpus) < 0) {
+		cpus = NULL;
+		goto fail;
+	}
+	cpus = NULL;
+	json_t *n = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			      "reserved", (json_int_t)reserved,
+			      "published", (json_int_t)p->published,
+			      "grown_bytes", (json_int_t)slab_bytes_for(p->v.hdr, p->published),
+			      "depot", (json_int_t)p->depot_n,
+			      "refill_messages", (json_int_t)p->requests,
+			      "bad_messages", (json_int_t)p->bad_messages,
+			      "refills", (json_int_t)p->refills,
+			      "refilled", (json_int_t)p->refilled,
+			      "drained", (json_int_t)p->drained,
+			      "trimmed", (json_int_t)p->trimmed);
+	if (!n || json_object_update(o, n) < 0) {
+		json_decref(n);
+		goto fail;
+	}
+	json_decref(n);
+	return o;
+fail:
+	json_decref(cpus);
+	json_decref(o);
+	return NULL;
+}

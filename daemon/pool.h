@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pool.h - the daemon's pools: shared memory, depot and refill engine.
+ */
+#ifndef PCPUPOOLD_POOL_H
+#define PCPUPOOLD_POOL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "slab.h"
+
+struct pool {
+	struct pool *next;
+	struct pool_config cfg;      /* min_nr and low_watermark resolved */
+	int memfd;
+	void *base;
+	struct slab_view v;
+	uint64_t published;          /* elements backed by the file */
+	uint32_t *depot;             /* free elements the daemon owns */
+	uint32_t depot_n;
+	uint8_t *in_depot;           /* per element: 1 while in the depot */
+	uint32_t nr_attached;
+	bool quarantined;
+	/* counters */
+	uint64_t requests;           /* refill messages received */
+	uint64_t bad_messages;
+	uint64_t refills;            /* refills that moved elements */
+	uint64_t refilled;           /* elements moved depot -> inboxes */
+	uint64_t drained;            /* elements moved outboxes -> depot */
+	uint64_t trimmed;            /* elements taken back from inboxes */
+	uint64_t shortfalls;         /* refills the depot could not cover */
+};
+
+int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **ret_pool,
+		char *err, size_t errlen);
+void pool_free(struct pool *p);
+struct pool *pool_find(struct daemon *d, const char *name);
+void pool_unlink(struct daemon *d, struct pool *p);
+int pool_refill_cpu(struct pool *p, uint32_t cpu);
+int pool_refill_all(struct pool *p, uint64_t *ret_moved);
+int pool_resize(struct pool *p, uint32_t min_nr, uint32_t low_watermark);
+void pool_sweep(struct pool *p);
+json_t *pool_summary_json(const struct pool *p);
+json_t *pool_stats_json(struct pool *p);
+
+#endif

@@ -1,0 +1,1430 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pcpupool.c - libpcpupool, the client of pcpupoold.
+ *
+ * Two halves that share nothing at run time:
+ *
+ *   the fast path   pcpupool_alloc(NOWAIT) and pcpupool_free(): the rseq
+ *                   slab core of slab.h on the pool's shared memory, plus
+ *                   at most one non-blocking send() of a refill request on
+ *                   the pool's datagram socket.  No lock, no malloc, no
+ *                   stdio: async-signal-safe.  The hit path is a leaf; all
+ *                   else is a tail call into a noinline slow function.
+ *   the control     everything else: JSON lines on the client's Unix stream
+ *   path            socket (protocol.h), one request and one reply at a
+ *                   time under the client's mutex, every wait bounded.
+ *
+ * Stream framing: requests are strictly alternated with replies, so a reply
+ * that times out is owed by the daemon; it is counted and discarded before
+ * the next request instead of being taken for that request's reply.  Any
+ * other transport error (EOF, reset, a line too long, bytes after the
+ * reply) leaves the stream unusable: the client is marked broken and every
+ * later control call fails with -ENOTCONN.  The pools' shared memory stays
+ * mapped and their fast paths keep working.
+ *
+ * The library never prints, exits or aborts.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "pcpupool.h"
+#include "protocol.h"
+#include "slab.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define PCPUPOOL_EXPORT __attribute__((visibility("default")))
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- client-side limits and defaults ---- */
+
+#define CTL_REPLY_TIMEOUT_MS    5000    /* one request's send + reply */
+#define CTL_MAX_STALE           8       /* owed replies before giving up */
+#define CTL_BUF_INIT            4096    /* reply buffer, grows to PCP_MAX_REPLY */
+#define CTL_BUF_KEEP            65536   /* larger buffers are freed after use */
+#define CTL_CMSG_FDS            8       /* fds one recvmsg can carry */
+#define WAIT_TIMEOUT_ENV        "PCPUPOOL_WAIT_TIMEOUT_MS"
+#define WAIT_TIMEOUT_DEFAULT_MS 2000
+#define WAIT_TIMEOUT_MAX_MS     3600000 /* one hour: larger values clamp */
+#define WAIT_BACKOFF_MIN_US     100
+#define WAIT_BACKOFF_MAX_US     10000
+#define SLAB_MAP_MAX            (UINT64_C(1) << 46) /* slab_layout()'s bound */
+
+/* the attach reply's descriptors (protocol.h names neither count nor order) */
+#define ATTACH_NR_FDS           2
+#define ATTACH_FD_MEM           0
+#define ATTACH_FD_REFILL        1
+
+/* reply fields protocol.h does not name */
+#define F_SERVER                "server"
+#define F_REFILLED              "refilled"
+#define F_NR_CPUS               "nr_cpus"
+
+/**
+ * struct pcpupool_client - one control connection to pcpupoold.
+ * @lock: serialises request/reply pairs and guards every field below.
+ * @fd: the control socket, -1 after pcpupool_disconnect().
+ * @err: 0, or why the connection is unusable (reported as -ENOTCONN).
+ * @stale: replies the daemon still owes for requests that timed out.
+ * @nr_pools: pools attached through this client and not yet closed; the
+ *            struct outlives pcpupool_disconnect() until this drops to 0.
+ * @wait_timeout_ms: bound of a PCPUPOOL_WAIT allocation.
+ * @buf: reply assembly buffer, @len bytes used of @cap.
+ */
+struct pcpupool_client {
+	pthread_mutex_t lock;
+	int fd;
+	int err;
+	unsigned int stale;
+	unsigned int nr_pools;
+	int wait_timeout_ms;
+	char *buf;
+	size_t len;
+	size_t cap;
+};
+
+/**
+ * struct pcpupool - one attached pool.
+ * @v: the slab view; first, so the fast path reads one cache line of the
+ *     handle (the handle is allocated cache-line aligned).
+ * @client: the control connection it was attached through.
+ * @memfd: the pool's shared-memory object.
+ * @refill_fd: this attachment's end of the refill datagram channel.
+ * @base: the mapping of the whole pool, @map_size bytes.
+ * @name: pool name.
+ */
+struct pcpupool {
+	struct slab_view v;
+	struct pcpupool_client *client;
+	int memfd;
+	int refill_fd;
+	void *base;
+	size_t map_size;
+	char name[PCP_NAME_MAX + 1];
+};
+
+_Static_assert(offsetof(struct pcpupool, v) == 0, "the view is the handle's first line");
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until @deadline, for poll(): 0 when it has passed. */
+static int ms_left(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	if (left <= 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+static bool name_valid(const char *name)
+{
+	size_t n = 0;
+
+	if (!name)
+		return false;
+	for (const char *p = name; *p; p++, n++) {
+		char ch = *p;
+
+		if (n >= PCP_NAME_MAX ||
+		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
+			return false;
+	}
+	return n > 0;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; fds && i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static const struct {
+	const char *name;
+	int err;
+} errno_names[] = {
+	{ "EINVAL", EINVAL },   { "ENOENT", ENOENT },       { "EEXIST", EEXIST },
+	{ "EBUSY", EBUSY },     { "ENOMEM", ENOMEM },       { "EPROTO", EPROTO },
+	{ "E2BIG", E2BIG },     { "EPERM", EPERM },         { "EACCES", EACCES },
+	{ "EMFILE", EMFILE },   { "ENOSPC", ENOSPC },       { "ETIMEDOUT", ETIMEDOUT },
+	{ "EAGAIN", EAGAIN },   { "EUCLEAN", EUCLEAN },     { "ERANGE", ERANGE },
+	{ "EOVERFLOW", EOVERFLOW },
+};
+
+/* The errno an error reply's "code" names; EPROTO for anything else. */
+static int errno_from_code(const char *code)
+{
+	if (code)
+		for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
+			if (!strcmp(code, errno_names[i].name))
+				return errno_names[i].err;
+	return EPROTO;
+}
+
+/* ------------------------------------------------------------------ */
+/* refill channel (async-signal-safe)                                  */
+
+/* Ask the daemon to refill CPU @cpu's reserve.  Failure (queue full, daemon
+ * gone) is ignored: the daemon's periodic sweep covers lost requests.
+ * errno is preserved, so a successful allocation leaves it untouched. */
+static void refill_send(const struct pcpupool *pool, uint32_t cpu)
+{
+	struct pcp_refill_msg m = {
+		.magic = PCP_REFILL_MAGIC,
+		.version = PCP_PROTO_VERSION,
+		.type = PCP_REFILL_REQUEST,
+		.cpu = cpu,
+		.reserved = 0,
+	};
+	int saved = errno;
+
+	(void)send(pool->refill_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
+	errno = saved;
+}
+
+/* ------------------------------------------------------------------ */
+/* control connection                                                  */
+
+/* Wait for @events on @fd until @deadline.  Return 0 or -ETIMEDOUT/-errno. */
+static int ctl_wait(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int r = poll(&pfd, 1, ms_left(deadline));
+
+		if (r > 0) {
+			if (pfd.revents & POLLNVAL)
+				return -EBADF;
+			return 0;  /* ready, or an error the next call reports */
+		}
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static int ctl_send_all(int fd, const char *p, size_t n, int64_t deadline)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				int r = ctl_wait(fd, POLLOUT, deadline);
+
+				if (r < 0)
+					return r;
+				continue;
+			}
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Keep the SCM_RIGHTS descriptors of one recvmsg: the first @max overall
+ * go to @fds, the rest are closed; *nfds counts all of them. */
+static void ctl_collect_fds(struct msghdr *mh, int *fds, size_t max, size_t *nfds)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		const unsigned char *data = CMSG_DATA(cm);
+
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, data + i * sizeof(int), sizeof(int));
+			if (*nfds < max)
+				fds[*nfds] = fd;
+			else
+				close(fd);
+			(*nfds)++;
+		}
+	}
+}
+
+/* Read until c->buf holds a whole line; return its length (without the
+ * newline) in *ret_len.  Bytes after it stay in the buffer.  Locked.
+ * Errors other than -ETIMEDOUT and -ENOMEM leave the stream unusable. */
+static int ctl_recv_line(struct pcpupool_client *c, int64_t deadline,
+			 int *fds, size_t max_fds, size_t *nfds, size_t *ret_len)
+{
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(sizeof(int) * CTL_CMSG_FDS)];
+	} cbuf;
+
+	for (;;) {
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+
+		if (nl) {
+			*ret_len = (size_t)(nl - c->buf);
+			return 0;
+		}
+		if (c->len > PCP_MAX_REPLY)
+			return -EPROTO;  /* a line longer than the protocol allows */
+		if (c->len == c->cap) {
+			size_t ncap = c->cap ? c->cap * 2 : CTL_BUF_INIT;
+			char *nb;
+
+			if (ncap > (size_t)PCP_MAX_REPLY + 1)
+				ncap = (size_t)PCP_MAX_REPLY + 1;
+			nb = realloc(c->buf, ncap);
+			if (!nb)
+				return -ENOMEM;
+			c->buf = nb;
+			c->cap = ncap;
+		}
+
+		int r = ctl_wait(c->fd, POLLIN, deadline);
+
+		if (r < 0)
+			return r;
+
+		struct iovec iov = { .iov_base = c->buf + c->len, .iov_len = c->cap - c->len };
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf.b, .msg_controllen = sizeof(cbuf.b),
+		};
+		ssize_t got = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (got < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			return -errno;
+		}
+		ctl_collect_fds(&mh, fds, max_fds, nfds);
+		if (got == 0)
+			return -EPIPE;  /* the daemon closed the connection */
+		c->len += (size_t)got;
+	}
+}
+
+/* Drop the first @n bytes of the buffer (a line and its newline). */
+static void ctl_consume(struct pcpupool_client *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+}
+
+static void ctl_buf_reset(struct pcpupool_client *c)
+{
+	c->len = 0;
+	if (c->cap > CTL_BUF_KEEP) {
+		free(c->buf);
+		c->buf = NULL;
+		c->cap = 0;
+	}
+}
+
+/* Mark the connection unusable; return @err for the caller to report. */
+static int ctl_break(struct pcpupool_client *c, int err)
+{
+	if (!c->err)
+		c->err = -err > 0 ? -err : EPROTO;
+	c->len = 0;
+	return err;
+}
+
+/* Discard the replies owed to earlier timed-out requests (and the
+ * descriptors they carry).  Locked. */
+static int ctl_drain_stale(struct pcpupool_client *c, int64_t deadline)
+{
+	while (c->stale) {
+		int junk[1];
+		size_t nj = 0, n;
+		int r = ctl_recv_line(c, deadline, junk, 0, &nj, &n);
+
+		if (r == -ETIMEDOUT || r == -ENOMEM)
+			return r;
+		if (r < 0)
+			return ctl_break(c, r);
+		ctl_consume(c, n + 1);
+		c->stale--;
+	}
+	if (c->len)
+		return ctl_break(c, -EPROTO);  /* bytes nobody asked for */
+	ctl_buf_reset(c);
+	return 0;
+}
+
+/* One request/reply exchange, locked.  On success *ret_reply holds the
+ * parsed reply (any "ok" value). */
+static int ctl_xfer(struct pcpupool_client *c, const char *line, size_t len,
+		    int timeout_ms, json_t **ret_reply, int *fds, size_t max_fds,
+		    size_t *nfds)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	json_error_t jerr;
+	size_t n;
+	int r;
+
+	if (c->err)
+		return -ENOTCONN;
+	r = ctl_drain_stale(c, deadline);
+	if (r < 0)
+		return r;
+	r = ctl_send_all(c->fd, line, len, deadline);
+	if (r < 0)
+		return ctl_break(c, r);  /* possibly half a line: no way back */
+	r = ctl_recv_line(c, deadline, fds, max_fds, nfds, &n);
+	if (r == -ETIMEDOUT || r == -ENOMEM) {
+		/* the reply is still owed (or partly read): the rest of its
+		 * line is skipped before the next request */
+		c->len = 0;
+		if (++c->stale > CTL_MAX_STALE)
+			return ctl_break(c, r);
+		return r;
+	}
+	if (r < 0)
+		return ctl_break(c, r);
+	if (n + 1 != c->len)
+		return ctl_break(c, -EPROTO);  /* bytes after the reply */
+	*ret_reply = json_loadb(c->buf, n, JSON_REJECT_DUPLICATES, &jerr);
+	ctl_buf_reset(c);
+	return *ret_reply ? 0 : -EPROTO;
+}
+
+/**
+ * ctl_request() - send one request and wait for its reply.
+ * @c: client.
+ * @req: the request object; always consumed (NULL: -ENOMEM).
+ * @timeout_ms: bound for the whole exchange.
+ * @ret_reply: the reply, {"ok":true,...}; NULL to discard it.
+ * @fds: receives up to @max_fds descriptors passed with the reply.
+ * @max_fds: capacity of @fds; descriptors beyond it are closed.
+ * @ret_nfds: number of descriptors the reply carried (may exceed @max_fds).
+ *
+ * On failure every received descriptor is closed and *ret_nfds is 0.
+ *
+ * Context: may block up to @timeout_ms; MT-safe; not signal-safe.
+ * Return: 0, the daemon's error as -errno, or a transport error.
+ */
+static int ctl_request(struct pcpupool_client *c, json_t *req, int timeout_ms,
+		       json_t **ret_reply, int *fds, size_t max_fds, size_t *ret_nfds)
+{
+	char line[PCP_MAX_LINE];
+	json_t *reply = NULL;
+	size_t len, nfds = 0, kept;
+	int cs, r;
+
+	if (!req)
+		return -ENOMEM;
+	len = json_dumpb(req, line, sizeof(line) - 1, JSON_COMPACT);
+	json_decref(req);
+	if (len == 0)
+		return -ENOMEM;
+	if (len > sizeof(line) - 1)
+		return -E2BIG;
+	line[len++] = '\n';
+
+	/* a cancelled thread must not leave the mutex held or half a reply
+	 * in the stream */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	pthread_mutex_lock(&c->lock);
+	r = ctl_xfer(c, line, len, timeout_ms, &reply, fds, max_fds, &nfds);
+	pthread_mutex_unlock(&c->lock);
+	pthread_setcancelstate(cs, NULL);
+
+	if (r == 0) {
+		json_t *ok = json_object_get(reply, PCP_F_OK);
+
+		if (!json_is_object(reply) || !json_is_boolean(ok)) {
+			r = -EPROTO;
+		} else if (!json_is_true(ok)) {
+			json_t *err = json_object_get(reply, PCP_F_ERROR);
+
+			r = -errno_from_code(json_string_value(json_object_get(err, PCP_F_CODE)));
+		}
+	}
+	if (r == 0 && ret_reply)
+		*ret_reply = reply;
+	else
+		json_decref(reply);
+	kept = nfds < max_fds ? nfds : max_fds;
+	if (r < 0 || !ret_nfds) {
+		if (kept)
+			close_fds(fds, kept);
+		nfds = 0;
+	}
+	if (ret_nfds)
+		*ret_nfds = nfds;
+	return r;
+}
+
+/* A request on @pool's pool with no reply fields: {"cmd":@cmd,"pool":name} */
+static int pool_cmd(struct pcpupool *pool, const char *cmd, int timeout_ms)
+{
+	return ctl_request(pool->client,
+			   json_pack("{s:s, s:s}", PCP_F_CMD, cmd, PCP_F_POOL, pool->name),
+			   timeout_ms, NULL, NULL, 0, NULL);
+}
+
+/* Synchronous refill: 0 (and *ret_refilled) or -errno. */
+static int pool_refill_sync(struct pcpupool *pool, int timeout_ms, json_int_t *ret_refilled)
+{
+	json_t *reply;
+	int r = ctl_request(pool->client,
+			    json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_REFILL,
+				      PCP_F_POOL, pool->name),
+			    timeout_ms, &reply, NULL, 0, NULL);
+
+	if (r < 0)
+		return r;
+	if (ret_refilled) {
+		json_t *n = json_object_get(reply, F_REFILLED);
+
+		*ret_refilled = json_is_integer(n) ? json_integer_value(n) : 0;
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static int env_wait_timeout_ms(void)
+{
+	const char *s = secure_getenv(WAIT_TIMEOUT_ENV);
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return WAIT_TIMEOUT_DEFAULT_MS;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 0)
+		return WAIT_TIMEOUT_DEFAULT_MS;
+	return v > WAIT_TIMEOUT_MAX_MS ? WAIT_TIMEOUT_MAX_MS : (int)v;
+}
+
+static void client_free(struct pcpupool_client *c)
+{
+	pthread_mutex_destroy(&c->lock);
+	free(c->buf);
+	free(c);
+}
+
+/* A pool of @c is gone: free @c if it was disconnected and this was its
+ * last pool. */
+static void client_put_pool(struct pcpupool_client *c)
+{
+	bool last;
+
+	pthread_mutex_lock(&c->lock);
+	c->nr_pools--;
+	last = c->nr_pools == 0 && c->fd < 0;
+	pthread_mutex_unlock(&c->lock);
+	if (last)
+		client_free(c);
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	socklen_t salen;
+	int fd;
+
+	if (len == 0)
+		return -EINVAL;
+	if (len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@') {
+		/* "@name": Linux abstract namespace, as systemd spells it */
+		sa.sun_path[0] = '\0';
+		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	} else {
+		salen = (socklen_t)sizeof(sa);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* an AF_UNIX connect interrupted while waiting for backlog room
+	 * leaves the socket unconnected: just try again */
+	while (connect(fd, (struct sockaddr *)&sa, salen) < 0) {
+		int err = errno;
+
+		if (err == EINTR)
+			continue;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* connect / disconnect                                                */
+
+/**
+ * pcpupool_connect() - open a control connection to pcpupoold.
+ * @socket_path: the daemon's control socket; NULL for $PCPUPOOL_SOCKET
+ *               (ignored in set-uid programs), else PCP_DEFAULT_SOCKET
+ *               (/run/pcpupool/control.sock).  A leading '@' names a
+ *               socket in the Linux abstract namespace.
+ *
+ * Connects and checks the protocol version with "hello".  Reads the bound
+ * of PCPUPOOL_WAIT allocations from $PCPUPOOL_WAIT_TIMEOUT_MS (default
+ * 2000 ms).  One connection serves any number of pools and threads.
+ *
+ * Context: may block (up to 5 s for the daemon's answer); MT-safe; not
+ * async-signal-safe.
+ * Return: the client, or NULL with errno set: EPROTO (protocol version
+ * mismatch or a malformed reply), ENAMETOOLONG, ETIMEDOUT, ENOMEM, or the
+ * errno of socket()/connect() (ENOENT, ECONNREFUSED, EACCES, ...).
+ */
+PCPUPOOL_EXPORT struct pcpupool_client *pcpupool_connect(const char *socket_path)
+{
+	struct pcpupool_client *c;
+	json_t *reply = NULL, *ver;
+	int r;
+
+	if (!socket_path) {
+		socket_path = secure_getenv(PCP_SOCKET_ENV);
+		if (!socket_path || !*socket_path)
+			socket_path = PCP_DEFAULT_SOCKET;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r = pthread_mutex_init(&c->lock, NULL);
+	if (r) {
+		free(c);
+		errno = r;
+		return NULL;
+	}
+	c->wait_timeout_ms = env_wait_timeout_ms();
+	c->fd = connect_unix(socket_path);
+	if (c->fd < 0) {
+		r = c->fd;
+		goto fail;
+	}
+	r = ctl_request(c, json_pack("{s:s, s:i}", PCP_F_CMD, PCP_CMD_HELLO,
+				     PCP_F_VERSION, PCP_PROTO_VERSION),
+			CTL_REPLY_TIMEOUT_MS, &reply, NULL, 0, NULL);
+	if (r < 0)
+		goto fail;
+	ver = json_object_get(reply, PCP_F_VERSION);
+	if (!json_is_integer(ver) || json_integer_value(ver) != PCP_PROTO_VERSION)
+		r = -EPROTO;
+	json_decref(reply);
+	if (r < 0)
+		goto fail;
+	return c;
+fail:
+	if (c->fd >= 0)
+		close(c->fd);
+	client_free(c);
+	errno = -r;
+	return NULL;
+}
+
+/**
+ * pcpupool_disconnect() - close a control connection.
+ * @c: the client; NULL is a no-op.
+ *
+ * Close every pool opened through @c first.  If some are still open, the
+ * connection is closed anyway (the daemon then treats them as detached;
+ * their shared memory stays mapped, so alloc and free keep working), their
+ * control calls fail with -ENOTCONN, and @c's memory is released when the
+ * last of them is closed.
+ *
+ * Context: may block briefly on the client's lock; not async-signal-safe.
+ * No other call may use @c concurrently or afterwards.
+ */
+PCPUPOOL_EXPORT void pcpupool_disconnect(struct pcpupool_client *c)
+{
+	bool last;
+	int fd;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	fd = c->fd;
+	c->fd = -1;
+	c->err = ENOTCONN;
+	last = c->nr_pools == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (fd >= 0)
+		close(fd);
+	if (last)
+		client_free(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* attach / create / close / destroy                                   */
+
+/* Unmap and close @pool's resources and free it; tell the client. */
+static void pool_release(struct pcpupool *pool)
+{
+	struct pcpupool_client *c = pool->client;
+
+	if (pool->base)
+		munmap(pool->base, pool->map_size);
+	if (pool->memfd >= 0)
+		close(pool->memfd);
+	if (pool->refill_fd >= 0)
+		close(pool->refill_fd);
+	free(pool);
+	if (c)
+		client_put_pool(c);
+}
+
+/* Map the attach reply's memory and build the view.  Return 0 or -errno. */
+static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
+{
+	const char *rname;
+	json_int_t map_size, client_id, elem_size, nr_cpus;
+	json_error_t jerr;
+	struct stat st;
+	int type = 0, r;
+	socklen_t tlen = sizeof(type);
+
+	if (json_unpack_ex(reply, &jerr, 0, "{s:s, s:I, s:I, s:I, s:I}",
+			   PCP_F_POOL, &rname, PCP_F_MAP_SIZE, &map_size,
+			   PCP_F_CLIENT_ID, &client_id, PCP_F_ELEM_SIZE, &elem_size,
+			   F_NR_CPUS, &nr_cpus) < 0)
+		return -EPROTO;
+	if (strcmp(rname, name) || map_size < SLAB_HDR_SIZE ||
+	    (uint64_t)map_size > SLAB_MAP_MAX || (uint64_t)map_size > SIZE_MAX ||
+	    client_id < 1 || client_id > UINT32_MAX)
+		return -EPROTO;
+	/* the descriptors are what they claim to be, and the header page is
+	 * backed before we read it (else SIGBUS) */
+	if (fstat(pool->memfd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SLAB_HDR_SIZE)
+		return -EPROTO;
+	if (getsockopt(pool->refill_fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+	    type != SOCK_DGRAM)
+		return -EPROTO;
+
+	pool->map_size = (size_t)map_size;
+	pool->base = mmap(NULL, pool->map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  pool->memfd, 0);
+	if (pool->base == MAP_FAILED) {
+		pool->base = NULL;
+		return -errno;
+	}
+
+	const struct slab_hdr *h = pool->base;
+
+	r = slab_validate_hdr(h, 0);
+	if (r < 0)
+		return r;
+	if (h->map_size != (uint64_t)map_size || h->elem_size != (uint64_t)elem_size ||
+	    h->nr_cpus != (uint64_t)nr_cpus)
+		return -EPROTO;
+	/* every published element is backed: the daemon grows the file
+	 * before its release store of nr_published; this acquire load pairs
+	 * with that store, so the fstat() below sees at least that size */
+	uint64_t pub = atomic_load_explicit(&h->nr_published, memory_order_acquire);
+
+	if (fstat(pool->memfd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < slab_bytes_for(h, pub))
+		return -EUCLEAN;
+	return slab_view_init(&pool->v, pool->base, pool->map_size, (uint32_t)client_id);
+}
+
+/* Attach pool @name through @c.  Return 0 and *ret_pool, or -errno. */
+static int pool_attach(struct pcpupool_client *c, const char *name,
+		       struct pcpupool **ret_pool)
+{
+	struct pcpupool *pool = NULL;
+	int fds[ATTACH_NR_FDS] = { -1, -1 };
+	json_t *reply = NULL;
+	size_t nfds = 0;
+	void *mem;
+	int r;
+
+	r = ctl_request(c, json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_ATTACH,
+				     PCP_F_POOL, name),
+			CTL_REPLY_TIMEOUT_MS, &reply, fds, ATTACH_NR_FDS, &nfds);
+	if (r < 0)
+		return r;
+	if (nfds != ATTACH_NR_FDS) {
+		close_fds(fds, nfds < ATTACH_NR_FDS ? nfds : ATTACH_NR_FDS);
+		r = -EPROTO;
+		goto detach;
+	}
+	r = posix_memalign(&mem, SLAB_CACHELINE, sizeof(*pool));
+	if (r) {
+		close_fds(fds, ATTACH_NR_FDS);
+		r = -r;
+		goto detach;
+	}
+	pool = mem;
+	memset(pool, 0, sizeof(*pool));
+	pool->memfd = fds[ATTACH_FD_MEM];
+	pool->refill_fd = fds[ATTACH_FD_REFILL];
+	strcpy(pool->name, name);  /* name_valid(): fits */
+	r = pool_map(pool, reply, name);
+	if (r < 0)
+		goto detach;
+	json_decref(reply);
+
+	pthread_mutex_lock(&c->lock);
+	c->nr_pools++;
+	pthread_mutex_unlock(&c->lock);
+	pool->client = c;
+	*ret_pool = pool;
+	return 0;
+detach:
+	/* the daemon counts us attached: undo that (best effort) */
+	json_decref(reply);
+	if (pool)
+		pool_release(pool);
+	(void)ctl_request(c, json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_DETACH,
+				       PCP_F_POOL, name),
+			  CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+	return r;
+}
+
+/**
+ * pcpupool_open() - attach an existing pool.
+ * @c: the client connection.
+ * @name: pool name, 1 to 63 characters of [A-Za-z0-9_.-].
+ *
+ * Receives the pool's shared memory and refill channel from the daemon,
+ * maps the pool and validates its header.
+ *
+ * Context: may block (one control round trip, at most 5 s); MT-safe; not
+ * async-signal-safe.
+ * Return: the pool, or NULL with errno set: EINVAL (bad argument), ENOTCONN
+ * (connection broken or closed), ENOENT (no such pool), EACCES/EPERM,
+ * EMFILE, ETIMEDOUT, EPROTO (malformed reply or foreign memory), EUCLEAN
+ * (corrupt pool), ENOMEM, or the daemon's error.
+ */
+PCPUPOOL_EXPORT struct pcpupool *pcpupool_open(struct pcpupool_client *c, const char *name)
+{
+	struct pcpupool *pool;
+	int r;
+
+	if (!c || !name_valid(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = pool_attach(c, name, &pool);
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	return pool;
+}
+
+/* Copy what fits of the caller's options (which may be older or newer than
+ * ours); bytes we do not know must be zero. */
+static int opts_copy(const struct pcpupool_create_opts *opts,
+		     struct pcpupool_create_opts *ret_o)
+{
+	struct pcpupool_create_opts o;
+	size_t sz;
+
+	memset(&o, 0, sizeof(o));
+	if (opts) {
+		sz = opts->sz;
+		if (sz < sizeof(opts->sz))
+			return -EINVAL;
+		if (sz > sizeof(o)) {
+			const unsigned char *extra = (const unsigned char *)opts + sizeof(o);
+
+			for (size_t i = 0; i < sz - sizeof(o); i++)
+				if (extra[i])
+					return -E2BIG;
+			sz = sizeof(o);
+		}
+		memcpy(&o, opts, sz);
+	}
+	o.sz = sizeof(o);
+	if (o.low_watermark < 0 || o.max_elems > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	*ret_o = o;
+	return 0;
+}
+
+/**
+ * pcpupool_create_opts() - create a pool and attach it (administrator).
+ * @c: the client connection.
+ * @name: pool name, 1 to 63 characters of [A-Za-z0-9_.-].
+ * @min_nr: elements each CPU's reserve is refilled up to, 1 to 2^20.
+ * @size: element size in bytes, 1 to 1 MiB.
+ * @align: element alignment, a power of two up to 4096, or 0 for the
+ *         daemon's default.
+ * @opts: optional parameters, NULL for defaults.  opts->sz must be set to
+ *        the size of the caller's struct; fields past it read as zero and
+ *        a larger struct's unknown bytes must be zero (else E2BIG).  Zero
+ *        fields take the daemon's defaults.
+ *
+ * If the pool is created but cannot be attached, it is destroyed again
+ * (best effort).
+ *
+ * Context: may block (two control round trips); MT-safe; not
+ * async-signal-safe.
+ * Return: the pool, or NULL with errno set: EINVAL, E2BIG, EEXIST (a pool of
+ * that name exists), EPERM/EACCES (not an administrator), ENOSPC (too many
+ * pools), ENOMEM, ENOTCONN, ETIMEDOUT, EPROTO, or an error of
+ * pcpupool_open().
+ */
+PCPUPOOL_EXPORT struct pcpupool *pcpupool_create_opts(struct pcpupool_client *c,
+						      const char *name, int min_nr,
+						      size_t size, size_t align,
+						      const struct pcpupool_create_opts *opts)
+{
+	struct pcpupool_create_opts o;
+	struct pcpupool *pool;
+	json_t *req;
+	int r;
+
+	if (!c || !name_valid(name) || min_nr < 1 || (unsigned int)min_nr > PCP_MAX_MIN_NR ||
+	    size == 0 || size > PCP_MAX_ELEM_SIZE ||
+	    (align & (align - 1)) || align > SLAB_HDR_SIZE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = opts_copy(opts, &o);
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	req = json_pack("{s:s, s:s, s:I, s:I, s:i}", PCP_F_CMD, PCP_CMD_CREATE,
+			PCP_F_POOL, name, PCP_F_ELEM_SIZE, (json_int_t)size,
+			PCP_F_ALIGN, (json_int_t)align, PCP_F_MIN_NR, min_nr);
+	if (req && o.max_elems &&
+	    json_object_set_new(req, PCP_F_MAX_ELEMS, json_integer((json_int_t)o.max_elems)))
+		goto nomem;
+	if (req && o.low_watermark &&
+	    json_object_set_new(req, PCP_F_LOW_WM, json_integer(o.low_watermark)))
+		goto nomem;
+	r = ctl_request(c, req, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	r = pool_attach(c, name, &pool);
+	if (r < 0) {
+		(void)ctl_request(c, json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_DESTROY,
+					       PCP_F_POOL, name),
+				  CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+		errno = -r;
+		return NULL;
+	}
+	return pool;
+nomem:
+	json_decref(req);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/**
+ * pcpupool_create() - create a pool with default options and attach it
+ * (administrator).
+ * @c: the client connection.
+ * @name: pool name, 1 to 63 characters of [A-Za-z0-9_.-].
+ * @min_nr: elements each CPU's reserve is refilled up to, 1 to 2^20.
+ * @size: element size in bytes, 1 to 1 MiB.
+ * @align: element alignment, a power of two up to 4096, or 0 for the
+ *         daemon's default.
+ *
+ * Same as pcpupool_create_opts() with NULL options.
+ *
+ * Context: may block (two control round trips); MT-safe; not
+ * async-signal-safe.
+ * Return: the pool, or NULL with errno set as pcpupool_create_opts().
+ */
+PCPUPOOL_EXPORT struct pcpupool *pcpupool_create(struct pcpupool_client *c, const char *name,
+						 int min_nr, size_t size, size_t align)
+{
+	return pcpupool_create_opts(c, name, min_nr, size, align, NULL);
+}
+
+/**
+ * pcpupool_close() - detach from a pool and release the handle.
+ * @pool: the pool; NULL is a no-op.
+ *
+ * Tells the daemon (best effort: a broken or closed connection is not an
+ * error here), unmaps the pool and closes its descriptors.  Elements still
+ * held become invalid in this process; the daemon accounts for them.
+ *
+ * Context: may block (one control round trip, at most 5 s); not
+ * async-signal-safe; no other call may use @pool concurrently or
+ * afterwards.
+ */
+PCPUPOOL_EXPORT void pcpupool_close(struct pcpupool *pool)
+{
+	if (!pool)
+		return;
+	(void)pool_cmd(pool, PCP_CMD_DETACH, CTL_REPLY_TIMEOUT_MS);
+	pool_release(pool);
+}
+
+/**
+ * pcpupool_destroy() - destroy a pool (administrator); detaches too.
+ * @pool: the pool.
+ *
+ * Fails with -EBUSY while another client is attached.  On success the
+ * handle is released as by pcpupool_close(); on failure it stays valid and
+ * attached.
+ *
+ * Context: may block (one control round trip, at most 5 s); not
+ * async-signal-safe; no other call may use @pool concurrently.
+ * Return: 0, or -EINVAL, -EBUSY, -EPERM/-EACCES, -ENOENT, -ENOTCONN,
+ * -ETIMEDOUT, -EPROTO or another daemon error.
+ */
+PCPUPOOL_EXPORT int pcpupool_destroy(struct pcpupool *pool)
+{
+	int r;
+
+	if (!pool)
+		return -EINVAL;
+	r = pool_cmd(pool, PCP_CMD_DESTROY, CTL_REPLY_TIMEOUT_MS);
+	if (r < 0)
+		return r;
+	pool_release(pool);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* alloc / free                                                        */
+
+/* Whatever the reserves can give after a pop that missed the hit path:
+ * the popped element (sending the refill request if the slab went under
+ * its low watermark), else the slow path's.  Async-signal-safe. */
+static void *alloc_reserve(struct pcpupool *pool, uint32_t idx, uint32_t left,
+			   struct slab *s)
+{
+	const struct slab_view *v = &pool->v;
+
+	if (idx != SLAB_NIL) {
+		slab_tsan_acquire(v);
+		if (left < s->low) {
+			int cpu = slab_low_check(v, s, left);
+
+			if (cpu >= 0)
+				refill_send(pool, (uint32_t)cpu);
+		}
+		return slab_elem(v, idx);
+	}
+
+	struct slab_alloc_res r = slab_alloc_slow(v, left);
+
+	if (r.refill_cpu >= 0)
+		refill_send(pool, (uint32_t)r.refill_cpu);
+	return r.idx != SLAB_NIL ? slab_elem(v, r.idx) : NULL;
+}
+
+/* PCPUPOOL_WAIT with every reserve dry: synchronous refills and retries
+ * until an element turns up or the client's wait timeout passes. */
+static void *alloc_wait(struct pcpupool *pool)
+{
+	int64_t deadline = now_ms() + pool->client->wait_timeout_ms;
+	unsigned int backoff_us = WAIT_BACKOFF_MIN_US;
+	bool enomem = false;
+
+	for (;;) {
+		int left_ms = ms_left(deadline);
+		json_int_t refilled = 0;
+		int r;
+
+		if (left_ms == 0)
+			break;  /* also a wait timeout of 0: WAIT acts as NOWAIT */
+		/* the round trip is bounded by the wait too; a reply that
+		 * comes later is skipped by the next request (ctl_xfer) */
+		r = pool_refill_sync(pool, left_ms < CTL_REPLY_TIMEOUT_MS ?
+				     left_ms : CTL_REPLY_TIMEOUT_MS, &refilled);
+
+		enomem = r == -ENOMEM;
+		if (r < 0 && r != -ENOMEM && r != -EAGAIN && r != -EBUSY && r != -ETIMEDOUT) {
+			errno = -r;  /* no point waiting: connection or pool gone */
+			return NULL;
+		}
+
+		uint32_t left;
+		struct slab *s;
+		uint32_t idx = slab_pop(&pool->v, &left, &s);
+		void *p = alloc_reserve(pool, idx, left, s);
+
+		if (p)
+			return p;
+		left_ms = ms_left(deadline);
+		if (left_ms > 0 && (r < 0 || refilled <= 0)) {
+			/* nothing came: back off before asking again */
+			unsigned int us = backoff_us;
+			struct timespec ts;
+
+			if ((uint64_t)us > (uint64_t)left_ms * 1000)
+				us = (unsigned int)left_ms * 1000;
+			ts.tv_sec = us / 1000000;
+			ts.tv_nsec = (long)(us % 1000000) * 1000;
+			nanosleep(&ts, NULL);
+			backoff_us = backoff_us * 2 > WAIT_BACKOFF_MAX_US ?
+				WAIT_BACKOFF_MAX_US : backoff_us * 2;
+		}
+	}
+	errno = enomem ? ENOMEM : ETIMEDOUT;
+	return NULL;
+}
+
+/* Everything pcpupool_alloc() does not do inline: low watermark crossed,
+ * slab empty, no rseq. */
+static __attribute__((noinline)) void *alloc_slow(struct pcpupool *pool, int flags,
+						  uint32_t idx, uint32_t left,
+						  struct slab *s)
+{
+	void *p = alloc_reserve(pool, idx, left, s);
+
+	if (likely(p))
+		return p;
+	if (!(flags & PCPUPOOL_WAIT)) {
+		errno = EAGAIN;
+		return NULL;
+	}
+	return alloc_wait(pool);
+}
+
+static __attribute__((noinline, cold)) void *alloc_einval(void)
+{
+	errno = EINVAL;
+	return NULL;
+}
+
+/**
+ * pcpupool_alloc() - take one element from the pool.
+ * @pool: the pool.
+ * @flags: PCPUPOOL_NOWAIT or PCPUPOOL_WAIT.
+ *
+ * Takes an element from the current CPU's reserve; when that runs under
+ * its low watermark, asks the daemon for an asynchronous refill (one
+ * non-blocking datagram, coalesced across callers).  When the CPU's
+ * reserve is empty, takes another CPU's.  When every reserve is empty,
+ * PCPUPOOL_NOWAIT fails at once, and PCPUPOOL_WAIT asks the daemon for
+ * synchronous refills and retries until an element is found or the wait
+ * timeout ($PCPUPOOL_WAIT_TIMEOUT_MS at connect, default 2000 ms) passes.
+ * The element's contents are undefined.
+ *
+ * Context: PCPUPOOL_NOWAIT: async-signal-safe, lock-free, no malloc, never
+ * blocks, no system call on the common path (at most one non-blocking
+ * send()); callable from signal handlers and real-time threads.
+ * PCPUPOOL_WAIT: may block and sleep; not async-signal-safe.  MT-safe.
+ * Return: the element, or NULL with errno set: EINVAL (NULL @pool or bad
+ * @flags), EAGAIN (NOWAIT, every reserve empty), ENOMEM (WAIT, the daemon
+ * says the pool is at its maximum), ETIMEDOUT (WAIT, nothing in time),
+ * or, with WAIT, the control connection's error (ENOTCONN, ENOENT, ...).
+ * On success errno is left as it was.
+ */
+PCPUPOOL_EXPORT void *pcpupool_alloc(struct pcpupool *pool, int flags)
+{
+	if (unlikely(!pool || (unsigned int)flags > PCPUPOOL_WAIT))
+		return alloc_einval();
+
+	uint32_t left;
+	struct slab *s;
+	uint32_t idx = slab_pop(&pool->v, &left, &s);
+
+	if (likely(idx != SLAB_NIL && left >= s->low)) {
+		slab_tsan_acquire(&pool->v);
+		return slab_elem(&pool->v, idx);
+	}
+	return alloc_slow(pool, flags, idx, left, s);
+}
+
+/**
+ * pcpupool_free() - return an element to the pool.
+ * @elem: an element of @pool obtained by pcpupool_alloc() in any process
+ *        (through pcpupool_elem_at()); NULL is a no-op.
+ * @pool: the pool.
+ *
+ * Pushes @elem onto the current CPU's reserve; a reserve at its limit
+ * spills a batch back to the daemon.  A pointer that is not the start of
+ * one of @pool's elements is ignored: free never fails.  Freeing an element
+ * twice corrupts the pool.
+ *
+ * Context: async-signal-safe, lock-free, no malloc, no system call, never
+ * blocks; MT-safe.
+ */
+PCPUPOOL_EXPORT void pcpupool_free(void *elem, struct pcpupool *pool)
+{
+	if (unlikely(!elem || !pool))
+		return;
+
+	uint32_t idx = slab_index_of(&pool->v, elem);
+
+	if (likely(idx != SLAB_NIL))
+		slab_free(&pool->v, idx);
+}
+
+/* ------------------------------------------------------------------ */
+/* refill / resize                                                     */
+
+/**
+ * pcpupool_refill() - refill the pool's per-CPU reserves up to min_nr.
+ * @pool: the pool.
+ * @flags: PCPUPOOL_WAIT: ask the daemon and wait until it is done;
+ *         PCPUPOOL_NOWAIT: send an asynchronous request for every CPU and
+ *         return at once.
+ *
+ * Context: PCPUPOOL_NOWAIT: async-signal-safe, never blocks (one
+ * non-blocking send() per CPU).  PCPUPOOL_WAIT: may block (one control
+ * round trip, at most 5 s); not async-signal-safe.  MT-safe.
+ * Return: PCPUPOOL_WAIT: 0, or -ENOMEM (pool at its maximum), -ENOTCONN,
+ * -ETIMEDOUT, -ENOENT, -EPROTO or another daemon error.  PCPUPOOL_NOWAIT:
+ * -EAGAIN (the refill happens in the background).  -EINVAL for a NULL
+ * @pool or bad @flags.
+ */
+PCPUPOOL_EXPORT int pcpupool_refill(struct pcpupool *pool, int flags)
+{
+	if (!pool || (unsigned int)flags > PCPUPOOL_WAIT)
+		return -EINVAL;
+	if (flags & PCPUPOOL_WAIT)
+		return pool_refill_sync(pool, CTL_REPLY_TIMEOUT_MS, NULL);
+	for (uint32_t cpu = 0; cpu < pool->v.nr_cpus; cpu++)
+		refill_send(pool, cpu);
+	return -EAGAIN;
+}
+
+/**
+ * pcpupool_resize() - change the pool's per-CPU reserve size (administrator).
+ * @pool: the pool.
+ * @new_min_nr: the new min_nr, 1 to 2^20.
+ * @flags: PCPUPOOL_NOWAIT: the daemon adjusts the reserves in the
+ *         background; PCPUPOOL_WAIT: also refill synchronously afterwards.
+ *
+ * Both modes make one control round trip: unlike pcpupool_alloc(), this is
+ * never callable from a constrained context.
+ *
+ * Context: may block (one or two control round trips, at most 5 s each);
+ * MT-safe; not async-signal-safe.
+ * Return: 0, or -EINVAL, -EPERM/-EACCES, -ENOENT, -ENOTCONN, -ETIMEDOUT,
+ * -EPROTO or another daemon error.  With PCPUPOOL_WAIT an error of the
+ * refill (-ENOMEM, ...) is returned although the resize itself took effect.
+ */
+PCPUPOOL_EXPORT int pcpupool_resize(struct pcpupool *pool, int new_min_nr, int flags)
+{
+	int r;
+
+	if (!pool || new_min_nr < 1 || (unsigned int)new_min_nr > PCP_MAX_MIN_NR ||
+	    (unsigned int)flags > PCPUPOOL_WAIT)
+		return -EINVAL;
+	r = ctl_request(pool->client,
+			json_pack("{s:s, s:s, s:i}", PCP_F_CMD, PCP_CMD_RESIZE,
+				  PCP_F_POOL, pool->name, PCP_F_MIN_NR, new_min_nr),
+			CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+	if (r < 0 || !(flags & PCPUPOOL_WAIT))
+		return r;
+	return pool_refill_sync(pool, CTL_REPLY_TIMEOUT_MS, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* introspection                                                       */
+
+/**
+ * pcpupool_nr_elems() - elements in reserve on all CPUs (a snapshot).
+ * @pool: the pool.
+ *
+ * Reads the slabs and inboxes in shared memory; no daemon round trip.
+ * Elements in flight (held by clients, in the daemon's depot or in
+ * outboxes) are not counted.
+ *
+ * Context: async-signal-safe, lock-free; MT-safe.
+ * Return: the count (clamped to INT_MAX), or -EINVAL for a NULL @pool.
+ */
+PCPUPOOL_EXPORT int pcpupool_nr_elems(struct pcpupool *pool)
+{
+	uint64_t n = 0;
+
+	if (!pool)
+		return -EINVAL;
+	for (uint32_t cpu = 0; cpu < pool->v.nr_cpus; cpu++)
+		n += slab_level(&pool->v, cpu);
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/**
+ * pcpupool_nr_elems_cpu() - elements in one CPU's reserve (a snapshot).
+ * @pool: the pool.
+ * @cpu: CPU index, 0 to pcpupool_nr_cpus() - 1.
+ *
+ * Context: async-signal-safe, lock-free; MT-safe.
+ * Return: the count, or -EINVAL for a NULL @pool or @cpu out of range.
+ */
+PCPUPOOL_EXPORT int pcpupool_nr_elems_cpu(struct pcpupool *pool, int cpu)
+{
+	uint32_t n;
+
+	if (!pool || cpu < 0 || (uint32_t)cpu >= pool->v.nr_cpus)
+		return -EINVAL;
+	n = slab_level(&pool->v, (uint32_t)cpu);
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/**
+ * pcpupool_nr_cpus() - number of per-CPU reserves of the pool.
+ * @pool: the pool.
+ *
+ * Context: async-signal-safe; MT-safe.
+ * Return: the number of CPUs, or -EINVAL for a NULL @pool.
+ */
+PCPUPOOL_EXPORT int pcpupool_nr_cpus(struct pcpupool *pool)
+{
+	if (!pool)
+		return -EINVAL;
+	return (int)pool->v.nr_cpus;
+}
+
+/**
+ * pcpupool_elem_size() - element size the pool was created with.
+ * @pool: the pool.
+ *
+ * Elements are spaced by the size rounded up to their alignment.
+ *
+ * Context: async-signal-safe; MT-safe.
+ * Return: the size in bytes, or 0 with errno EINVAL for a NULL @pool.
+ */
+PCPUPOOL_EXPORT size_t pcpupool_elem_size(struct pcpupool *pool)
+{
+	if (!pool) {
+		errno = EINVAL;
+		return 0;
+	}
+	return (size_t)pool->v.hdr->elem_size;
+}
+
+/**
+ * pcpupool_elem_offset() - an element's offset in the pool's shared object.
+ * @pool: the pool.
+ * @elem: the start of one of @pool's elements in this process's mapping.
+ *
+ * The offset is the same in every process attached to the pool, so it can
+ * be handed to another process, which turns it back into a pointer with
+ * pcpupool_elem_at() (zero-copy messaging).
+ *
+ * Context: async-signal-safe; MT-safe.
+ * Return: the byte offset, or UINT64_MAX with errno EINVAL when @pool is
+ * NULL or @elem is not the start of an element of @pool.
+ */
+PCPUPOOL_EXPORT uint64_t pcpupool_elem_offset(struct pcpupool *pool, const void *elem)
+{
+	if (!pool || !elem || slab_index_of(&pool->v, elem) == SLAB_NIL) {
+		errno = EINVAL;
+		return UINT64_MAX;
+	}
+	return (uint64_t)((const char *)elem - (const char *)pool->base);
+}
+
+/**
+ * pcpupool_elem_at() - the element at an offset, in this process's mapping.
+ * @pool: the pool.
+ * @offset: a value of pcpupool_elem_offset(), from any process attached to
+ *          the same pool.
+ *
+ * The offset is untrusted: it must be the start of an element the daemon
+ * has published (so the memory behind it exists).
+ *
+ * Context: async-signal-safe; MT-safe.
+ * Return: the element, or NULL with errno EINVAL when @pool is NULL or
+ * @offset is not the start of a published element.
+ */
+PCPUPOOL_EXPORT void *pcpupool_elem_at(struct pcpupool *pool, uint64_t offset)
+{
+	const struct slab_view *v;
+	uint64_t elems_off, rel, idx;
+
+	if (!pool)
+		goto inval;
+	v = &pool->v;
+	elems_off = (uint64_t)(v->elems - (char *)pool->base);
+	if (offset < elems_off)
+		goto inval;
+	rel = offset - elems_off;
+	idx = rel / v->elem_stride;
+	/* acquire: pairs with the daemon's release store of nr_published
+	 * after it backed the new elements */
+	if (rel % v->elem_stride || idx >= v->max_elems ||
+	    idx >= atomic_load_explicit(&v->hdr->nr_published, memory_order_acquire))
+		goto inval;
+	return slab_elem(v, (uint32_t)idx);
+inval:
+	errno = EINVAL;
+	return NULL;
+}
+
+/**
+ * pcpupool_stats_json() - the daemon's statistics as a JSON string.
+ * @c: the client connection.
+ * @pool: a pool name, or NULL for every pool.
+ *
+ * Context: may block (one control round trip, at most 5 s); MT-safe; not
+ * async-signal-safe.
+ * Return: the whole reply, {"ok":true,"stats":{...}}, as one compact line
+ * (NUL-terminated, no newline) that the caller frees with free(); or NULL
+ * with errno set: EINVAL, ENOENT (no such pool), ENOTCONN, ETIMEDOUT,
+ * EPROTO, ENOMEM or another daemon error.
+ */
+PCPUPOOL_EXPORT char *pcpupool_stats_json(struct pcpupool_client *c, const char *pool)
+{
+	json_t *req, *reply;
+	size_t len;
+	char *s;
+	int r;
+
+	if (!c || (pool && !name_valid(pool))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	req = pool ? json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_STATS, PCP_F_POOL, pool)
+		   : json_pack("{s:s}", PCP_F_CMD, PCP_CMD_STATS);
+	r = ctl_request(c, req, CTL_REPLY_TIMEOUT_MS, &reply, NULL, 0, NULL);
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	/* json_dumpb() into our own malloc(): the caller's free() must match,
+	 * whatever allocator jansson was given */
+	len = json_dumpb(reply, NULL, 0, JSON_COMPACT);
+	s = len ? malloc(len + 1) : NULL;
+	if (s && json_dumpb(reply, s, len, JSON_COMPACT) == len) {
+		s[len] = '\0';
+	} else {
+		free(s);
+		s = NULL;
+	}
+	json_decref(reply);
+	if (!s)
+		errno = ENOMEM;
+	return s;
+}

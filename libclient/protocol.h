@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * protocol.h - the wire format between libpcpupool and pcpupoold.
+ *
+ * Bump PCP_PROTO_VERSION whenever anything here changes meaning.
+ *
+ * Control socket (Unix stream): newline-delimited JSON, one request per
+ * line, one reply line per request, in order.  Every request is an object
+ * with "cmd" and the command's fields; every reply is
+ *   {"ok":true, ...}  or  {"ok":false,"error":{"code":"ENOENT","message":"..."}}
+ * The "attach" reply carries two file descriptors (SCM_RIGHTS) on its first
+ * byte: the pool's memfd and the client's end of its refill channel.
+ *
+ * Refill channel (Unix datagram socketpair, one per attachment): fixed-size
+ * struct pcp_refill_msg, sent with MSG_DONTWAIT|MSG_NOSIGNAL from any
+ * context, including signal handlers.
+ */
+#ifndef PCPUPOOL_PROTOCOL_H
+#define PCPUPOOL_PROTOCOL_H
+
+#include <stdint.h>
+
+#define PCP_PROTO_VERSION      1
+
+#define PCP_DEFAULT_SOCKET     "/run/pcpupool/control.sock"
+#define PCP_SOCKET_ENV         "PCPUPOOL_SOCKET"
+
+/* limits, enforced by the daemon (and the client where it builds requests) */
+#define PCP_MAX_LINE           4096     /* bytes in one request line */
+#define PCP_MAX_REPLY          (1u << 20) /* bytes in one reply line */
+#define PCP_NAME_MAX           63       /* pool name: [A-Za-z0-9_.-]{1,63} */
+#define PCP_MAX_POOLS          256
+#define PCP_MAX_CLIENTS        1024     /* control connections */
+#define PCP_MAX_CLIENTS_PER_UID 256
+#define PCP_MAX_ATTACH_PER_CLIENT 64
+#define PCP_MAX_ELEM_SIZE      (1u << 20)
+#define PCP_MAX_POOL_BYTES     (UINT64_C(1) << 34) /* 16 GiB per pool */
+#define PCP_MAX_MIN_NR         (1u << 20)
+#define PCP_MAX_ELEMS          (1u << 24) /* elements per pool */
+
+/* commands */
+#define PCP_CMD_HELLO    "hello"
+#define PCP_CMD_PING     "ping"
+#define PCP_CMD_POOLS    "pools"
+#define PCP_CMD_ATTACH   "attach"
+#define PCP_CMD_DETACH   "detach"
+#define PCP_CMD_REFILL   "refill"
+#define PCP_CMD_STATS    "stats"
+#define PCP_CMD_CREATE   "create"
+#define PCP_CMD_RESIZE   "resize"
+#define PCP_CMD_DESTROY  "destroy"
+
+/* fields */
+#define PCP_F_CMD        "cmd"
+#define PCP_F_OK         "ok"
+#define PCP_F_ERROR      "error"
+#define PCP_F_CODE       "code"
+#define PCP_F_MESSAGE    "message"
+#define PCP_F_VERSION    "version"
+#define PCP_F_POOL       "pool"
+#define PCP_F_POOLS      "pools"
+#define PCP_F_NAME       "name"
+#define PCP_F_ELEM_SIZE  "elem_size"
+#define PCP_F_ALIGN      "align"
+#define PCP_F_MIN_NR     "min_nr"
+#define PCP_F_MAX_ELEMS  "max_elems"
+#define PCP_F_LOW_WM     "low_watermark"
+#define PCP_F_CPU        "cpu"
+#define PCP_F_MAP_SIZE   "map_size"
+#define PCP_F_CLIENT_ID  "client_id"
+#define PCP_F_TIMEOUT_MS "timeout_ms"
+
+/* refill channel message */
+#define PCP_REFILL_MAGIC 0x50435246u /* "PCRF" */
+enum pcp_refill_type { PCP_REFILL_REQUEST = 1 };
+
+struct pcp_refill_msg {
+	uint32_t magic;
+	uint16_t version;      /* PCP_PROTO_VERSION */
+	uint16_t type;         /* enum pcp_refill_type */
+	uint32_t cpu;          /* slab that crossed its low watermark */
+	uint32_t reserved;     /* 0 */
+};
+_Static_assert(sizeof(struct pcp_refill_msg) == 16, "refill message is 16 bytes");
+
+#endif /* PCPUPOOL_PROTOCOL_H */

@@ -1,0 +1,100 @@
+#!/bin/bash
+# test_daemon_cli.sh - black-box checks of pcpupoold as a program: options,
+# configuration errors, SIGHUP reload, clean shutdown, and the examples
+# (producer | consumer) through a real daemon.  Prints "ok"/"FAIL" lines
+# and a closing "N passed, N failed".
+set -u
+B=${B:-build}
+D=$B/pcpupoold
+T=$(mktemp -d /tmp/pcpupool-cli.XXXXXX)
+pass=0 fail=0
+daemon_pid=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok()   { pass=$((pass + 1)); echo "ok   $*"; }
+bad()  { fail=$((fail + 1)); echo "FAIL $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+ctl() { printf '%s\n' "$1" | socat -t2 - UNIX-CONNECT:"$T/ctl.sock"; }
+
+start_daemon() {   # config file
+	"$D" --config "$1" --socket "$T/ctl.sock" 2>>"$T/daemon.log" &
+	daemon_pid=$!
+	for _ in $(seq 100); do
+		[ -S "$T/ctl.sock" ] && ctl '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && return 0
+		kill -0 "$daemon_pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# --- options
+check "--help explains usage and exits 0" bash -c "'$D' --help | grep -q -- '--check-config'"
+check "--version prints the version" bash -c "'$D' --version | grep -q '^pcpupoold [0-9]'"
+"$D" --bogus >/dev/null 2>&1; check "an unknown option exits 2" test $? -eq 2
+"$D" extra-arg >/dev/null 2>&1; check "a stray argument exits 2" test $? -eq 2
+"$D" --log-level loud --check-config >/dev/null 2>&1
+check "a bad --log-level exits 2" test $? -eq 2
+
+# --- configuration
+check "the shipped config is valid" "$D" --check-config --config config/pcpupoold.json
+printf '{\n  "pools": [\n    { "name": "a", "elem_size": 64, }\n  ]\n}\n' > "$T/syntax.json"
+out=$("$D" --check-config --config "$T/syntax.json" 2>&1); rc=$?
+check "a syntax error exits 1" test $rc -eq 1
+check "a syntax error names file:line:column" bash -c "grep -q '$T/syntax.json:3:[0-9]*:' <<<'$out'"
+printf '{"pools":[{"name":"a","elem_size":64,"min_nr":0}]}' > "$T/range.json"
+out=$("$D" --check-config --config "$T/range.json" 2>&1)
+check "an out-of-range value names the setting" bash -c "grep -q 'pools\[0\]: min_nr' <<<'$out'"
+printf '{"pools":[],"colour":"blue"}' > "$T/unknown.json"
+out=$("$D" --check-config --config "$T/unknown.json" 2>&1)
+check "an unknown key is refused" bash -c "grep -q colour <<<'$out'"
+printf '{"pools":[{"name":"a","elem_size":64,"min_nr":4},{"name":"a","elem_size":64,"min_nr":4}]}' > "$T/dup.json"
+"$D" --check-config --config "$T/dup.json" >/dev/null 2>&1
+check "a duplicate pool name is refused" test $? -eq 1
+"$D" --check-config --config "$T/missing.json" >/dev/null 2>&1
+check "a missing named config file is an error" test $? -eq 1
+"$D" --config "$T/range.json" --socket "$T/never.sock" 2>/dev/null
+check "the daemon does not start on a bad config" test $? -eq 1 -a ! -e "$T/never.sock"
+
+# --- running daemon: reload, examples, shutdown
+cat > "$T/good.json" <<JSON
+{ "sweep_interval_ms": 20,
+  "pools": [ { "name": "one", "elem_size": 64, "min_nr": 8 } ] }
+JSON
+if start_daemon "$T/good.json"; then
+	ok "the daemon starts and answers"
+	check "the socket is not world-accessible" bash -c "[ \$(( 0\$(stat -c %a '$T/ctl.sock') & 7 )) -eq 0 ]"
+	cp "$T/good.json" "$T/live.json"
+	cat > "$T/good.json" <<JSON
+{ "sweep_interval_ms": 20,
+  "pools": [ { "name": "one", "elem_size": 64, "min_nr": 16 },
+             { "name": "two", "elem_size": 128, "min_nr": 4 } ] }
+JSON
+	kill -HUP "$daemon_pid"; sleep 0.3
+	check "SIGHUP creates new pools" bash -c "ctl() { printf '%s\n' \"\$1\" | socat -t2 - UNIX-CONNECT:'$T/ctl.sock'; }; ctl '{\"cmd\":\"pools\"}' | grep -q '\"name\":\"two\"'"
+	check "SIGHUP applies a changed min_nr" bash -c "printf '%s\n' '{\"cmd\":\"pools\"}' | socat -t2 - UNIX-CONNECT:'$T/ctl.sock' | grep -q '\"name\":\"one\",\"elem_size\":64,\"align\":8,\"min_nr\":16'"
+	echo '{ "pools": [ { "name": "one", ' > "$T/good.json"
+	kill -HUP "$daemon_pid"; sleep 0.3
+	check "a bad file on SIGHUP keeps the daemon running" kill -0 "$daemon_pid"
+	check "a bad file on SIGHUP keeps the running pools" bash -c "printf '%s\n' '{\"cmd\":\"pools\"}' | socat -t2 - UNIX-CONNECT:'$T/ctl.sock' | grep -q '\"name\":\"two\"'"
+	check "the failed reload is logged as an error" grep -q '^<3>reload failed' "$T/daemon.log"
+
+	export PCPUPOOL_SOCKET=$T/ctl.sock
+	out=$("$B/examples/producer" -n 5000 | "$B/examples/consumer" 2>&1); rc=$?
+	check "producer | consumer pass 5000 messages by offset" bash -c "[ $rc -eq 0 ] && grep -q '5000 messages received in place, 0 bad' <<<'$out'"
+	check "stats are readable with socat" bash -c "printf '%s\n' '{\"cmd\":\"stats\",\"pool\":\"messages\"}' | socat -t2 - UNIX-CONNECT:'$T/ctl.sock' | grep -q '\"ok\":true,\"stats\"'"
+
+	kill -TERM "$daemon_pid"; wait "$daemon_pid"; rc=$?; daemon_pid=
+	check "SIGTERM shuts down with status 0" test $rc -eq 0
+	check "shutdown removes the socket" test ! -e "$T/ctl.sock"
+	check "shutdown is logged" grep -q '^<5>signal 15: shutting down' "$T/daemon.log"
+else
+	bad "the daemon starts and answers"; cat "$T/daemon.log"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
