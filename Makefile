@@ -133,7 +133,7 @@ $(B)/bench/bench_slab: bench/bench_slab.c $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(SLAB_OBJ) -pthread $(LDLIBS_SAN) -o $@
 
-test-bins: $(TEST_BIN) $(EXAMPLES)
+test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON)
 
 check: deps
 	@$(MAKE) --no-print-directory test-bins
