@@ -16,6 +16,10 @@ LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSCONFDIR  ?= /etc
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR     ?=
 
 CC          ?= cc
@@ -64,19 +68,21 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
 DAEMON     := $(B)/pcpupoold
 
 C_TESTS  := test_slab test_torture test_exports
+# the systemd test boots a container around the plain build: not a
+# sanitizer test
 SH_TESTS := test_daemon_cli
 TESTS    := $(C_TESTS) $(SH_TESTS)
 TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
 EXAMPLES := $(B)/examples/producer $(B)/examples/consumer
 
-.PHONY: all deps check run bench install uninstall clean test-bins
+.PHONY: all deps check run bench install install-systemd uninstall clean test-bins
 all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
 
 deps:
 	@tools/deps.sh
 
-$(B)/%.o: %.c $(wildcard libclient/*.h include/*.h)
+$(B)/%.o: %.c $(wildcard libclient/*.h include/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -133,7 +139,11 @@ $(B)/bench/bench_slab: bench/bench_slab.c $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(SLAB_OBJ) -pthread $(LDLIBS_SAN) -o $@
 
-test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON)
+test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(B)/tests/sd_client
+
+$(B)/tests/sd_client: tests/sd_client.c $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(LINK_LIB) -o $@
 
 check: deps
 	@$(MAKE) --no-print-directory test-bins
@@ -158,14 +168,30 @@ install: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON)
 	install -m 0644 include/pcpupool.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/man/pcpupoold.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/pcpupoold.json.5 $(DESTDIR)$(MANDIR)/man5/
 	test -e $(DESTDIR)$(SYSCONFDIR)/pcpupool/pcpupoold.json || \
 		install -m 0644 config/pcpupoold.json $(DESTDIR)$(SYSCONFDIR)/pcpupool/
+
+$(B)/pcpupoold.service: systemd/pcpupoold.service.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+
+install-systemd: $(B)/pcpupoold.service
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 $(B)/pcpupoold.service systemd/pcpupoold.socket $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/pcpupool.sysusers $(DESTDIR)$(SYSUSERSDIR)/pcpupool.conf
+	install -m 0644 systemd/pcpupool.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pcpupool.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libpcpupool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/libpcpupool.so $(DESTDIR)$(LIBDIR)/libpcpupool.a \
 		$(DESTDIR)$(INCLUDEDIR)/pcpupool.h $(DESTDIR)$(PKGCONFIGDIR)/libpcpupool.pc \
-		$(DESTDIR)$(SBINDIR)/pcpupoold
+		$(DESTDIR)$(SBINDIR)/pcpupoold $(DESTDIR)$(UNITDIR)/pcpupoold.service \
+		$(DESTDIR)$(UNITDIR)/pcpupoold.socket $(DESTDIR)$(SYSUSERSDIR)/pcpupool.conf \
+		$(DESTDIR)$(TMPFILESDIR)/pcpupool.conf $(DESTDIR)$(MANDIR)/man8/pcpupoold.8 \
+		$(DESTDIR)$(MANDIR)/man5/pcpupoold.json.5
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BIN)

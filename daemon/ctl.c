@@ -498,10 +498,9 @@ static json_t *cmd_destroy(struct ctl_conn *c, json_t *req)
 		return ctl_error(c->ctl, EBUSY, "pool \"%s\" has %u other client(s) attached",
 				 p->cfg.name, p->nr_attached - own);
 	conn_detach_pool(c, p, true);
-	pool_unlink(c->ctl->d, p);
 	log_notice("pool %s destroyed by pid %d uid %u", p->cfg.name, (int)c->cred.pid,
 		   (unsigned)c->cred.uid);
-	pool_free(p);
+	pool_destroy(c->ctl->d, p);
 	return ctl_ok();
 }
 

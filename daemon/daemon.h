@@ -33,7 +33,8 @@ struct daemon {
 	uint32_t nr_cpus;            /* slabs per pool: possible CPUs */
 	struct ctl *ctl;
 
-	struct event *ev_sweep, *ev_term, *ev_int, *ev_hup;
+	struct event *ev_sweep, *ev_status, *ev_term, *ev_int, *ev_hup;
+	uint64_t watchdog_usec;      /* 0: no systemd watchdog */
 	struct timespec started;
 	uint64_t requests;
 	uint64_t errors[DAEMON_ERR_CODES];

@@ -60,6 +60,74 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
+static void status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd; (void)what;
+	if (d->watchdog_usec)
+		sd_notify(0, "WATCHDOG=1");
+	sd_notifyf(0, "STATUS=%u pools, %u clients", d->nr_pools, ctl_nr_clients(d->ctl));
+}
+
+/* Take what systemd passed: the control socket (socket activation) and the
+ * pools a previous instance left in the fd store ("pool.NAME" with its
+ * "depot.NAME").  Returns the socket or -1; -2 on a fatal error. */
+static int adopt_fds(struct daemon *d)
+{
+	char **names = NULL, err[CONFIG_ERR_MAX];
+	int n = sd_listen_fds_with_names(1, &names), lfd = -1;
+
+	if (n < 0) {
+		log_err("sd_listen_fds: %s", strerror(-n));
+		return -2;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *nm = names ? names[i] : "";
+
+		if (!strncmp(nm, "pool.", 5)) {
+			int sfd = -1;
+			for (int j = 0; j < n; j++)
+				if (names && !strncmp(names[j], "depot.", 6) &&
+				    !strcmp(names[j] + 6, nm + 5))
+					sfd = SD_LISTEN_FDS_START + j;
+			struct pool *p;
+			if (sfd < 0) {
+				log_err("fd store: pool %s has no depot; dropped", nm + 5);
+				close(fd);
+			} else if (pool_restore(d, nm + 5, fd, dup(sfd), &p, err,
+						sizeof(err)) < 0) {
+				log_err("fd store: pool %s cannot be restored (%s); dropped",
+					nm + 5, err);
+				sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=pool.%s", nm + 5);
+				sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=depot.%s", nm + 5);
+			} else {
+				log_notice("pool %s restored from the fd store: %llu elements, "
+					   "%llu in the depot", p->cfg.name,
+					   (unsigned long long)p->published,
+					   (unsigned long long)p->st->depot_n);
+			}
+		} else if (!strncmp(nm, "depot.", 6)) {
+			continue;   /* taken with its pool (dup'ed), closed below */
+		} else if (lfd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+			lfd = fd;
+		} else {
+			log_warning("ignoring passed descriptor %d (%s)", fd, nm);
+			close(fd);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (names && !strncmp(names[i], "depot.", 6))
+			close(SD_LISTEN_FDS_START + i);
+	if (names) {
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	return lfd;
+}
+
 static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -205,16 +273,14 @@ int main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		goto out;
 	}
+	lfd = adopt_fds(&d);
+	if (lfd == -2)
+		goto out;
 	if (apply_pools(&d, d.cfg) > 0) {
 		log_err("not starting with a partial configuration");
 		goto out;
 	}
-	int n = sd_listen_fds(1);
-	if (n > 1) {
-		log_err("expected one socket from systemd, got %d", n);
-		goto out;
-	} else if (n == 1) {
-		lfd = SD_LISTEN_FDS_START;
+	if (lfd >= 0) {
 		log_info("using the control socket passed by systemd");
 	} else {
 		int r = ctl_bind(d.socket_path, &lfd);
@@ -231,6 +297,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	d.ev_sweep = event_new(d.base, -1, EV_PERSIST, sweep_cb, &d);
+	d.ev_status = event_new(d.base, -1, EV_PERSIST, status_cb, &d);
+	/* WATCHDOG=1 from the loop itself, at half the interval: a stuck loop
+	 * stops the pings and systemd restarts us */
+	uint64_t status_us = 1000000;
+	if (sd_watchdog_enabled(0, &d.watchdog_usec) > 0 && d.watchdog_usec / 2 < status_us)
+		status_us = d.watchdog_usec / 2;
+	struct timeval stv = { (time_t)(status_us / 1000000), (suseconds_t)(status_us % 1000000) };
+	if (!d.ev_status || event_add(d.ev_status, &stv) < 0) {
+		log_err("cannot set up the status timer");
+		goto out;
+	}
 	d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
 	d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
 	d.ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
@@ -251,6 +328,7 @@ out:
 	ctl_close(d.ctl);
 	while (d.pools) {
 		struct pool *p = d.pools;
+		pool_shutdown(p);   /* stays in the fd store for the next start */
 		pool_unlink(&d, p);
 		pool_free(p);
 	}
@@ -258,6 +336,8 @@ out:
 		unlink(d.socket_path);
 	if (d.ev_sweep)
 		event_free(d.ev_sweep);
+	if (d.ev_status)
+		event_free(d.ev_status);
 	if (d.ev_term)
 		event_free(d.ev_term);
 	if (d.ev_int)

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -46,6 +48,206 @@ static void pool_quarantine(struct pool *p, const char *why, uint32_t cpu)
 		p->cfg.name, why, cpu);
 }
 
+static size_t pool_state_size(uint64_t max_elems)
+{
+	return POOL_STATE_HDR + (size_t)max_elems * sizeof(uint32_t);
+}
+
+/* Map a state memfd and the private in-depot map for @max_elems. */
+static int pool_state_map(struct pool *p, int fd, uint64_t max_elems)
+{
+	p->statefd = fd;
+	p->st_size = pool_state_size(max_elems);
+	p->st = mmap(NULL, p->st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p->st == MAP_FAILED) {
+		p->st = NULL;
+		return -errno;
+	}
+	p->in_depot = calloc(max_elems, 1);
+	return p->in_depot ? 0 : -ENOMEM;
+}
+
+static int pool_state_create(struct pool *p, uint64_t max_elems)
+{
+	char name[PCP_NAME_MAX + 16];
+	int fd, r;
+
+	snprintf(name, sizeof(name), "pcpupoold:%s", p->cfg.name);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_NOEXEC_SEAL);
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create(name, MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)pool_state_size(max_elems)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = pool_state_map(p, fd, max_elems);
+	if (r < 0)
+		return r;
+	p->st->magic = POOL_STATE_MAGIC;
+	p->st->version = POOL_STATE_VERSION;
+	p->st->max_elems = max_elems;
+	return 0;
+}
+
+/* Hand the pool's two memfds to systemd's fd store (add) or take them out
+ * (remove), so that a restarted daemon gets them back.  Outside systemd
+ * this does nothing. */
+static void pool_fdstore(struct pool *p, bool add)
+{
+	static const char *const kinds[2] = { "pool", "depot" };
+	int fds[2] = { p->memfd, p->statefd };
+	char msg[128];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(msg, sizeof(msg), "%s\nFDNAME=%s.%s",
+			 add ? "FDSTORE=1" : "FDSTOREREMOVE=1", kinds[i], p->cfg.name);
+		int r = add ? sd_pid_notify_with_fds(0, 0, msg, &fds[i], 1)
+			    : sd_notify(0, msg);
+		if (r < 0)
+			log_warning("pool %s: fd store: %s", p->cfg.name, strerror(-r));
+	}
+}
+
+static void pool_link(struct daemon *d, struct pool *p)
+{
+	struct pool **tail = &d->pools;
+
+	while (*tail)   /* creation order */
+		tail = &(*tail)->next;
+	*tail = p;
+	d->nr_pools++;
+}
+
+/**
+ * pool_restore() - take back a pool a previous daemon left in the fd store.
+ * @d: daemon.
+ * @name: the pool name from the fd names.
+ * @memfd: the pool's shared memory (owned by this call from now on).
+ * @statefd: its depot state (owned by this call from now on).
+ * @ret_pool: the pool, linked into @d, on success.
+ * @err: receives the reason on failure.
+ * @errlen: size of @err.
+ *
+ * Both objects are untrusted input: the header is validated against the
+ * file size, the depot against the pool (every index published, none
+ * twice).  Clients' reserves and held elements are untouched.
+ *
+ * Context: start-up.
+ * Return: 0 or a negative errno (-EUCLEAN for an inconsistent pool); on
+ * failure both descriptors are closed.
+ */
+int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
+		 struct pool **ret_pool, char *err, size_t errlen)
+{
+	struct pool *p = calloc(1, sizeof(*p));
+	struct stat st;
+	int r = -EUCLEAN;
+
+	if (!p) {
+		close(memfd);
+		close(statefd);
+		return -ENOMEM;
+	}
+	p->memfd = memfd;
+	p->statefd = -1;
+	p->base = MAP_FAILED;
+	if (fstat(memfd, &st) < 0 || st.st_size < SLAB_HDR_SIZE) {
+		snprintf(err, errlen, "pool object too small");
+		close(statefd);
+		goto fail;
+	}
+	struct slab_hdr *h = mmap(NULL, SLAB_HDR_SIZE, PROT_READ, MAP_SHARED, memfd, 0);
+	if (h == MAP_FAILED) {
+		r = -errno;
+		snprintf(err, errlen, "map: %s", strerror(errno));
+		close(statefd);
+		goto fail;
+	}
+	r = slab_validate_hdr(h, (size_t)st.st_size);
+	uint64_t map_size = h->map_size, max = h->max_elems;
+	bool named = strncmp(h->name, name, SLAB_NAME_MAX) == 0;
+	bool fits = h->nr_cpus == d->nr_cpus;
+	munmap(h, SLAB_HDR_SIZE);
+	if (r < 0 || !named || max > PCP_MAX_ELEMS || !fits) {
+		snprintf(err, errlen, "%s", r < 0 ? "invalid header" : !named ?
+			 "name does not match" : "geometry does not fit this machine");
+		close(statefd);
+		r = -EUCLEAN;
+		goto fail;
+	}
+	p->base = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (p->base == MAP_FAILED || slab_view_init(&p->v, p->base, map_size, 0) < 0) {
+		snprintf(err, errlen, "cannot map the pool");
+		close(statefd);
+		goto fail;
+	}
+	if (fstat(statefd, &st) < 0 || (uint64_t)st.st_size < pool_state_size(max)) {
+		snprintf(err, errlen, "depot object too small");
+		close(statefd);
+		goto fail;
+	}
+	r = pool_state_map(p, statefd, max);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot map the depot");
+		goto fail;
+	}
+	r = -EUCLEAN;
+	p->published = atomic_load(&p->v.hdr->nr_published);
+	if (p->st->magic != POOL_STATE_MAGIC || p->st->version != POOL_STATE_VERSION ||
+	    p->st->max_elems != max || p->st->depot_n > p->published) {
+		snprintf(err, errlen, "invalid depot");
+		goto fail;
+	}
+	for (uint64_t i = 0; i < p->st->depot_n; i++) {
+		uint32_t e = p->st->depot[i];
+		if (e >= p->published || p->in_depot[e]) {
+			snprintf(err, errlen, "depot entry %llu invalid", (unsigned long long)i);
+			goto fail;
+		}
+		p->in_depot[e] = 1;
+	}
+	snprintf(p->cfg.name, sizeof(p->cfg.name), "%s", name);
+	p->cfg.elem_size = p->v.hdr->elem_size;
+	p->cfg.align = p->v.hdr->elem_align;
+	p->cfg.max_elems = max;
+	p->cfg.min_nr = atomic_load(&p->v.hdr->min_nr);
+	p->cfg.low_watermark = __atomic_load_n(&slab_of(&p->v, 0)->low, __ATOMIC_RELAXED);
+	if (p->cfg.min_nr < 1 || p->cfg.min_nr > PCP_MAX_MIN_NR ||
+	    (uint64_t)p->cfg.min_nr * p->v.nr_cpus > max) {
+		snprintf(err, errlen, "min_nr %u out of range", p->cfg.min_nr);
+		goto fail;
+	}
+	if (p->cfg.low_watermark > p->cfg.min_nr)
+		p->cfg.low_watermark = p->cfg.min_nr / 4 ? p->cfg.min_nr / 4 : 1;
+	if (!p->st->clean)
+		log_warning("pool %s: the previous daemon did not stop cleanly; at most one "
+			    "batch of elements may be unaccounted for", name);
+	p->st->clean = 0;
+	p->st->restarts++;
+	atomic_fetch_add(&p->v.hdr->generation, 1);
+	for (uint32_t c = 0; c < p->v.nr_cpus; c++)
+		slab_set_limits(&p->v, c, p->cfg.low_watermark, pool_limit(p));
+	pool_link(d, p);
+	*ret_pool = p;
+	return 0;
+fail:
+	pool_free(p);
+	return r;
+}
+
+/**
+ * pool_shutdown() - mark the depot consistent before a clean exit.
+ * @p: the pool.
+ */
+void pool_shutdown(struct pool *p)
+{
+	if (p->st)
+		p->st->clean = 1;
+}
+
 /* Back more elements with the file and add them to the depot. */
 static int pool_grow(struct pool *p, uint64_t want)
 {
@@ -60,14 +262,6 @@ static int pool_grow(struct pool *p, uint64_t want)
 		add = max - n;
 	if (add == 0)
 		return -ENOMEM;
-	uint32_t *depot = realloc(p->depot, (n + add) * sizeof(*depot));
-	if (!depot)
-		return -ENOMEM;
-	p->depot = depot;
-	uint8_t *in = realloc(p->in_depot, n + add);
-	if (!in)
-		return -ENOMEM;
-	p->in_depot = in;
 	if (ftruncate(p->memfd, (off_t)slab_bytes_for(p->v.hdr, n + add)) < 0) {
 		int r = -errno;
 		log_err("pool %s: cannot grow to %llu elements: %s", p->cfg.name,
@@ -75,7 +269,7 @@ static int pool_grow(struct pool *p, uint64_t want)
 		return r;
 	}
 	for (uint64_t i = n; i < n + add; i++) {
-		p->depot[p->depot_n++] = (uint32_t)i;
+		p->st->depot[p->st->depot_n++] = (uint32_t)i;
 		p->in_depot[i] = 1;
 	}
 	p->published = n + add;
@@ -94,7 +288,7 @@ static int depot_put(struct pool *p, const uint32_t *idx, uint32_t n, uint32_t c
 			return -EUCLEAN;
 		}
 		p->in_depot[idx[i]] = 1;
-		p->depot[p->depot_n++] = idx[i];
+		p->st->depot[p->st->depot_n++] = idx[i];
 	}
 	return 0;
 }
@@ -147,7 +341,8 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu)
 	if (r < 0)
 		return r;
 	uint32_t want = slab_claim_request(&p->v, cpu, p->cfg.min_nr);
-	if (want > p->depot_n && pool_grow(p, want - p->depot_n) < 0 && p->depot_n == 0) {
+	if (want > p->st->depot_n && pool_grow(p, want - p->st->depot_n) < 0 &&
+	    p->st->depot_n == 0) {
 		p->shortfalls++;
 		return want ? -ENOMEM : 0;
 	}
@@ -155,14 +350,14 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu)
 		p->refills++;
 	while (want) {
 		uint32_t n = want < SLAB_BATCH_MAX ? want : SLAB_BATCH_MAX;
-		if (n > p->depot_n)
-			n = p->depot_n;
+		if (n > p->st->depot_n)
+			n = (uint32_t)p->st->depot_n;
 		if (n == 0) {
 			p->shortfalls++;
 			return -ENOMEM;
 		}
 		for (uint32_t i = 0; i < n; i++) {
-			buf[i] = p->depot[--p->depot_n];
+			buf[i] = p->st->depot[--p->st->depot_n];
 			p->in_depot[buf[i]] = 0;
 		}
 		r = slab_refill(&p->v, cpu, buf, n);
@@ -326,8 +521,14 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 	if (!p)
 		return -ENOMEM;
 	p->memfd = -1;
+	p->statefd = -1;
 	p->base = MAP_FAILED;
 	p->cfg = c;
+	r = pool_state_create(p, c.max_elems);
+	if (r < 0) {
+		snprintf(err, errlen, "depot: %s", strerror(-r));
+		goto fail;
+	}
 	snprintf(mname, sizeof(mname), "pcpupool:%s", c.name);
 	p->memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
 	if (p->memfd < 0 && errno == EINVAL)   /* kernel before 6.3 */
@@ -362,12 +563,8 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 		snprintf(err, errlen, "cannot fill the reserves: %s", strerror(-r));
 		goto fail;
 	}
-	/* append: pools list in creation order */
-	struct pool **tail = &d->pools;
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = p;
-	d->nr_pools++;
+	pool_link(d, p);
+	pool_fdstore(p, true);
 	*ret_pool = p;
 	return 0;
 sys_fail:
@@ -396,7 +593,10 @@ void pool_free(struct pool *p)
 	}
 	if (p->memfd >= 0)
 		close(p->memfd);
-	free(p->depot);
+	if (p->st)
+		munmap(p->st, p->st_size);
+	if (p->statefd >= 0)
+		close(p->statefd);
 	free(p->in_depot);
 	free(p);
 }
@@ -429,6 +629,19 @@ void pool_unlink(struct daemon *d, struct pool *p)
 			d->nr_pools--;
 			return;
 		}
+}
+
+/**
+ * pool_destroy() - destroy a pool for good: out of the fd store, out of the
+ * registry, unmapped.
+ * @d: daemon.
+ * @p: a pool in @d with no other client attached.
+ */
+void pool_destroy(struct daemon *d, struct pool *p)
+{
+	pool_fdstore(p, false);
+	pool_unlink(d, p);
+	pool_free(p);
 }
 
 /**
@@ -490,7 +703,7 @@ json_t *pool_stats_json(struct pool *p)
 			      "reserved", (json_int_t)reserved,
 			      "published", (json_int_t)p->published,
 			      "grown_bytes", (json_int_t)slab_bytes_for(p->v.hdr, p->published),
-			      "depot", (json_int_t)p->depot_n,
+			      "depot", (json_int_t)p->st->depot_n,
 			      "refill_messages", (json_int_t)p->requests,
 			      "bad_messages", (json_int_t)p->bad_messages,
 			      "refills", (json_int_t)p->refills,

@@ -13,6 +13,28 @@
 #include "daemon.h"
 #include "slab.h"
 
+/* The daemon's own state of a pool, in a second memfd that no client ever
+ * sees, so that it survives a restart through systemd's fd store: the depot
+ * array.  Ordering makes an unclean death lose at most the batch in flight,
+ * never duplicate an element: a refill lowers depot_n before it publishes,
+ * a drain appends after it took. */
+#define POOL_STATE_MAGIC   UINT64_C(0x54535050554f4350) /* "PCPOUPPST" */
+#define POOL_STATE_VERSION 1u
+#define POOL_STATE_HDR     4096u
+
+struct pool_state {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t clean;           /* 1: written by a clean shutdown */
+	uint64_t max_elems;
+	uint64_t depot_n;
+	uint64_t restarts;
+	uint64_t lost;            /* given up after unclean restarts */
+	uint8_t pad[POOL_STATE_HDR - 48];
+	uint32_t depot[];         /* max_elems entries */
+};
+_Static_assert(sizeof(struct pool_state) == POOL_STATE_HDR, "state header is one page");
+
 struct pool {
 	struct pool *next;
 	struct pool_config cfg;      /* min_nr and low_watermark resolved */
@@ -20,8 +42,9 @@ struct pool {
 	void *base;
 	struct slab_view v;
 	uint64_t published;          /* elements backed by the file */
-	uint32_t *depot;             /* free elements the daemon owns */
-	uint32_t depot_n;
+	int statefd;
+	struct pool_state *st;       /* depot: free elements the daemon owns */
+	size_t st_size;
 	uint8_t *in_depot;           /* per element: 1 while in the depot */
 	uint32_t nr_attached;
 	bool quarantined;
@@ -35,11 +58,15 @@ struct pool {
 	uint64_t shortfalls;         /* refills the depot could not cover */
 };
 
+int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
+		 struct pool **ret_pool, char *err, size_t errlen);
+void pool_shutdown(struct pool *p);
 int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **ret_pool,
 		char *err, size_t errlen);
 void pool_free(struct pool *p);
 struct pool *pool_find(struct daemon *d, const char *name);
 void pool_unlink(struct daemon *d, struct pool *p);
+void pool_destroy(struct daemon *d, struct pool *p);
 int pool_refill_cpu(struct pool *p, uint32_t cpu);
 int pool_refill_all(struct pool *p, uint64_t *ret_moved);
 int pool_resize(struct pool *p, uint32_t min_nr, uint32_t low_watermark);

@@ -5,7 +5,7 @@
 set -u
 B=${B:-build}
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
-passed=0 failed=0 failures=()
+passed=0 failed=0 skipped=0 failures=()
 for t in "$@"; do
 	bin=$B/tests/$t
 	[ -x "tests/$t.sh" ] && bin=tests/$t.sh
@@ -16,11 +16,16 @@ for t in "$@"; do
 		echo "=== $t: ok ($((SECONDS - start)) s)"
 	else
 		rc=$?
+		if [ "$rc" -eq 77 ]; then
+			skipped=$((skipped + 1))
+			echo "=== $t: skipped"
+			continue
+		fi
 		failed=$((failed + 1))
 		failures+=("$t")
 		echo "=== $t: FAILED (exit $rc, $((SECONDS - start)) s)"
 	fi
 done
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -40,6 +40,13 @@ check "--version prints the version" bash -c "'$D' --version | grep -q '^pcpupoo
 "$D" --log-level loud --check-config >/dev/null 2>&1
 check "a bad --log-level exits 2" test $? -eq 2
 
+# --- manual pages render without warnings
+for page in docs/man/*.[0-9]; do
+	out=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
+	check "man page $(basename "$page") renders without warnings" test -z "$out"
+	[ -n "$out" ] && echo "$out"
+done
+
 # --- configuration
 check "the shipped config is valid" "$D" --check-config --config config/pcpupoold.json
 printf '{\n  "pools": [\n    { "name": "a", "elem_size": 64, }\n  ]\n}\n' > "$T/syntax.json"

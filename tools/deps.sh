@@ -24,6 +24,14 @@ else
 fi
 need_cmd socat socat
 need_cmd timeout coreutils
+need_cmd nm binutils
+need_cmd groff groff-base
+# the systemd tests boot a container, which only root can do
+if [ "$(id -u)" -eq 0 ]; then
+	need_cmd systemd-nspawn systemd-container
+	need_cmd nsenter util-linux
+	need_cmd systemd-analyze systemd
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 # de-duplicate, keep order

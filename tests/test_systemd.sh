@@ -1,0 +1,129 @@
+#!/bin/bash
+# test_systemd.sh - pcpupoold under a real systemd (booted in a throwaway
+# container by tests/systemd/boot.sh): units verify cleanly, the socket
+# activates the service, a restart and a watchdog restart keep every pool
+# and the contents of elements a client holds (fd store), the client keeps
+# allocating meanwhile and reconnects, reload applies a config change, the
+# journal has the log lines with their priorities, stop is clean.
+# Needs root (exit 77: skipped otherwise).  Uses the plain build in build/.
+set -u
+cd "$(dirname "$0")/.."
+B=build
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test_systemd: needs root to boot a container; skipped"
+	exit 77
+fi
+export SDBOOT_STATE=/tmp/pcpupool-sdtest.$$
+BOOT=tests/systemd/boot.sh
+W=/tmp/sdclient          # inside the container
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+ct() { "$BOOT" exec "$@"; }
+prop() { ct systemctl show -P "$1" pcpupoold.service; }
+ctl() { ct bash -c "printf '%s\n' '$1' | socat -t3 - UNIX-CONNECT:/run/pcpupool/control.sock"; }
+wait_for() {   # seconds, command...
+	local t=$1; shift
+	for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+cleanup() { "$BOOT" stop >/dev/null 2>&1; rm -rf "$SDBOOT_STATE"; }
+trap cleanup EXIT
+
+make --no-print-directory -s "$B/pcpupoold" "$B/libpcpupool.so.0.1.0" "$B/tests/sd_client" \
+	>/dev/null || { echo "build failed"; exit 1; }
+"$BOOT" start || { echo "FAIL cannot boot systemd"; echo "0 passed, 1 failed"; exit 1; }
+R=$("$BOOT" root)
+make --no-print-directory -s install install-systemd DESTDIR="$R" PREFIX=/usr/local >/dev/null ||
+	{ echo "FAIL make install"; exit 1; }
+install -m 0755 "$B/tests/sd_client" "$R/usr/local/bin/sd_client"
+ct ldconfig
+ct systemd-sysusers
+ct systemd-tmpfiles --create /usr/local/lib/tmpfiles.d/pcpupool.conf
+ct systemctl daemon-reload
+
+out=$(ct systemd-analyze verify /usr/local/lib/systemd/system/pcpupoold.service \
+	/usr/local/lib/systemd/system/pcpupoold.socket 2>&1)
+check "systemd-analyze verify: no warnings" test -z "$out"
+[ -n "$out" ] && echo "$out"
+
+ct systemctl start pcpupoold.socket
+check "the socket unit listens" test "$(ct systemctl is-active pcpupoold.socket)" = active
+check "the service is not running before the first client" \
+	test "$(ct systemctl is-active pcpupoold.service)" = inactive
+check "the socket is mode 0660, group pcpupool" \
+	test "$(ct stat -c '%a %G' /run/pcpupool/control.sock)" = "660 pcpupool"
+
+# --- socket activation by a real client holding elements
+ct mkdir -p $W
+ct bash -c "setsid sd_client $W </dev/null >$W/out 2>&1 &"
+check "the first client starts the service (socket activation)" \
+	wait_for 10 ct test -e $W/ready
+check "the service is active and notified READY" test "$(prop ActiveState)" = active
+check "STATUS= reports pools and clients" bash -c "$BOOT exec systemctl show -P StatusText pcpupoold.service | grep -q 'pools,.*clients'"
+pid1=$(prop MainPID)
+check "the pool's memfds are in the fd store" test "$(prop NFileDescriptorStore)" -ge 2
+
+count() { ct cat $W/count 2>/dev/null | awk '{print $1}'; }
+client_check() {   # asks the client to check; prints its verdict
+	ct rm -f $W/check
+	ct pkill -USR1 -x sd_client
+	wait_for 10 ct test -e $W/check
+	ct cat $W/check
+}
+
+# --- restart: same pool, contents intact, client keeps allocating, reconnects
+c0=$(count)
+ct systemctl restart pcpupoold.service
+check "restart: the service is active again with a new pid" \
+	bash -c "[ \"\$($BOOT exec systemctl show -P ActiveState pcpupoold.service)\" = active ] && [ \"\$($BOOT exec systemctl show -P MainPID pcpupoold.service)\" != $pid1 ]"
+check "restart: the pool came back from the fd store" \
+	bash -c "$BOOT exec journalctl -u pcpupoold -o cat | grep -q 'pool sdtest restored from the fd store'"
+sleep 0.3
+c1=$(count)
+check "the client kept allocating through the restart" test "${c1:-0}" -gt "${c0:-0}"
+v=$(client_check)
+check "restart: held contents intact, the client reconnected (refill WAIT = 0)" \
+	bash -c "grep -q 'contents=intact refill=0' <<<'$v'"
+echo "     client: $v"
+
+# --- watchdog: a stopped daemon is killed and restarted, pools kept
+pid2=$(prop MainPID)
+ct kill -STOP "$pid2"
+check "watchdog: a stuck daemon is restarted" \
+	wait_for 15 bash -c "p=\$($BOOT exec systemctl show -P MainPID pcpupoold.service); [ -n \"\$p\" ] && [ \"\$p\" != 0 ] && [ \"\$p\" != $pid2 ] && [ \"\$($BOOT exec systemctl show -P ActiveState pcpupoold.service)\" = active ]"
+check "watchdog: the journal says why" \
+	bash -c "$BOOT exec journalctl -u pcpupoold -o cat | grep -qi 'watchdog timeout'"
+v=$(client_check)
+check "watchdog: held contents intact, the client reconnected" \
+	bash -c "grep -q 'contents=intact refill=0' <<<'$v'"
+
+# --- reload applies a configuration change
+ct bash -c 'cat > /etc/pcpupool/pcpupoold.json' <<'JSON'
+{ "pools": [ { "name": "reloaded", "elem_size": 128, "min_nr": 8 } ] }
+JSON
+ct systemctl reload pcpupoold.service
+check "reload: the new pool exists" wait_for 5 bash -c "$BOOT exec bash -c \"printf '%s\n' '{\\\"cmd\\\":\\\"pools\\\"}' | socat -t3 - UNIX-CONNECT:/run/pcpupool/control.sock\" | grep -q reloaded"
+
+# --- journal: lines with their priorities
+check "journal: the ready line at priority notice (5)" \
+	bash -c "$BOOT exec journalctl -u pcpupoold -o json | grep '\"PRIORITY\":\"5\"' | grep -q 'ready on'"
+check "journal: -p err shows no info lines" \
+	bash -c "! $BOOT exec journalctl -u pcpupoold -p err -o cat | grep -q 'attached to pool'"
+
+# --- security exposure
+score=$(ct systemd-analyze security pcpupoold.service 2>/dev/null | sed -n 's/.*Overall exposure level for pcpupoold.service: \([0-9.]*\).*/\1/p')
+echo "     systemd-analyze security: exposure ${score:-?}"
+check "systemd-analyze security exposure below 2.0" awk -v s="${score:-99}" 'BEGIN { exit !(s < 2.0) }'
+
+# --- stop is clean
+ct pkill -TERM -x sd_client
+ct systemctl stop pcpupoold.service
+check "stop: inactive, result success" \
+	bash -c "[ \"\$($BOOT exec systemctl show -P ActiveState pcpupoold.service)\" = inactive ] && [ \"\$($BOOT exec systemctl show -P Result pcpupoold.service)\" = success ]"
+check "stop: the shutdown is logged" \
+	bash -c "$BOOT exec journalctl -u pcpupoold -o cat | grep -q 'shutting down'"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
