@@ -76,7 +76,7 @@ TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
 EXAMPLES := $(B)/examples/producer $(B)/examples/consumer
 
-.PHONY: all deps check run bench install install-systemd uninstall clean test-bins
+.PHONY: all deps check check-valgrind run bench install install-systemd uninstall clean test-bins
 all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
 
 deps:
@@ -192,6 +192,13 @@ uninstall:
 		$(DESTDIR)$(UNITDIR)/pcpupoold.socket $(DESTDIR)$(SYSUSERSDIR)/pcpupool.conf \
 		$(DESTDIR)$(TMPFILESDIR)/pcpupool.conf $(DESTDIR)$(MANDIR)/man8/pcpupoold.8 \
 		$(DESTDIR)$(MANDIR)/man5/pcpupoold.json.5
+
+# the daemon under valgrind through the black-box tests: no leak, no error
+VALGRIND_DAEMON = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect --error-exitcode=99
+check-valgrind: deps
+	@$(MAKE) --no-print-directory test-bins
+	@B=$(B) DAEMON_WRAPPER="$(VALGRIND_DAEMON)" RELOAD_WAIT=2 tests/run.sh $(SH_TESTS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BIN)

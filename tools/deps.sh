@@ -26,6 +26,7 @@ need_cmd socat socat
 need_cmd timeout coreutils
 need_cmd nm binutils
 need_cmd groff groff-base
+need_cmd valgrind valgrind
 # the systemd tests boot a container, which only root can do
 if [ "$(id -u)" -eq 0 ]; then
 	need_cmd systemd-nspawn systemd-container
