@@ -660,29 +660,55 @@ static struct pcpupool *sig_pool;
 static _Atomic uint64_t sig_runs, sig_misses, sig_errors;
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "lock-free in a signal handler");
 
+/* Handler-owned elements: each tick frees the one in its slot and takes a
+ * new one, so what the handler holds overlaps what the main loop does (an
+ * element handed to both shows up as two owners). */
+#define SIG_HHELD 4
+static struct sigelem *sig_held[SIG_HHELD];
+static uint64_t sig_tick_nr;
+
+static void sig_bad(void)
+{
+	atomic_fetch_add_explicit(&sig_errors, 1, memory_order_relaxed);
+}
+
+static void sig_release(struct sigelem *t)
+{
+	uint64_t tag = SIG_TAG | (uintptr_t)t;
+
+	for (int k = 0; k < 6; k++)
+		if (t->payload[k] != tag + (uint64_t)k)
+			sig_bad();
+	if (t->pattern != tag ||
+	    atomic_exchange_explicit(&t->owner, 0, memory_order_relaxed) != tag)
+		sig_bad();
+	pcpupool_free(t, sig_pool);
+}
+
 static void sig_tick(int sig)
 {
-	int saved = errno;
-	struct sigelem *t = pcpupool_alloc(sig_pool, PCPUPOOL_NOWAIT);
+	int saved = errno, slot = (int)(sig_tick_nr++ % SIG_HHELD);
+	struct sigelem *t;
+	uint64_t tag;
 
 	(void)sig;
+	if (sig_held[slot]) {
+		sig_release(sig_held[slot]);
+		sig_held[slot] = NULL;
+	}
+	t = pcpupool_alloc(sig_pool, PCPUPOOL_NOWAIT);
 	if (!t) {
 		atomic_fetch_add_explicit(&sig_misses, 1, memory_order_relaxed);
 		errno = saved;
 		return;
 	}
-	if (atomic_exchange_explicit(&t->owner, SIG_TAG, memory_order_relaxed) != 0)
-		atomic_fetch_add_explicit(&sig_errors, 1, memory_order_relaxed);
-	t->pattern = SIG_TAG ^ (uintptr_t)t;
+	tag = SIG_TAG | (uintptr_t)t;
+	if (atomic_exchange_explicit(&t->owner, tag, memory_order_relaxed) != 0)
+		sig_bad();
+	t->pattern = tag;
 	for (int k = 0; k < 6; k++)
-		t->payload[k] = (uintptr_t)t + (uint64_t)k;
-	for (int k = 0; k < 6; k++)
-		if (t->payload[k] != (uintptr_t)t + (uint64_t)k)
-			atomic_fetch_add_explicit(&sig_errors, 1, memory_order_relaxed);
-	if (t->pattern != (SIG_TAG ^ (uintptr_t)t) ||
-	    atomic_exchange_explicit(&t->owner, 0, memory_order_relaxed) != SIG_TAG)
-		atomic_fetch_add_explicit(&sig_errors, 1, memory_order_relaxed);
-	pcpupool_free(t, sig_pool);
+		t->payload[k] = tag + (uint64_t)k;
+	sig_held[slot] = t;
 	atomic_fetch_add_explicit(&sig_runs, 1, memory_order_relaxed);
 	errno = saved;
 }
@@ -747,6 +773,9 @@ static int sig_child(struct e2e *e, const char *name, int out_fd)
 	}
 	CHILD_CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
 	signal(SIGALRM, SIG_IGN);
+	for (int i = 0; i < SIG_HHELD; i++)
+		if (sig_held[i])
+			sig_release(sig_held[i]);
 	for (int i = 0; i < SIG_HELD; i++)
 		if (held[i]) {
 			if (atomic_exchange(&held[i]->owner, 0) != tags[i])
