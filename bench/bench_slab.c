@@ -7,7 +7,9 @@
  * element real and the compiler cannot drop the pair):
  *
  *   rseq per-CPU array (floor)   a per-CPU stack of element pointers with
- *                                its own two rseq critical sections (below):
+ *                                two minimal rseq critical sections
+ *                                (bench/rseq_floor.h, shared with
+ *                                bench_peers.c):
  *                                pop = load count, load slot, store count;
  *                                push = store slot, store count.  No owner
  *                                mark, no bounds check, no watermark: the
@@ -59,6 +61,7 @@
 #define _GNU_SOURCE
 #endif
 #include "slab.h"
+#include "rseq_floor.h"   /* the floor: struct floor, floor_pop/push */
 
 #include <errno.h>
 #include <getopt.h>
@@ -117,10 +120,6 @@
 #define BENCH_OUT_OF_LINE __attribute__((noinline))
 #endif
 
-#if defined(__x86_64__)
-#define BENCH_HAVE_FLOOR 1
-#endif
-
 enum bench_comp {
 	COMP_FLOOR,
 	COMP_SLAB_OOL,
@@ -131,174 +130,6 @@ enum bench_comp {
 };
 
 #define NR_CELLS (NR_COMPS * BENCH_MAX_THREADS)
-
-/* ------------------------------------------------------------------ */
-/* the floor: a per-CPU array stack with minimal rseq sections          */
-
-/* One CPU's stack.  `count` is written only by the sections below while
- * they run on that CPU, each ending in its single store of `count`. */
-struct floor_cpu {
-	uint32_t count;
-	uint8_t pad[SLAB_CACHELINE - sizeof(uint32_t)];
-	void *slots[];
-};
-
-_Static_assert(offsetof(struct floor_cpu, slots) == SLAB_CACHELINE,
-	       "slots start on their own line");
-
-struct floor {
-	char *cpus;          /* nr_cpus stacks, stride bytes apart */
-	char *elems;         /* nr_elems elements of BENCH_ELEM_SIZE */
-	intptr_t rseq_off;   /* glibc __rseq_offset */
-	uint32_t stride;
-	uint32_t nr_cpus;
-	uint32_t cap;        /* slots per stack: nr_elems, so push needs no check */
-	uint32_t nr_elems;
-	bool usable;         /* x86_64 and glibc registered rseq */
-};
-
-static struct floor_cpu *floor_cpu_of(const struct floor *f, uint32_t cpu)
-{
-	return (struct floor_cpu *)(f->cpus + (size_t)cpu * f->stride);
-}
-
-#ifdef BENCH_HAVE_FLOOR
-/*
- * Enter a critical section [1, 2) that aborts to 4.  The struct rseq_cs
- * descriptor (version, flags, start_ip, post_commit_offset, abort_ip) goes
- * to __rseq_cs; the abort stub goes to __rseq_failure, preceded by RSEQ_SIG
- * as the 4-byte immediate of a ud1 because the kernel checks the four bytes
- * before abort_ip.  The stub jumps back to 0, which stores the descriptor's
- * address into this thread's rseq->rseq_cs (the kernel cleared it when it
- * aborted us) and runs the section again from the top.
- *
- * The rseq area glibc registered lies at thread pointer + __rseq_offset; on
- * x86_64 the thread pointer is the %fs base, hence %fs:field(off).
- */
-#define FLOOR_RSEQ_ENTER						\
-	".pushsection __rseq_cs, \"aw\"\n\t"				\
-	".balign 32\n\t"						\
-	"3:\n\t"							\
-	".long 0, 0\n\t"						\
-	".quad 1f, 2f - 1f, 4f\n\t"					\
-	".popsection\n\t"						\
-	".pushsection __rseq_failure, \"ax\"\n\t"			\
-	".byte 0x0f, 0xb9, 0x3d\n\t"					\
-	".long %c[sig]\n\t"						\
-	"4:\n\t"							\
-	"jmp 0f\n\t"							\
-	".popsection\n\t"						\
-	"0:\n\t"							\
-	"leaq 3b(%%rip), %q[cs]\n\t"					\
-	"movq %q[cs], %%fs:%c[cs_field](%q[off])\n\t"			\
-	"1:\n\t"							\
-	/* the stack of the CPU we run on; cpu_id is valid because	\
-	 * rseq is registered, and below nr_cpus because every CPU id	\
-	 * is below get_nprocs_conf() (the workers are pinned there) */ \
-	"movl %%fs:%c[cpu_field](%q[off]), %k[s]\n\t"			\
-	"imull %k[stride], %k[s]\n\t"					\
-	"addq %q[base], %q[s]\n\t"
-
-#define FLOOR_RSEQ_INPUTS(f)						\
-	[off] "r"((f)->rseq_off), [stride] "r"((f)->stride),		\
-	[base] "r"((f)->cpus), [sig] "i"(RSEQ_SIG),			\
-	[cs_field] "i"(offsetof(struct rseq, rseq_cs)),			\
-	[cpu_field] "i"(offsetof(struct rseq, cpu_id)),			\
-	[slots] "i"(offsetof(struct floor_cpu, slots))
-
-/* Pop the top of the current CPU's stack; NULL if it is empty. */
-static inline void *floor_pop(const struct floor *f)
-{
-	uintptr_t cs, s, n;
-	void *p;
-
-	__asm__ __volatile__(
-		FLOOR_RSEQ_ENTER
-		"movl (%q[s]), %k[n]\n\t"                 /* count */
-		"testl %k[n], %k[n]\n\t"
-		"jz 5f\n\t"
-		"subl $1, %k[n]\n\t"
-		"movq %c[slots](%q[s],%q[n],8), %q[p]\n\t" /* slots[count - 1] */
-		"movl %k[n], (%q[s])\n\t"                 /* commit: count - 1 */
-		"2:\n\t"
-		"jmp 6f\n\t"
-		"5:\n\t"
-		"xorl %k[p], %k[p]\n\t"
-		"6:\n\t"
-		: [cs] "=&r"(cs), [s] "=&r"(s), [n] "=&r"(n), [p] "=&r"(p)
-		: FLOOR_RSEQ_INPUTS(f)
-		: "memory", "cc");
-	(void)cs;
-	return p;
-}
-
-/* Push @p onto the current CPU's stack.  No full check: every stack can
- * hold every element of the floor (cap == nr_elems). */
-static inline void floor_push(const struct floor *f, void *p)
-{
-	uintptr_t cs, s, n;
-
-	__asm__ __volatile__(
-		FLOOR_RSEQ_ENTER
-		"movl (%q[s]), %k[n]\n\t"                 /* count */
-		"movq %q[p], %c[slots](%q[s],%q[n],8)\n\t" /* slots[count] = p */
-		"addl $1, %k[n]\n\t"
-		"movl %k[n], (%q[s])\n\t"                 /* commit: count + 1 */
-		"2:\n\t"
-		: [cs] "=&r"(cs), [s] "=&r"(s), [n] "=&r"(n)
-		: FLOOR_RSEQ_INPUTS(f), [p] "r"(p)
-		: "memory", "cc");
-	(void)cs; (void)s; (void)n;
-}
-#else
-static inline void *floor_pop(const struct floor *f)
-{
-	(void)f;
-	return NULL;
-}
-
-static inline void floor_push(const struct floor *f, void *p)
-{
-	(void)f; (void)p;
-}
-#endif
-
-/* Stacks for every configured CPU; only the CPUs in @cpus get elements,
- * @per each.  Return 0 or -ENOMEM. */
-static int floor_init(struct floor *f, uint32_t nr_cpus, const int *cpus, int nr_used,
-		      uint32_t per)
-{
-	memset(f, 0, sizeof(*f));
-#ifdef BENCH_HAVE_FLOOR
-	f->usable = __rseq_size > 0;
-	f->rseq_off = (intptr_t)__rseq_offset;
-#endif
-	f->nr_cpus = nr_cpus;
-	f->nr_elems = per * (uint32_t)nr_used;
-	f->cap = f->nr_elems;
-	f->stride = (uint32_t)ROUND_UP(sizeof(struct floor_cpu) +
-				       sizeof(void *) * (size_t)f->cap, SLAB_CACHELINE);
-	f->cpus = aligned_alloc(SLAB_CACHELINE, (size_t)nr_cpus * f->stride);
-	f->elems = aligned_alloc(SLAB_CACHELINE, (size_t)f->nr_elems * BENCH_ELEM_SIZE);
-	if (!f->cpus || !f->elems)
-		return -ENOMEM;
-	memset(f->cpus, 0, (size_t)nr_cpus * f->stride);
-	memset(f->elems, 0, (size_t)f->nr_elems * BENCH_ELEM_SIZE);
-	for (int i = 0; i < nr_used; i++) {
-		struct floor_cpu *fc = floor_cpu_of(f, (uint32_t)cpus[i]);
-
-		for (uint32_t k = 0; k < per; k++)
-			fc->slots[k] = f->elems + ((size_t)i * per + k) * BENCH_ELEM_SIZE;
-		fc->count = per;
-	}
-	return 0;
-}
-
-static void floor_destroy(struct floor *f)
-{
-	free(f->cpus);
-	free(f->elems);
-}
 
 /* ------------------------------------------------------------------ */
 /* the mutex free list                                                 */
@@ -814,39 +645,6 @@ static int check_slab_final(const struct slabpool *sp)
 	return bad;
 }
 
-static int check_floor_final(const struct floor *f)
-{
-	uint8_t *seen = calloc(f->nr_elems / 8 + 1, 1);
-	uint64_t found = 0;
-	int bad = 0;
-
-	if (!seen)
-		return 1;
-	for (uint32_t c = 0; c < f->nr_cpus && !bad; c++) {
-		const struct floor_cpu *fc = floor_cpu_of(f, c);
-
-		if (fc->count > f->cap) {
-			bad = 1;
-			break;
-		}
-		for (uint32_t k = 0; k < fc->count && !bad; k++) {
-			uintptr_t off = (uintptr_t)fc->slots[k] - (uintptr_t)f->elems;
-
-			if (off % BENCH_ELEM_SIZE ||
-			    !seen_once(seen, off / BENCH_ELEM_SIZE, f->nr_elems))
-				bad = 1;
-			found++;
-		}
-	}
-	free(seen);
-	if (!bad && found != f->nr_elems)
-		bad = 1;
-	if (bad)
-		fprintf(stderr, "floor: elements lost or duplicated (found %llu of %u)\n",
-			(unsigned long long)found, f->nr_elems);
-	return bad;
-}
-
 static int check_mlist_final(const struct mlist *m)
 {
 	uint8_t *seen = calloc(m->nr / 8 + 1, 1);
@@ -1178,12 +976,7 @@ static void print_results(const struct bench *b, const struct cell *cells,
 	       b->fl.usable ? "registered" : "NOT registered", (unsigned int)__rseq_size);
 	if (!b->fl.usable)
 		printf("rseq per-CPU array (floor) unavailable: %s; ratios are n/a\n",
-#ifdef BENCH_HAVE_FLOOR
-		       "glibc did not register rseq (__rseq_size == 0)"
-#else
-		       "the floor's rseq sections are x86_64 only"
-#endif
-		       );
+		       floor_unusable_reason(&b->fl));
 	if (!b->sp.v.rseq_cpus)
 		printf("pcpupool slab: rseq unusable, measuring its atomic fallback path\n");
 	printf("\n%-30s %9s %7s %27s %19s %7s\n", "competitor", "1 thread", "ratio",
@@ -1257,7 +1050,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_slab: slab pool: %s\n", strerror(-r));
 		goto out;
 	}
-	if (floor_init(&b.fl, nr_cpus, cpus, nr_used, BENCH_PREFILL) < 0 ||
+	if (floor_init(&b.fl, nr_cpus, cpus, nr_used, BENCH_PREFILL, BENCH_ELEM_SIZE) < 0 ||
 	    mlist_init(&b.ml, BENCH_PREFILL * (uint32_t)nr_used) < 0) {
 		fprintf(stderr, "bench_slab: out of memory\n");
 		goto out;
@@ -1334,7 +1127,7 @@ int main(int argc, char **argv)
 	}
 	r = check_slab_final(&b.sp) + check_mlist_final(&b.ml);
 	if (b.fl.usable)
-		r += check_floor_final(&b.fl);
+		r += floor_check(&b.fl, "floor");
 	printf("  final accounting: %s\n", r ? "FAILED (see stderr)"
 	       : "every element of every competitor found exactly once");
 	wrong += (uint64_t)r;

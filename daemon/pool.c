@@ -194,6 +194,12 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		snprintf(err, errlen, "cannot map the depot");
 		goto fail;
 	}
+	p->cpu = calloc(p->v.nr_cpus, sizeof(*p->cpu));
+	if (!p->cpu) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	r = -EUCLEAN;
 	p->published = atomic_load(&p->v.hdr->nr_published);
 	if (p->st->magic != POOL_STATE_MAGIC || p->st->version != POOL_STATE_VERSION ||
@@ -293,6 +299,36 @@ static int depot_put(struct pool *p, const uint32_t *idx, uint32_t n, uint32_t c
 	return 0;
 }
 
+static void lat_record(struct pool_cpu_stats *cs, uint64_t ns)
+{
+	unsigned b = ns ? 64 - (unsigned)__builtin_clzll(ns) : 0;
+
+	cs->lat_hist[b < POOL_LAT_BUCKETS ? b : POOL_LAT_BUCKETS - 1]++;
+	cs->lat_n++;
+	if (ns > cs->lat_max_ns)
+		cs->lat_max_ns = ns;
+}
+
+/* The upper bound, in µs, of the bucket holding quantile @q (0..1). */
+static double lat_quantile_us(const struct pool_cpu_stats *cs, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)cs->lat_n + 0.5), seen = 0;
+
+	if (!cs->lat_n)
+		return 0;
+	if (want < 1)
+		want = 1;
+	for (unsigned b = 0; b < POOL_LAT_BUCKETS; b++) {
+		seen += cs->lat_hist[b];
+		if (seen >= want) {
+			double hi = b ? (double)(UINT64_C(1) << b) : 1;
+			double max = (double)cs->lat_max_ns;
+			return (hi < max ? hi : max) / 1000.0;
+		}
+	}
+	return (double)cs->lat_max_ns / 1000.0;
+}
+
 /* Take back everything on one list of CPU @cpu (outbox or inbox). */
 static int pool_take_list(struct pool *p, uint32_t cpu, bool inbox, uint64_t *counter)
 {
@@ -311,6 +347,10 @@ static int pool_take_list(struct pool *p, uint32_t cpu, bool inbox, uint64_t *co
 		if (r < 0)
 			return r;
 		*counter += n;
+		if (inbox)
+			p->cpu[cpu].trimmed += n;
+		else
+			p->cpu[cpu].drained += n;
 		if (n < SLAB_BATCH_MAX)
 			return 0;
 	}
@@ -340,14 +380,19 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu)
 	r = pool_take_list(p, cpu, false, &p->drained);
 	if (r < 0)
 		return r;
-	uint32_t want = slab_claim_request(&p->v, cpu, p->cfg.min_nr);
+	uint64_t waited;
+	uint32_t want = slab_claim_request(&p->v, cpu, p->cfg.min_nr, &waited);
+	if (waited)
+		lat_record(&p->cpu[cpu], waited);
 	if (want > p->st->depot_n && pool_grow(p, want - p->st->depot_n) < 0 &&
 	    p->st->depot_n == 0) {
 		p->shortfalls++;
 		return want ? -ENOMEM : 0;
 	}
-	if (want)
+	if (want) {
 		p->refills++;
+		p->cpu[cpu].served++;
+	}
 	while (want) {
 		uint32_t n = want < SLAB_BATCH_MAX ? want : SLAB_BATCH_MAX;
 		if (n > p->st->depot_n)
@@ -364,6 +409,7 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu)
 		if (r < 0)
 			return r;
 		p->refilled += n;
+		p->cpu[cpu].refilled += n;
 		want -= n;
 	}
 	return 0;
@@ -550,6 +596,12 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 		snprintf(err, errlen, "view: %s", strerror(-r));
 		goto fail;
 	}
+	p->cpu = calloc(p->v.nr_cpus, sizeof(*p->cpu));
+	if (!p->cpu) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	atomic_store_explicit(&p->v.hdr->min_nr, c.min_nr, memory_order_relaxed);
 	for (uint32_t cpu = 0; cpu < p->v.nr_cpus; cpu++)
 		slab_set_limits(&p->v, cpu, c.low_watermark, pool_limit(p));
@@ -598,6 +650,7 @@ void pool_free(struct pool *p)
 	if (p->statefd >= 0)
 		close(p->statefd);
 	free(p->in_depot);
+	free(p->cpu);
 	free(p);
 }
 
@@ -682,15 +735,31 @@ json_t *pool_stats_json(struct pool *p)
 		uint32_t cnt = slab_count(&p->v, c);
 		uint32_t in = slab_list_len(atomic_load_explicit(&s->inbox, memory_order_relaxed));
 		uint32_t out = slab_list_len(atomic_load_explicit(&s->outbox, memory_order_relaxed));
-		json_t *e = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		const struct pool_cpu_stats *cs = &p->cpu[c];
+		json_t *e = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+				      " s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				      PCP_F_CPU, (int)c, "slab", (json_int_t)cnt,
 				      "inbox", (json_int_t)in, "outbox", (json_int_t)out,
 				      "level", (json_int_t)cnt + in,
+				      PCP_F_MIN_NR, (json_int_t)p->cfg.min_nr,
 				      "low_watermark", (json_int_t)s->low,
 				      "limit", (json_int_t)s->limit,
-				      "refill_requests",
-				      (json_int_t)atomic_load(&s->refill_requests));
-		if (!e || json_array_append_new(cpus, e) < 0)
+				      "allocs", (json_int_t)__atomic_load_n(&s->allocs, __ATOMIC_RELAXED),
+				      "frees", (json_int_t)__atomic_load_n(&s->frees, __ATOMIC_RELAXED),
+				      "misses", (json_int_t)atomic_load(&s->misses),
+				      "steals", (json_int_t)atomic_load(&s->steals),
+				      "refill_requests", (json_int_t)atomic_load(&s->refill_requests),
+				      "refill_coalesced", (json_int_t)atomic_load(&s->refill_coalesced),
+				      "refills_served", (json_int_t)cs->served,
+				      "refilled", (json_int_t)cs->refilled,
+				      "drained", (json_int_t)cs->drained,
+				      "trimmed", (json_int_t)cs->trimmed);
+		json_t *lat = json_pack("{s:I, s:f, s:f, s:f}", "count", (json_int_t)cs->lat_n,
+					"p50", lat_quantile_us(cs, 0.50),
+					"p99", lat_quantile_us(cs, 0.99),
+					"max", (double)cs->lat_max_ns / 1000.0);
+		if (!e || !lat || json_object_set_new(e, "refill_latency_us", lat) < 0 ||
+		    json_array_append_new(cpus, e) < 0)
 			goto fail;
 		reserved += cnt + in;
 	}

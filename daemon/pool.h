@@ -35,6 +35,19 @@ struct pool_state {
 };
 _Static_assert(sizeof(struct pool_state) == POOL_STATE_HDR, "state header is one page");
 
+#define POOL_LAT_BUCKETS 40   /* log2 buckets of nanoseconds */
+
+/* What the daemon counts per CPU of a pool (its own memory). */
+struct pool_cpu_stats {
+	uint64_t served;             /* refills that moved elements */
+	uint64_t refilled;           /* elements moved to the inbox */
+	uint64_t drained;            /* elements taken back from the outbox */
+	uint64_t trimmed;            /* elements taken back from the inbox */
+	uint64_t lat_n;              /* requests timed, crossing -> refill */
+	uint64_t lat_max_ns;
+	uint64_t lat_hist[POOL_LAT_BUCKETS];
+};
+
 struct pool {
 	struct pool *next;
 	struct pool_config cfg;      /* min_nr and low_watermark resolved */
@@ -48,6 +61,7 @@ struct pool {
 	uint8_t *in_depot;           /* per element: 1 while in the depot */
 	uint32_t nr_attached;
 	bool quarantined;
+	struct pool_cpu_stats *cpu;  /* nr_cpus entries */
 	/* counters */
 	uint64_t requests;           /* refill messages received */
 	uint64_t bad_messages;

@@ -210,7 +210,7 @@ static void refill_send(const struct pcpupool *pool, uint32_t cpu)
 }
 
 /* ------------------------------------------------------------------ */
-/* control connection                                                  */
+/* control connection: transport                                       */
 
 /* Wait for @events on @fd until @deadline.  Return 0 or -ETIMEDOUT/-errno. */
 static int ctl_wait(int fd, short events, int64_t deadline)
@@ -231,8 +231,12 @@ static int ctl_wait(int fd, short events, int64_t deadline)
 	}
 }
 
-static int ctl_send_all(int fd, const char *p, size_t n, int64_t deadline)
+/* Send all @n bytes at @p before @deadline; *ret_sent counts the bytes
+ * that left, whatever the result. */
+static int ctl_send_all(int fd, const char *p, size_t n, int64_t deadline,
+			size_t *ret_sent)
 {
+	*ret_sent = 0;
 	while (n) {
 		ssize_t w = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 
@@ -250,6 +254,7 @@ static int ctl_send_all(int fd, const char *p, size_t n, int64_t deadline)
 		}
 		p += w;
 		n -= (size_t)w;
+		*ret_sent += (size_t)w;
 	}
 	return 0;
 }
@@ -352,13 +357,25 @@ static void ctl_buf_reset(struct pcpupool_client *c)
 	}
 }
 
-/* Mark the connection unusable; return @err for the caller to report. */
+/* Mark the connection unusable; return @err for the caller to report.
+ * The next control call reconnects (ctl_request_locked()). */
 static int ctl_break(struct pcpupool_client *c, int err)
 {
 	if (!c->err)
 		c->err = -err > 0 ? -err : EPROTO;
 	c->len = 0;
 	return err;
+}
+
+/* Close the connection, if any, and leave the client broken.  Locked. */
+static void ctl_drop(struct pcpupool_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->err = ENOTCONN;
+	c->stale = 0;
+	ctl_buf_reset(c);
 }
 
 /* Discard the replies owed to earlier timed-out requests (and the
@@ -383,23 +400,26 @@ static int ctl_drain_stale(struct pcpupool_client *c, int64_t deadline)
 	return 0;
 }
 
-/* One request/reply exchange, locked.  On success *ret_reply holds the
- * parsed reply (any "ok" value). */
+/* One request/reply exchange on the current connection, locked.  On
+ * success *ret_reply holds the parsed reply (any "ok" value).  *ret_sent
+ * tells whether any byte of the request left, i.e. whether the daemon may
+ * have acted on it. */
 static int ctl_xfer(struct pcpupool_client *c, const char *line, size_t len,
-		    int timeout_ms, json_t **ret_reply, int *fds, size_t max_fds,
-		    size_t *nfds)
+		    int64_t deadline, json_t **ret_reply, int *fds, size_t max_fds,
+		    size_t *nfds, bool *ret_sent)
 {
-	int64_t deadline = now_ms() + timeout_ms;
 	json_error_t jerr;
-	size_t n;
+	size_t n, sent = 0;
 	int r;
 
-	if (c->err)
+	*ret_sent = false;
+	if (c->err || c->fd < 0)
 		return -ENOTCONN;
 	r = ctl_drain_stale(c, deadline);
 	if (r < 0)
 		return r;
-	r = ctl_send_all(c->fd, line, len, deadline);
+	r = ctl_send_all(c->fd, line, len, deadline, &sent);
+	*ret_sent = sent > 0;
 	if (r < 0)
 		return ctl_break(c, r);  /* possibly half a line: no way back */
 	r = ctl_recv_line(c, deadline, fds, max_fds, nfds, &n);
@@ -420,58 +440,79 @@ static int ctl_xfer(struct pcpupool_client *c, const char *line, size_t len,
 	return *ret_reply ? 0 : -EPROTO;
 }
 
-/**
- * ctl_request() - send one request and wait for its reply.
- * @c: client.
- * @req: the request object; always consumed (NULL: -ENOMEM).
- * @timeout_ms: bound for the whole exchange.
- * @ret_reply: the reply, {"ok":true,...}; NULL to discard it.
- * @fds: receives up to @max_fds descriptors passed with the reply.
- * @max_fds: capacity of @fds; descriptors beyond it are closed.
- * @ret_nfds: number of descriptors the reply carried (may exceed @max_fds).
- *
- * On failure every received descriptor is closed and *ret_nfds is 0.
- *
- * Context: may block up to @timeout_ms; MT-safe; not signal-safe.
- * Return: 0, the daemon's error as -errno, or a transport error.
- */
-static int ctl_request(struct pcpupool_client *c, json_t *req, int timeout_ms,
-		       json_t **ret_reply, int *fds, size_t max_fds, size_t *ret_nfds)
+/* Serialise @req (always consumed; NULL: -ENOMEM) into one request line,
+ * newline included. */
+static int ctl_line(json_t *req, char line[PCP_MAX_LINE], size_t *ret_len)
 {
-	char line[PCP_MAX_LINE];
-	json_t *reply = NULL;
-	size_t len, nfds = 0, kept;
-	int cs, r;
+	size_t len;
 
 	if (!req)
 		return -ENOMEM;
-	len = json_dumpb(req, line, sizeof(line) - 1, JSON_COMPACT);
+	len = json_dumpb(req, line, PCP_MAX_LINE - 1, JSON_COMPACT);
 	json_decref(req);
 	if (len == 0)
 		return -ENOMEM;
-	if (len > sizeof(line) - 1)
+	if (len > PCP_MAX_LINE - 1)
 		return -E2BIG;
 	line[len++] = '\n';
+	*ret_len = len;
+	return 0;
+}
 
-	/* a cancelled thread must not leave the mutex held or half a reply
-	 * in the stream */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
-	pthread_mutex_lock(&c->lock);
-	r = ctl_xfer(c, line, len, timeout_ms, &reply, fds, max_fds, &nfds);
-	pthread_mutex_unlock(&c->lock);
-	pthread_setcancelstate(cs, NULL);
+/* A request naming one pool: {"cmd":@cmd,"pool":@name}. */
+static int ctl_pool_line(const char *cmd, const char *name, char line[PCP_MAX_LINE],
+			 size_t *ret_len)
+{
+	return ctl_line(json_pack("{s:s, s:s}", PCP_F_CMD, cmd, PCP_F_POOL, name),
+			line, ret_len);
+}
 
-	if (r == 0) {
-		json_t *ok = json_object_get(reply, PCP_F_OK);
+/* 0 for {"ok":true,...}, the daemon's error as -errno, else -EPROTO. */
+static int ctl_status(json_t *reply)
+{
+	json_t *ok = json_object_get(reply, PCP_F_OK);
 
-		if (!json_is_object(reply) || !json_is_boolean(ok)) {
-			r = -EPROTO;
-		} else if (!json_is_true(ok)) {
-			json_t *err = json_object_get(reply, PCP_F_ERROR);
+	if (!json_is_object(reply) || !json_is_boolean(ok))
+		return -EPROTO;
+	if (json_is_true(ok))
+		return 0;
 
-			r = -errno_from_code(json_string_value(json_object_get(err, PCP_F_CODE)));
-		}
-	}
+	json_t *err = json_object_get(reply, PCP_F_ERROR);
+
+	return -errno_from_code(json_string_value(json_object_get(err, PCP_F_CODE)));
+}
+
+/**
+ * ctl_call() - one exchange on the current connection, no reconnection.
+ * @c: client, locked.
+ * @line: the request line, newline included; @len bytes.
+ * @len: its length.
+ * @deadline: bound of the whole exchange (CLOCK_MONOTONIC ms).
+ * @ret_reply: the reply, {"ok":true,...}; NULL to discard it.
+ * @fds: receives up to @max_fds descriptors passed with the reply.
+ * @max_fds: capacity of @fds; descriptors beyond it are closed.
+ * @ret_nfds: number of descriptors the reply carried (may exceed @max_fds);
+ *            NULL to close them all.
+ * @ret_sent: whether any byte of the request left (NULL if not wanted).
+ *
+ * On failure every received descriptor is closed and *ret_nfds is 0.  A
+ * transport failure leaves the client broken (c->err set).
+ *
+ * Context: may block until @deadline; caller holds c->lock.
+ * Return: 0, the daemon's error as -errno, or a transport error.
+ */
+static int ctl_call(struct pcpupool_client *c, const char *line, size_t len,
+		    int64_t deadline, json_t **ret_reply, int *fds, size_t max_fds,
+		    size_t *ret_nfds, bool *ret_sent)
+{
+	json_t *reply = NULL;
+	size_t nfds = 0, kept;
+	bool sent;
+	int r;
+
+	r = ctl_xfer(c, line, len, deadline, &reply, fds, max_fds, &nfds, &sent);
+	if (r == 0)
+		r = ctl_status(reply);
 	if (r == 0 && ret_reply)
 		*ret_reply = reply;
 	else
@@ -484,25 +525,399 @@ static int ctl_request(struct pcpupool_client *c, json_t *req, int timeout_ms,
 	}
 	if (ret_nfds)
 		*ret_nfds = nfds;
+	if (ret_sent)
+		*ret_sent = sent;
 	return r;
 }
 
-/* A request on @pool's pool with no reply fields: {"cmd":@cmd,"pool":name} */
-static int pool_cmd(struct pcpupool *pool, const char *cmd, int timeout_ms)
+/* Connect a stream socket to @path, waiting for backlog room at most until
+ * @deadline.  Return the descriptor (non-blocking, close-on-exec) or
+ * -errno (-ETIMEDOUT when the backlog stayed full). */
+static int connect_unix(const char *path, int64_t deadline)
 {
-	return ctl_request(pool->client,
-			   json_pack("{s:s, s:s}", PCP_F_CMD, cmd, PCP_F_POOL, pool->name),
-			   timeout_ms, NULL, NULL, 0, NULL);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	unsigned int backoff_us = CONNECT_BACKOFF_MIN_US;
+	socklen_t salen;
+	int fd;
+
+	if (len == 0)
+		return -EINVAL;
+	if (len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@') {
+		/* "@name": Linux abstract namespace, as systemd spells it */
+		sa.sun_path[0] = '\0';
+		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	} else {
+		salen = (socklen_t)sizeof(sa);
+	}
+	/* non-blocking, so that a daemon that stopped accepting (full
+	 * backlog) cannot hold us past the deadline: AF_UNIX then fails with
+	 * EAGAIN and leaves the socket unconnected, free to try again */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	while (connect(fd, (struct sockaddr *)&sa, salen) < 0) {
+		int err = errno, left_ms;
+
+		if (err == EINTR)
+			continue;
+		left_ms = ms_left(deadline);
+		if ((err == EAGAIN || err == EINPROGRESS) && left_ms > 0) {
+			unsigned int us = backoff_us;
+			struct timespec ts;
+
+			if ((uint64_t)us > (uint64_t)left_ms * 1000)
+				us = (unsigned int)left_ms * 1000;
+			ts.tv_sec = us / 1000000;
+			ts.tv_nsec = (long)(us % 1000000) * 1000;
+			nanosleep(&ts, NULL);
+			backoff_us = backoff_us * 2 > CONNECT_BACKOFF_MAX_US ?
+				CONNECT_BACKOFF_MAX_US : backoff_us * 2;
+			continue;
+		}
+		close(fd);
+		return err == EAGAIN || err == EINPROGRESS ? -ETIMEDOUT : -err;
+	}
+	return fd;
+}
+
+/* Adopt the connected socket @fd and check the protocol version with
+ * "hello".  Locked.  On failure the client is left broken, @fd closed. */
+static int ctl_hello(struct pcpupool_client *c, int fd, int64_t deadline)
+{
+	char line[PCP_MAX_LINE];
+	json_t *reply = NULL, *ver;
+	size_t len;
+	int r;
+
+	ctl_drop(c);
+	c->fd = fd;
+	c->err = 0;
+	r = ctl_line(json_pack("{s:s, s:i}", PCP_F_CMD, PCP_CMD_HELLO,
+			       PCP_F_VERSION, PCP_PROTO_VERSION), line, &len);
+	if (r == 0)
+		r = ctl_call(c, line, len, deadline, &reply, NULL, 0, NULL, NULL);
+	if (r == 0) {
+		ver = json_object_get(reply, PCP_F_VERSION);
+		if (!json_is_integer(ver) || json_integer_value(ver) != PCP_PROTO_VERSION)
+			r = -EPROTO;
+		json_decref(reply);
+	}
+	if (r < 0)
+		ctl_drop(c);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* control connection: reconnection                                    */
+
+/**
+ * struct attach_info - the fields of an "attach" reply.
+ * @map_size: bytes to map.
+ * @client_id: this attachment's id, the owner mark of the elements it pops.
+ * @elem_size: element size.
+ * @nr_cpus: number of per-CPU slabs.
+ */
+struct attach_info {
+	json_int_t map_size;
+	json_int_t client_id;
+	json_int_t elem_size;
+	json_int_t nr_cpus;
+};
+
+/* Unpack and range-check an attach reply for pool @name. */
+static int attach_parse(json_t *reply, const char *name, struct attach_info *ret_ai)
+{
+	struct attach_info ai;
+	json_error_t jerr;
+	const char *rname;
+
+	if (json_unpack_ex(reply, &jerr, 0, "{s:s, s:I, s:I, s:I, s:I}",
+			   PCP_F_POOL, &rname, PCP_F_MAP_SIZE, &ai.map_size,
+			   PCP_F_CLIENT_ID, &ai.client_id, PCP_F_ELEM_SIZE, &ai.elem_size,
+			   F_NR_CPUS, &ai.nr_cpus) < 0)
+		return -EPROTO;
+	if (strcmp(rname, name) || ai.map_size < SLAB_HDR_SIZE ||
+	    (uint64_t)ai.map_size > SLAB_MAP_MAX || (uint64_t)ai.map_size > SIZE_MAX ||
+	    ai.client_id < 1 || ai.client_id > UINT32_MAX)
+		return -EPROTO;
+	*ret_ai = ai;
+	return 0;
+}
+
+/* Whether @fd is a datagram socket (a refill channel). */
+static bool fd_is_dgram(int fd)
+{
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+	       type == SOCK_DGRAM;
+}
+
+/* Whether an attach reply's descriptors and fields describe the very
+ * shared-memory object @pool has mapped (a daemon that got its pools back
+ * from the fd store), so the mapping and the view can be kept. */
+static bool pool_same_object(const struct pcpupool *pool, json_t *reply,
+			     const int *fds, struct attach_info *ret_ai)
+{
+	struct attach_info ai;
+	struct stat st;
+
+	if (attach_parse(reply, pool->name, &ai) < 0 ||
+	    fstat(fds[ATTACH_FD_MEM], &st) < 0 ||
+	    st.st_dev != pool->mem_dev || st.st_ino != pool->mem_ino ||
+	    (uint64_t)ai.map_size != pool->map_size ||
+	    (uint64_t)ai.elem_size != pool->v.hdr->elem_size ||
+	    (uint64_t)ai.nr_cpus != pool->v.nr_cpus ||
+	    !fd_is_dgram(fds[ATTACH_FD_REFILL]))
+		return false;
+	*ret_ai = ai;
+	return true;
+}
+
+/* Install a new refill channel under @pool's descriptor number.  dup3()
+ * swaps the open file behind the number in one step: a signal handler in
+ * refill_send() sends on the old channel or the new one, never on a
+ * closed or reused number. */
+static int pool_swap_refill_fd(struct pcpupool *pool, int newfd)
+{
+	while (dup3(newfd, pool->refill_fd, O_CLOEXEC) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/**
+ * pool_reattach() - attach @pool again over a new connection.
+ * @pool: an open, not stale, handle of the client.
+ * @deadline: bound of the exchanges.
+ *
+ * The same shared-memory object (compared by st_dev and st_ino) keeps the
+ * mapping and the view: the new refill channel is swapped in under the old
+ * descriptor number and the owner id is updated.  Anything else (the pool
+ * is gone, was recreated, or the daemon refuses it) marks the handle
+ * stale; an attachment the daemon made for it is undone.
+ *
+ * Context: caller holds the client's lock.
+ * Return: 0 (reattached or marked stale), or a transport error, -ETIMEDOUT
+ * or -ENOMEM, which fail the reconnection.
+ */
+static int pool_reattach(struct pcpupool *pool, int64_t deadline)
+{
+	struct pcpupool_client *c = pool->client;
+	int fds[ATTACH_NR_FDS] = { -1, -1 };
+	char line[PCP_MAX_LINE];
+	struct attach_info ai;
+	json_t *reply = NULL;
+	size_t len, nfds = 0;
+	bool same;
+	int r;
+
+	r = ctl_pool_line(PCP_CMD_ATTACH, pool->name, line, &len);
+	if (r < 0)
+		return r;
+	r = ctl_call(c, line, len, deadline, &reply, fds, ATTACH_NR_FDS, &nfds, NULL);
+	if (r < 0) {
+		if (c->err || r == -ETIMEDOUT || r == -ENOMEM)
+			return r;
+		pool->stale = true;  /* ENOENT (gone), EUCLEAN, EACCES, ... */
+		return 0;
+	}
+	same = nfds == ATTACH_NR_FDS && pool_same_object(pool, reply, fds, &ai) &&
+	       pool_swap_refill_fd(pool, fds[ATTACH_FD_REFILL]) == 0;
+	close_fds(fds, nfds < ATTACH_NR_FDS ? nfds : ATTACH_NR_FDS);
+	json_decref(reply);
+	if (same) {
+		/* read by the fast path's pop without synchronisation: one
+		 * aligned 32-bit store, so a pop marks its element with the old
+		 * id or the new one, either naming this process */
+		__atomic_store_n(&pool->v.owner, (uint32_t)ai.client_id, __ATOMIC_RELAXED);
+		return 0;
+	}
+	/* a different object: the pool was recreated.  Keep the old memory
+	 * for the fast path, give the new attachment back. */
+	pool->stale = true;
+	r = ctl_pool_line(PCP_CMD_DETACH, pool->name, line, &len);
+	if (r < 0)
+		return r;
+	r = ctl_call(c, line, len, deadline, NULL, NULL, 0, NULL, NULL);
+	if (r < 0 && (c->err || r == -ETIMEDOUT))
+		return r;
+	return 0;
+}
+
+/* Map an error of connect() during reconnection: the daemon is not there
+ * (no socket, refused, not permitted, no room) is -ENOTCONN; a shortage of
+ * our own resources stays what it is. */
+static int reconnect_err(int err)
+{
+	switch (err) {
+	case -EMFILE: case -ENFILE: case -ENOMEM: case -ENOBUFS:
+		return err;
+	default:
+		return -ENOTCONN;
+	}
+}
+
+/**
+ * ctl_reconnect() - replace a broken control connection.
+ * @c: client, locked, broken (c->err set) and not disconnected.
+ * @deadline: bound of the whole reconnection.
+ *
+ * Connects to the same socket path, says hello and attaches again every
+ * open, not stale pool of the client (pool_reattach()).  On failure the
+ * new connection is closed (the daemon drops whatever it attached) and
+ * the client stays broken, to be tried again by the next control call.
+ *
+ * Context: may block until @deadline; caller holds c->lock.
+ * Return: 0; -ENOTCONN when the daemon cannot be reached; -ETIMEDOUT,
+ * -EPROTO (protocol mismatch), -ENOMEM, -EMFILE or a transport error
+ * (as -ENOTCONN) when the new connection failed.
+ */
+static int ctl_reconnect(struct pcpupool_client *c, int64_t deadline)
+{
+	int fd, r;
+
+	ctl_drop(c);
+	fd = connect_unix(c->path, deadline);
+	if (fd < 0)
+		return reconnect_err(fd);
+	r = ctl_hello(c, fd, deadline);
+	for (struct pcpupool *pool = c->pools; pool && r == 0; pool = pool->next)
+		if (!pool->stale)
+			r = pool_reattach(pool, deadline);
+	if (r < 0) {
+		ctl_drop(c);
+		return r == -EPIPE || r == -ECONNRESET ? -ENOTCONN : r;
+	}
+	return 0;
+}
+
+/* ctl_request_locked() flags */
+#define CTL_RETRY 0x1  /* may be sent again when the connection broke after it left */
+
+/**
+ * ctl_request_locked() - one request, reconnecting first if need be.
+ * @c: client, locked.
+ * @pool: the pool the request is about, or NULL; a stale pool fails.
+ * @line: the request line, newline included.
+ * @len: its length.
+ * @flags: CTL_RETRY if the request is idempotent: sent again on a new
+ *         connection when the old one broke after it had left.  Any
+ *         request is sent again when the connection broke before it left.
+ * @deadline: bound of reconnection and exchange together.
+ * @ret_reply: as ctl_call().
+ * @fds: as ctl_call().
+ * @max_fds: as ctl_call().
+ * @ret_nfds: as ctl_call().
+ *
+ * A broken connection is replaced (ctl_reconnect()) at most once per call.
+ *
+ * Context: may block until @deadline; caller holds c->lock.
+ * Return: 0, the daemon's error as -errno, -ESTALE (@pool is stale),
+ * -ENOTCONN (disconnected, daemon unreachable, or the connection broke),
+ * -ETIMEDOUT, -EPROTO, -ENOMEM.
+ */
+static int ctl_request_locked(struct pcpupool_client *c, struct pcpupool *pool,
+			      const char *line, size_t len, unsigned int flags,
+			      int64_t deadline, json_t **ret_reply, int *fds,
+			      size_t max_fds, size_t *ret_nfds)
+{
+	bool reconnected = false, sent;
+	int r;
+
+	if (ret_nfds)
+		*ret_nfds = 0;
+	for (;;) {
+		if (c->closed)
+			return -ENOTCONN;
+		if (pool && pool->stale)
+			return -ESTALE;
+		if (c->err) {
+			if (reconnected)
+				return -ENOTCONN;
+			r = ctl_reconnect(c, deadline);
+			if (r < 0)
+				return r;
+			reconnected = true;
+			continue;  /* the pool may have turned stale */
+		}
+		r = ctl_call(c, line, len, deadline, ret_reply, fds, max_fds, ret_nfds, &sent);
+		if (r >= 0 || !c->err)
+			return r;
+		/* the connection broke under this request: once, and only
+		 * if the daemon cannot have acted on it or acting twice is
+		 * harmless, reconnect and send it again */
+		if (reconnected || (sent && !(flags & CTL_RETRY)))
+			return r == -EPIPE || r == -ECONNRESET ? -ENOTCONN : r;
+	}
+}
+
+/* Take the client's lock, with cancellation off: a cancelled thread must
+ * not leave the mutex held or half a reply in the stream. */
+static void ctl_lock(struct pcpupool_client *c, int *ret_cs)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, ret_cs);
+	pthread_mutex_lock(&c->lock);
+}
+
+static void ctl_unlock(struct pcpupool_client *c, int cs)
+{
+	pthread_mutex_unlock(&c->lock);
+	pthread_setcancelstate(cs, NULL);
+}
+
+/**
+ * ctl_request() - send one request and wait for its reply.
+ * @c: client.
+ * @pool: the pool the request is about (a stale one fails), or NULL.
+ * @req: the request object; always consumed (NULL: -ENOMEM).
+ * @flags: CTL_RETRY for idempotent requests (ctl_request_locked()).
+ * @timeout_ms: bound for the whole exchange, reconnection included,
+ *              counted from when the client's lock is taken.
+ * @ret_reply: the reply, {"ok":true,...}; NULL to discard it.
+ * @fds: receives up to @max_fds descriptors passed with the reply.
+ * @max_fds: capacity of @fds; descriptors beyond it are closed.
+ * @ret_nfds: number of descriptors the reply carried (may exceed @max_fds).
+ *
+ * On failure every received descriptor is closed and *ret_nfds is 0.
+ *
+ * Context: may block up to @timeout_ms (plus the wait for the lock);
+ * MT-safe; not signal-safe.
+ * Return: as ctl_request_locked().
+ */
+static int ctl_request(struct pcpupool_client *c, struct pcpupool *pool, json_t *req,
+		       unsigned int flags, int timeout_ms, json_t **ret_reply,
+		       int *fds, size_t max_fds, size_t *ret_nfds)
+{
+	char line[PCP_MAX_LINE];
+	size_t len;
+	int cs, r;
+
+	if (ret_nfds)
+		*ret_nfds = 0;
+	r = ctl_line(req, line, &len);
+	if (r < 0)
+		return r;
+	ctl_lock(c, &cs);
+	r = ctl_request_locked(c, pool, line, len, flags, now_ms() + timeout_ms,
+			       ret_reply, fds, max_fds, ret_nfds);
+	ctl_unlock(c, cs);
+	return r;
 }
 
 /* Synchronous refill: 0 (and *ret_refilled) or -errno. */
 static int pool_refill_sync(struct pcpupool *pool, int timeout_ms, json_int_t *ret_refilled)
 {
 	json_t *reply;
-	int r = ctl_request(pool->client,
+	int r = ctl_request(pool->client, pool,
 			    json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_REFILL,
 				      PCP_F_POOL, pool->name),
-			    timeout_ms, &reply, NULL, 0, NULL);
+			    CTL_RETRY, timeout_ms, &reply, NULL, 0, NULL);
 
 	if (r < 0)
 		return r;
@@ -533,57 +948,9 @@ static int env_wait_timeout_ms(void)
 static void client_free(struct pcpupool_client *c)
 {
 	pthread_mutex_destroy(&c->lock);
+	free(c->path);
 	free(c->buf);
 	free(c);
-}
-
-/* A pool of @c is gone: free @c if it was disconnected and this was its
- * last pool. */
-static void client_put_pool(struct pcpupool_client *c)
-{
-	bool last;
-
-	pthread_mutex_lock(&c->lock);
-	c->nr_pools--;
-	last = c->nr_pools == 0 && c->fd < 0;
-	pthread_mutex_unlock(&c->lock);
-	if (last)
-		client_free(c);
-}
-
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = strlen(path);
-	socklen_t salen;
-	int fd;
-
-	if (len == 0)
-		return -EINVAL;
-	if (len >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, len);
-	if (path[0] == '@') {
-		/* "@name": Linux abstract namespace, as systemd spells it */
-		sa.sun_path[0] = '\0';
-		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
-	} else {
-		salen = (socklen_t)sizeof(sa);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* an AF_UNIX connect interrupted while waiting for backlog room
-	 * leaves the socket unconnected: just try again */
-	while (connect(fd, (struct sockaddr *)&sa, salen) < 0) {
-		int err = errno;
-
-		if (err == EINTR)
-			continue;
-		close(fd);
-		return -err;
-	}
-	return fd;
 }
 
 /* ------------------------------------------------------------------ */
@@ -600,6 +967,10 @@ static int connect_unix(const char *path)
  * of PCPUPOOL_WAIT allocations from $PCPUPOOL_WAIT_TIMEOUT_MS (default
  * 2000 ms).  One connection serves any number of pools and threads.
  *
+ * The path is remembered: when the connection breaks later (the daemon
+ * restarted, crashed, or closed it), the next control call reconnects to
+ * it and attaches the client's pools again (see pcpupool_open()).
+ *
  * Context: may block (up to 5 s for the daemon's answer); MT-safe; not
  * async-signal-safe.
  * Return: the client, or NULL with errno set: EPROTO (protocol version
@@ -609,8 +980,8 @@ static int connect_unix(const char *path)
 PCPUPOOL_EXPORT struct pcpupool_client *pcpupool_connect(const char *socket_path)
 {
 	struct pcpupool_client *c;
-	json_t *reply = NULL, *ver;
-	int r;
+	int64_t deadline;
+	int cs, fd, r;
 
 	if (!socket_path) {
 		socket_path = secure_getenv(PCP_SOCKET_ENV);
@@ -628,27 +999,27 @@ PCPUPOOL_EXPORT struct pcpupool_client *pcpupool_connect(const char *socket_path
 		errno = r;
 		return NULL;
 	}
+	c->fd = -1;
+	c->err = ENOTCONN;
 	c->wait_timeout_ms = env_wait_timeout_ms();
-	c->fd = connect_unix(socket_path);
-	if (c->fd < 0) {
-		r = c->fd;
+	c->path = strdup(socket_path);
+	if (!c->path) {
+		r = -ENOMEM;
 		goto fail;
 	}
-	r = ctl_request(c, json_pack("{s:s, s:i}", PCP_F_CMD, PCP_CMD_HELLO,
-				     PCP_F_VERSION, PCP_PROTO_VERSION),
-			CTL_REPLY_TIMEOUT_MS, &reply, NULL, 0, NULL);
-	if (r < 0)
+	deadline = now_ms() + CTL_REPLY_TIMEOUT_MS;
+	fd = connect_unix(c->path, deadline);
+	if (fd < 0) {
+		r = fd;
 		goto fail;
-	ver = json_object_get(reply, PCP_F_VERSION);
-	if (!json_is_integer(ver) || json_integer_value(ver) != PCP_PROTO_VERSION)
-		r = -EPROTO;
-	json_decref(reply);
+	}
+	ctl_lock(c, &cs);
+	r = ctl_hello(c, fd, deadline);
+	ctl_unlock(c, cs);
 	if (r < 0)
 		goto fail;
 	return c;
 fail:
-	if (c->fd >= 0)
-		close(c->fd);
 	client_free(c);
 	errno = -r;
 	return NULL;
@@ -661,8 +1032,8 @@ fail:
  * Close every pool opened through @c first.  If some are still open, the
  * connection is closed anyway (the daemon then treats them as detached;
  * their shared memory stays mapped, so alloc and free keep working), their
- * control calls fail with -ENOTCONN, and @c's memory is released when the
- * last of them is closed.
+ * control calls fail with -ENOTCONN without reconnecting, and @c's memory
+ * is released when the last of them is closed.
  *
  * Context: may block briefly on the client's lock; not async-signal-safe.
  * No other call may use @c concurrently or afterwards.
@@ -670,18 +1041,15 @@ fail:
 PCPUPOOL_EXPORT void pcpupool_disconnect(struct pcpupool_client *c)
 {
 	bool last;
-	int fd;
+	int cs;
 
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->lock);
-	fd = c->fd;
-	c->fd = -1;
-	c->err = ENOTCONN;
-	last = c->nr_pools == 0;
-	pthread_mutex_unlock(&c->lock);
-	if (fd >= 0)
-		close(fd);
+	ctl_lock(c, &cs);
+	c->closed = true;
+	ctl_drop(c);
+	last = !c->pools;
+	ctl_unlock(c, cs);
 	if (last)
 		client_free(c);
 }
@@ -689,11 +1057,39 @@ PCPUPOOL_EXPORT void pcpupool_disconnect(struct pcpupool_client *c)
 /* ------------------------------------------------------------------ */
 /* attach / create / close / destroy                                   */
 
-/* Unmap and close @pool's resources and free it; tell the client. */
-static void pool_release(struct pcpupool *pool)
+/* Link @pool into its client's list of open handles.  Locked. */
+static void pool_link(struct pcpupool *pool)
 {
 	struct pcpupool_client *c = pool->client;
 
+	pool->prev = NULL;
+	pool->next = c->pools;
+	if (c->pools)
+		c->pools->prev = pool;
+	c->pools = pool;
+}
+
+/* Take @pool out of its client's list; return whether @c is disconnected
+ * and this was its last pool (the caller then frees @c).  Locked. */
+static bool pool_unlink(struct pcpupool *pool)
+{
+	struct pcpupool_client *c = pool->client;
+
+	if (pool->prev)
+		pool->prev->next = pool->next;
+	else
+		c->pools = pool->next;
+	if (pool->next)
+		pool->next->prev = pool->prev;
+	pool->next = pool->prev = NULL;
+	return c->closed && !c->pools;
+}
+
+/* Unmap and close @pool's resources and free it.  @pool must not be (or
+ * no longer be) on its client's list: a reconnection could swap a refill
+ * channel into a descriptor number closed here and reused elsewhere. */
+static void pool_free(struct pcpupool *pool)
+{
 	if (pool->base)
 		munmap(pool->base, pool->map_size);
 	if (pool->memfd >= 0)
@@ -701,40 +1097,30 @@ static void pool_release(struct pcpupool *pool)
 	if (pool->refill_fd >= 0)
 		close(pool->refill_fd);
 	free(pool);
-	if (c)
-		client_put_pool(c);
 }
 
 /* Map the attach reply's memory and build the view.  Return 0 or -errno. */
 static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 {
-	const char *rname;
-	json_int_t map_size, client_id, elem_size, nr_cpus;
-	json_error_t jerr;
+	struct attach_info ai;
 	struct stat st;
-	int type = 0, r;
-	socklen_t tlen = sizeof(type);
+	int r;
 
-	if (json_unpack_ex(reply, &jerr, 0, "{s:s, s:I, s:I, s:I, s:I}",
-			   PCP_F_POOL, &rname, PCP_F_MAP_SIZE, &map_size,
-			   PCP_F_CLIENT_ID, &client_id, PCP_F_ELEM_SIZE, &elem_size,
-			   F_NR_CPUS, &nr_cpus) < 0)
-		return -EPROTO;
-	if (strcmp(rname, name) || map_size < SLAB_HDR_SIZE ||
-	    (uint64_t)map_size > SLAB_MAP_MAX || (uint64_t)map_size > SIZE_MAX ||
-	    client_id < 1 || client_id > UINT32_MAX)
-		return -EPROTO;
+	r = attach_parse(reply, name, &ai);
+	if (r < 0)
+		return r;
 	/* the descriptors are what they claim to be, and the header page is
 	 * backed before we read it (else SIGBUS) */
 	if (fstat(pool->memfd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SLAB_HDR_SIZE)
 		return -EPROTO;
-	if (getsockopt(pool->refill_fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
-	    type != SOCK_DGRAM)
+	if (!fd_is_dgram(pool->refill_fd))
 		return -EPROTO;
+	pool->mem_dev = st.st_dev;
+	pool->mem_ino = st.st_ino;
 
-	pool->map_size = (size_t)map_size;
+	pool->map_size = (size_t)ai.map_size;
 	pool->base = mmap(NULL, pool->map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			  pool->memfd, 0);
 	if (pool->base == MAP_FAILED) {
@@ -747,8 +1133,8 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 	r = slab_validate_hdr(h, 0);
 	if (r < 0)
 		return r;
-	if (h->map_size != (uint64_t)map_size || h->elem_size != (uint64_t)elem_size ||
-	    h->nr_cpus != (uint64_t)nr_cpus)
+	if (h->map_size != (uint64_t)ai.map_size || h->elem_size != (uint64_t)ai.elem_size ||
+	    h->nr_cpus != (uint64_t)ai.nr_cpus)
 		return -EPROTO;
 	/* every published element is backed: the daemon grows the file
 	 * before its release store of nr_published; this acquire load pairs
@@ -759,60 +1145,78 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 		return -errno;
 	if ((uint64_t)st.st_size < slab_bytes_for(h, pub))
 		return -EUCLEAN;
-	return slab_view_init(&pool->v, pool->base, pool->map_size, (uint32_t)client_id);
+	return slab_view_init(&pool->v, pool->base, pool->map_size, (uint32_t)ai.client_id);
 }
 
-/* Attach pool @name through @c.  Return 0 and *ret_pool, or -errno. */
+/**
+ * pool_attach() - attach pool @name through @c.
+ * @c: client.
+ * @name: a valid pool name.
+ * @ret_pool: the new handle, on success.
+ *
+ * The exchange, the mapping and the linking into the client's list happen
+ * under one hold of the client's lock, so a reconnection by another thread
+ * sees the handle either not at all (and this attach runs on the new
+ * connection) or complete (and attaches it again).
+ *
+ * Return: 0, or -errno as pcpupool_open() reports it.
+ */
 static int pool_attach(struct pcpupool_client *c, const char *name,
 		       struct pcpupool **ret_pool)
 {
-	struct pcpupool *pool = NULL;
 	int fds[ATTACH_NR_FDS] = { -1, -1 };
+	char line[PCP_MAX_LINE];
+	struct pcpupool *pool;
 	json_t *reply = NULL;
-	size_t nfds = 0;
+	size_t len, nfds = 0;
 	void *mem;
-	int r;
+	int cs, r;
 
-	r = ctl_request(c, json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_ATTACH,
-				     PCP_F_POOL, name),
-			CTL_REPLY_TIMEOUT_MS, &reply, fds, ATTACH_NR_FDS, &nfds);
+	r = posix_memalign(&mem, SLAB_CACHELINE, sizeof(*pool));
+	if (r)
+		return -r;
+	pool = mem;
+	memset(pool, 0, sizeof(*pool));
+	pool->client = c;
+	pool->memfd = -1;
+	pool->refill_fd = -1;
+	strcpy(pool->name, name);  /* name_valid(): fits */
+	r = ctl_pool_line(PCP_CMD_ATTACH, name, line, &len);
 	if (r < 0)
-		return r;
+		goto out_free;
+
+	ctl_lock(c, &cs);
+	r = ctl_request_locked(c, NULL, line, len, CTL_RETRY,
+			       now_ms() + CTL_REPLY_TIMEOUT_MS, &reply, fds,
+			       ATTACH_NR_FDS, &nfds);
+	if (r < 0)
+		goto out_unlock;
 	if (nfds != ATTACH_NR_FDS) {
 		close_fds(fds, nfds < ATTACH_NR_FDS ? nfds : ATTACH_NR_FDS);
 		r = -EPROTO;
 		goto detach;
 	}
-	r = posix_memalign(&mem, SLAB_CACHELINE, sizeof(*pool));
-	if (r) {
-		close_fds(fds, ATTACH_NR_FDS);
-		r = -r;
-		goto detach;
-	}
-	pool = mem;
-	memset(pool, 0, sizeof(*pool));
 	pool->memfd = fds[ATTACH_FD_MEM];
 	pool->refill_fd = fds[ATTACH_FD_REFILL];
-	strcpy(pool->name, name);  /* name_valid(): fits */
 	r = pool_map(pool, reply, name);
 	if (r < 0)
 		goto detach;
+	pool_link(pool);
+	ctl_unlock(c, cs);
 	json_decref(reply);
-
-	pthread_mutex_lock(&c->lock);
-	c->nr_pools++;
-	pthread_mutex_unlock(&c->lock);
-	pool->client = c;
 	*ret_pool = pool;
 	return 0;
 detach:
-	/* the daemon counts us attached: undo that (best effort) */
+	/* the daemon counts us attached: undo that (best effort; on the
+	 * same connection only, since a broken one took it along) */
+	if (ctl_pool_line(PCP_CMD_DETACH, name, line, &len) == 0)
+		(void)ctl_call(c, line, len, now_ms() + CTL_REPLY_TIMEOUT_MS,
+			       NULL, NULL, 0, NULL, NULL);
+out_unlock:
+	ctl_unlock(c, cs);
 	json_decref(reply);
-	if (pool)
-		pool_release(pool);
-	(void)ctl_request(c, json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_DETACH,
-				       PCP_F_POOL, name),
-			  CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+out_free:
+	pool_free(pool);
 	return r;
 }
 
@@ -824,12 +1228,31 @@ detach:
  * Receives the pool's shared memory and refill channel from the daemon,
  * maps the pool and validates its header.
  *
- * Context: may block (one control round trip, at most 5 s); MT-safe; not
- * async-signal-safe.
+ * The handle survives a restart of the daemon.  Its fast path
+ * (pcpupool_alloc() with PCPUPOOL_NOWAIT, pcpupool_free(), the element
+ * and reserve queries) never uses the control connection and keeps working
+ * on the mapped reserves while the daemon is away.  The first control call
+ * of the client after the connection broke (any pool's, or
+ * pcpupool_stats_json()) reconnects and attaches every open pool again,
+ * within that call's timeout; while the daemon cannot be reached, control
+ * calls fail at once with ENOTCONN.  A restarted daemon that took its pools
+ * back from systemd's fd store hands out the same shared-memory object:
+ * the handle stays as it is, with a new refill channel under the same
+ * descriptor number.  If instead the pool is gone, was recreated (the
+ * daemon was stopped and started, or the pool destroyed and created), or
+ * the daemon refuses it, the handle is *stale*: its fast path still works
+ * on the old memory, now shared with no daemon and no new client, but its
+ * control calls (pcpupool_refill() with PCPUPOOL_WAIT, pcpupool_resize(),
+ * pcpupool_destroy(), PCPUPOOL_WAIT allocations that need a refill) fail
+ * with ESTALE.  Close it and open the pool again by name to use the new
+ * pool; elements of the old one must not be freed into the new one.
+ *
+ * Context: may block (one control round trip, at most 5 s, plus a
+ * reconnection within the same bound); MT-safe; not async-signal-safe.
  * Return: the pool, or NULL with errno set: EINVAL (bad argument), ENOTCONN
- * (connection broken or closed), ENOENT (no such pool), EACCES/EPERM,
- * EMFILE, ETIMEDOUT, EPROTO (malformed reply or foreign memory), EUCLEAN
- * (corrupt pool), ENOMEM, or the daemon's error.
+ * (disconnected, or the daemon cannot be reached), ENOENT (no such pool),
+ * EACCES/EPERM, EMFILE, ETIMEDOUT, EPROTO (malformed reply or foreign
+ * memory), EUCLEAN (corrupt pool), ENOMEM, or the daemon's error.
  */
 PCPUPOOL_EXPORT struct pcpupool *pcpupool_open(struct pcpupool_client *c, const char *name)
 {
@@ -892,7 +1315,10 @@ static int opts_copy(const struct pcpupool_create_opts *opts,
  *        fields take the daemon's defaults.
  *
  * If the pool is created but cannot be attached, it is destroyed again
- * (best effort).
+ * (best effort).  A broken connection is re-established first, as for
+ * pcpupool_open(); the create request itself is not sent twice, so a
+ * connection that breaks after it left fails the call with ENOTCONN
+ * although the pool may exist.
  *
  * Context: may block (two control round trips); MT-safe; not
  * async-signal-safe.
@@ -931,16 +1357,16 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_create_opts(struct pcpupool_client *c,
 	if (req && o.low_watermark &&
 	    json_object_set_new(req, PCP_F_LOW_WM, json_integer(o.low_watermark)))
 		goto nomem;
-	r = ctl_request(c, req, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+	r = ctl_request(c, NULL, req, 0, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
 	if (r < 0) {
 		errno = -r;
 		return NULL;
 	}
 	r = pool_attach(c, name, &pool);
 	if (r < 0) {
-		(void)ctl_request(c, json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_DESTROY,
-					       PCP_F_POOL, name),
-				  CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+		(void)ctl_request(c, NULL, json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_DESTROY,
+						     PCP_F_POOL, name),
+				  0, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
 		errno = -r;
 		return NULL;
 	}
@@ -977,9 +1403,12 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_create(struct pcpupool_client *c, cons
  * pcpupool_close() - detach from a pool and release the handle.
  * @pool: the pool; NULL is a no-op.
  *
- * Tells the daemon (best effort: a broken or closed connection is not an
- * error here), unmaps the pool and closes its descriptors.  Elements still
- * held become invalid in this process; the daemon accounts for them.
+ * Tells the daemon (best effort), unmaps the pool and closes its
+ * descriptors.  Elements still held become invalid in this process; the
+ * daemon accounts for them.  There is nothing to tell when the connection
+ * is broken (the daemon dropped the attachment with it) or the handle is
+ * stale, so close then neither reconnects nor waits: the next control
+ * call of another pool does that.
  *
  * Context: may block (one control round trip, at most 5 s); not
  * async-signal-safe; no other call may use @pool concurrently or
@@ -987,10 +1416,25 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_create(struct pcpupool_client *c, cons
  */
 PCPUPOOL_EXPORT void pcpupool_close(struct pcpupool *pool)
 {
+	struct pcpupool_client *c;
+	char line[PCP_MAX_LINE];
+	size_t len;
+	bool last;
+	int cs;
+
 	if (!pool)
 		return;
-	(void)pool_cmd(pool, PCP_CMD_DETACH, CTL_REPLY_TIMEOUT_MS);
-	pool_release(pool);
+	c = pool->client;
+	ctl_lock(c, &cs);
+	last = pool_unlink(pool);
+	if (!c->closed && !c->err && !pool->stale &&
+	    ctl_pool_line(PCP_CMD_DETACH, pool->name, line, &len) == 0)
+		(void)ctl_call(c, line, len, now_ms() + CTL_REPLY_TIMEOUT_MS,
+			       NULL, NULL, 0, NULL, NULL);
+	ctl_unlock(c, cs);
+	pool_free(pool);
+	if (last)
+		client_free(c);
 }
 
 /**
@@ -999,23 +1443,40 @@ PCPUPOOL_EXPORT void pcpupool_close(struct pcpupool *pool)
  *
  * Fails with -EBUSY while another client is attached.  On success the
  * handle is released as by pcpupool_close(); on failure it stays valid and
- * attached.
+ * attached.  A broken connection is re-established first; the destroy
+ * request itself is not sent twice (see pcpupool_create_opts()).
  *
  * Context: may block (one control round trip, at most 5 s); not
  * async-signal-safe; no other call may use @pool concurrently.
- * Return: 0, or -EINVAL, -EBUSY, -EPERM/-EACCES, -ENOENT, -ENOTCONN,
+ * Return: 0, or -EINVAL, -EBUSY, -EPERM/-EACCES, -ENOENT, -ESTALE (the
+ * handle is stale: see pcpupool_open(); close it), -ENOTCONN,
  * -ETIMEDOUT, -EPROTO or another daemon error.
  */
 PCPUPOOL_EXPORT int pcpupool_destroy(struct pcpupool *pool)
 {
-	int r;
+	struct pcpupool_client *c;
+	char line[PCP_MAX_LINE];
+	bool last = false;
+	size_t len;
+	int cs, r;
 
 	if (!pool)
 		return -EINVAL;
-	r = pool_cmd(pool, PCP_CMD_DESTROY, CTL_REPLY_TIMEOUT_MS);
+	c = pool->client;
+	r = ctl_pool_line(PCP_CMD_DESTROY, pool->name, line, &len);
 	if (r < 0)
 		return r;
-	pool_release(pool);
+	ctl_lock(c, &cs);
+	r = ctl_request_locked(c, pool, line, len, 0, now_ms() + CTL_REPLY_TIMEOUT_MS,
+			       NULL, NULL, 0, NULL);
+	if (r == 0)
+		last = pool_unlink(pool);
+	ctl_unlock(c, cs);
+	if (r < 0)
+		return r;
+	pool_free(pool);
+	if (last)
+		client_free(c);
 	return 0;
 }
 

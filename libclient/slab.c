@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/rseq.h>
+#include <time.h>
 
 #define ROUND_UP(x, a) (((x) + (a) - 1) / (a) * (a))
 
@@ -552,6 +553,31 @@ static int slab_index(const struct slab_view *v, const struct slab *s)
 	return (int)(((const char *)s - v->slabs) / v->slab_stride);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);   /* vDSO: no syscall, signal-safe */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Raise @s's pending flag.  True if this caller raised it and so sends the
+ * request; false if one is already out (coalesced). */
+static bool slab_request(const struct slab_view *v, struct slab *s)
+{
+	(void)v;
+	/* acq_rel: orders this exchange after the level we read and before
+	 * the request; pairs with the daemon's store of 0 in
+	 * slab_claim_request(), which it makes before reading levels */
+	if (atomic_exchange_explicit(&s->refill_pending, 1, memory_order_acq_rel)) {
+		atomic_fetch_add_explicit(&s->refill_coalesced, 1, memory_order_relaxed);
+		return false;
+	}
+	atomic_store_explicit(&s->pending_since_ns, now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->refill_requests, 1, memory_order_relaxed);
+	return true;
+}
+
 /**
  * slab_low_check() - a pop left @left elements in @s, below its low
  * watermark: decide whether this caller sends the refill request.
@@ -565,16 +591,10 @@ static int slab_index(const struct slab_view *v, const struct slab *s)
  */
 int slab_low_check(const struct slab_view *v, struct slab *s, uint32_t left)
 {
-	(void)left;
-	if (slab_list_len(atomic_load_explicit(&s->inbox, memory_order_relaxed)))
+	if (left >= s->low ||
+	    slab_list_len(atomic_load_explicit(&s->inbox, memory_order_relaxed)))
 		return -1;
-	/* acq_rel: orders this exchange after the count we read and before
-	 * the request; pairs with the daemon's store of 0 in
-	 * slab_claim_request(), which it makes before reading levels */
-	if (atomic_exchange_explicit(&s->refill_pending, 1, memory_order_acq_rel))
-		return -1;
-	atomic_fetch_add_explicit(&s->refill_requests, 1, memory_order_relaxed);
-	return slab_index(v, s);
+	return slab_request(v, s) ? slab_index(v, s) : -1;
 }
 
 /* Take the inbox of slab @c; hand out the first element, splice the rest
@@ -599,18 +619,14 @@ static uint32_t take_from_inbox(const struct slab_view *v, uint32_t c, bool use_
 	if (1 + k < n)
 		slab_list_push(v, &victim->inbox, buf + 1 + k, n - 1 - k);
 	/* what is left on the CPU we drew from */
-	if (s && s->count < s->low) {
+	if (s) {
 		int r = slab_low_check(v, s, s->count);
 		if (r >= 0)
 			*refill_cpu = r;
 	} else if (!use_rseq) {
 		uint64_t w = atomic_load_explicit(&victim->inbox, memory_order_relaxed);
-		if (slab_list_len(w) < victim->low &&
-		    !atomic_exchange_explicit(&victim->refill_pending, 1, memory_order_acq_rel)) {
-			atomic_fetch_add_explicit(&victim->refill_requests, 1,
-						  memory_order_relaxed);
+		if (slab_list_len(w) < victim->low && slab_request(v, victim))
 			*refill_cpu = (int)c;
-		}
 	}
 	return buf[0];
 }
@@ -631,16 +647,19 @@ struct slab_alloc_res slab_alloc_slow(const struct slab_view *v, uint32_t pop_st
 	bool use_rseq = pop_status == SLAB_POP_EMPTY;
 	uint32_t cpu = (uint32_t)slab_current_cpu(v);
 
-	for (uint32_t i = 0; i < v->nr_cpus && r.idx == SLAB_NIL; i++)
-		r.idx = take_from_inbox(v, (cpu + i) % v->nr_cpus, use_rseq, &r.refill_cpu);
+	for (uint32_t i = 0; i < v->nr_cpus && r.idx == SLAB_NIL; i++) {
+		uint32_t c = (cpu + i) % v->nr_cpus;
+		r.idx = take_from_inbox(v, c, use_rseq, &r.refill_cpu);
+		if (i && r.idx != SLAB_NIL)
+			atomic_fetch_add_explicit(&slab_of(v, c)->steals, 1, memory_order_relaxed);
+	}
 	if (r.idx == SLAB_NIL) {
-		/* every reachable reserve is dry: make sure our CPU's refill
-		 * is on its way (coalesced like any other request) */
+		/* every reachable reserve is dry: count the miss and make sure
+		 * our CPU's refill is on its way (coalesced like any other) */
 		struct slab *s = slab_of(v, cpu);
-		if (!atomic_exchange_explicit(&s->refill_pending, 1, memory_order_acq_rel)) {
-			atomic_fetch_add_explicit(&s->refill_requests, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&s->misses, 1, memory_order_relaxed);
+		if (slab_request(v, s))
 			r.refill_cpu = (int)cpu;
-		}
 	}
 	return r;
 }
@@ -736,6 +755,7 @@ void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint
  * @v: pool view.
  * @cpu: slab index.
  * @target: wanted level (min_nr).
+ * @ret_wait_ns: how long the request had been pending (0 if none was).
  *
  * The pending flag is cleared before the level is read, so a client that
  * drains the slab after this read sends a new request.
@@ -743,10 +763,17 @@ void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint
  * Context: daemon.
  * Return: the deficit (0 if none).
  */
-uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target)
+uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target,
+			    uint64_t *ret_wait_ns)
 {
 	struct slab *s = slab_of(v, cpu);
 
+	*ret_wait_ns = 0;
+	if (atomic_load_explicit(&s->refill_pending, memory_order_acquire)) {
+		uint64_t since = atomic_load_explicit(&s->pending_since_ns, memory_order_relaxed);
+		uint64_t now = now_ns();
+		*ret_wait_ns = since && since <= now ? now - since : 0;
+	}
 	/* seq_cst: the clear must be ordered before the level loads below;
 	 * pairs with the acq_rel exchange in slab_low_check() */
 	atomic_store_explicit(&s->refill_pending, 0, memory_order_seq_cst);

@@ -115,13 +115,24 @@ struct slab {
 	uint32_t limit;
 	uint32_t low;
 	uint32_t cap;
-	uint8_t pad0[SLAB_CACHELINE - 16];
-	/* line 1: daemon -> clients */
+	/* statistics counted inside the pop and push sections, on the line
+	 * they already own: no atomic, no extra cache line.  A section that is
+	 * aborted after its increment and restarted counts twice, so these
+	 * over-count by the number of such aborts (rare: the window is a few
+	 * instructions). */
+	uint64_t allocs;
+	uint64_t frees;
+	uint8_t pad0[SLAB_CACHELINE - 32];
+	/* line 1: daemon -> clients, and the slow paths' counters */
 	_Atomic uint64_t inbox;            /* slab_list word */
 	_Atomic uint32_t refill_pending;   /* 1 while an async request is out */
 	uint32_t pad1a;
 	_Atomic uint64_t refill_requests;  /* requests sent (not coalesced) */
-	uint8_t pad1[SLAB_CACHELINE - 24];
+	_Atomic uint64_t refill_coalesced; /* crossings that found one pending */
+	_Atomic uint64_t pending_since_ns; /* CLOCK_MONOTONIC of the request */
+	_Atomic uint64_t misses;           /* allocs that found no element */
+	_Atomic uint64_t steals;           /* inboxes taken by other CPUs */
+	uint8_t pad1[SLAB_CACHELINE - 56];
 	/* line 2: clients -> daemon */
 	_Atomic uint64_t outbox;           /* slab_list word */
 	uint8_t pad2[SLAB_CACHELINE - 8];
@@ -141,6 +152,8 @@ _Static_assert(sizeof(struct slab_hdr) <= SLAB_HDR_SIZE, "header fits its page")
 _Static_assert(offsetof(struct slab, count) == 0, "count first: asm uses offset 0");
 _Static_assert(offsetof(struct slab, limit) == 4, "asm uses offset 4");
 _Static_assert(offsetof(struct slab, cap) == 12, "asm uses offset 12");
+_Static_assert(offsetof(struct slab, allocs) == 16, "asm uses offset 16");
+_Static_assert(offsetof(struct slab, frees) == 24, "asm uses offset 24");
 _Static_assert(offsetof(struct slab, inbox) == SLAB_CACHELINE, "inbox on its own line");
 _Static_assert(offsetof(struct slab, outbox) == 2 * SLAB_CACHELINE, "outbox on its own line");
 _Static_assert(offsetof(struct slab, slots) == 3 * SLAB_CACHELINE, "asm uses slots at 192");
@@ -255,6 +268,14 @@ int slab_validate_hdr(const struct slab_hdr *h, size_t file_size);
 	"leaq 3b(%%rip), %%rax\n\t"                                      \
 	"movq %%rax, %%fs:8(%%rsi)\n\t"
 
+/* Per-CPU statistics inside the sections; SLAB_NO_STATS compiles them out
+ * (the benchmark measures both). */
+#ifdef SLAB_NO_STATS
+#define SLAB_STAT_INC(off) ""
+#else
+#define SLAB_STAT_INC(off) "addq $1, " off "(%%rcx)\n\t"
+#endif
+
 /* Inside a section: %rsi holds __rseq_offset (loaded by the arm code);
  * %ecx <- this thread's cpu_id; if it is not below the view's rseq_cpus
  * leave with `nocpu`; else %rcx <- address of its slab. */
@@ -313,6 +334,7 @@ static inline uint32_t slab_pop(const struct slab_view *v, uint32_t *ret_left,
 		"je 8f\n\t"
 		"movl %%r9d, 4(%%r8,%%rdx,8)\n\t"    /* meta[idx].owner */
 		"8:\n\t"
+		SLAB_STAT_INC("16")                  /* allocs */
 		"movl %%eax, (%%rcx)\n\t"            /* commit: count - 1 */
 		"2:\n\t"
 		"jmp 7f\n\t"
@@ -367,6 +389,7 @@ static inline int slab_push(const struct slab_view *v, uint32_t idx)
 		"cmpl 4(%%rcx), %%eax\n\t"           /* >= limit (<= cap): spill */
 		"jae 6f\n\t"
 		"movl %[idx], 192(%%rcx,%%rax,4)\n\t"
+		SLAB_STAT_INC("24")                  /* frees */
 		"addl $1, %%eax\n\t"
 		"movl %%eax, (%%rcx)\n\t"            /* commit: count + 1 */
 		"2:\n\t"
@@ -477,7 +500,8 @@ int slab_list_take(const struct slab_view *v, _Atomic uint64_t *box,
 uint32_t slab_level(const struct slab_view *v, uint32_t cpu);
 uint32_t slab_count(const struct slab_view *v, uint32_t cpu);
 void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint32_t limit);
-uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target);
+uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target,
+			    uint64_t *ret_wait_ns);
 int slab_refill(const struct slab_view *v, uint32_t cpu, const uint32_t *idx, uint32_t n);
 int slab_drain_outbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
 		      uint32_t max, uint32_t *ret_n);

@@ -289,7 +289,8 @@ static int run_daemon(void)
 	while (!atomic_load(&ctl->stop_daemon)) {
 		for (uint32_t c = 0; c < ncpu; c++) {
 			daemon_drain(c);
-			uint32_t want = slab_claim_request(&view, c, MIN_NR);
+			uint64_t waited;
+			uint32_t want = slab_claim_request(&view, c, MIN_NR, &waited);
 			if (want > SLAB_BATCH_MAX)
 				want = SLAB_BATCH_MAX;
 			n = depot_get(buf, want);

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rseq_floor.h - the per-CPU rseq array stack the benchmarks measure
+ * against: the least any per-CPU design can do, so their 1.00x.
+ *
+ * One stack of element pointers per CPU, touched only by two rseq critical
+ * sections written here in inline asm: pop = load count, load slot, store
+ * count; push = store slot, store count.  No owner mark, no bounds check,
+ * no watermark, no fallback.  Each section ends in its single committing
+ * store of `count`, so it is correct across threads, processes (were the
+ * stacks in shared memory) and signal handlers, like the pcpupool slab.
+ *
+ * Shared by bench_slab.c and bench_peers.c (one source of truth); x86_64
+ * only, and only when glibc registered rseq (floor.usable says which).
+ * Everything is static inline so that a file using part of it still builds
+ * warning-free.
+ */
+#ifndef PCPUPOOL_BENCH_RSEQ_FLOOR_H
+#define PCPUPOOL_BENCH_RSEQ_FLOOR_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/rseq.h>
+
+#define FLOOR_CACHELINE 64u
+
+#if defined(__x86_64__)
+#define FLOOR_HAVE_RSEQ 1
+#endif
+
+/* One CPU's stack.  `count` is written only by the sections below while
+ * they run on that CPU, each ending in its single store of `count`. */
+struct floor_cpu {
+	uint32_t count;
+	uint8_t pad[FLOOR_CACHELINE - sizeof(uint32_t)];
+	void *slots[];
+};
+
+_Static_assert(offsetof(struct floor_cpu, slots) == FLOOR_CACHELINE,
+	       "slots start on their own line");
+
+struct floor {
+	char *cpus;          /* nr_cpus stacks, stride bytes apart */
+	char *elems;         /* nr_elems elements of elem_size bytes */
+	intptr_t rseq_off;   /* glibc __rseq_offset */
+	size_t elem_size;
+	uint32_t stride;
+	uint32_t nr_cpus;
+	uint32_t cap;        /* slots per stack: nr_elems, so push needs no check */
+	uint32_t nr_elems;
+	bool usable;         /* x86_64 and glibc registered rseq */
+};
+
+static inline struct floor_cpu *floor_cpu_of(const struct floor *f, uint32_t cpu)
+{
+	return (struct floor_cpu *)(f->cpus + (size_t)cpu * f->stride);
+}
+
+#ifdef FLOOR_HAVE_RSEQ
+/*
+ * Enter a critical section [1, 2) that aborts to 4.  The struct rseq_cs
+ * descriptor (version, flags, start_ip, post_commit_offset, abort_ip) goes
+ * to __rseq_cs; the abort stub goes to __rseq_failure, preceded by RSEQ_SIG
+ * as the 4-byte immediate of a ud1 because the kernel checks the four bytes
+ * before abort_ip.  The stub jumps back to 0, which stores the descriptor's
+ * address into this thread's rseq->rseq_cs (the kernel cleared it when it
+ * aborted us) and runs the section again from the top.
+ *
+ * The rseq area glibc registered lies at thread pointer + __rseq_offset; on
+ * x86_64 the thread pointer is the %fs base, hence %fs:field(off).
+ */
+#define FLOOR_RSEQ_ENTER						\
+	".pushsection __rseq_cs, \"aw\"\n\t"				\
+	".balign 32\n\t"						\
+	"3:\n\t"							\
+	".long 0, 0\n\t"						\
+	".quad 1f, 2f - 1f, 4f\n\t"					\
+	".popsection\n\t"						\
+	".pushsection __rseq_failure, \"ax\"\n\t"			\
+	".byte 0x0f, 0xb9, 0x3d\n\t"					\
+	".long %c[sig]\n\t"						\
+	"4:\n\t"							\
+	"jmp 0f\n\t"							\
+	".popsection\n\t"						\
+	"0:\n\t"							\
+	"leaq 3b(%%rip), %q[cs]\n\t"					\
+	"movq %q[cs], %%fs:%c[cs_field](%q[off])\n\t"			\
+	"1:\n\t"							\
+	/* the stack of the CPU we run on; cpu_id is valid because	\
+	 * rseq is registered, and below nr_cpus because every CPU id	\
+	 * is below get_nprocs_conf() (the workers are pinned there) */ \
+	"movl %%fs:%c[cpu_field](%q[off]), %k[s]\n\t"			\
+	"imull %k[stride], %k[s]\n\t"					\
+	"addq %q[base], %q[s]\n\t"
+
+#define FLOOR_RSEQ_INPUTS(f)						\
+	[off] "r"((f)->rseq_off), [stride] "r"((f)->stride),		\
+	[base] "r"((f)->cpus), [sig] "i"(RSEQ_SIG),			\
+	[cs_field] "i"(offsetof(struct rseq, rseq_cs)),			\
+	[cpu_field] "i"(offsetof(struct rseq, cpu_id)),			\
+	[slots] "i"(offsetof(struct floor_cpu, slots))
+
+/* Pop the top of the current CPU's stack; NULL if it is empty. */
+static inline void *floor_pop(const struct floor *f)
+{
+	uintptr_t cs, s, n;
+	void *p;
+
+	__asm__ __volatile__(
+		FLOOR_RSEQ_ENTER
+		"movl (%q[s]), %k[n]\n\t"                 /* count */
+		"testl %k[n], %k[n]\n\t"
+		"jz 5f\n\t"
+		"subl $1, %k[n]\n\t"
+		"movq %c[slots](%q[s],%q[n],8), %q[p]\n\t" /* slots[count - 1] */
+		"movl %k[n], (%q[s])\n\t"                 /* commit: count - 1 */
+		"2:\n\t"
+		"jmp 6f\n\t"
+		"5:\n\t"
+		"xorl %k[p], %k[p]\n\t"
+		"6:\n\t"
+		: [cs] "=&r"(cs), [s] "=&r"(s), [n] "=&r"(n), [p] "=&r"(p)
+		: FLOOR_RSEQ_INPUTS(f)
+		: "memory", "cc");
+	(void)cs;
+	return p;
+}
+
+/* Push @p onto the current CPU's stack.  No full check: every stack can
+ * hold every element of the floor (cap == nr_elems). */
+static inline void floor_push(const struct floor *f, void *p)
+{
+	uintptr_t cs, s, n;
+
+	__asm__ __volatile__(
+		FLOOR_RSEQ_ENTER
+		"movl (%q[s]), %k[n]\n\t"                 /* count */
+		"movq %q[p], %c[slots](%q[s],%q[n],8)\n\t" /* slots[count] = p */
+		"addl $1, %k[n]\n\t"
+		"movl %k[n], (%q[s])\n\t"                 /* commit: count + 1 */
+		"2:\n\t"
+		: [cs] "=&r"(cs), [s] "=&r"(s), [n] "=&r"(n)
+		: FLOOR_RSEQ_INPUTS(f), [p] "r"(p)
+		: "memory", "cc");
+	(void)cs; (void)s; (void)n;
+}
+#else
+static inline void *floor_pop(const struct floor *f)
+{
+	(void)f;
+	return NULL;
+}
+
+static inline void floor_push(const struct floor *f, void *p)
+{
+	(void)f; (void)p;
+}
+#endif
+
+/* Why the floor cannot run here, or NULL when it can. */
+static inline const char *floor_unusable_reason(const struct floor *f)
+{
+#ifdef FLOOR_HAVE_RSEQ
+	return f->usable ? NULL : "glibc did not register rseq (__rseq_size == 0)";
+#else
+	(void)f;
+	return "the floor's rseq sections are x86_64 only";
+#endif
+}
+
+/**
+ * floor_init() - stacks for every configured CPU, elements for some.
+ * @f: the floor to set up (zeroed first).
+ * @nr_cpus: stacks to make: get_nprocs_conf(), so that any cpu_id the
+ *           kernel reports has one.
+ * @cpus: the CPUs that get elements, @nr_used of them.
+ * @nr_used: length of @cpus.
+ * @per: elements per CPU in @cpus.
+ * @elem_size: bytes per element, a multiple of FLOOR_CACHELINE or less.
+ *
+ * Return: 0, or -ENOMEM (floor_destroy() cleans up either way).
+ */
+static inline int floor_init(struct floor *f, uint32_t nr_cpus, const int *cpus,
+			     int nr_used, uint32_t per, size_t elem_size)
+{
+	size_t stride;
+
+	memset(f, 0, sizeof(*f));
+#ifdef FLOOR_HAVE_RSEQ
+	f->usable = __rseq_size > 0;
+	f->rseq_off = (intptr_t)__rseq_offset;
+#endif
+	f->elem_size = elem_size;
+	f->nr_cpus = nr_cpus;
+	f->nr_elems = per * (uint32_t)nr_used;
+	f->cap = f->nr_elems;
+	stride = sizeof(struct floor_cpu) + sizeof(void *) * (size_t)f->cap;
+	f->stride = (uint32_t)((stride + FLOOR_CACHELINE - 1) / FLOOR_CACHELINE *
+			       FLOOR_CACHELINE);
+	f->cpus = aligned_alloc(FLOOR_CACHELINE, (size_t)nr_cpus * f->stride);
+	f->elems = aligned_alloc(FLOOR_CACHELINE, (size_t)f->nr_elems * elem_size +
+				 FLOOR_CACHELINE);
+	if (!f->cpus || !f->elems)
+		return -ENOMEM;
+	memset(f->cpus, 0, (size_t)nr_cpus * f->stride);
+	memset(f->elems, 0, (size_t)f->nr_elems * elem_size);
+	for (int i = 0; i < nr_used; i++) {
+		struct floor_cpu *fc = floor_cpu_of(f, (uint32_t)cpus[i]);
+
+		for (uint32_t k = 0; k < per; k++)
+			fc->slots[k] = f->elems + ((size_t)i * per + k) * elem_size;
+		fc->count = per;
+	}
+	return 0;
+}
+
+static inline void floor_destroy(struct floor *f)
+{
+	free(f->cpus);
+	free(f->elems);
+	f->cpus = f->elems = NULL;
+}
+
+/**
+ * floor_check() - every element of the floor in some stack exactly once.
+ * @f: the floor, with no section running.
+ * @who: prefix of the complaint printed to stderr.
+ *
+ * Return: 0 if so, 1 (after saying what is wrong) if not.
+ */
+static inline int floor_check(const struct floor *f, const char *who)
+{
+	uint8_t *seen = calloc(f->nr_elems / 8 + 1, 1);
+	uint64_t found = 0;
+	int bad = 0;
+
+	if (!seen)
+		return 1;
+	for (uint32_t c = 0; c < f->nr_cpus && !bad; c++) {
+		const struct floor_cpu *fc = floor_cpu_of(f, c);
+
+		if (fc->count > f->cap) {
+			bad = 1;
+			break;
+		}
+		for (uint32_t k = 0; k < fc->count && !bad; k++) {
+			uintptr_t off = (uintptr_t)fc->slots[k] - (uintptr_t)f->elems;
+			uint64_t i = off / f->elem_size;
+
+			if (off % f->elem_size || i >= f->nr_elems ||
+			    (seen[i / 8] & (1u << (i % 8))))
+				bad = 1;
+			else
+				seen[i / 8] |= (uint8_t)(1u << (i % 8));
+			found++;
+		}
+	}
+	free(seen);
+	if (!bad && found != f->nr_elems)
+		bad = 1;
+	if (bad)
+		fprintf(stderr, "%s: elements lost or duplicated (found %llu of %u)\n",
+			who, (unsigned long long)found, f->nr_elems);
+	return bad;
+}
+
+#endif /* PCPUPOOL_BENCH_RSEQ_FLOOR_H */
