@@ -70,13 +70,13 @@ DAEMON     := $(B)/pcpupoold
 C_TESTS  := test_slab test_torture test_exports
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
-SH_TESTS := test_daemon_cli
+SH_TESTS := test_daemon_cli $(if $(SANITIZE),,test_fuzz)
 TESTS    := $(C_TESTS) $(SH_TESTS)
 TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
 EXAMPLES := $(B)/examples/producer $(B)/examples/consumer
 
-.PHONY: all deps check check-valgrind run bench install install-systemd uninstall clean test-bins
+.PHONY: all deps check check-valgrind fuzz fuzz-bins run bench install install-systemd uninstall clean test-bins
 all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
 
 deps:
@@ -146,7 +146,7 @@ $(B)/tests/sd_client: tests/sd_client.c $(LIB_SO)
 	$(CC) $(ALL_CFLAGS) $< $(LINK_LIB) -o $@
 
 check: deps
-	@$(MAKE) --no-print-directory test-bins
+	@$(MAKE) --no-print-directory test-bins $(if $(SANITIZE),,fuzz-bins)
 	@B=$(B) tests/run.sh $(TESTS)
 
 RUN_DIR ?= $(CURDIR)/run
@@ -193,6 +193,35 @@ uninstall:
 		$(DESTDIR)$(TMPFILESDIR)/pcpupool.conf $(DESTDIR)$(MANDIR)/man8/pcpupoold.8 \
 		$(DESTDIR)$(MANDIR)/man5/pcpupoold.json.5
 
+# libFuzzer targets (clang), beside the parsers they exercise
+FUZZ_B      := build-fuzz
+FUZZ_CC     ?= clang
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  = -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
+	-fsanitize=fuzzer-no-link $(WARN) $(CPPFLAGS)
+FUZZ_TARGETS := fuzz_ctl fuzz_config
+FUZZ_SECONDS ?= 10
+
+$(FUZZ_B)/%.o: %.c $(wildcard libclient/*.h include/*.h daemon/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_B)/fuzz_ctl: $(addprefix $(FUZZ_B)/,daemon/fuzz_ctl.o daemon/ctl.o daemon/pool.o \
+		daemon/config.o daemon/log.o libclient/slab.o)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ $(DAEMON_LIBS) -o $@
+
+$(FUZZ_B)/fuzz_config: $(addprefix $(FUZZ_B)/,daemon/fuzz_config.o daemon/config.o daemon/log.o)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ $(JANSSON_LIBS) -o $@
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
+
+# each target for FUZZ_SECONDS on a copy of its seed corpus (make fuzz runs
+# them longer); part of make check through tests/test_fuzz.sh
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-bins
+	@FUZZ_SECONDS=$(if $(filter command line,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),300) \
+		tests/test_fuzz.sh
+
 # the daemon under valgrind through the black-box tests: no leak, no error
 VALGRIND_DAEMON = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99
@@ -205,4 +234,4 @@ bench: deps
 	$(BENCH_BIN) $(BENCH_ARGS)
 
 clean:
-	rm -rf build build-*
+	rm -rf build build-* $(FUZZ_B)

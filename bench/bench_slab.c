@@ -9,15 +9,25 @@
  *   rseq per-CPU array (floor)   a per-CPU stack of element pointers with
  *                                two minimal rseq critical sections
  *                                (bench/rseq_floor.h, shared with
- *                                bench_peers.c):
+ *                                bench_peers.c), inlined into the loop:
  *                                pop = load count, load slot, store count;
  *                                push = store slot, store count.  No owner
  *                                mark, no bounds check, no watermark: the
  *                                least any per-CPU design can do, so 1.00x.
+ *   rseq per-CPU array (floor, out-of-line)
+ *                                the same pop and push behind noinline (and
+ *                                noipa) calls shaped like the library's
+ *                                entry points (pointer in, pointer out):
+ *                                the floor for the out-of-line slab.
  *   pcpupool slab (out-of-line)  slab_alloc() / slab_elem() / slab_free()
  *                                of slab.h behind noinline (and noipa)
  *                                wrappers, the way an application calling
  *                                libpcpupool sees them (less the PLT jump).
+ *   pcpupool slab, stats off (out-of-line)
+ *                                the same wrappers compiled with
+ *                                SLAB_NO_STATS (bench_slab_nostats.c): no
+ *                                per-CPU allocs/frees counting, to measure
+ *                                what the counters cost.
  *   pcpupool slab (inline)       the same calls inlined into the loop.
  *   glibc malloc/free            malloc(64) + free() (the tcache hit path).
  *   pthread mutex free list      one global singly linked free list under
@@ -41,14 +51,23 @@
  *   - then N rounds.  Round r runs every cell once, starting at cell
  *     r mod cells, so the order rotates and slow drift of the machine
  *     (frequency, a noisy neighbour on a VM) hits every cell alike.
- *   - reported: the median of the N samples, ratios against the floor at
- *     the same thread count, and the interquartile range of each cell.
+ *   - reported: the median of the N samples, ratios against the (inline)
+ *     floor at the same thread count, and the interquartile range of each
+ *     cell.  Then the headline figures at 1 thread, each a ratio of two
+ *     medians of this run: slab out-of-line / floor out-of-line and slab
+ *     inline / floor inline (target: at most 2.00 each), and the cost of
+ *     the statistics counters, slab stats on / stats off - 1, both
+ *     out-of-line (target: at most 3%).
  *   - correctness: every pair checks what it got (SLAB_NIL or an index past
  *     the pool, an empty stack or list, NULL) and counts it.  After each
  *     slab sample the reserve of every CPU used must be where the warm-up
  *     left it (a change means a miss, a spill or a refill request in the
- *     steady state).  At the end every structure is walked and each element
- *     must be found exactly once.  Any wrong result makes the exit status 1.
+ *     steady state), and the per-CPU allocs/frees counters (summed over
+ *     the CPUs) must have grown by at least the pairs run - by exactly that
+ *     unless a section was restarted after its increment, which counts
+ *     twice - for the stats-on competitors, and not at all for the stats-off
+ *     one.  At the end every structure is walked and each element must be
+ *     found exactly once.  Any wrong result makes the exit status 1.
  *
  * Shared mutable state: none at file scope.  main() owns one struct bench;
  * the workers share with it the job word and the start spin counter (job
@@ -64,6 +83,7 @@
 #include "rseq_floor.h"   /* the floor: struct floor, floor_pop/push */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
@@ -98,7 +118,8 @@
 #define BENCH_MAX_PAIRS        1000000000u
 #define BENCH_WARM_PAIRS       200000u  /* warm-up sample, at most */
 #define BENCH_MIN_CELL_PAIRS   10000u   /* a budget never cuts below this */
-#define BENCH_TARGET_RATIO     2.0      /* slab out-of-line vs floor */
+#define BENCH_TARGET_RATIO     2.0      /* slab vs floor, both ool or both inline */
+#define BENCH_TARGET_STATS_PCT 3.0      /* stats on vs stats off, percent */
 
 #define BENCH_EXIT_OK          0
 #define BENCH_EXIT_WRONG       1
@@ -119,10 +140,25 @@
 #ifndef BENCH_OUT_OF_LINE
 #define BENCH_OUT_OF_LINE __attribute__((noinline))
 #endif
+/* The out-of-line entry points, and the loops that call them, start on a
+ * cache line of their own, here and in bench_slab_nostats.c, so that where
+ * the linker happens to put them does not tilt the comparisons. */
+#define BENCH_HOT_ALIGN __attribute__((aligned(64)))
+
+#ifdef SLAB_NO_STATS
+#error "bench_slab.c measures the slab with its statistics: see bench_slab_nostats.c"
+#endif
+
+/* The stats-off entry points, bench_slab_nostats.c: ool_slab_alloc() and
+ * ool_slab_free() below compiled with SLAB_NO_STATS. */
+void *nostats_slab_alloc(const struct slab_view *v);
+void nostats_slab_free(const struct slab_view *v, void *p);
 
 enum bench_comp {
 	COMP_FLOOR,
+	COMP_FLOOR_OOL,
 	COMP_SLAB_OOL,
+	COMP_SLAB_NOSTATS,
 	COMP_SLAB_INLINE,
 	COMP_MALLOC,
 	COMP_MUTEX,
@@ -292,7 +328,7 @@ static BENCH_OUT_OF_LINE void *ool_slab_alloc_slow(const struct slab_view *v, ui
 	return r.idx == SLAB_NIL ? NULL : slab_elem(v, r.idx);
 }
 
-static BENCH_OUT_OF_LINE void *ool_slab_alloc(const struct slab_view *v)
+static BENCH_OUT_OF_LINE BENCH_HOT_ALIGN void *ool_slab_alloc(const struct slab_view *v)
 {
 	uint32_t left;
 	struct slab *s;
@@ -303,12 +339,40 @@ static BENCH_OUT_OF_LINE void *ool_slab_alloc(const struct slab_view *v)
 	return ool_slab_alloc_slow(v, idx, left, s);
 }
 
-static BENCH_OUT_OF_LINE void ool_slab_free(const struct slab_view *v, void *p)
+static BENCH_OUT_OF_LINE BENCH_HOT_ALIGN void ool_slab_free(const struct slab_view *v, void *p)
 {
 	uint32_t idx = slab_index_of(v, p);
 
 	if (likely(idx != SLAB_NIL))
 		slab_free(v, idx);
+}
+
+/* The floor's pop and push behind the same kind of call: pointer in,
+ * pointer out (NULL when the stack is empty). */
+static BENCH_OUT_OF_LINE BENCH_HOT_ALIGN void *ool_floor_alloc(const struct floor *f)
+{
+	return floor_pop(f);
+}
+
+static BENCH_OUT_OF_LINE BENCH_HOT_ALIGN void ool_floor_free(const struct floor *f, void *p)
+{
+	floor_push(f, p);
+}
+
+/* The per-CPU statistics of every slab of the pool, summed. */
+static void slabpool_stat_sums(const struct slabpool *sp, uint64_t *ret_allocs,
+			       uint64_t *ret_frees)
+{
+	uint64_t a = 0, f = 0;
+
+	for (uint32_t c = 0; c < sp->v.nr_cpus; c++) {
+		const struct slab *s = slab_of(&sp->v, c);
+
+		a += __atomic_load_n(&s->allocs, __ATOMIC_RELAXED);
+		f += __atomic_load_n(&s->frees, __ATOMIC_RELAXED);
+	}
+	*ret_allocs = a;
+	*ret_frees = f;
 }
 
 /* ------------------------------------------------------------------ */
@@ -329,7 +393,9 @@ struct worker {
 	pthread_t tid;
 	int id;
 	int cpu;
+	int sched_fd;        /* its /proc/thread-self/schedstat, or -1 */
 	uint64_t t0, t1;     /* CLOCK_MONOTONIC ns around the loop */
+	uint64_t wait;       /* ns of the loop spent waiting for the CPU */
 	uint64_t bad;        /* wrong results in the loop */
 	uint64_t refills;    /* slab: refill requests returned by slab_alloc */
 } __attribute__((aligned(SLAB_CACHELINE)));
@@ -356,6 +422,27 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The calling thread's run-queue wait so far: ns it was runnable but
+ * another task had its CPU (the second field of schedstat, kept by the
+ * scheduler for every task when the kernel has CONFIG_SCHED_INFO).  0 when
+ * @fd is -1 or unreadable. */
+static uint64_t run_delay_ns(int fd)
+{
+	char buf[128];
+	unsigned long long run, wait;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
+		return 0;
+	return wait;
+}
+
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -367,7 +454,8 @@ static inline void cpu_relax(void)
 
 /* The timed loops: each returns the number of wrong results. */
 
-static uint64_t loop_floor(struct bench *b, struct worker *w, uint64_t pairs)
+static BENCH_HOT_ALIGN uint64_t loop_floor(struct bench *b, struct worker *w,
+					   uint64_t pairs)
 {
 	const struct floor *f = &b->fl;
 	uint64_t bad = 0;
@@ -386,11 +474,34 @@ static uint64_t loop_floor(struct bench *b, struct worker *w, uint64_t pairs)
 	return bad;
 }
 
-static uint64_t loop_slab_ool(struct bench *b, struct worker *w, uint64_t pairs)
+/* The three out-of-line loops are one loop with different callees. */
+static BENCH_HOT_ALIGN uint64_t loop_floor_ool(struct bench *b, struct worker *w,
+					       uint64_t pairs)
+{
+	const struct floor *f = &b->fl;
+	uint64_t bad = 0;
+
+	(void)w;
+	for (uint64_t i = 0; i < pairs; i++) {
+		void *p = ool_floor_alloc(f);
+
+		if (unlikely(!p)) {
+			bad++;
+			continue;
+		}
+		*(volatile uint8_t *)p = (uint8_t)i;
+		ool_floor_free(f, p);
+	}
+	return bad;
+}
+
+static BENCH_HOT_ALIGN uint64_t loop_slab_ool(struct bench *b, struct worker *w,
+					      uint64_t pairs)
 {
 	const struct slab_view *v = &b->sp.v;
-	uint64_t bad = 0, refills = 0;
+	uint64_t bad = 0;
 
+	(void)w;
 	for (uint64_t i = 0; i < pairs; i++) {
 		void *p = ool_slab_alloc(v);
 
@@ -401,11 +512,31 @@ static uint64_t loop_slab_ool(struct bench *b, struct worker *w, uint64_t pairs)
 		*(volatile uint8_t *)p = (uint8_t)i;
 		ool_slab_free(v, p);
 	}
-	w->refills += refills;
 	return bad;
 }
 
-static uint64_t loop_slab_inline(struct bench *b, struct worker *w, uint64_t pairs)
+static BENCH_HOT_ALIGN uint64_t loop_slab_nostats(struct bench *b, struct worker *w,
+						  uint64_t pairs)
+{
+	const struct slab_view *v = &b->sp.v;
+	uint64_t bad = 0;
+
+	(void)w;
+	for (uint64_t i = 0; i < pairs; i++) {
+		void *p = nostats_slab_alloc(v);
+
+		if (unlikely(!p)) {
+			bad++;
+			continue;
+		}
+		*(volatile uint8_t *)p = (uint8_t)i;
+		nostats_slab_free(v, p);
+	}
+	return bad;
+}
+
+static BENCH_HOT_ALIGN uint64_t loop_slab_inline(struct bench *b, struct worker *w,
+						 uint64_t pairs)
 {
 	const struct slab_view *v = &b->sp.v;
 	uint64_t bad = 0, refills = 0;
@@ -473,11 +604,13 @@ static const struct competitor {
 	const char *name;
 	bench_loop_fn *loop;
 } comps[NR_COMPS] = {
-	[COMP_FLOOR]       = { "rseq per-CPU array (floor)",  loop_floor },
-	[COMP_SLAB_OOL]    = { "pcpupool slab (out-of-line)", loop_slab_ool },
-	[COMP_SLAB_INLINE] = { "pcpupool slab (inline)",      loop_slab_inline },
-	[COMP_MALLOC]      = { "glibc malloc/free",           loop_malloc },
-	[COMP_MUTEX]       = { "pthread mutex free list",     loop_mutex },
+	[COMP_FLOOR]        = { "rseq per-CPU array (floor)",              loop_floor },
+	[COMP_FLOOR_OOL]    = { "rseq per-CPU array (floor, out-of-line)", loop_floor_ool },
+	[COMP_SLAB_OOL]     = { "pcpupool slab (out-of-line)",             loop_slab_ool },
+	[COMP_SLAB_NOSTATS] = { "pcpupool slab, stats off (out-of-line)",  loop_slab_nostats },
+	[COMP_SLAB_INLINE]  = { "pcpupool slab (inline)",                  loop_slab_inline },
+	[COMP_MALLOC]       = { "glibc malloc/free",                       loop_malloc },
+	[COMP_MUTEX]        = { "pthread mutex free list",                 loop_mutex },
 };
 
 static void *worker_main(void *arg)
@@ -485,6 +618,8 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct bench *b = w->b;
 
+	/* this thread's own schedstat: thread-self is resolved at open */
+	w->sched_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	for (;;) {
 		pthread_barrier_wait(&b->start);
 		struct bench_job job = b->job;
@@ -496,21 +631,32 @@ static void *worker_main(void *arg)
 			atomic_fetch_add_explicit(&b->ready, 1, memory_order_relaxed);
 			while (atomic_load_explicit(&b->ready, memory_order_relaxed) < job.nthreads)
 				cpu_relax();
+			uint64_t d0 = run_delay_ns(w->sched_fd), d1;
+
 			w->t0 = now_ns();
 			w->bad = comps[job.comp].loop(b, w, job.pairs);
 			w->t1 = now_ns();
+			d1 = run_delay_ns(w->sched_fd);
+			w->wait = d1 > d0 ? d1 - d0 : 0;
+			if (w->wait > w->t1 - w->t0)
+				w->wait = w->t1 - w->t0;
 		}
 		pthread_barrier_wait(&b->done);
 	}
+	if (w->sched_fd >= 0)
+		close(w->sched_fd);
 	return NULL;
 }
 
-/* One sample of one cell: per-thread ns/pair (mean over the threads) and
- * aggregate M pairs/s; the longest thread's ns/pair for calibration. */
+/* One sample of one cell: per-thread ns/pair (mean over the threads, run
+ * time: wall time less run-queue wait) and aggregate M pairs/s (wall); the
+ * longest thread's wall ns/pair for calibration. */
 struct sample {
 	double ns;
 	double mps;
 	double worst_ns;
+	uint64_t wall;       /* ns, summed over the threads */
+	uint64_t wait;       /* of which waiting for a CPU */
 	uint64_t bad;
 	uint64_t refills;
 };
@@ -531,11 +677,13 @@ static void bench_run(struct bench *b, int comp, int nthreads, uint64_t pairs,
 	memset(ret, 0, sizeof(*ret));
 	for (int i = 0; i < nthreads; i++) {
 		const struct worker *w = &b->w[i];
-		double ns = (double)(w->t1 - w->t0) / (double)pairs;
+		double wall = (double)(w->t1 - w->t0) / (double)pairs;
 
-		sum += ns;
-		if (ns > worst)
-			worst = ns;
+		sum += (double)(w->t1 - w->t0 - w->wait) / (double)pairs;
+		if (wall > worst)
+			worst = wall;
+		ret->wall += w->t1 - w->t0;
+		ret->wait += w->wait;
 		if (w->t0 < first)
 			first = w->t0;
 		if (w->t1 > last)
@@ -682,6 +830,12 @@ struct cell {
 	uint64_t bad;
 	uint64_t refills;
 	uint64_t deviations; /* slab reserve not steady after a sample */
+	/* slab: the per-CPU counters over the recorded samples */
+	uint64_t pairs_run;      /* pairs x threads */
+	uint64_t counted_allocs; /* growth of the allocs sum */
+	uint64_t counted_frees;  /* growth of the frees sum */
+	uint64_t counter_errors; /* samples whose counters were wrong */
+	uint64_t wall, wait;     /* recorded samples: sample.wall, sample.wait */
 };
 
 struct stats {
@@ -768,6 +922,29 @@ static void cpu_model(char *buf, size_t sz)
 static int cell_of(int comp, int nthreads)
 {
 	return comp * BENCH_MAX_THREADS + nthreads - 1;
+}
+
+/* Width of the competitor column: the longest name. */
+#define NAME_W 40
+
+/* The statistics of @comp's samples at @nthreads threads. */
+static struct stats cell_stats(const struct cell *cells, int comp, int nthreads)
+{
+	const struct cell *cl = &cells[cell_of(comp, nthreads)];
+
+	return stats_of(cl->ns, cl->n);
+}
+
+/* One headline line: the median of @num over the median of @den, 1 thread. */
+static void print_ratio(const struct cell *cells, const char *what, int num, int den)
+{
+	struct stats sn = cell_stats(cells, num, 1), sd = cell_stats(cells, den, 1);
+
+	if (sn.valid && sd.valid && sd.med > 0)
+		printf("%s: %.2f (target <= %.2f)\n", what, sn.med / sd.med, BENCH_TARGET_RATIO);
+	else
+		printf("%s: n/a (%s unavailable) (target <= %.2f)\n", what,
+		       sd.valid ? comps[num].name : comps[den].name, BENCH_TARGET_RATIO);
 }
 
 /* ------------------------------------------------------------------ */
@@ -929,20 +1106,68 @@ static int start_workers(struct bench *b, const int *cpus, int n)
 
 static bool cell_is_slab(int comp)
 {
-	return comp == COMP_SLAB_OOL || comp == COMP_SLAB_INLINE;
+	return comp == COMP_SLAB_OOL || comp == COMP_SLAB_NOSTATS || comp == COMP_SLAB_INLINE;
+}
+
+static bool cell_is_floor(int comp)
+{
+	return comp == COMP_FLOOR || comp == COMP_FLOOR_OOL;
+}
+
+/* Whether a sample of @comp must grow the per-CPU counters: a stats-on
+ * slab competitor whose pops and pushes run as rseq sections (the
+ * fallback path has no section to count in). */
+static bool cell_counts(const struct bench *b, int comp)
+{
+	return cell_is_slab(comp) && comp != COMP_SLAB_NOSTATS && b->sp.v.rseq_cpus;
+}
+
+/* After a slab sample of @pairs pairs in all (every thread's): the sums of
+ * the per-CPU allocs/frees counters, @allocs0/@frees0 before it, must have
+ * grown by at least @pairs when the competitor counts (more only by the
+ * sections restarted after their increment) and not at all when it does
+ * not.  Accumulates into @cl; return 1 (described) if wrong, else 0. */
+static int check_slab_counters(const struct bench *b, struct cell *cl, int comp,
+			       uint64_t pairs, uint64_t allocs0, uint64_t frees0)
+{
+	uint64_t allocs, frees, da, df;
+	bool counts = cell_counts(b, comp), ok;
+
+	slabpool_stat_sums(&b->sp, &allocs, &frees);
+	da = allocs - allocs0;
+	df = frees - frees0;
+	cl->pairs_run += pairs;
+	cl->counted_allocs += da;
+	cl->counted_frees += df;
+	ok = counts ? da >= pairs && df >= pairs : da == 0 && df == 0;
+	if (!ok)
+		fprintf(stderr, "%s: per-CPU counters grew by %llu allocs, %llu frees "
+			"over %llu pairs (expected %s)\n", comps[comp].name,
+			(unsigned long long)da, (unsigned long long)df,
+			(unsigned long long)pairs, counts ? "at least as many" : "0");
+	return !ok;
 }
 
 /* Run one sample of a cell; record it unless @warm.  Slab cells are
- * followed by the steady-state check. */
+ * followed by the steady-state and counter checks. */
 static void run_cell(struct bench *b, struct cell *cl, int comp, int nthreads,
 		     uint64_t pairs, bool warm, uint64_t requests0, struct sample *ret)
 {
+	uint64_t allocs0, frees0;
+
+	slabpool_stat_sums(&b->sp, &allocs0, &frees0);
 	bench_run(b, comp, nthreads, pairs, ret);
 	cl->bad += ret->bad;
 	cl->refills += ret->refills;
-	if (cell_is_slab(comp) && !warm)
+	if (cell_is_slab(comp) && !warm) {
 		cl->deviations += (uint64_t)check_slab_steady(b, requests0, comps[comp].name);
+		cl->counter_errors += (uint64_t)check_slab_counters(b, cl, comp,
+								    pairs * (uint64_t)nthreads,
+								    allocs0, frees0);
+	}
 	if (!warm) {
+		cl->wall += ret->wall;
+		cl->wait += ret->wait;
 		cl->ns[cl->n] = ret->ns;
 		cl->mps[cl->n] = ret->mps;
 		cl->n++;
@@ -979,10 +1204,10 @@ static void print_results(const struct bench *b, const struct cell *cells,
 		       floor_unusable_reason(&b->fl));
 	if (!b->sp.v.rseq_cpus)
 		printf("pcpupool slab: rseq unusable, measuring its atomic fallback path\n");
-	printf("\n%-30s %9s %7s %27s %19s %7s\n", "competitor", "1 thread", "ratio",
+	printf("\n%-*s %9s %7s %27s %19s %7s\n", NAME_W, "competitor", "1 thread", "ratio",
 	       "2 threads(ns/pair/thread)", "aggregate Mpairs/s", "ratio");
 	for (int c = 0; c < NR_COMPS; c++) {
-		printf("%-30s %9s %7s %27s %19s %7s\n", comps[c].name,
+		printf("%-*s %9s %7s %27s %19s %7s\n", NAME_W, comps[c].name,
 		       fmt_num(x1, sizeof(x1), s1[c].valid, s1[c].med),
 		       fmt_ratio(r1, sizeof(r1), s1[c].valid && s1[COMP_FLOOR].valid,
 				 s1[c].med, s1[COMP_FLOOR].med),
@@ -991,8 +1216,11 @@ static void print_results(const struct bench *b, const struct cell *cells,
 		       fmt_ratio(r2, sizeof(r2), s2[c].valid && s2[COMP_FLOOR].valid,
 				 s2[c].med, s2[COMP_FLOOR].med));
 	}
+	printf("(ratio: against %s, the inline floor, at the same thread count;\n"
+	       " the headline ratios at the end compare like with like)\n",
+	       comps[COMP_FLOOR].name);
 
-	printf("\n%-30s %18s %27s\n", "spread (25th..75th pct)", "1 thread",
+	printf("\n%-*s %18s %27s\n", NAME_W, "spread (25th..75th pct)", "1 thread",
 	       "2 threads(ns/pair/thread)");
 	for (int c = 0; c < NR_COMPS; c++) {
 		char sp1[2 * 32 + 8], sp2[2 * 32 + 8];
@@ -1003,7 +1231,7 @@ static void print_results(const struct bench *b, const struct cell *cells,
 		snprintf(sp2, sizeof(sp2), "%s..%s",
 			 fmt_num(q1, sizeof(q1), s2[c].valid, s2[c].p25),
 			 fmt_num(q3, sizeof(q3), s2[c].valid, s2[c].p75));
-		printf("%-30s %18s %27s\n", comps[c].name,
+		printf("%-*s %18s %27s\n", NAME_W, comps[c].name,
 		       s1[c].valid ? sp1 : "n/a", s2[c].valid ? sp2 : "n/a");
 	}
 	for (int i = 0; i < NR_CELLS; i++) {
@@ -1017,6 +1245,22 @@ static void print_results(const struct bench *b, const struct cell *cells,
 		       i % BENCH_MAX_THREADS + 1, i % BENCH_MAX_THREADS ? "s" : "",
 		       (unsigned long long)cells[i].pairs,
 		       (unsigned long long)(o->budget_ns / 1000000u));
+	}
+	{
+		uint64_t wall = 0, wait = 0;
+
+		for (int i = 0; i < NR_CELLS; i++) {
+			wall += cells[i].wall;
+			wait += cells[i].wait;
+		}
+		if (b->w[0].sched_fd >= 0)
+			printf("\nother load: the timed loops waited for their CPU %.1f%% of "
+			       "their wall time;\nns/pair counts run time only (wall time less "
+			       "that wait), the aggregate Mpairs/s is wall time\n",
+			       wall ? 100.0 * (double)wait / (double)wall : 0.0);
+		else
+			printf("\n/proc/thread-self/schedstat unreadable: ns/pair is wall time, "
+			       "including any wait for a CPU\n");
 	}
 	printf("\nrun time %.1f s\n", elapsed_s);
 }
@@ -1058,7 +1302,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NR_CELLS; i++) {
 		int comp = i / BENCH_MAX_THREADS, nt = i % BENCH_MAX_THREADS + 1;
 
-		cells[i].enabled = nt <= nr_used && (comp != COMP_FLOOR || b.fl.usable);
+		cells[i].enabled = nt <= nr_used && (!cell_is_floor(comp) || b.fl.usable);
 		cells[i].ns = calloc(o.samples, sizeof(double));
 		cells[i].mps = calloc(o.samples, sizeof(double));
 		if (!cells[i].ns || !cells[i].mps) {
@@ -1107,23 +1351,49 @@ int main(int argc, char **argv)
 	/* verdict */
 	printf("\nchecks:\n");
 	for (int c = 0; c < NR_COMPS; c++) {
-		uint64_t bad = 0, refills = 0, dev = 0;
+		uint64_t bad = 0, refills = 0, dev = 0, cerr = 0;
 
 		if (!cells[cell_of(c, 1)].enabled) {
-			printf("  %-30s not run\n", comps[c].name);
+			printf("  %-*s not run\n", NAME_W, comps[c].name);
 			continue;
 		}
 		for (int nt = 1; nt <= BENCH_MAX_THREADS; nt++) {
 			bad += cells[cell_of(c, nt)].bad;
 			refills += cells[cell_of(c, nt)].refills;
 			dev += cells[cell_of(c, nt)].deviations;
+			cerr += cells[cell_of(c, nt)].counter_errors;
 		}
-		printf("  %-30s %llu wrong result(s)", comps[c].name, (unsigned long long)bad);
+		printf("  %-*s %llu wrong result(s)", NAME_W, comps[c].name,
+		       (unsigned long long)bad);
 		if (cell_is_slab(c))
-			printf(", %llu refill request(s), %llu unsteady sample(s)",
-			       (unsigned long long)refills, (unsigned long long)dev);
+			printf(", %llu refill request(s), %llu unsteady sample(s), "
+			       "%llu counter error(s)", (unsigned long long)refills,
+			       (unsigned long long)dev, (unsigned long long)cerr);
 		printf("\n");
-		wrong += bad + dev;
+		wrong += bad + dev + cerr;
+	}
+	printf("  per-CPU allocs/frees counters (sum over CPUs, recorded samples):\n");
+	for (int c = 0; c < NR_COMPS; c++) {
+		uint64_t pairs = 0, da = 0, df = 0;
+
+		if (!cell_is_slab(c) || !cells[cell_of(c, 1)].enabled)
+			continue;
+		for (int nt = 1; nt <= BENCH_MAX_THREADS; nt++) {
+			pairs += cells[cell_of(c, nt)].pairs_run;
+			da += cells[cell_of(c, nt)].counted_allocs;
+			df += cells[cell_of(c, nt)].counted_frees;
+		}
+		printf("    %-*s +%llu allocs, +%llu frees for %llu pairs", NAME_W,
+		       comps[c].name, (unsigned long long)da, (unsigned long long)df,
+		       (unsigned long long)pairs);
+		if (!cell_counts(&b, c))
+			printf(" (must not count: %s)\n", c == COMP_SLAB_NOSTATS
+			       ? "stats off" : "no rseq sections");
+		else if (da >= pairs && df >= pairs)
+			printf(" (over-count %llu / %llu: restarted sections)\n",
+			       (unsigned long long)(da - pairs), (unsigned long long)(df - pairs));
+		else
+			printf(" (UNDER-COUNTED)\n");
 	}
 	r = check_slab_final(&b.sp) + check_mlist_final(&b.ml);
 	if (b.fl.usable)
@@ -1132,18 +1402,24 @@ int main(int argc, char **argv)
 	       : "every element of every competitor found exactly once");
 	wrong += (uint64_t)r;
 
+	printf("\n");
+	print_ratio(cells, "slab/floor ratio (1 thread, out-of-line)", COMP_SLAB_OOL,
+		    COMP_FLOOR_OOL);
+	print_ratio(cells, "slab/floor ratio (1 thread, inline)", COMP_SLAB_INLINE, COMP_FLOOR);
 	{
-		struct stats so = stats_of(cells[cell_of(COMP_SLAB_OOL, 1)].ns,
-					   cells[cell_of(COMP_SLAB_OOL, 1)].n);
-		struct stats sf = stats_of(cells[cell_of(COMP_FLOOR, 1)].ns,
-					   cells[cell_of(COMP_FLOOR, 1)].n);
+		struct stats on = cell_stats(cells, COMP_SLAB_OOL, 1);
+		struct stats off = cell_stats(cells, COMP_SLAB_NOSTATS, 1);
 
-		if (so.valid && sf.valid && sf.med > 0)
-			printf("slab/floor ratio (1 thread, out-of-line): %.2f (target <= %.2f)\n",
-			       so.med / sf.med, BENCH_TARGET_RATIO);
+		if (!b.sp.v.rseq_cpus)
+			printf("stats overhead (1 thread, out-of-line): n/a (rseq unusable: "
+			       "the fallback path does not count) (target <= %.0f%%)\n",
+			       BENCH_TARGET_STATS_PCT);
+		else if (on.valid && off.valid && off.med > 0)
+			printf("stats overhead (1 thread, out-of-line): %+.1f%% (target <= %.0f%%)\n",
+			       (on.med / off.med - 1) * 100, BENCH_TARGET_STATS_PCT);
 		else
-			printf("slab/floor ratio (1 thread, out-of-line): n/a (floor unavailable) "
-			       "(target <= %.2f)\n", BENCH_TARGET_RATIO);
+			printf("stats overhead (1 thread, out-of-line): n/a (target <= %.0f%%)\n",
+			       BENCH_TARGET_STATS_PCT);
 	}
 	ret = wrong ? BENCH_EXIT_WRONG : BENCH_EXIT_OK;
 	goto out;

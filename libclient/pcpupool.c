@@ -18,9 +18,29 @@
  * that times out is owed by the daemon; it is counted and discarded before
  * the next request instead of being taken for that request's reply.  Any
  * other transport error (EOF, reset, a line too long, bytes after the
- * reply) leaves the stream unusable: the client is marked broken and every
- * later control call fails with -ENOTCONN.  The pools' shared memory stays
- * mapped and their fast paths keep working.
+ * reply) leaves the stream unusable: the client is marked broken.
+ *
+ * Reconnection: a daemon that dies or restarts leaves every pool mapped,
+ * and the fast paths never notice.  The next control call on a broken
+ * client (any pool's, or stats) reconnects under the client's mutex,
+ * within that call's own timeout: a new socket to the same path, hello,
+ * then "attach" again for every open handle (the client keeps a list).
+ * For each, the memfd received is compared with the mapped one by st_dev
+ * and st_ino:
+ *   - the same object (a daemon restarted under systemd got it back from
+ *     the fd store): the mapping and view stay; the new refill channel is
+ *     dup3()ed over the old descriptor number, so a send() in a signal
+ *     handler never meets a closed or reused number; the owner id the
+ *     pops write is updated with one aligned 32-bit store;
+ *   - anything else (pool gone or recreated, attach refused): the handle
+ *     turns stale.  Its fast path keeps its old memory; its control calls
+ *     fail with -ESTALE.  The pool can be opened again by name.
+ * A request that meets a connection that broke before it left is sent
+ * again on the new one; one that may have reached the old daemon is sent
+ * again only if it is idempotent (attach, refill, resize, stats), never
+ * create or destroy.  A daemon that cannot be reached fails the call at
+ * once with -ENOTCONN; nothing waits for it to come back.  After
+ * pcpupool_disconnect() nothing reconnects.
  *
  * The library never prints, exits or aborts.
  */
@@ -32,6 +52,7 @@
 #include "slab.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -64,7 +85,24 @@
 #define WAIT_TIMEOUT_MAX_MS     3600000 /* one hour: larger values clamp */
 #define WAIT_BACKOFF_MIN_US     100
 #define WAIT_BACKOFF_MAX_US     10000
+#define CONNECT_BACKOFF_MIN_US  100     /* connect() retries on a full backlog */
+#define CONNECT_BACKOFF_MAX_US  10000
 #define SLAB_MAP_MAX            (UINT64_C(1) << 46) /* slab_layout()'s bound */
+
+/* v.owner is read by every pop (slab.c, the rseq sections) without
+ * synchronisation and rewritten by a reconnection with one aligned 32-bit
+ * store (pool_reattach()): a pop marks its element with the old id or the
+ * new one, both this process's.  ThreadSanitizer is told so. */
+#ifdef SLAB_TSAN
+void AnnotateBenignRaceSized(const char *file, int line, const volatile void *mem,
+			     long size, const char *desc);
+#define owner_race_benign(pool)                                             \
+	AnnotateBenignRaceSized(__FILE__, __LINE__, &(pool)->v.owner,       \
+				(long)sizeof((pool)->v.owner),              \
+				"v.owner: rewritten on reconnection")
+#else
+#define owner_race_benign(pool) ((void)(pool))
+#endif
 
 /* the attach reply's descriptors (protocol.h names neither count nor order) */
 #define ATTACH_NR_FDS           2
@@ -78,22 +116,29 @@
 
 /**
  * struct pcpupool_client - one control connection to pcpupoold.
- * @lock: serialises request/reply pairs and guards every field below.
- * @fd: the control socket, -1 after pcpupool_disconnect().
- * @err: 0, or why the connection is unusable (reported as -ENOTCONN).
+ * @lock: serialises request/reply pairs and reconnections, and guards
+ *        every field below and the @pools list (including each pool's
+ *        @next, @prev and @stale).
+ * @fd: the control socket, -1 while there is none.
+ * @err: 0, or why the connection is unusable; the next control call
+ *       reconnects (unless @closed).
+ * @closed: pcpupool_disconnect() was called: never reconnect.
  * @stale: replies the daemon still owes for requests that timed out.
- * @nr_pools: pools attached through this client and not yet closed; the
- *            struct outlives pcpupool_disconnect() until this drops to 0.
+ * @pools: open handles attached through this client, stale ones included;
+ *         the struct outlives pcpupool_disconnect() until this is empty.
  * @wait_timeout_ms: bound of a PCPUPOOL_WAIT allocation.
+ * @path: the control socket's path, for reconnection.
  * @buf: reply assembly buffer, @len bytes used of @cap.
  */
 struct pcpupool_client {
 	pthread_mutex_t lock;
 	int fd;
 	int err;
+	bool closed;
 	unsigned int stale;
-	unsigned int nr_pools;
+	struct pcpupool *pools;
 	int wait_timeout_ms;
+	char *path;
 	char *buf;
 	size_t len;
 	size_t cap;
@@ -102,18 +147,30 @@ struct pcpupool_client {
 /**
  * struct pcpupool - one attached pool.
  * @v: the slab view; first, so the fast path reads one cache line of the
- *     handle (the handle is allocated cache-line aligned).
+ *     handle (the handle is allocated cache-line aligned).  v.owner changes
+ *     on reconnection (one aligned 32-bit store).
  * @client: the control connection it was attached through.
+ * @next: the client's list of open handles.
+ * @prev: ditto.
  * @memfd: the pool's shared-memory object.
- * @refill_fd: this attachment's end of the refill datagram channel.
+ * @refill_fd: this attachment's end of the refill datagram channel; the
+ *             number never changes while the handle is open (a
+ *             reconnection dup3()s the new channel over it).
+ * @stale: the daemon no longer serves this memory (see pcpupool_open()).
+ * @mem_dev: st_dev of @memfd, to recognise the object after a restart.
+ * @mem_ino: st_ino of @memfd.
  * @base: the mapping of the whole pool, @map_size bytes.
  * @name: pool name.
  */
 struct pcpupool {
 	struct slab_view v;
 	struct pcpupool_client *client;
+	struct pcpupool *next, *prev;
 	int memfd;
 	int refill_fd;
+	bool stale;
+	dev_t mem_dev;
+	ino_t mem_ino;
 	void *base;
 	size_t map_size;
 	char name[PCP_NAME_MAX + 1];
@@ -732,9 +789,7 @@ static int pool_reattach(struct pcpupool *pool, int64_t deadline)
 	close_fds(fds, nfds < ATTACH_NR_FDS ? nfds : ATTACH_NR_FDS);
 	json_decref(reply);
 	if (same) {
-		/* read by the fast path's pop without synchronisation: one
-		 * aligned 32-bit store, so a pop marks its element with the old
-		 * id or the new one, either naming this process */
+		/* see owner_race_benign() */
 		__atomic_store_n(&pool->v.owner, (uint32_t)ai.client_id, __ATOMIC_RELAXED);
 		return 0;
 	}
@@ -1201,6 +1256,7 @@ static int pool_attach(struct pcpupool_client *c, const char *name,
 	r = pool_map(pool, reply, name);
 	if (r < 0)
 		goto detach;
+	owner_race_benign(pool);
 	pool_link(pool);
 	ctl_unlock(c, cs);
 	json_decref(reply);
@@ -1602,10 +1658,17 @@ static __attribute__((noinline, cold)) void *alloc_einval(void)
  * blocks, no system call on the common path (at most one non-blocking
  * send()); callable from signal handlers and real-time threads.
  * PCPUPOOL_WAIT: may block and sleep; not async-signal-safe.  MT-safe.
+ * PCPUPOOL_NOWAIT never uses the control connection, so it keeps serving
+ * the mapped reserves while the daemon is away.  PCPUPOOL_WAIT with every
+ * reserve empty reconnects if need be (see pcpupool_open()) and fails at
+ * once if the daemon cannot be reached.
+ *
  * Return: the element, or NULL with errno set: EINVAL (NULL @pool or bad
  * @flags), EAGAIN (NOWAIT, every reserve empty), ENOMEM (WAIT, the daemon
  * says the pool is at its maximum), ETIMEDOUT (WAIT, nothing in time),
- * or, with WAIT, the control connection's error (ENOTCONN, ENOENT, ...).
+ * or, with WAIT, the control connection's error: ENOTCONN (disconnected,
+ * or the daemon cannot be reached), ESTALE (the handle is stale), ENOENT,
+ * ...
  * On success errno is left as it was.
  */
 PCPUPOOL_EXPORT void *pcpupool_alloc(struct pcpupool *pool, int flags)
@@ -1659,13 +1722,20 @@ PCPUPOOL_EXPORT void pcpupool_free(void *elem, struct pcpupool *pool)
  *         PCPUPOOL_NOWAIT: send an asynchronous request for every CPU and
  *         return at once.
  *
+ * PCPUPOOL_WAIT reconnects first if the control connection broke (see
+ * pcpupool_open()); PCPUPOOL_NOWAIT never touches it (with the daemon away
+ * its requests are lost, and the daemon's sweep covers the reserves once
+ * it is back).
+ *
  * Context: PCPUPOOL_NOWAIT: async-signal-safe, never blocks (one
  * non-blocking send() per CPU).  PCPUPOOL_WAIT: may block (one control
- * round trip, at most 5 s); not async-signal-safe.  MT-safe.
- * Return: PCPUPOOL_WAIT: 0, or -ENOMEM (pool at its maximum), -ENOTCONN,
- * -ETIMEDOUT, -ENOENT, -EPROTO or another daemon error.  PCPUPOOL_NOWAIT:
- * -EAGAIN (the refill happens in the background).  -EINVAL for a NULL
- * @pool or bad @flags.
+ * round trip and possibly a reconnection, together at most 5 s); not
+ * async-signal-safe.  MT-safe.
+ * Return: PCPUPOOL_WAIT: 0, or -ENOMEM (pool at its maximum), -ENOTCONN
+ * (disconnected, or the daemon cannot be reached), -ESTALE (the handle is
+ * stale: see pcpupool_open()), -ETIMEDOUT, -ENOENT, -EPROTO or another
+ * daemon error.  PCPUPOOL_NOWAIT: -EAGAIN (the refill happens in the
+ * background).  -EINVAL for a NULL @pool or bad @flags.
  */
 PCPUPOOL_EXPORT int pcpupool_refill(struct pcpupool *pool, int flags)
 {
@@ -1688,10 +1758,11 @@ PCPUPOOL_EXPORT int pcpupool_refill(struct pcpupool *pool, int flags)
  * Both modes make one control round trip: unlike pcpupool_alloc(), this is
  * never callable from a constrained context.
  *
- * Context: may block (one or two control round trips, at most 5 s each);
- * MT-safe; not async-signal-safe.
- * Return: 0, or -EINVAL, -EPERM/-EACCES, -ENOENT, -ENOTCONN, -ETIMEDOUT,
- * -EPROTO or another daemon error.  With PCPUPOOL_WAIT an error of the
+ * Context: may block (one or two control round trips, at most 5 s each,
+ * reconnection included); MT-safe; not async-signal-safe.
+ * Return: 0, or -EINVAL, -EPERM/-EACCES, -ENOENT, -ENOTCONN, -ESTALE (the
+ * handle is stale: see pcpupool_open()), -ETIMEDOUT, -EPROTO or another
+ * daemon error.  With PCPUPOOL_WAIT an error of the
  * refill (-ENOMEM, ...) is returned although the resize itself took effect.
  */
 PCPUPOOL_EXPORT int pcpupool_resize(struct pcpupool *pool, int new_min_nr, int flags)
@@ -1701,10 +1772,10 @@ PCPUPOOL_EXPORT int pcpupool_resize(struct pcpupool *pool, int new_min_nr, int f
 	if (!pool || new_min_nr < 1 || (unsigned int)new_min_nr > PCP_MAX_MIN_NR ||
 	    (unsigned int)flags > PCPUPOOL_WAIT)
 		return -EINVAL;
-	r = ctl_request(pool->client,
+	r = ctl_request(pool->client, pool,
 			json_pack("{s:s, s:s, s:i}", PCP_F_CMD, PCP_CMD_RESIZE,
 				  PCP_F_POOL, pool->name, PCP_F_MIN_NR, new_min_nr),
-			CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+			CTL_RETRY, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
 	if (r < 0 || !(flags & PCPUPOOL_WAIT))
 		return r;
 	return pool_refill_sync(pool, CTL_REPLY_TIMEOUT_MS, NULL);
@@ -1849,12 +1920,16 @@ inval:
  * @c: the client connection.
  * @pool: a pool name, or NULL for every pool.
  *
- * Context: may block (one control round trip, at most 5 s); MT-safe; not
- * async-signal-safe.
+ * Reconnects first if the control connection broke (attaching the
+ * client's pools again, see pcpupool_open()).
+ *
+ * Context: may block (one control round trip and possibly a reconnection,
+ * together at most 5 s); MT-safe; not async-signal-safe.
  * Return: the whole reply, {"ok":true,"stats":{...}}, as one compact line
  * (NUL-terminated, no newline) that the caller frees with free(); or NULL
- * with errno set: EINVAL, ENOENT (no such pool), ENOTCONN, ETIMEDOUT,
- * EPROTO, ENOMEM or another daemon error.
+ * with errno set: EINVAL, ENOENT (no such pool), ENOTCONN (disconnected,
+ * or the daemon cannot be reached), ETIMEDOUT, EPROTO, ENOMEM or another
+ * daemon error.
  */
 PCPUPOOL_EXPORT char *pcpupool_stats_json(struct pcpupool_client *c, const char *pool)
 {
@@ -1869,7 +1944,7 @@ PCPUPOOL_EXPORT char *pcpupool_stats_json(struct pcpupool_client *c, const char 
 	}
 	req = pool ? json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_STATS, PCP_F_POOL, pool)
 		   : json_pack("{s:s}", PCP_F_CMD, PCP_CMD_STATS);
-	r = ctl_request(c, req, CTL_REPLY_TIMEOUT_MS, &reply, NULL, 0, NULL);
+	r = ctl_request(c, NULL, req, CTL_RETRY, CTL_REPLY_TIMEOUT_MS, &reply, NULL, 0, NULL);
 	if (r < 0) {
 		errno = -r;
 		return NULL;

@@ -739,14 +739,14 @@ static int sig_child(struct e2e *e, const char *name, int out_fd)
 	 * handler ran SIG_MIN_RUNS times (at most SIG_MAX_SECONDS) */
 	start = e2e_now_ns();
 	for (;;) {
-		int64_t t = e2e_now_ns() - start;
-
-		if ((t >= (int64_t)SIG_SECONDS * 1000000000 &&
-		     atomic_load_explicit(&sig_runs, memory_order_relaxed) > SIG_MIN_RUNS) ||
-		    t >= (int64_t)SIG_MAX_SECONDS * 1000000000)
-			break;
-		int slot;
+		int64_t ran = e2e_now_ns() - start;
 		struct sigelem *t;
+		int slot;
+
+		if ((ran >= (int64_t)SIG_SECONDS * 1000000000 &&
+		     atomic_load_explicit(&sig_runs, memory_order_relaxed) > SIG_MIN_RUNS) ||
+		    ran >= (int64_t)SIG_MAX_SECONDS * 1000000000)
+			break;
 
 		rnd ^= rnd << 13;
 		rnd ^= rnd >> 7;

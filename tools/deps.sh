@@ -27,6 +27,10 @@ need_cmd timeout coreutils
 need_cmd nm binutils
 need_cmd groff groff-base
 need_cmd valgrind valgrind
+need_cmd clang clang
+# libFuzzer's runtime
+dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
+	missing+=(libclang-rt-14-dev)
 # the systemd tests boot a container, which only root can do
 if [ "$(id -u)" -eq 0 ]; then
 	need_cmd systemd-nspawn systemd-container

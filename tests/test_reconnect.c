@@ -1,0 +1,789 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_reconnect.c - libpcpupool survives its daemon: a real pcpupoold is
+ * killed (SIGKILL) and started again under a client that keeps its pools
+ * open.
+ *
+ *   - while the daemon is away, NOWAIT alloc/free keep working on the
+ *     mapped reserves and control calls fail at once with ENOTCONN;
+ *   - a daemon that recreates the pool from its configuration hands out a
+ *     different memfd: the old handle turns stale (ESTALE on control
+ *     calls, fast path still on its old memory), the name opens again;
+ *   - a daemon that takes the pool back from systemd's fd store (simulated
+ *     here: NOTIFY_SOCKET collects the FDSTORE=1 descriptors, LISTEN_FDS
+ *     hands them back) hands out the same object: the handle is kept, its
+ *     new refill channel works, elements held across the restart free;
+ *   - the first control call after a restart reconnects whether or not
+ *     the client already saw the connection break;
+ *   - after pcpupool_disconnect() nothing reconnects.
+ *
+ * Every wait is a poll with a deadline; the daemon is a child that dies
+ * with the test (PR_SET_PDEATHSIG).  Set RECONNECT_KEEP=1 to keep the
+ * temporary directory (configuration, daemon logs).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "pcpupool.h"
+
+#ifndef PCPUPOOLD
+#error "PCPUPOOLD must name the daemon binary (-DPCPUPOOLD=...)"
+#endif
+
+#define POOL_NAME        "rc"
+#define POOL_MIN_NR      8
+#define POOL_LOW_WM      2
+#define POOL_MAX_ELEMS   256
+#define SWEEP_MS         20
+#define START_TIMEOUT_MS 5000     /* daemon socket accepting */
+#define PROMPT_MS        3000     /* "fails promptly" */
+#define POLL_MS          3000     /* default deadline of a condition */
+#define MAX_HELD         1024     /* > every element the pool can have */
+#define STORE_POOL       0        /* fd store slots */
+#define STORE_DEPOT      1
+
+struct rc {
+	char dir[64];
+	char sock[128];
+	char cfg[128];
+	char notify[128];
+	char log[160];            /* the current daemon's log */
+	int starts;               /* daemons started, names the logs */
+	pid_t pid;                /* the daemon, 0 when not running */
+	int notify_fd;            /* our NOTIFY_SOCKET end, -1 if unused */
+	int store[2];             /* FDSTORE=1 descriptors, -1 if none */
+};
+
+/* ---- time ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* True as soon as @cond holds; false if it still does not after @ms.  It
+ * is evaluated once more after the deadline, so a slow machine only makes
+ * it slower, never wrong. */
+#define poll_until(cond, ms) ({                                          \
+	int64_t dl_ = now_ms() + (ms);                                   \
+	bool ok_;                                                        \
+	while (!(ok_ = (cond)) && now_ms() < dl_)                        \
+		sleep_ms(1);                                             \
+	ok_;                                                             \
+})
+
+/* ---- the daemon ---- */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+	static char buf[1 << 16];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+static void dump_log(const struct rc *t)
+{
+	char buf[4096];
+	FILE *f = fopen(t->log, "r");
+	size_t n;
+
+	if (!f)
+		return;
+	fprintf(stderr, "---- %s ----\n", t->log);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fprintf(stderr, "---- end ----\n");
+	fclose(f);
+}
+
+static void set_sun_path(struct sockaddr_un *sa, const char *path)
+{
+	size_t len = strlen(path);
+
+	assert_true(len < sizeof(sa->sun_path));
+	memcpy(sa->sun_path, path, len + 1);
+}
+
+static int connect_path(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	set_sun_path(&sa, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* In the daemon child: the environment and descriptors it starts with. */
+static void child_setup(const struct rc *t, pid_t parent, bool from_store)
+{
+	char pid[32];
+	sigset_t none;
+	int lfd, nfd;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(125);
+	lfd = open(t->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (lfd < 0 || nfd < 0 || dup2(nfd, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
+		_exit(126);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	if (t->notify_fd >= 0)
+		setenv("NOTIFY_SOCKET", t->notify, 1);
+	if (from_store) {
+		/* as systemd passes them: SD_LISTEN_FDS_START (3) onwards,
+		 * named, for this very pid */
+		int p = fcntl(t->store[STORE_POOL], F_DUPFD_CLOEXEC, 64);
+		int d = fcntl(t->store[STORE_DEPOT], F_DUPFD_CLOEXEC, 64);
+
+		if (p < 0 || d < 0 || dup2(p, 3) < 0 || dup2(d, 4) < 0)
+			_exit(126);
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		setenv("LISTEN_FDS", "2", 1);
+		setenv("LISTEN_FDNAMES", "pool." POOL_NAME ":depot." POOL_NAME, 1);
+		setenv("LISTEN_PID", pid, 1);
+	}
+}
+
+/* Start a daemon on t->sock and wait (bounded) until it accepts.  With
+ * @from_store it gets the descriptors of t->store back. */
+static void daemon_start(struct rc *t, bool from_store)
+{
+	pid_t parent = getpid();
+	int64_t deadline;
+	int fd, status;
+
+	assert_int_equal(t->pid, 0);
+	snprintf(t->log, sizeof(t->log), "%s/daemon.%d.log", t->dir, ++t->starts);
+	fflush(NULL);
+	t->pid = fork();
+	assert_true(t->pid >= 0);
+	if (t->pid == 0) {
+		child_setup(t, parent, from_store);
+		execl(PCPUPOOLD, "pcpupoold", "--config", t->cfg, "--socket", t->sock,
+		      (char *)NULL);
+		_exit(127);
+	}
+	deadline = now_ms() + START_TIMEOUT_MS;
+	for (;;) {
+		fd = connect_path(t->sock);
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		if (waitpid(t->pid, &status, WNOHANG) == t->pid) {
+			t->pid = 0;
+			dump_log(t);
+			fail_msg("pcpupoold exited during start-up (status %#x)", status);
+		}
+		if (now_ms() > deadline) {
+			dump_log(t);
+			fail_msg("pcpupoold: %s not accepting after %d ms", t->sock,
+				 START_TIMEOUT_MS);
+		}
+		sleep_ms(2);
+	}
+}
+
+/* SIGKILL the daemon and reap it: its sockets are closed when this
+ * returns. */
+static void daemon_kill(struct rc *t)
+{
+	int status;
+
+	assert_true(t->pid > 0);
+	assert_int_equal(kill(t->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	t->pid = 0;
+}
+
+/* Whether the newline-separated assignments of @msg include @line. */
+static bool has_line(const char *msg, const char *line)
+{
+	size_t len = strlen(line);
+
+	for (const char *p = msg; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, line, len) && (p[len] == '\n' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+/* Receive what the daemon sent to NOTIFY_SOCKET; keep the descriptors of
+ * "FDSTORE=1 ... FDNAME=pool.rc" and "depot.rc".  Return true once both
+ * are here. */
+static bool notify_collect(struct rc *t)
+{
+	for (;;) {
+		union {
+			struct cmsghdr align;
+			char b[CMSG_SPACE(sizeof(int) * 8)];
+		} cbuf;
+		char msg[1024];
+		struct iovec iov = { msg, sizeof(msg) - 1 };
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf.b, .msg_controllen = sizeof(cbuf.b),
+		};
+		ssize_t n = recvmsg(t->notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		int fd = -1;
+
+		if (n < 0)
+			break;
+		msg[n] = '\0';
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				if (fd < 0)
+					fd = f;
+				else
+					close(f);
+			}
+		}
+		if (fd < 0)
+			continue;
+		if (has_line(msg, "FDSTORE=1") && has_line(msg, "FDNAME=pool." POOL_NAME) &&
+		    t->store[STORE_POOL] < 0)
+			t->store[STORE_POOL] = fd;
+		else if (has_line(msg, "FDSTORE=1") && has_line(msg, "FDNAME=depot." POOL_NAME) &&
+			 t->store[STORE_DEPOT] < 0)
+			t->store[STORE_DEPOT] = fd;
+		else
+			close(fd);
+	}
+	return t->store[STORE_POOL] >= 0 && t->store[STORE_DEPOT] >= 0;
+}
+
+static int setup(void **state)
+{
+	struct rc *t = calloc(1, sizeof(*t));
+	char text[512];
+
+	assert_non_null(t);
+	t->notify_fd = -1;
+	t->store[0] = t->store[1] = -1;
+	strcpy(t->dir, "/tmp/pcpupool-reconnect.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->sock, sizeof(t->sock), "%s/ctl.sock", t->dir);
+	snprintf(t->cfg, sizeof(t->cfg), "%s/pcpupoold.json", t->dir);
+	snprintf(t->notify, sizeof(t->notify), "%s/notify.sock", t->dir);
+	snprintf(text, sizeof(text),
+		 "{\n  \"log_level\": \"info\",\n  \"sweep_interval_ms\": %d,\n"
+		 "  \"pools\": [ { \"name\": \"%s\", \"elem_size\": 64, \"align\": 64,"
+		 " \"min_nr\": %d, \"low_watermark\": %d, \"max_elems\": %d } ]\n}\n",
+		 SWEEP_MS, POOL_NAME, POOL_MIN_NR, POOL_LOW_WM, POOL_MAX_ELEMS);
+	write_file(t->cfg, text);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rc *t = *state;
+
+	if (t->pid > 0) {
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, NULL, 0);
+	}
+	if (t->notify_fd >= 0)
+		close(t->notify_fd);
+	for (int i = 0; i < 2; i++)
+		if (t->store[i] >= 0)
+			close(t->store[i]);
+	if (!getenv("RECONNECT_KEEP")) {
+		DIR *d = opendir(t->dir);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				unlinkat(dirfd(d), de->d_name, 0);
+		if (d)
+			closedir(d);
+		if (rmdir(t->dir) < 0)
+			fprintf(stderr, "could not remove %s: %s\n", t->dir, strerror(errno));
+	} else {
+		fprintf(stderr, "kept %s\n", t->dir);
+	}
+	free(t);
+	return 0;
+}
+
+/* ---- the client side ---- */
+
+static struct pcpupool_client *client(const struct rc *t)
+{
+	struct pcpupool_client *c = pcpupool_connect(t->sock);
+
+	if (!c)
+		fail_msg("pcpupool_connect(%s): %s", t->sock, strerror(errno));
+	return c;
+}
+
+static struct pcpupool *open_pool(struct pcpupool_client *c)
+{
+	struct pcpupool *p = pcpupool_open(c, POOL_NAME);
+
+	if (!p)
+		fail_msg("pcpupool_open(%s): %s", POOL_NAME, strerror(errno));
+	return p;
+}
+
+/* Take every element the reserves have with NOWAIT, into @held. */
+static int drain(struct pcpupool *p, void **held, int max)
+{
+	int n = 0;
+	void *e;
+
+	while (n < max && (e = pcpupool_alloc(p, PCPUPOOL_NOWAIT)))
+		held[n++] = e;
+	assert_true(n < max);
+	assert_int_equal(errno, EAGAIN);
+	return n;
+}
+
+static void give_back(struct pcpupool *p, void **held, int n)
+{
+	for (int i = 0; i < n; i++)
+		pcpupool_free(held[i], p);
+}
+
+/* The stats of pool @name (a new reference), or NULL. */
+static json_t *pool_stats(struct pcpupool_client *c, const char *name)
+{
+	char *s = pcpupool_stats_json(c, NULL);
+	json_t *root, *pools, *p, *ret = NULL;
+	size_t i;
+
+	if (!s)
+		fail_msg("pcpupool_stats_json: %s", strerror(errno));
+	root = json_loads(s, 0, NULL);
+	free(s);
+	assert_non_null(root);
+	assert_true(json_is_true(json_object_get(root, "ok")));
+	pools = json_object_get(json_object_get(root, "stats"), "pools");
+	json_array_foreach(pools, i, p)
+		if (!strcmp(json_string_value(json_object_get(p, "name")), name))
+			ret = json_incref(p);
+	json_decref(root);
+	return ret;
+}
+
+static json_int_t pool_stat(struct pcpupool_client *c, const char *field)
+{
+	json_t *p = pool_stats(c, POOL_NAME);
+	json_int_t v;
+
+	assert_non_null(p);
+	assert_true(json_is_integer(json_object_get(p, field)));
+	v = json_integer_value(json_object_get(p, field));
+	json_decref(p);
+	return v;
+}
+
+static int64_t slowest_fail_ms;   /* of the prompt failures, reported */
+
+/* A control call that must fail with @err, within PROMPT_MS. */
+#define assert_prompt_fail(call, err) do {                               \
+	int64_t t0_ = now_ms();                                          \
+	long r_ = (long)(call);                                          \
+	int64_t dt_ = now_ms() - t0_;                                    \
+	if (r_ != -(long)(err))                                          \
+		fail_msg("%s = %ld, expected -%s", #call, r_, #err);     \
+	if (dt_ > slowest_fail_ms)                                       \
+		slowest_fail_ms = dt_;                                   \
+	if (dt_ >= PROMPT_MS)                                            \
+		fail_msg("%s took %lld ms", #call, (long long)dt_);      \
+} while (0)
+
+/* A pointer-returning call that must fail with errno @err, promptly. */
+#define assert_prompt_null(call, err) do {                               \
+	int64_t t0_ = now_ms();                                          \
+	void *p_;                                                        \
+	errno = 0;                                                       \
+	p_ = (void *)(call);                                             \
+	int64_t dt_ = now_ms() - t0_;                                    \
+	if (p_ || errno != (err))                                        \
+		fail_msg("%s = %p errno %d (%s), expected NULL/%s", #call, \
+			 p_, errno, strerror(errno), #err);              \
+	if (dt_ > slowest_fail_ms)                                       \
+		slowest_fail_ms = dt_;                                   \
+	if (dt_ >= PROMPT_MS)                                            \
+		fail_msg("%s took %lld ms", #call, (long long)dt_);      \
+} while (0)
+
+/* ---- tests ---- */
+
+/* (a) With the daemon killed, the fast path keeps serving the mapped
+ * reserves and every control call fails at once with ENOTCONN. */
+static void test_daemon_down_fast_path_works_control_fails(void **state)
+{
+	struct rc *t = *state;
+	static void *held[MAX_HELD];
+	struct pcpupool_client *c;
+	struct pcpupool *p;
+	void *e;
+	int n, m;
+
+	daemon_start(t, false);
+	c = client(t);
+	p = open_pool(c);
+	assert_int_equal(pcpupool_refill(p, PCPUPOOL_WAIT), 0);
+	e = pcpupool_alloc(p, PCPUPOOL_WAIT);
+	assert_non_null(e);
+	pcpupool_free(e, p);
+
+	daemon_kill(t);
+
+	/* NOWAIT alloc/free: every element in the reserves, and back */
+	n = drain(p, held, MAX_HELD);
+	assert_true(n >= POOL_MIN_NR);
+	give_back(p, held, n);
+	m = drain(p, held, MAX_HELD);
+	assert_true(m >= 1 && m <= n);   /* nothing refilled (a free may spill) */
+
+	/* control calls: ENOTCONN, promptly, and again */
+	for (int i = 0; i < 3; i++) {
+		assert_prompt_fail(pcpupool_refill(p, PCPUPOOL_WAIT), ENOTCONN);
+		assert_prompt_null(pcpupool_alloc(p, PCPUPOOL_WAIT), ENOTCONN);
+	}
+	assert_prompt_fail(pcpupool_resize(p, POOL_MIN_NR, PCPUPOOL_NOWAIT), ENOTCONN);
+	assert_prompt_null(pcpupool_stats_json(c, NULL), ENOTCONN);
+	assert_prompt_null(pcpupool_open(c, POOL_NAME), ENOTCONN);
+	/* NOWAIT refill never blocks, daemon or not */
+	assert_int_equal(pcpupool_refill(p, PCPUPOOL_NOWAIT), -EAGAIN);
+	errno = 0;
+	assert_null(pcpupool_alloc(p, PCPUPOOL_NOWAIT));
+	assert_int_equal(errno, EAGAIN);
+
+	give_back(p, held, m);
+	assert_true(pcpupool_nr_elems(p) >= 1);
+	e = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+	assert_non_null(e);
+	pcpupool_free(e, p);
+
+	pcpupool_close(p);       /* no daemon: must not wait for one */
+	pcpupool_disconnect(c);
+	printf("daemon down: %d elements served by NOWAIT, slowest failing control "
+	       "call %lld ms\n", n, (long long)slowest_fail_ms);
+}
+
+/* (b) A daemon started again without the fd store recreates the pool: a
+ * different memfd, so the old handle is stale; the name opens again on
+ * the same client. */
+static void test_restart_recreated_pool_is_stale(void **state)
+{
+	struct rc *t = *state;
+	static void *held[MAX_HELD];
+	struct pcpupool_client *c;
+	struct pcpupool *p, *q;
+	void *e, *kept;
+	int n;
+
+	daemon_start(t, false);
+	c = client(t);
+	p = open_pool(c);
+	assert_int_equal(pcpupool_refill(p, PCPUPOOL_WAIT), 0);
+	kept = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+	assert_non_null(kept);
+
+	daemon_kill(t);
+	assert_prompt_fail(pcpupool_refill(p, PCPUPOOL_WAIT), ENOTCONN);
+	daemon_start(t, false);
+
+	/* the next control call reconnects and finds another object */
+	assert_prompt_fail(pcpupool_refill(p, PCPUPOOL_WAIT), ESTALE);
+	/* the connection itself is fine, and the stale attachment was
+	 * given back to the daemon */
+	assert_int_equal(pool_stat(c, "clients"), 0);
+	assert_prompt_fail(pcpupool_refill(p, PCPUPOOL_WAIT), ESTALE);
+	assert_prompt_fail(pcpupool_resize(p, POOL_MIN_NR, PCPUPOOL_WAIT), ESTALE);
+	assert_prompt_fail(pcpupool_destroy(p), ESTALE);
+
+	/* the stale handle's fast path still works on its old memory */
+	pcpupool_free(kept, p);
+	n = drain(p, held, MAX_HELD);
+	assert_true(n >= 1);
+	assert_prompt_null(pcpupool_alloc(p, PCPUPOOL_WAIT), ESTALE);
+	give_back(p, held, n);
+	e = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+	assert_non_null(e);
+	assert_int_not_equal(pcpupool_elem_offset(p, e), UINT64_MAX);
+	pcpupool_free(e, p);
+
+	/* the same name on the same client: the new pool */
+	q = open_pool(c);
+	assert_int_equal(pool_stat(c, "clients"), 1);
+	assert_int_equal(pcpupool_refill(q, PCPUPOOL_WAIT), 0);
+	e = pcpupool_alloc(q, PCPUPOOL_WAIT);
+	assert_non_null(e);
+	assert_int_equal(pcpupool_elem_offset(p, e), UINT64_MAX);  /* not the old memory */
+	assert_int_not_equal(pcpupool_elem_offset(q, e), UINT64_MAX);
+	pcpupool_free(e, q);
+	assert_int_equal(pcpupool_resize(q, POOL_MIN_NR, PCPUPOOL_WAIT), 0);
+
+	pcpupool_close(p);
+	assert_int_equal(pool_stat(c, "clients"), 1);
+	pcpupool_close(q);
+	assert_int_equal(pool_stat(c, "clients"), 0);
+	pcpupool_disconnect(c);
+}
+
+/* (c) stats_json reconnects: after a restart nobody noticed (the request
+ * meets a dead socket and is sent again on a new one), and after one the
+ * client saw as ENOTCONN. */
+static void test_reconnected_client_keeps_working(void **state)
+{
+	struct rc *t = *state;
+	struct pcpupool_client *c;
+	struct pcpupool *p;
+	char *s;
+
+	daemon_start(t, false);
+	c = client(t);
+	s = pcpupool_stats_json(c, NULL);
+	assert_non_null(s);
+	free(s);
+
+	/* unnoticed restart */
+	daemon_kill(t);
+	daemon_start(t, false);
+	s = pcpupool_stats_json(c, POOL_NAME);
+	if (!s)
+		fail_msg("stats after an unnoticed restart: %s", strerror(errno));
+	assert_non_null(strstr(s, "\"ok\":true"));
+	free(s);
+
+	/* noticed: the client is broken, then the daemon is back */
+	p = open_pool(c);
+	daemon_kill(t);
+	assert_prompt_null(pcpupool_stats_json(c, NULL), ENOTCONN);
+	daemon_start(t, false);
+	for (int i = 0; i < 3; i++) {
+		s = pcpupool_stats_json(c, NULL);
+		if (!s)
+			fail_msg("stats after a restart: %s", strerror(errno));
+		assert_non_null(strstr(s, "\"ok\":true"));
+		free(s);
+	}
+	/* that reconnection already judged the pool (recreated: stale) */
+	assert_prompt_fail(pcpupool_refill(p, PCPUPOOL_WAIT), ESTALE);
+	assert_int_equal(pool_stat(c, "clients"), 0);
+	pcpupool_close(p);
+	pcpupool_disconnect(c);
+}
+
+/* Hammer the fast path (and NOWAIT refill requests, i.e. send() on the
+ * refill descriptor) while the channel is replaced under it. */
+struct hammer {
+	struct pcpupool *p;
+	atomic_bool stop;
+	atomic_ulong pairs;
+	atomic_int bad_errno;
+};
+
+static void *hammer_fn(void *arg)
+{
+	struct hammer *h = arg;
+
+	while (!atomic_load(&h->stop)) {
+		void *e = pcpupool_alloc(h->p, PCPUPOOL_NOWAIT);
+
+		if (e) {
+			pcpupool_free(e, h->p);
+			atomic_fetch_add(&h->pairs, 1);
+		} else if (errno != EAGAIN) {
+			atomic_store(&h->bad_errno, errno);
+		}
+		if ((atomic_load(&h->pairs) & 1023) == 0)
+			(void)pcpupool_refill(h->p, PCPUPOOL_NOWAIT);
+	}
+	return NULL;
+}
+
+/* A daemon that takes the pool back from the fd store hands out the same
+ * memfd: the handle is kept, with a working new refill channel. */
+static void test_restart_from_fd_store_keeps_handle(void **state)
+{
+	struct rc *t = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pcpupool_client *c;
+	struct hammer h = { 0 };
+	struct pcpupool *p;
+	pthread_t th;
+	void *kept, *e;
+	int nr_cpus;
+
+	/* a NOTIFY_SOCKET to collect what the daemon puts in the fd store */
+	t->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(t->notify_fd >= 0);
+	set_sun_path(&sa, t->notify);
+	assert_int_equal(bind(t->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	daemon_start(t, false);
+	if (!poll_until(notify_collect(t), POLL_MS))
+		fail_msg("no FDSTORE=1 for pool.%s and depot.%s", POOL_NAME, POOL_NAME);
+	/* done with it: the daemon's later notifications just fail */
+	close(t->notify_fd);
+	t->notify_fd = -1;
+	unlink(t->notify);
+
+	c = client(t);
+	p = open_pool(c);
+	nr_cpus = pcpupool_nr_cpus(p);
+	assert_true(nr_cpus >= 1);
+	assert_int_equal(pcpupool_refill(p, PCPUPOOL_WAIT), 0);
+	kept = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+	assert_non_null(kept);
+
+	h.p = p;
+	assert_int_equal(pthread_create(&th, NULL, hammer_fn, &h), 0);
+	assert_true(poll_until(atomic_load(&h.pairs) > 0, POLL_MS));
+
+	daemon_kill(t);
+	assert_prompt_fail(pcpupool_refill(p, PCPUPOOL_WAIT), ENOTCONN);
+	daemon_start(t, true);
+	if (!file_contains(t->log, "restored from the fd store")) {
+		dump_log(t);
+		fail_msg("the daemon did not take pool %s back from the fd store", POOL_NAME);
+	}
+
+	/* reconnects; the same object: the handle stays usable */
+	assert_int_equal(pcpupool_refill(p, PCPUPOOL_WAIT), 0);
+	assert_int_equal(pool_stat(c, "clients"), 1);
+
+	/* the fast path went on through all of it */
+	unsigned long before = atomic_load(&h.pairs);
+
+	assert_true(poll_until(atomic_load(&h.pairs) > before, POLL_MS));
+	atomic_store(&h.stop, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(atomic_load(&h.bad_errno), 0);
+
+	/* the new refill channel, under the old descriptor number, reaches
+	 * the new daemon (the hammer may have sent some already) */
+	assert_int_equal(pcpupool_refill(p, PCPUPOOL_NOWAIT), -EAGAIN);
+	if (!poll_until(pool_stat(c, "refill_messages") >= nr_cpus, POLL_MS))
+		fail_msg("refill requests do not reach the restarted daemon");
+
+	/* an element held across the restart goes back; WAIT works */
+	assert_int_not_equal(pcpupool_elem_offset(p, kept), UINT64_MAX);
+	pcpupool_free(kept, p);
+	e = pcpupool_alloc(p, PCPUPOOL_WAIT);
+	assert_non_null(e);
+	pcpupool_free(e, p);
+	assert_int_equal(pcpupool_resize(p, POOL_MIN_NR, PCPUPOOL_WAIT), 0);
+	assert_true(poll_until(pcpupool_nr_elems(p) >= POOL_LOW_WM * nr_cpus, POLL_MS));
+
+	pcpupool_close(p);
+	assert_int_equal(pool_stat(c, "clients"), 0);
+	pcpupool_disconnect(c);
+}
+
+/* After pcpupool_disconnect() nothing reconnects: pools left open fail
+ * their control calls with ENOTCONN, their fast path works. */
+static void test_disconnected_client_never_reconnects(void **state)
+{
+	struct rc *t = *state;
+	struct pcpupool_client *c, *watcher;
+	struct pcpupool *p;
+	void *e;
+
+	daemon_start(t, false);
+	watcher = client(t);
+	c = client(t);
+	p = open_pool(c);
+	assert_int_equal(pool_stat(watcher, "clients"), 1);
+	pcpupool_disconnect(c);
+	assert_true(poll_until(pool_stat(watcher, "clients") == 0, POLL_MS));
+
+	assert_prompt_fail(pcpupool_refill(p, PCPUPOOL_WAIT), ENOTCONN);
+	assert_int_equal(pool_stat(watcher, "clients"), 0);
+	e = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+	assert_non_null(e);
+	pcpupool_free(e, p);
+	pcpupool_close(p);       /* frees the client too */
+	pcpupool_disconnect(watcher);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_daemon_down_fast_path_works_control_fails,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_recreated_pool_is_stale,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnected_client_keeps_working,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_from_fd_store_keeps_handle,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disconnected_client_never_reconnects,
+						setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
