@@ -67,10 +67,10 @@ DAEMON_SRC := daemon/main.c daemon/ctl.c daemon/pool.c daemon/config.c daemon/lo
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
 DAEMON     := $(B)/pcpupoold
 
-C_TESTS  := test_slab test_torture test_exports
+C_TESTS  := test_slab test_torture test_exports test_e2e test_reconnect
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
-SH_TESTS := test_daemon_cli $(if $(SANITIZE),,test_fuzz)
+SH_TESTS := test_daemon_cli $(if $(SANITIZE),,test_fuzz test_systemd)
 TESTS    := $(C_TESTS) $(SH_TESTS)
 TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
@@ -127,6 +127,11 @@ $(B)/tests/test_e2e: tests/test_e2e.c tests/e2e.h $(LIB_SO) $(DAEMON)
 	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(LINK_LIB) \
 		$(CMOCKA_LIBS) -o $@
 
+$(B)/tests/test_reconnect: tests/test_reconnect.c $(LIB_SO) $(DAEMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(LINK_LIB) \
+		$(CMOCKA_LIBS) -o $@
+
 $(B)/tests/test_slab: tests/test_slab.c tests/pooltest.h $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) $(LDLIBS_SAN) -o $@
@@ -135,9 +140,10 @@ $(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) -pthread $(LDLIBS_SAN) -o $@
 
-$(B)/bench/bench_slab: bench/bench_slab.c $(SLAB_OBJ)
+$(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(SLAB_OBJ) -pthread $(LDLIBS_SAN) -o $@
+	$(CC) $(ALL_CFLAGS) bench/bench_slab.c bench/bench_slab_nostats.c $(SLAB_OBJ) \
+		-pthread $(LDLIBS_SAN) -o $@
 
 test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(B)/tests/sd_client
 
