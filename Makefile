@@ -67,17 +67,19 @@ DAEMON_SRC := daemon/main.c daemon/ctl.c daemon/pool.c daemon/config.c daemon/lo
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
 DAEMON     := $(B)/pcpupoold
 
-C_TESTS  := test_slab test_torture test_exports test_e2e test_reconnect
+C_TESTS  := test_slab test_torture test_exports test_e2e test_reconnect test_nosyscall \
+	test_hostile
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
-SH_TESTS := test_daemon_cli $(if $(SANITIZE),,test_fuzz test_systemd)
+SH_TESTS := test_daemon_cli test_pcpupoolctl $(if $(SANITIZE),,test_fuzz test_systemd)
 TESTS    := $(C_TESTS) $(SH_TESTS)
 TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
 EXAMPLES := $(B)/examples/producer $(B)/examples/consumer
+TOOL     := $(B)/pcpupoolctl
 
 .PHONY: all deps check check-valgrind fuzz fuzz-bins run bench install install-systemd uninstall clean test-bins
-all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
+all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
 
 deps:
 	@tools/deps.sh
@@ -113,6 +115,11 @@ $(DAEMON): $(DAEMON_OBJ)
 # programs linked against the shared library, found at run time in $(B)
 LINK_LIB = -L$(B) -lpcpupool -Wl,-rpath,'$$ORIGIN/..' $(JANSSON_LIBS) -pthread $(LDLIBS_SAN)
 
+# the admin tool; finds the library beside it in $(B)
+$(TOOL): tools/pcpupoolctl.c include/pcpupool.h $(LIB_SO)
+	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $< -L$(B) -lpcpupool -Wl,-rpath,'$$ORIGIN' \
+		$(JANSSON_LIBS) $(LDLIBS_SAN) -o $@
+
 $(B)/examples/%: examples/%.c examples/message.h $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(LINK_LIB) -o $@
@@ -127,7 +134,8 @@ $(B)/tests/test_e2e: tests/test_e2e.c tests/e2e.h $(LIB_SO) $(DAEMON)
 	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(LINK_LIB) \
 		$(CMOCKA_LIBS) -o $@
 
-$(B)/tests/test_reconnect: tests/test_reconnect.c $(LIB_SO) $(DAEMON)
+# integration tests: the real daemon, the real library
+$(B)/tests/test_reconnect $(B)/tests/test_nosyscall $(B)/tests/test_hostile: $(B)/tests/%: tests/%.c tests/e2e.h $(LIB_SO) $(DAEMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(LINK_LIB) \
 		$(CMOCKA_LIBS) -o $@
@@ -145,7 +153,7 @@ $(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c $(SLAB_OBJ)
 	$(CC) $(ALL_CFLAGS) bench/bench_slab.c bench/bench_slab_nostats.c $(SLAB_OBJ) \
 		-pthread $(LDLIBS_SAN) -o $@
 
-test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(B)/tests/sd_client
+test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(TOOL) $(B)/tests/sd_client
 
 $(B)/tests/sd_client: tests/sd_client.c $(LIB_SO)
 	@mkdir -p $(dir $@)
@@ -157,14 +165,15 @@ check: deps
 
 RUN_DIR ?= $(CURDIR)/run
 run: deps
-	@$(MAKE) --no-print-directory $(DAEMON) $(LIB_SO) $(EXAMPLES)
+	@$(MAKE) --no-print-directory $(DAEMON) $(LIB_SO) $(EXAMPLES) $(TOOL)
 	@mkdir -p $(RUN_DIR)
 	@echo "pcpupoold: socket $(RUN_DIR)/control.sock  (Ctrl-C stops it)"
 	@echo "  talk to it:  echo '{\"cmd\":\"stats\"}' | socat - UNIX-CONNECT:$(RUN_DIR)/control.sock"
 	@echo "  clients:     export PCPUPOOL_SOCKET=$(RUN_DIR)/control.sock"
+	@echo "  watch it:    $(TOOL) --socket $(RUN_DIR)/control.sock top"
 	exec $(DAEMON) --config config/pcpupoold.json --socket $(RUN_DIR)/control.sock
 
-install: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON)
+install: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/pcpupool
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
@@ -174,8 +183,11 @@ install: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON)
 	install -m 0644 include/pcpupool.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
-	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 0644 docs/man/pcpupoold.8 $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BINDIR)
+	install -m 0755 $(TOOL) $(DESTDIR)$(BINDIR)/
+	install -m 0644 docs/man/pcpupoold.8 docs/man/pcpupoolctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/pcpupool.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 docs/man/pcpupoold.json.5 $(DESTDIR)$(MANDIR)/man5/
 	test -e $(DESTDIR)$(SYSCONFDIR)/pcpupool/pcpupoold.json || \
 		install -m 0644 config/pcpupoold.json $(DESTDIR)$(SYSCONFDIR)/pcpupool/
@@ -197,7 +209,8 @@ uninstall:
 		$(DESTDIR)$(SBINDIR)/pcpupoold $(DESTDIR)$(UNITDIR)/pcpupoold.service \
 		$(DESTDIR)$(UNITDIR)/pcpupoold.socket $(DESTDIR)$(SYSUSERSDIR)/pcpupool.conf \
 		$(DESTDIR)$(TMPFILESDIR)/pcpupool.conf $(DESTDIR)$(MANDIR)/man8/pcpupoold.8 \
-		$(DESTDIR)$(MANDIR)/man5/pcpupoold.json.5
+		$(DESTDIR)$(MANDIR)/man5/pcpupoold.json.5 $(DESTDIR)$(BINDIR)/pcpupoolctl \
+		$(DESTDIR)$(MANDIR)/man8/pcpupoolctl.8 $(DESTDIR)$(MANDIR)/man3/pcpupool.3
 
 # libFuzzer targets (clang), beside the parsers they exercise
 FUZZ_B      := build-fuzz

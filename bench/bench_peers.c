@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench_peers.c - pcpupool against its peers (issue 6, item 1): what one
- * fixed-size element costs from pcpupool's NOWAIT fast path and from every
- * other way a C program gets one, side by side, on this machine.
+ * bench_peers.c - pcpupool against its peers (issue 6, items 1 and 2): what
+ * one fixed-size element costs from pcpupool's NOWAIT fast path and from
+ * every other way a C program gets one, side by side, on this machine; then
+ * what pcpupool's refills cost.
  *
  * Competitors (the NAME of --only):
  *
@@ -47,10 +48,21 @@
  *     others:
  *       pairs    P alloc+free pairs per thread, each writing one byte of its
  *                element through a volatile pointer (the element escapes
- *                through an empty asm, so no pair can be optimised away);
- *                CLOCK_MONOTONIC around the loop.  ns/pair = elapsed / P,
- *                the mean of the threads; the aggregate is all pairs over
- *                the wall time from the first start to the last end.
+ *                through an empty asm, so no pair can be optimised away),
+ *                in chunks of at least 4096 pairs with a TSC timestamp
+ *                after each.  A thread that was preempted N times (its
+ *                involuntary context switches around the loop) has its N
+ *                longest chunks discarded; with several threads, so are its
+ *                chunks during which another thread was not running (a
+ *                shared structure is measured shared).  A thread's ns/pair
+ *                is its mean over the chunks left: contention stalls count,
+ *                other processes on a shared machine do not.  The sample's
+ *                figure is the mean of the threads', the aggregate the sum
+ *                of their rates.  A sample whose threads seldom ran at the
+ *                same time is left out; a cell with no sample left falls
+ *                back to the wall clock (marked).  The wall-clock figures
+ *                (the loop by CLOCK_MONOTONIC; all pairs over the time from
+ *                the first start to the last end) go to the JSON too.
  *       latency  B batches per thread: 64 allocations (each writing its
  *                byte) timed with the TSC (lfence; rdtsc; lfence), then the
  *                64 frees timed likewise.  A batch's per-operation figure is
@@ -60,15 +72,27 @@
  *                and thread of the cell, from a log-linear histogram
  *                (buckets at most 1/128 wide).
  *   - a warm-up round runs every cell once, unrecorded, and sizes P and B
- *     so that each phase lasts about its budget.
+ *     so that each phase lasts about its budget; each sample then sizes
+ *     the next one the same way, so a slower machine keeps the budget.
  *   - then N rounds; round r runs every cell once, starting at cell
  *     r mod cells, so the order rotates and drift of the machine hits every
- *     competitor alike.
+ *     competitor alike.  No round starts that would end after the time
+ *     budget (every cell keeps the same number of samples).
+ *   - noise: the workers count their involuntary context switches around
+ *     each sample; the output says how many samples something preempted.
  *   - reported: the median of the N samples (ns per pair per thread, and
  *     the aggregate M pairs/s), its ratio to pcpupool's in the same cell,
  *     and p50/p99/p99.9/max of one allocation from the batches.
  *   - correctness: a NULL from any allocation is a wrong result; at the
  *     end each free list, stack and mempool must hold all its elements.
+ *
+ * Refill figures (pcpupool alone, through its public API, on pools of
+ * their own in the same daemon; see refill_figures()): the cost of a
+ * NOWAIT miss with every reserve dry; the time from the allocation that
+ * takes a CPU's reserve under its low watermark to the refill showing in
+ * the reserve, with 1 client and with 8 client processes; the rate a
+ * producer sustains from a 64-element reserve while a consumer on the
+ * other CPU frees everything (elements come back only through the daemon).
  *
  * Output: the table on stdout; bench/results/<date>.json with every figure
  * and the machine; bench/results/<date>-latency.dat and, when gnuplot is
@@ -105,6 +129,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -119,11 +144,15 @@
 #include <jansson.h>
 
 #ifdef BENCH_HAVE_DPDK
+/* DPDK's headers are not -Wundef clean under clang (GCC_VERSION) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wundef"
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 #include <rte_version.h>
+#pragma GCC diagnostic pop
 #endif
 
 /* ------------------------------------------------------------------ */
@@ -148,6 +177,8 @@
 #define PEERS_QUICK_PAIR_MS     15u
 #define PEERS_QUICK_BATCH_MS    10u
 #define PEERS_MAX_SAMPLES       501u
+#define PEERS_DEFAULT_BUDGET_S  150u     /* the rounds stop before this */
+#define PEERS_QUICK_BUDGET_S    12u
 #define PEERS_WARM_PAIRS        100000u
 #define PEERS_WARM_BATCHES      1000u
 #define PEERS_QUICK_WARM_PAIRS  20000u
@@ -155,6 +186,8 @@
 #define PEERS_MIN_PAIRS         10000u
 #define PEERS_MAX_PAIRS         2000000000u
 #define PEERS_MIN_BATCHES       200u
+#define PEERS_CHUNK_MIN         4096u    /* pairs between two timestamps */
+#define PEERS_MAX_CHUNKS        8192u    /* timestamps per thread and sample */
 #define PEERS_MAX_BATCHES       20000000u
 
 #define PEERS_HELLO_TIMEOUT_MS  60000    /* a competitor's set-up */
@@ -182,6 +215,23 @@
 #define OPAQUE(p)   __asm__ __volatile__("" : "+r"(p) : : "memory")
 
 static const size_t peers_sizes[PEERS_NR_SIZES] = { 64, 1024 };
+
+#if defined(__clang__)
+#define BENCH_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define BENCH_COMPILER "gcc " __VERSION__
+#else
+#define BENCH_COMPILER "unknown"
+#endif
+
+/* The allocators preloaded into their competitors' processes (Debian's
+ * sonames; another system may name them at build time). */
+#ifndef BENCH_JEMALLOC_SO
+#define BENCH_JEMALLOC_SO "libjemalloc.so.2"
+#endif
+#ifndef BENCH_MIMALLOC_SO
+#define BENCH_MIMALLOC_SO "libmimalloc.so.2"
+#endif
 
 /* ------------------------------------------------------------------ */
 /* time                                                                */
@@ -366,6 +416,12 @@ struct peers_reply {
 	double mps;          /* aggregate M pairs/s */
 	double worst_ns;     /* slowest thread's ns per pair */
 	double batch_ns;     /* slowest thread's ns per batch */
+	double cyc_pair;     /* ticks per pair in a thread's median chunk,
+			      * mean of the threads */
+	double inv_cyc_sum;  /* sum over the threads of 1 / that */
+	uint32_t alone;      /* too few chunks with every thread running */
+	uint32_t pad2;
+	uint64_t pairs;      /* per thread, as run (whole chunks) */
 	uint64_t bad;        /* failed allocations */
 	uint64_t preempted;  /* involuntary context switches of the workers */
 };
@@ -381,7 +437,7 @@ struct peers_final {
 struct job {
 	uint32_t si, ti;
 	int nthreads;
-	uint64_t pairs, batches;
+	uint64_t chunks, chunk, batches;
 	bool record;
 	bool quit;
 };
@@ -397,6 +453,11 @@ struct worker {
 	char why[PEERS_WHY];
 	uint64_t ovh;        /* timer cost, ticks */
 	uint64_t t0, t1, t2, t3; /* ns: pairs phase, latency phase */
+	uint64_t *tk;        /* PEERS_MAX_CHUNKS + 1 chunk timestamps */
+	uint64_t *d;         /* the chunks' durations */
+	uint64_t *scratch;   /* for medians */
+	uint64_t med;        /* median duration of the chunks that ran */
+	uint64_t cut;        /* chunks this long or longer were preempted */
 	uint64_t bad;
 	uint64_t nivcsw;     /* involuntary context switches in the sample */
 	uint64_t wrong;      /* thread_end() */
@@ -439,7 +500,7 @@ struct peer {
 	uint64_t (*thread_end)(struct child *ch, struct worker *w);
 	uint64_t (*check)(struct child *ch);
 	void (*teardown)(struct child *ch);
-	uint64_t (*pairs)(void *ctx, uint64_t n);
+	uint64_t (*pairs)(void *ctx, uint64_t chunks, uint64_t chunk, uint64_t *tk);
 	uint64_t (*batches)(void *ctx, uint64_t n, uint64_t ovh, struct hist *ha,
 			    struct hist *hf);
 };
@@ -448,24 +509,32 @@ struct peer {
  * The two timed loops of competitor PFX, from its inline PFX_get(ctx) and
  * PFX_put(ctx, p) on a struct PFX_ctx.  A macro rather than a function
  * taking function pointers so that get and put are inlined into each
- * competitor's own loop, as they are into an application's.
+ * competitor's own loop, as they are into an application's.  The pairs
+ * run in @chunks chunks of @chunk, each ending with a timestamp in @tk
+ * (chunks + 1 of them), so that a chunk something preempted can be told
+ * from the others.
  */
 #define PEER_LOOPS(pfx)							\
-static uint64_t pfx##_pairs(void *arg, uint64_t n)			\
+static uint64_t pfx##_pairs(void *arg, uint64_t chunks, uint64_t chunk, \
+			    uint64_t *tk)				\
 {									\
 	struct pfx##_ctx *c = arg;					\
 	uint64_t bad = 0;						\
 									\
-	for (uint64_t i = 0; i < n; i++) {				\
-		void *p = pfx##_get(c);					\
+	tk[0] = tick();							\
+	for (uint64_t k = 0; k < chunks; k++) {				\
+		for (uint64_t i = 0; i < chunk; i++) {			\
+			void *p = pfx##_get(c);				\
 									\
-		OPAQUE(p);						\
-		if (unlikely(!p)) {					\
-			bad++;						\
-			continue;					\
+			OPAQUE(p);					\
+			if (unlikely(!p)) {				\
+				bad++;					\
+				continue;				\
+			}						\
+			*(volatile uint8_t *)p = (uint8_t)i;		\
+			pfx##_put(c, p);				\
 		}							\
-		*(volatile uint8_t *)p = (uint8_t)i;			\
-		pfx##_put(c, p);					\
+		tk[k + 1] = tick();					\
 	}								\
 	return bad;							\
 }									\
@@ -682,8 +751,8 @@ static uint64_t tls_thread_end(struct child *ch, struct worker *w)
 		for (void *p = tls_free[si]; p && n <= PEERS_PER_CPU; p = *(void **)p)
 			n++;
 		if (n != PEERS_PER_CPU) {
-			fprintf(stderr, "tls-freelist: thread %d holds %u of %u %zu-byte elements\n",
-				w->id, n, PEERS_PER_CPU, peers_sizes[si]);
+			fprintf(stderr, "tls-freelist: thread %d holds %u of %u "
+				"%zu-byte elements\n", w->id, n, PEERS_PER_CPU, peers_sizes[si]);
 			wrong++;
 		}
 		free(t->mem[si]);
@@ -831,8 +900,8 @@ static int jemalloc_setup(struct child *ch, char *why, size_t len)
 	size_t vlen = sizeof(ver);
 
 	if (!strstr(own, "jemalloc") || !mallctl) {
-		set_why(why, len, "libjemalloc.so.2 could not be preloaded "
-			"(apt-get install libjemalloc2); malloc() comes from %s", own);
+		set_why(why, len, "%s could not be preloaded (apt-get install libjemalloc2); "
+			"malloc() comes from %s", BENCH_JEMALLOC_SO, own);
 		return -ENOENT;
 	}
 	if (mallctl("version", &ver, &vlen, NULL, 0) != 0 || !ver)
@@ -869,8 +938,8 @@ static int mim_setup(struct child *ch, char *why, size_t len)
 	struct mim_ctx *c;
 
 	if (!mi_malloc || !mi_free) {
-		set_why(why, len, "libmimalloc.so.2 could not be preloaded "
-			"(apt-get install libmimalloc2.0)");
+		set_why(why, len, "%s could not be preloaded (apt-get install libmimalloc2.0)",
+			BENCH_MIMALLOC_SO);
 		return -ENOENT;
 	}
 	c = calloc(PEERS_NR_SIZES, sizeof(*c));
@@ -1293,13 +1362,13 @@ static const struct peer peers[NR_PEERS] = {
 	},
 	[PEER_JEMALLOC] = {
 		.name = "jemalloc", .label = "jemalloc malloc/free",
-		.preload = "libjemalloc.so.2",
+		.preload = BENCH_JEMALLOC_SO,
 		.setup = jemalloc_setup, .teardown = free_priv,
 		.pairs = mal_pairs, .batches = mal_batches,
 	},
 	[PEER_MIMALLOC] = {
 		.name = "mimalloc", .label = "mimalloc mi_malloc/mi_free",
-		.preload = "libmimalloc.so.2",
+		.preload = BENCH_MIMALLOC_SO,
 		.setup = mim_setup, .teardown = free_priv,
 		.pairs = mim_pairs, .batches = mim_batches,
 	},
@@ -1375,6 +1444,8 @@ static int recv_all(int fd, void *buf, size_t len, int timeout_ms,
 			  : (int)((deadline - now) / 1000000u) + 1;
 		if (wait_ms > 1000)
 			wait_ms = 1000;   /* look at @stop now and then */
+		if (!stop && deadline == UINT64_MAX)
+			wait_ms = -1;     /* an idle competitor: sleep for good */
 		r = poll(&pfd, 1, wait_ms);
 		if (r < 0 && errno != EINTR)
 			return -errno;
@@ -1469,18 +1540,34 @@ static void *worker_main(void *arg)
 			int c = cell_index(job.si, job.ti);
 			struct hist *ha = &w->h[2 * (job.record ? c : PEERS_NR_CELLS)];
 			void *ctx = ch->ctx[job.si];
-
-			long ivcsw = involuntary_switches();
+			long iv0, iv1;
+			uint64_t pre, ran;
 
 			rendezvous(ch, job.nthreads);
+			iv0 = involuntary_switches();
 			w->t0 = now_ns();
-			w->bad = pe->pairs(ctx, job.pairs);
+			w->bad = pe->pairs(ctx, job.chunks, job.chunk, w->tk);
 			w->t1 = now_ns();
+			iv1 = involuntary_switches();
 			rendezvous(ch, 2 * job.nthreads);
 			w->t2 = now_ns();
 			w->bad += pe->batches(ctx, job.batches, w->ovh, ha, ha + 1);
 			w->t3 = now_ns();
-			w->nivcsw = (uint64_t)(involuntary_switches() - ivcsw);
+			w->nivcsw = (uint64_t)(involuntary_switches() - iv0);
+			/*
+			 * Each preemption in the pairs phase lengthened one
+			 * chunk: the `pre` longest are the preempted ones
+			 * (however slow contention made the others).
+			 */
+			for (uint64_t k = 0; k < job.chunks; k++)
+				w->d[k] = w->scratch[k] = w->tk[k + 1] - w->tk[k];
+			qsort(w->scratch, job.chunks, sizeof(w->scratch[0]), cmp_u64);
+			pre = (uint64_t)(iv1 - iv0);
+			if (pre >= job.chunks)
+				pre = job.chunks - 1;
+			ran = job.chunks - pre;
+			w->cut = pre ? w->scratch[ran] : UINT64_MAX;
+			w->med = w->scratch[ran / 2];
 		}
 		pthread_barrier_wait(&ch->done);
 	}
@@ -1507,7 +1594,10 @@ static int child_start_workers(struct child *ch, char *why, size_t len)
 		w->id = i;
 		w->cpu = ch->cpus[i];
 		w->h = calloc(2 * (PEERS_NR_CELLS + 1), sizeof(*w->h));
-		if (!w->h) {
+		w->tk = calloc(PEERS_MAX_CHUNKS + 1, sizeof(*w->tk));
+		w->d = calloc(PEERS_MAX_CHUNKS, sizeof(*w->d));
+		w->scratch = calloc(PEERS_MAX_CHUNKS, sizeof(*w->scratch));
+		if (!w->h || !w->tk || !w->d || !w->scratch) {
 			set_why(why, len, "out of memory");
 			return -ENOMEM;
 		}
@@ -1535,24 +1625,84 @@ static int child_start_workers(struct child *ch, char *why, size_t len)
 	return 0;
 }
 
+/* Whether thread @u ran all through [@s, @e] (ticks): none of its chunks
+ * that overlap it was preempted. */
+static bool ran_clean(const struct worker *u, uint64_t chunks, uint64_t s, uint64_t e)
+{
+	uint64_t lo = 0, hi = chunks;
+
+	if (s < u->tk[0] || e > u->tk[chunks])
+		return false;
+	/* the first chunk ending after s */
+	while (lo < hi) {
+		uint64_t mid = (lo + hi) / 2;
+
+		if (u->tk[mid + 1] <= s)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint64_t j = lo; j < chunks && u->tk[j] < e; j++)
+		if (u->d[j] >= u->cut)
+			return false;
+	return true;
+}
+
+/*
+ * Ticks per pair of worker @t over the time it ran: the mean of its chunks
+ * that were not preempted and, with several threads, during which every
+ * other thread ran too, so that a shared structure is measured shared
+ * (contention stalls count, other processes do not).  With too few such
+ * chunks (the threads seldom ran at the same time), sets *ret_alone.
+ */
+static double thread_cyc_pair(struct child *ch, int t, int nt, uint64_t chunks,
+			      uint64_t chunk, bool *ret_alone)
+{
+	struct worker *w = &ch->w[t];
+	uint64_t n = 0;
+	double sum = 0;
+
+	for (uint64_t k = 0; k < chunks; k++) {
+		bool all = w->d[k] < w->cut;
+
+		for (int u = 0; u < nt && all; u++)
+			if (u != t)
+				all = ran_clean(&ch->w[u], chunks, w->tk[k], w->tk[k + 1]);
+		if (all) {
+			sum += (double)w->d[k];
+			n++;
+		}
+	}
+	if (nt > 1 && (n * 4 < chunks || n < 16))
+		*ret_alone = true;
+	return n ? sum / (double)n / (double)chunk : (double)w->med / (double)chunk;
+}
+
 static void child_run(struct child *ch, const struct peers_cmd *cmd, struct peers_reply *ret)
 {
 	int nt = ch->tcount[cmd->ti];
-	uint64_t first = UINT64_MAX, last = 0;
+	uint64_t first = UINT64_MAX, last = 0, chunk, chunks, pairs;
 	double sum = 0, worst = 0, worst_b = 0;
 
+	/* whole chunks of at least PEERS_CHUNK_MIN, at most PEERS_MAX_CHUNKS */
+	chunk = (cmd->pairs + PEERS_MAX_CHUNKS - 1) / PEERS_MAX_CHUNKS;
+	if (chunk < PEERS_CHUNK_MIN)
+		chunk = PEERS_CHUNK_MIN;
+	chunks = (cmd->pairs + chunk - 1) / chunk;
+	pairs = chunks * chunk;
 	ch->job = (struct job){
-		.si = cmd->si, .ti = cmd->ti, .nthreads = nt, .pairs = cmd->pairs,
-		.batches = cmd->batches, .record = cmd->record != 0,
+		.si = cmd->si, .ti = cmd->ti, .nthreads = nt, .chunks = chunks,
+		.chunk = chunk, .batches = cmd->batches, .record = cmd->record != 0,
 	};
 	atomic_store_explicit(&ch->ready, 0, memory_order_relaxed);
 	pthread_barrier_wait(&ch->start);
 	pthread_barrier_wait(&ch->done);
 
 	memset(ret, 0, sizeof(*ret));
+	ret->pairs = pairs;
 	for (int i = 0; i < nt; i++) {
 		const struct worker *w = &ch->w[i];
-		double ns = (double)(w->t1 - w->t0) / (double)cmd->pairs;
+		double ns = (double)(w->t1 - w->t0) / (double)pairs;
 		double bns = cmd->batches ? (double)(w->t3 - w->t2) / (double)cmd->batches : 0;
 
 		sum += ns;
@@ -1567,10 +1717,18 @@ static void child_run(struct child *ch, const struct peers_cmd *cmd, struct peer
 		ret->bad += w->bad;
 		ret->preempted += w->nivcsw;
 	}
+	for (int i = 0; i < nt; i++) {
+		bool alone = false;
+		double cyc = thread_cyc_pair(ch, i, nt, chunks, chunk, &alone);
+
+		ret->cyc_pair += cyc / nt;
+		ret->inv_cyc_sum += cyc > 0 ? 1 / cyc : 0;
+		ret->alone |= alone;
+	}
 	ret->ns = sum / nt;
 	ret->worst_ns = worst;
 	ret->batch_ns = worst_b;
-	ret->mps = last > first ? (double)cmd->pairs * nt * 1e3 / (double)(last - first) : 0;
+	ret->mps = last > first ? (double)pairs * nt * 1e3 / (double)(last - first) : 0;
 }
 
 static int child_finish(struct child *ch)
@@ -1622,8 +1780,10 @@ struct options {
 	uint32_t batch_ms;
 	uint64_t warm_pairs;
 	uint64_t warm_batches;
+	uint32_t budget_s;       /* rounds: no new round would end after it */
 	bool quick;
 	bool no_results;
+	bool no_refill;
 	bool selected[NR_PEERS];
 	const char *socket;      /* NULL: $PCPUPOOL_SOCKET, else start a daemon */
 	const char *daemon;      /* pcpupoold binary */
@@ -1702,8 +1862,12 @@ hello:
 	r = child_finish(ch);
 	if (ch->peer->teardown)
 		ch->peer->teardown(ch);
-	for (int i = 0; i < ch->nr_workers; i++)
+	for (int i = 0; i < ch->nr_workers; i++) {
 		free(ch->w[i].h);
+		free(ch->w[i].tk);
+		free(ch->w[i].d);
+		free(ch->w[i].scratch);
+	}
 	close(ch->fd);
 	free(ch);
 	return r < 0 ? EXIT_SETUP : EXIT_OK;
@@ -1724,11 +1888,15 @@ struct pcell {
 	bool enabled;
 	uint64_t pairs, batches;    /* per thread per sample */
 	uint32_t n;                 /* samples taken */
-	double *ns;                 /* ns per pair per thread, each sample */
-	double *mps;                /* aggregate M pairs/s, each sample */
+	uint32_t rn;                /* of which with the threads running together */
+	double *ns;                 /* ns per pair per thread, running chunks */
+	double *mps;                /* aggregate M pairs/s from those */
+	double *wns;                /* ns per pair per thread, wall clock */
+	double *wmps;               /* aggregate M pairs/s, wall clock */
 	uint64_t bad;
 	uint64_t preempted;         /* involuntary switches, recorded samples */
 	uint32_t n_preempted;       /* recorded samples with any */
+	uint32_t n_alone;           /* samples whose threads seldom ran together */
 	struct hist *ha, *hf;       /* alloc, free: cycles per batch */
 };
 
@@ -1772,6 +1940,7 @@ struct bench {
 	int tcount[PEERS_NR_TCOUNTS];
 	uint64_t t_start;
 	double load_start;          /* 1-minute load average before the run */
+	uint32_t rounds_done;       /* samples per cell actually taken */
 };
 
 static void cpu_model(char *buf, size_t sz)
@@ -2011,6 +2180,20 @@ static int daemon_prepare(struct bench *b, char *why, size_t len)
 	return 0;
 }
 
+/* Whether the dynamic linker finds shared object @name (else the child
+ * runs without it, reports it unavailable, and ld.so stays quiet).  Only
+ * "not found" counts: jemalloc, for one, exists but refuses dlopen(). */
+static bool preload_findable(const char *name)
+{
+	void *h = dlopen(name, RTLD_LAZY | RTLD_LOCAL);
+	const char *err;
+
+	if (h)
+		return true;   /* the process is about to exec: no dlclose() */
+	err = dlerror();
+	return !err || !strstr(err, "cannot open shared object file");
+}
+
 /* Fork and exec this program as competitor @p; wait for its hello. */
 static void spawn_competitor(struct bench *b, int p)
 {
@@ -2054,7 +2237,7 @@ static void spawn_competitor(struct bench *b, int p)
 			argv[a++] = b->d.prefix;
 		}
 		argv[a] = NULL;
-		if (peers[p].preload)
+		if (peers[p].preload && preload_findable(peers[p].preload))
 			setenv("LD_PRELOAD", peers[p].preload, 1);
 		execv("/proc/self/exe", (char *const *)argv);
 		_exit(127);
@@ -2192,6 +2375,16 @@ static bool running(const struct prun *r)
 	return r->state == PRUN_READY;
 }
 
+/* Size the next sample of @cl from the last one (the slowest thread), so
+ * that each phase lasts about its budget whatever the machine does. */
+static void size_cell(const struct bench *b, struct pcell *cl, const struct peers_reply *rep)
+{
+	cl->pairs = clamp_u64((double)b->o.pair_ms * 1e6 / rep->worst_ns,
+			      PEERS_MIN_PAIRS, PEERS_MAX_PAIRS);
+	cl->batches = clamp_u64((double)b->o.batch_ms * 1e6 / rep->batch_ns,
+				PEERS_MIN_BATCHES, PEERS_MAX_BATCHES);
+}
+
 /* The warm-up round: every cell once, unrecorded; size the samples. */
 static void warm_up(struct bench *b)
 {
@@ -2203,12 +2396,12 @@ static void warm_up(struct bench *b)
 			if (!cl->enabled)
 				continue;
 			if (run_cell(b, p, c, b->o.warm_pairs, b->o.warm_batches, false,
-				     PEERS_RUN_TIMEOUT_MS, &rep) < 0)
-				return;
-			cl->pairs = clamp_u64((double)b->o.pair_ms * 1e6 / rep.worst_ns,
-					      PEERS_MIN_PAIRS, PEERS_MAX_PAIRS);
-			cl->batches = clamp_u64((double)b->o.batch_ms * 1e6 / rep.batch_ns,
-						PEERS_MIN_BATCHES, PEERS_MAX_BATCHES);
+				     PEERS_RUN_TIMEOUT_MS, &rep) < 0) {
+				if (stop_requested)
+					return;
+				break;   /* that competitor failed: the others go on */
+			}
+			size_cell(b, cl, &rep);
 		}
 	}
 }
@@ -2230,8 +2423,15 @@ static void rounds(struct bench *b)
 	int list[NR_PEERS * PEERS_NR_CELLS];
 	int n = list_cells(b, list);
 	bool tty = isatty(STDERR_FILENO);
+	uint64_t t0 = now_ns(), budget = b->o.budget_s * UINT64_C(1000000000);
 
 	for (uint32_t round = 0; round < b->o.samples && !stop_requested; round++) {
+		uint64_t spent = now_ns() - t0;
+
+		/* a loaded machine makes rounds slower: stop before the budget
+		 * rather than after it (every cell keeps the same samples) */
+		if (round && spent + spent / round > budget)
+			break;
 		if (tty)
 			fprintf(stderr, "\rbench_peers: round %u of %u ", round + 1, b->o.samples);
 		for (int k = 0; k < n && !stop_requested; k++) {
@@ -2246,12 +2446,20 @@ static void rounds(struct bench *b)
 				continue;
 			if (run_cell(b, p, c, cl->pairs, cl->batches, true, timeout, &rep) < 0)
 				continue;
-			cl->ns[cl->n] = rep.ns;
-			cl->mps[cl->n] = rep.mps;
+			if (!rep.alone) {
+				cl->ns[cl->rn] = rep.cyc_pair * 1e9 / b->hz;
+				cl->mps[cl->rn] = rep.inv_cyc_sum * b->hz / 1e6;
+				cl->rn++;
+			}
+			cl->wns[cl->n] = rep.ns;
+			cl->wmps[cl->n] = rep.mps;
 			cl->n++;
+			size_cell(b, cl, &rep);
 			cl->preempted += rep.preempted;
 			cl->n_preempted += rep.preempted > 0;
+			cl->n_alone += rep.alone != 0;
 		}
+		b->rounds_done = round + 1;
 	}
 	if (tty)
 		fprintf(stderr, "\r%40s\r", "");
@@ -2295,7 +2503,9 @@ static struct stats stats_of(const double *x, uint32_t n)
 /* Everything reported about one cell. */
 struct cellrep {
 	bool valid;
-	struct stats ns, mps;
+	bool wall;                           /* ns, mps are the wall clock's */
+	struct stats ns, mps;                /* running chunks */
+	struct stats wns, wmps;              /* wall clock */
 	double a50, a90, a99, a999, amax;   /* alloc, ns per operation */
 	double f50, f99, f999, fmax;         /* free */
 	uint64_t batches;                    /* in the percentiles */
@@ -2314,9 +2524,12 @@ static struct cellrep cell_report(const struct bench *b, int p, int c)
 
 	if (r->state != PRUN_DONE || !cl->enabled || !cl->n)
 		return cr;
-	cr.ns = stats_of(cl->ns, cl->n);
-	cr.mps = stats_of(cl->mps, cl->n);
-	cr.valid = cr.ns.valid && cr.mps.valid;
+	cr.wns = stats_of(cl->wns, cl->n);
+	cr.wmps = stats_of(cl->wmps, cl->n);
+	cr.wall = !cl->rn;
+	cr.ns = cr.wall ? cr.wns : stats_of(cl->ns, cl->rn);
+	cr.mps = cr.wall ? cr.wmps : stats_of(cl->mps, cl->rn);
+	cr.valid = cr.ns.valid && cr.mps.valid && cr.wns.valid && cr.wmps.valid;
 	if (cl->ha && cl->ha->n) {
 		cr.a50 = to_op_ns(b, hist_quantile(cl->ha, 0.50));
 		cr.a90 = to_op_ns(b, hist_quantile(cl->ha, 0.90));
@@ -2353,14 +2566,15 @@ static const char *threads_word(int n)
 static void print_table(const struct bench *b)
 {
 	struct cellrep base[PEERS_NR_CELLS];
-	char x[6][32];
+	char x[6][32], pair[40];
+	bool any_wall = false;
 
 	for (int c = 0; c < PEERS_NR_CELLS; c++)
 		base[c] = cell_report(b, PEER_PCPUPOOL, c);
 
-	printf("%-27s %5s %3s %8s %6s %9s | %s\n", "", "", "", "pair", "vs", "aggr.",
+	printf("%-27s %5s %3s %8s %7s %9s | %s\n", "", "", "", "pair", "vs", "aggr.",
 	       "one alloc, ns (batches of 64)");
-	printf("%-27s %5s %3s %8s %6s %9s | %7s %7s %7s %8s\n", "competitor", "size", "thr",
+	printf("%-27s %5s %3s %8s %7s %9s | %7s %7s %7s %8s\n", "competitor", "size", "thr",
 	       "ns", "pcpu", "Mpairs/s", "p50", "p99", "p99.9", "max");
 	for (int c = 0; c < PEERS_NR_CELLS; c++) {
 		int si = c / PEERS_NR_TCOUNTS, ti = c % PEERS_NR_TCOUNTS;
@@ -2388,9 +2602,12 @@ static void print_table(const struct bench *b)
 				snprintf(ratio, sizeof(ratio), "%.2fx", cr.ns.med / base[c].ns.med);
 			else
 				snprintf(ratio, sizeof(ratio), "n/a");
-			printf("%-27s %5zu %3d %8s %6s %9.1f | %7s %7s %7s %8s\n",
+			snprintf(pair, sizeof(pair), "%s%s", fmt_ns(x[0], sizeof(x[0]), cr.ns.med),
+				 cr.wall ? "*" : "");
+			any_wall |= cr.wall;
+			printf("%-27s %5zu %3d %8s %7s %9.1f | %7s %7s %7s %8s\n",
 			       peers[p].label, peers_sizes[si], b->tcount[ti],
-			       fmt_ns(x[0], sizeof(x[0]), cr.ns.med), ratio, cr.mps.med,
+			       pair, ratio, cr.mps.med,
 			       fmt_ns(x[1], sizeof(x[1]), cr.a50),
 			       fmt_ns(x[2], sizeof(x[2]), cr.a99),
 			       fmt_ns(x[3], sizeof(x[3]), cr.a999),
@@ -2399,6 +2616,9 @@ static void print_table(const struct bench *b)
 		if (!any)
 			break;
 	}
+	if (any_wall)
+		printf("\n* the threads seldom ran at the same time (other processes on these "
+		       "CPUs): wall-clock figure,\n  preemption included\n");
 	for (int p = 0; p < NR_PEERS; p++) {
 		const struct prun *r = &b->run[p];
 
@@ -2408,6 +2628,603 @@ static void print_table(const struct bench *b)
 			printf("\n%s failed: %s", peers[p].name, r->why);
 	}
 	printf("\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* issue 6 item 2: refill figures (pcpupool alone)                     */
+
+#define REFILL_MISSES           10000u   /* timed NOWAIT misses */
+#define REFILL_QUICK_MISSES     2000u
+#define REFILL_ROUNDS           300u     /* low-watermark crossings, 1 client */
+#define REFILL_QUICK_ROUNDS     40u
+#define REFILL_CLIENTS          8
+#define REFILL_CLIENT_ROUNDS    100u     /* crossings per client of the 8 */
+#define REFILL_QUICK_CL_ROUNDS  15u
+#define REFILL_WAIT_MS          250      /* a refill later than this is lost */
+#define REFILL_FILL_MS          3000     /* a new pool's first fill */
+#define REFILL_SETTLE_US        2000     /* between crossings */
+#define REFILL_MIN_NR           256
+#define REFILL_LOW              32
+#define REFILL_MISS_MIN_NR      64
+#define REFILL_DRAW_MIN_NR      64       /* the reserve, smaller than the burst */
+#define REFILL_DRAW_LOW         16
+#define REFILL_DRAW_MS          1000u
+#define REFILL_QUICK_DRAW_MS    200u
+#define REFILL_RING             1024u    /* producer -> consumer, power of 2 */
+#define TARGET_MISS_NS          200.0    /* NOWAIT miss, median */
+#define TARGET_REFILL_US        50.0     /* async refill, p99 */
+
+/* Latencies in ns; @lost: waits given up after REFILL_WAIT_MS; @dry:
+ * rounds where the reserve ran dry before it crossed the watermark;
+ * @unseen: rounds where a refill landed before the client could look
+ * (it was preempted right after the crossing), not timed. */
+struct lat {
+	double *v;
+	uint32_t n;
+	uint32_t lost;
+	uint32_t dry;
+	uint32_t unseen;
+};
+
+struct refill_figs {
+	bool run;
+	char why[PEERS_WHY];     /* why some figure is missing */
+	struct lat miss;         /* one NOWAIT miss, every reserve dry */
+	struct lat one;          /* low watermark crossed -> refill seen, 1 client */
+	struct lat many;         /* the same, REFILL_CLIENTS clients */
+	int many_clients;
+	uint32_t draw_ms;
+	uint64_t draw_allocs, draw_misses;
+};
+
+static void lat_sort(struct lat *l)
+{
+	if (l->n)
+		qsort(l->v, l->n, sizeof(l->v[0]), cmp_double);
+}
+
+/* The @q quantile of a sorted set (nearest rank). */
+static double lat_q(const struct lat *l, double q)
+{
+	uint32_t r;
+
+	if (!l->n)
+		return 0;
+	r = (uint32_t)(q * l->n + 0.999999);
+	if (r < 1)
+		r = 1;
+	if (r > l->n)
+		r = l->n;
+	return l->v[r - 1];
+}
+
+static void why_add(struct refill_figs *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void why_add(struct refill_figs *f, const char *fmt, ...)
+{
+	size_t l = strlen(f->why);
+	va_list ap;
+
+	if (l && l + 2 < sizeof(f->why)) {
+		snprintf(f->why + l, sizeof(f->why) - l, "; ");
+		l += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(f->why + l, sizeof(f->why) - l, fmt, ap);
+	va_end(ap);
+}
+
+static int pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	return sched_getcpu() == cpu ? 0 : -EINVAL;
+}
+
+static struct pcpupool *refill_pool(struct bench *b, const char *tag, int min_nr, int low,
+				    uint64_t max_elems, char *name, size_t len)
+{
+	struct pcpupool_create_opts co = {
+		.sz = sizeof(co), .low_watermark = low, .max_elems = max_elems,
+	};
+
+	snprintf(name, len, "%s-%s", b->d.prefix, tag);
+	return pcpupool_create_opts(b->d.client, name, min_nr, 64, CACHELINE, &co);
+}
+
+/* Wait until CPU @cpu's reserve of @pool holds @want (cpu < 0: the whole
+ * pool).  Return 0 or -ETIMEDOUT. */
+static int wait_level(struct pcpupool *pool, int cpu, int want, int ms)
+{
+	uint64_t deadline = now_ns() + (uint64_t)ms * 1000000u;
+
+	for (;;) {
+		int lvl = cpu < 0 ? pcpupool_nr_elems(pool) : pcpupool_nr_elems_cpu(pool, cpu);
+
+		if (lvl >= want)
+			return 0;
+		if (now_ns() > deadline)
+			return -ETIMEDOUT;
+		sleep_ms(1);
+	}
+}
+
+/*
+ * The cost of a NOWAIT allocation that finds every reserve dry: a pool
+ * whose maximum is exactly its reserves (nothing in the depot, no growth),
+ * all of it held by this thread; then REFILL_MISSES allocations timed one
+ * by one.  Each may send a refill request (the daemon cannot serve it):
+ * that is part of the cost a caller pays.
+ */
+static void refill_miss(struct bench *b, struct refill_figs *f, uint32_t misses)
+{
+	uint32_t nr = (uint32_t)get_nprocs_conf(), max = nr * REFILL_MISS_MIN_NR, n = 0;
+	void **held = calloc(max, sizeof(*held));
+	char name[PEERS_NAME_MAX + 16];
+	struct pcpupool *pool;
+	uint64_t ovh;
+
+	f->miss.v = calloc(misses, sizeof(double));
+	if (!held || !f->miss.v) {
+		why_add(f, "miss: out of memory");
+		goto out_free;
+	}
+	pool = refill_pool(b, "miss", REFILL_MISS_MIN_NR, REFILL_MISS_MIN_NR / 4, max,
+			   name, sizeof(name));
+	if (!pool) {
+		why_add(f, "miss: pcpupool_create(%s): %s", name, strerror(errno));
+		goto out_free;
+	}
+	if (wait_level(pool, -1, (int)max, REFILL_FILL_MS) < 0 || pin_self(b->cpus[0]) < 0) {
+		why_add(f, "miss: pool %s never filled or no CPU", name);
+		goto out;
+	}
+	while (n < max) {
+		void *p = pcpupool_alloc(pool, PCPUPOOL_NOWAIT);
+
+		if (!p)
+			break;
+		held[n++] = p;
+	}
+	ovh = timer_overhead();
+	for (uint32_t k = 0; k < misses; k++) {
+		uint64_t t0 = tick();
+		void *p = pcpupool_alloc(pool, PCPUPOOL_NOWAIT);
+		uint64_t t1 = tick();
+
+		if (p) {
+			/* something came back after all: hold it, not a miss */
+			if (n < max)
+				held[n++] = p;
+			else
+				pcpupool_free(p, pool);
+			continue;
+		}
+		f->miss.v[f->miss.n++] = (double)(t1 - t0 > ovh ? t1 - t0 - ovh : 0) * 1e9 / b->hz;
+	}
+	for (uint32_t k = 0; k < n; k++)
+		pcpupool_free(held[k], pool);
+out:
+	if (pcpupool_destroy(pool) < 0)
+		pcpupool_close(pool);
+out_free:
+	free(held);
+}
+
+/*
+ * One client on CPU @cpu: @rounds times, allocate until the CPU's reserve
+ * goes under the low watermark (the allocation that takes it there sends
+ * the refill request), then watch the reserve until the daemon's refill
+ * shows; the time from the start of that allocation to the refill is one
+ * latency.  A reserve that grows before the crossing (the sweep, say) is
+ * counted as unseen, not timed.  Then give everything back and let the
+ * daemon settle.  Waiting, the client yields its CPU (other clients and
+ * the daemon may need it).
+ */
+static void refill_cross(struct pcpupool *pool, int cpu, int low, uint32_t rounds,
+			 double hz, double *v, struct lat *ret)
+{
+	uint32_t max = (uint32_t)pcpupool_nr_elems(pool) * 4 + 4096;
+	void **held = calloc(max, sizeof(*held));
+
+	memset(ret, 0, sizeof(*ret));
+	ret->v = v;
+	if (!held)
+		return;
+	for (uint32_t r = 0; r < rounds && !stop_requested; r++) {
+		int prev = pcpupool_nr_elems_cpu(pool, cpu), lvl;
+		uint64_t t0 = 0, t1, deadline;
+		uint32_t n = 0;
+		bool unseen = false;
+
+		while (n < max) {
+			uint64_t t = tick();
+			void *p = pcpupool_alloc(pool, PCPUPOOL_NOWAIT);
+
+			if (!p)
+				break;
+			held[n++] = p;
+			if (prev - 1 < low) {
+				/* this one took the reserve under the watermark and
+				 * sent the request; the refill may even be in already
+				 * (the daemon woke on this CPU and preempted us) */
+				t0 = t;
+				prev--;
+				break;
+			}
+			lvl = pcpupool_nr_elems_cpu(pool, cpu);
+			if (lvl >= prev) {
+				unseen = true;   /* it rose without a crossing */
+				break;
+			}
+			prev = lvl;
+		}
+		if (t0) {
+			deadline = now_ns() + REFILL_WAIT_MS * UINT64_C(1000000);
+			while (pcpupool_nr_elems_cpu(pool, cpu) <= prev && now_ns() < deadline)
+				sched_yield();
+			t1 = tick();
+			if (pcpupool_nr_elems_cpu(pool, cpu) > prev)
+				v[ret->n++] = (double)(t1 - t0) * 1e9 / hz;
+			else
+				ret->lost++;
+		} else if (unseen) {
+			ret->unseen++;
+		} else {
+			ret->dry++;
+		}
+		for (uint32_t k = 0; k < n; k++)
+			pcpupool_free(held[k], pool);
+		usleep(REFILL_SETTLE_US);
+	}
+	free(held);
+}
+
+/* What the REFILL_CLIENTS processes share with the parent. */
+struct refill_shared {
+	_Atomic int ready;
+	_Atomic int go;
+	struct lat res[REFILL_CLIENTS];
+	double v[];          /* [REFILL_CLIENTS][rounds] */
+};
+
+static void refill_many(struct bench *b, struct refill_figs *f, uint32_t rounds)
+{
+	struct pcpupool *pools[REFILL_CLIENTS] = { NULL };
+	char names[REFILL_CLIENTS][PEERS_NAME_MAX + 24];
+	size_t shm_len = sizeof(struct refill_shared) +
+			 sizeof(double) * REFILL_CLIENTS * rounds;
+	struct refill_shared *sh = mmap(NULL, shm_len, PROT_READ | PROT_WRITE,
+					MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pids[REFILL_CLIENTS] = { 0 };
+	uint64_t deadline;
+	int started = 0;
+
+	if (sh == MAP_FAILED) {
+		why_add(f, "%d clients: mmap: %s", REFILL_CLIENTS, strerror(errno));
+		return;
+	}
+	f->many_clients = REFILL_CLIENTS;
+	for (int i = 0; i < REFILL_CLIENTS; i++) {
+		char tag[16];
+
+		snprintf(tag, sizeof(tag), "refill%u", (unsigned int)i % 10u);
+		pools[i] = refill_pool(b, tag, REFILL_MIN_NR, REFILL_LOW, 0, names[i],
+				       sizeof(names[i]));
+		if (!pools[i]) {
+			why_add(f, "%d clients: pcpupool_create(%s): %s", REFILL_CLIENTS,
+				names[i], strerror(errno));
+			goto out;
+		}
+	}
+	fflush(NULL);
+	for (int i = 0; i < REFILL_CLIENTS; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0) {
+			why_add(f, "%d clients: fork: %s", REFILL_CLIENTS, strerror(errno));
+			break;
+		}
+		if (pids[i] == 0) {
+			/* a fresh client: the parent's connection is not ours */
+			int cpu = b->cpus[i % b->nr_threads];
+			struct pcpupool_client *c;
+			struct pcpupool *pool;
+
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			c = pcpupool_connect(b->d.sock);
+			pool = c ? pcpupool_open(c, names[i]) : NULL;
+			if (!pool || pin_self(cpu) < 0 ||
+			    wait_level(pool, cpu, REFILL_MIN_NR, REFILL_FILL_MS) < 0)
+				_exit(EXIT_SETUP);
+			atomic_fetch_add(&sh->ready, 1);
+			while (!atomic_load(&sh->go))
+				sched_yield();
+			refill_cross(pool, cpu, REFILL_LOW, rounds, b->hz,
+				     sh->v + (size_t)i * rounds, &sh->res[i]);
+			_exit(EXIT_OK);
+		}
+		started++;
+	}
+	/* all clients ready, then all go at once */
+	deadline = now_ns() + 2 * REFILL_FILL_MS * UINT64_C(1000000);
+	while (atomic_load(&sh->ready) < started && now_ns() < deadline && !stop_requested)
+		sleep_ms(1);
+	if (atomic_load(&sh->ready) < started)
+		why_add(f, "%d clients: only %d of %d started", REFILL_CLIENTS,
+			atomic_load(&sh->ready), started);
+	atomic_store(&sh->go, 1);
+	for (int i = 0; i < started; i++) {
+		int status;
+
+		if (stop_requested)
+			kill(pids[i], SIGKILL);
+		waitpid(pids[i], &status, 0);
+	}
+	f->many.v = calloc((size_t)REFILL_CLIENTS * rounds, sizeof(double));
+	if (f->many.v) {
+		for (int i = 0; i < started; i++) {
+			const struct lat *l = &sh->res[i];
+			uint32_t n = l->n > rounds ? rounds : l->n;
+
+			memcpy(f->many.v + f->many.n, sh->v + (size_t)i * rounds,
+			       n * sizeof(double));
+			f->many.n += n;
+			f->many.lost += l->lost;
+			f->many.dry += l->dry;
+			f->many.unseen += l->unseen;
+		}
+	}
+out:
+	for (int i = 0; i < REFILL_CLIENTS; i++)
+		if (pools[i] && pcpupool_destroy(pools[i]) < 0)
+			pcpupool_close(pools[i]);
+	munmap(sh, shm_len);
+}
+
+/* Producer on one CPU, consumer freeing on another. */
+struct draw {
+	struct pcpupool *pool;
+	int cpu;
+	_Atomic uint64_t head __attribute__((aligned(CACHELINE)));  /* producer */
+	_Atomic uint64_t tail __attribute__((aligned(CACHELINE)));  /* consumer */
+	_Atomic int stop __attribute__((aligned(CACHELINE)));
+	void *ring[REFILL_RING] __attribute__((aligned(CACHELINE)));
+};
+
+static void *draw_consumer(void *arg)
+{
+	struct draw *d = arg;
+
+	if (pin_self(d->cpu) < 0)
+		return NULL;
+	for (;;) {
+		/* acquire: pairs with the producer's release of head, so the
+		 * ring slot is written before it is read */
+		uint64_t h = atomic_load_explicit(&d->head, memory_order_acquire);
+		uint64_t t = atomic_load_explicit(&d->tail, memory_order_relaxed);
+
+		if (t == h) {
+			if (atomic_load_explicit(&d->stop, memory_order_acquire) &&
+			    t == atomic_load_explicit(&d->head, memory_order_acquire))
+				break;
+			cpu_relax();
+			continue;
+		}
+		while (t != h) {
+			pcpupool_free(d->ring[t % REFILL_RING], d->pool);
+			t++;
+		}
+		/* release: the slots are free for the producer again */
+		atomic_store_explicit(&d->tail, t, memory_order_release);
+	}
+	return NULL;
+}
+
+/*
+ * Sustained draw: a producer on one CPU allocates NOWAIT as fast as it can
+ * from a pool whose per-CPU reserve (64) is smaller than what it draws in
+ * a burst; a consumer on the other CPU frees everything.  The elements
+ * only come back to the producer's CPU through the daemon (the consumer's
+ * reserve spills to its outbox, the daemon refills the producer's inbox),
+ * so the rate it sustains is what async refill keeps up with.
+ */
+static void refill_draw(struct bench *b, struct refill_figs *f, uint32_t ms)
+{
+	struct draw *d;
+	char name[PEERS_NAME_MAX + 16];
+	pthread_t tid;
+	uint64_t deadline, allocs = 0, misses = 0, t0;
+
+	if (b->nr_threads < 2) {
+		why_add(f, "draw: needs two CPUs");
+		return;
+	}
+	d = aligned_alloc(CACHELINE, sizeof(*d));
+	if (!d) {
+		why_add(f, "draw: out of memory");
+		return;
+	}
+	memset(d, 0, sizeof(*d));
+	d->cpu = b->cpus[1];
+	d->pool = refill_pool(b, "draw", REFILL_DRAW_MIN_NR, REFILL_DRAW_LOW, 0, name,
+			      sizeof(name));
+	if (!d->pool) {
+		why_add(f, "draw: pcpupool_create(%s): %s", name, strerror(errno));
+		free(d);
+		return;
+	}
+	if (wait_level(d->pool, b->cpus[0], REFILL_DRAW_MIN_NR, REFILL_FILL_MS) < 0 ||
+	    pin_self(b->cpus[0]) < 0 || pthread_create(&tid, NULL, draw_consumer, d)) {
+		why_add(f, "draw: set-up failed");
+		goto out;
+	}
+	t0 = now_ns();
+	deadline = t0 + (uint64_t)ms * 1000000u;
+	for (uint64_t i = 0;; i++) {
+		uint64_t h = atomic_load_explicit(&d->head, memory_order_relaxed);
+		void *p;
+
+		if ((i & 1023) == 0 && now_ns() > deadline)
+			break;
+		if (h - atomic_load_explicit(&d->tail, memory_order_acquire) >= REFILL_RING) {
+			cpu_relax();
+			continue;
+		}
+		p = pcpupool_alloc(d->pool, PCPUPOOL_NOWAIT);
+		if (!p) {
+			misses++;
+			continue;
+		}
+		allocs++;
+		d->ring[h % REFILL_RING] = p;
+		/* release: pairs with the consumer's acquire of head */
+		atomic_store_explicit(&d->head, h + 1, memory_order_release);
+	}
+	f->draw_ms = (uint32_t)((now_ns() - t0) / 1000000u);
+	atomic_store_explicit(&d->stop, 1, memory_order_release);
+	pthread_join(tid, NULL);
+	f->draw_allocs = allocs;
+	f->draw_misses = misses;
+out:
+	if (pcpupool_destroy(d->pool) < 0)
+		pcpupool_close(d->pool);
+	free(d);
+}
+
+static void refill_figures(struct bench *b, struct refill_figs *f)
+{
+	cpu_set_t orig;
+	bool q = b->o.quick;
+	uint32_t rounds = q ? REFILL_QUICK_ROUNDS : REFILL_ROUNDS;
+	double *one;
+
+	memset(f, 0, sizeof(*f));
+	if (!b->d.client || b->run[PEER_PCPUPOOL].state != PRUN_DONE) {
+		why_add(f, "pcpupool was not measured");
+		return;
+	}
+	if (sched_getaffinity(0, sizeof(orig), &orig) < 0)
+		CPU_ZERO(&orig);
+	f->run = true;
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\rbench_peers: refill figures ");
+	refill_miss(b, f, q ? REFILL_QUICK_MISSES : REFILL_MISSES);
+	one = calloc(rounds, sizeof(double));
+	f->one.v = one;
+	if (one && pin_self(b->cpus[0]) == 0) {
+		char name[PEERS_NAME_MAX + 16];
+		struct pcpupool *pool = refill_pool(b, "refill", REFILL_MIN_NR, REFILL_LOW, 0,
+						    name, sizeof(name));
+
+		if (!pool)
+			why_add(f, "1 client: pcpupool_create(%s): %s", name, strerror(errno));
+		else if (wait_level(pool, b->cpus[0], REFILL_MIN_NR, REFILL_FILL_MS) < 0)
+			why_add(f, "1 client: pool %s never filled", name);
+		else
+			refill_cross(pool, b->cpus[0], REFILL_LOW, rounds, b->hz, one, &f->one);
+		if (pool && pcpupool_destroy(pool) < 0)
+			pcpupool_close(pool);
+	}
+	if (CPU_COUNT(&orig))
+		sched_setaffinity(0, sizeof(orig), &orig);
+	refill_many(b, f, q ? REFILL_QUICK_CL_ROUNDS : REFILL_CLIENT_ROUNDS);
+	refill_draw(b, f, q ? REFILL_QUICK_DRAW_MS : REFILL_DRAW_MS);
+	if (CPU_COUNT(&orig))
+		sched_setaffinity(0, sizeof(orig), &orig);
+	lat_sort(&f->miss);
+	lat_sort(&f->one);
+	lat_sort(&f->many);
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\r%40s\r", "");
+}
+
+static void print_lat_row(const char *what, const struct lat *l, double scale,
+			  const char *unit, const char *target, bool met)
+{
+	if (!l->n) {
+		printf("  %-40s n/a%s%s\n", what, l->lost ? ", all lost" : "", "");
+		return;
+	}
+	printf("  %-40s p50 %8.2f %s  p99 %8.2f %s  max %9.2f %s  (%u", what,
+	       lat_q(l, 0.5) / scale, unit, lat_q(l, 0.99) / scale, unit,
+	       l->v[l->n - 1] / scale, unit, l->n);
+	if (l->lost)
+		printf(", %u lost", l->lost);
+	if (l->dry)
+		printf(", %u ran dry", l->dry);
+	if (l->unseen)
+		printf(", %u unseen", l->unseen);
+	printf(")  %s: %s\n", target, met ? "met" : "MISSED");
+}
+
+static void print_refill(const struct refill_figs *f)
+{
+	char what[64];
+
+	printf("\nrefill figures for pcpupool (issue 6 item 2):\n");
+	if (!f->run) {
+		printf("  not measured: %s\n", f->why);
+		return;
+	}
+	print_lat_row("NOWAIT miss, every reserve dry", &f->miss, 1, "ns",
+		      "target p50 <= 200 ns", f->miss.n && lat_q(&f->miss, 0.5) <= TARGET_MISS_NS);
+	print_lat_row("low watermark -> refill, 1 client", &f->one, 1e3, "us",
+		      "target p99 <= 50 us",
+		      f->one.n && !f->one.lost && lat_q(&f->one, 0.99) <= TARGET_REFILL_US * 1e3);
+	snprintf(what, sizeof(what), "low watermark -> refill, %d clients", f->many_clients);
+	print_lat_row(what, &f->many, 1e3, "us", "target p99 <= 50 us",
+		      f->many.n && !f->many.lost &&
+		      lat_q(&f->many, 0.99) <= TARGET_REFILL_US * 1e3);
+	if (f->draw_ms) {
+		double s = f->draw_ms / 1e3;
+		uint64_t tries = f->draw_allocs + f->draw_misses;
+
+		printf("  %-40s %.2f M allocs/s, %.2f M misses/s (%.1f%% of attempts) "
+		       "over %u ms\n", "sustained draw, reserve 64 < burst",
+		       (double)f->draw_allocs / s / 1e6, (double)f->draw_misses / s / 1e6,
+		       100.0 * (double)f->draw_misses / (double)(tries ? tries : 1), f->draw_ms);
+	}
+	if (f->why[0])
+		printf("  note: %s\n", f->why);
+}
+
+static json_t *json_latset(const struct lat *l, double scale)
+{
+	if (!l->n)
+		return json_pack("{s:i, s:i, s:i, s:i}", "n", 0, "lost", (int)l->lost,
+				 "ran_dry", (int)l->dry, "unseen", (int)l->unseen);
+	return json_pack("{s:f, s:f, s:f, s:f, s:i, s:i, s:i, s:i}",
+			 "p50", lat_q(l, 0.5) / scale, "p90", lat_q(l, 0.9) / scale,
+			 "p99", lat_q(l, 0.99) / scale, "max", l->v[l->n - 1] / scale,
+			 "n", (int)l->n, "lost", (int)l->lost, "ran_dry", (int)l->dry,
+			 "unseen", (int)l->unseen);
+}
+
+static json_t *json_refill(const struct refill_figs *f)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "measured", json_boolean(f->run));
+	if (f->why[0])
+		json_object_set_new(o, "note", json_string(f->why));
+	if (!f->run)
+		return o;
+	json_object_set_new(o, "nowait_miss_ns", json_latset(&f->miss, 1));
+	json_object_set_new(o, "refill_1_client_us", json_latset(&f->one, 1e3));
+	json_object_set_new(o, "refill_8_clients_us", json_latset(&f->many, 1e3));
+	if (f->draw_ms)
+		json_object_set_new(o, "sustained_draw", json_pack(
+			"{s:i, s:i, s:f, s:f, s:I, s:I}", "reserve_per_cpu", REFILL_DRAW_MIN_NR,
+			"ms", (int)f->draw_ms,
+			"allocs_per_s", (double)f->draw_allocs * 1e3 / f->draw_ms,
+			"misses_per_s", (double)f->draw_misses * 1e3 / f->draw_ms,
+			"allocs", (json_int_t)f->draw_allocs,
+			"misses", (json_int_t)f->draw_misses));
+	return o;
 }
 
 /* ---- targets ----------------------------------------------------- */
@@ -2560,7 +3377,7 @@ static json_t *json_doubles(const double *x, uint32_t n)
 }
 
 static json_t *json_results(const struct bench *b, const struct target *t, int nt,
-			    const char *date, double run_s)
+			    const struct refill_figs *rf, const char *date, double run_s)
 {
 	json_t *root = json_object(), *comps = json_array(), *tg = json_array();
 	json_t *cpus = json_array();
@@ -2578,14 +3395,16 @@ static json_t *json_results(const struct bench *b, const struct target *t, int n
 		"cpu_model", b->cpu_model, "cpus_online", get_nprocs(),
 		"cpus_configured", get_nprocs_conf(), "cpus_used", cpus,
 		"kernel", u.release, "glibc", gnu_get_libc_version(),
-		"compiler", __VERSION__, "tsc_ghz", b->hz / 1e9));
+		"compiler", BENCH_COMPILER, "tsc_ghz", b->hz / 1e9));
 	json_object_set_new(json_object_get(root, "machine"), "load_average_before",
 			    json_real(b->load_start));
 	json_object_set_new(root, "method", json_pack(
 		"{s:i, s:i, s:i, s:i, s:s, s:s}",
-		"samples", (int)b->o.samples, "pair_budget_ms", (int)b->o.pair_ms,
+		"samples", (int)b->rounds_done, "pair_budget_ms", (int)b->o.pair_ms,
 		"batch_budget_ms", (int)b->o.batch_ms, "batch", PEERS_BATCH,
-		"pair_ns", "median over samples of ns per alloc+free pair per thread",
+		"pair_ns", "median over samples of a thread's median chunk of at least "
+			   "4096 alloc+free pairs (TSC), per pair, mean of the threads; "
+			   "wall_clock: the whole loop by CLOCK_MONOTONIC",
 		"latency_ns", "per operation, from TSC-timed batches of 64, "
 			      "timer cost subtracted"));
 	json_object_set_new(root, "daemon", json_pack("{s:s, s:b}", "socket", b->d.sock,
@@ -2604,12 +3423,14 @@ static json_t *json_results(const struct bench *b, const struct target *t, int n
 			json_array_append_new(comps, o);
 			continue;
 		}
-		json_object_set_new(o, "timer_overhead_ns", json_real((double)r->ovh * 1e9 / b->hz));
+		json_object_set_new(o, "timer_overhead_ns",
+				    json_real((double)r->ovh * 1e9 / b->hz));
 		json_object_set_new(o, "wrong_results", json_integer((json_int_t)r->wrong));
 		cells = json_array();
 		for (int c = 0; c < PEERS_NR_CELLS; c++) {
 			const struct pcell *cl = &r->cell[c];
-			struct cellrep cr = cell_report(b, p, c), base = cell_report(b, PEER_PCPUPOOL, c);
+			struct cellrep cr = cell_report(b, p, c);
+			struct cellrep base = cell_report(b, PEER_PCPUPOOL, c);
 			json_t *co;
 
 			if (!cr.valid)
@@ -2619,14 +3440,26 @@ static json_t *json_results(const struct bench *b, const struct target *t, int n
 				       "threads", b->tcount[c % PEERS_NR_TCOUNTS],
 				       "pairs_per_sample", (json_int_t)cl->pairs,
 				       "batches_per_sample", (json_int_t)cl->batches,
-				       "ns_per_pair_samples", json_doubles(cl->ns, cl->n),
+				       "ns_per_pair_samples", json_doubles(cl->ns, cl->rn),
 				       "ns_per_pair", cr.ns.med, "ns_per_pair_p25", cr.ns.p25,
 				       "ns_per_pair_p75", cr.ns.p75,
-				       "mpairs_per_s_samples", json_doubles(cl->mps, cl->n),
+				       "mpairs_per_s_samples", json_doubles(cl->mps, cl->rn),
 				       "mpairs_per_s", cr.mps.med,
 				       "failed_allocations", (json_int_t)cl->bad);
 			json_object_set_new(co, "samples_preempted",
 					    json_integer((json_int_t)cl->n_preempted));
+			json_object_set_new(co, "samples_threads_seldom_together",
+					    json_integer((json_int_t)cl->n_alone));
+			json_object_set_new(co, "pair_figures", json_string(
+				cr.wall ? "wall clock (the threads never ran together)"
+					: "running chunks"));
+			json_object_set_new(co, "wall_clock", json_pack(
+				"{s:o, s:f, s:f, s:f, s:o, s:f}",
+				"ns_per_pair_samples", json_doubles(cl->wns, cl->n),
+				"ns_per_pair", cr.wns.med, "ns_per_pair_p25", cr.wns.p25,
+				"ns_per_pair_p75", cr.wns.p75,
+				"mpairs_per_s_samples", json_doubles(cl->wmps, cl->n),
+				"mpairs_per_s", cr.wmps.med));
 			json_object_set_new(co, "ratio_to_pcpupool",
 					    base.valid && base.ns.med > 0
 					    ? json_real(cr.ns.med / base.ns.med) : json_null());
@@ -2634,7 +3467,8 @@ static json_t *json_results(const struct bench *b, const struct target *t, int n
 								     cr.a999, cr.amax, cr.batches));
 			json_object_set_new(co, "free_ns", json_pack(
 				"{s:f, s:f, s:f, s:f, s:I}", "p50", cr.f50, "p99", cr.f99,
-				"p99.9", cr.f999, "max", cr.fmax, "batches", (json_int_t)cr.batches));
+				"p99.9", cr.f999, "max", cr.fmax,
+				"batches", (json_int_t)cr.batches));
 			json_array_append_new(cells, co);
 		}
 		json_object_set_new(o, "cells", cells);
@@ -2649,6 +3483,7 @@ static json_t *json_results(const struct bench *b, const struct target *t, int n
 			"met", t[i].valid ? json_boolean(target_met(&t[i])) : json_null(),
 			"note", t[i].note));
 	json_object_set_new(root, "targets", tg);
+	json_object_set_new(root, "refill", json_refill(rf));
 	json_object_set_new(root, "run_time_s", json_real(run_s));
 	return root;
 }
@@ -2712,15 +3547,19 @@ static int write_dat(const struct bench *b, const char *path, char *names, size_
 static int plot(const struct bench *b, const char *script, const char *dat,
 		const char *png, const char *names, int nc)
 {
-	char expr[3 * PATH_MAX + 1024];
+	char expr[3 * PATH_MAX + 1024], cpu[sizeof(b->cpu_model)];
 	int status, pfd[2];
 	pid_t pid;
 	ssize_t n;
 
 	if (access(script, R_OK))
 		return -ENOTDIR;
+	snprintf(cpu, sizeof(cpu), "%s", b->cpu_model);
+	for (char *c = cpu; *c; c++)
+		if (*c == '\'' || *c == '\\')
+			*c = ' ';   /* it goes inside a gnuplot string */
 	snprintf(expr, sizeof(expr), "datafile='%s'; outfile='%s'; names='%s'; ncomp=%d; "
-		 "nthreads=%d; cpu='%s'", dat, png, names, nc, b->tcount[1], b->cpu_model);
+		 "nthreads=%d; cpu='%s'", dat, png, names, nc, b->tcount[1], cpu);
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
 	pid = fork();
@@ -2767,7 +3606,7 @@ static int mkdir_p(const char *dir)
 }
 
 static void write_outputs(const struct bench *b, const struct target *t, int nt,
-			  double run_s)
+			  const struct refill_figs *rf, double run_s)
 {
 	char date[16], dir[PATH_MAX], path[PATH_MAX + 64], dat[PATH_MAX + 64];
 	char png[PATH_MAX + 64], script[PATH_MAX + 32], names[512];
@@ -2790,7 +3629,7 @@ static void write_outputs(const struct bench *b, const struct target *t, int nt,
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/%s%s.json", dir, date, suffix);
-	root = json_results(b, t, nt, date, run_s);
+	root = json_results(b, t, nt, rf, date, run_s);
 	if (!root || json_dump_file(root, path, JSON_INDENT(1) | JSON_REAL_PRECISION(6)))
 		fprintf(stderr, "bench_peers: cannot write %s\n", path);
 	else
@@ -2828,7 +3667,7 @@ static void usage(FILE *out)
 	fprintf(out,
 "usage: bench_peers [--quick] [--samples N] [--only NAME[,NAME...]]\n"
 "                   [--socket PATH] [--daemon PATH] [--results DIR]\n"
-"                   [--no-results] [--plot FILE] [--help]\n"
+"                   [--no-results] [--plot FILE] [--no-refill] [--help]\n"
 "\n"
 "pcpupool against its peers: the cost of one alloc+free pair and the latency\n"
 "of one allocation, for 64- and 1024-byte elements, with one thread and with\n"
@@ -2840,8 +3679,9 @@ static void usage(FILE *out)
 "\n"
 "  --quick          smoke test: %u samples, %u+%u ms per sample (well under\n"
 "                   20 s); files are named <date>-quick.*\n"
-"  --samples N      samples per cell (default %u, 1..%u); the default run\n"
-"                   spends about %u+%u ms per sample\n"
+"  --samples N      samples per cell (default %u, 1..%u); a sample spends\n"
+"                   about %u+%u ms in each cell, and no round starts that\n"
+"                   would end after %u s (%u s with --quick)\n"
 "  --only LIST      run only these competitors (comma-separated names below)\n"
 "  --socket PATH    measure pcpupool on the running pcpupoold at PATH (it\n"
 "                   must let this user create pools); default $PCPUPOOL_SOCKET,\n"
@@ -2852,6 +3692,7 @@ static void usage(FILE *out)
 "                   <date>.png (default: bench/results of the source tree)\n"
 "  --no-results     print the table only\n"
 "  --plot FILE      gnuplot script for the PNG (default: bench/plot.gnuplot)\n"
+"  --no-refill      skip the refill figures (below)\n"
 "  --help           print this text and exit\n"
 "\n"
 "Competitors:\n"
@@ -2859,12 +3700,19 @@ static void usage(FILE *out)
 "  tls-freelist     a __thread free list (the floor)\n"
 "  rseq-array       per-CPU array stack in rseq sections (cross-process floor)\n"
 "  glibc            glibc malloc/free\n"
-"  jemalloc         malloc/free with libjemalloc.so.2 preloaded\n"
-"  mimalloc         mi_malloc/mi_free with libmimalloc.so.2 preloaded\n"
+"  jemalloc         malloc/free with " BENCH_JEMALLOC_SO " preloaded\n"
+"  mimalloc         mi_malloc/mi_free with " BENCH_MIMALLOC_SO " preloaded\n"
 "  dpdk             rte_mempool_get/put, per-lcore cache %u (%s)\n"
 "  mutex-freelist   one free list under one pthread mutex\n"
 "  treiber          one lock-free Treiber stack with an ABA tag\n"
 "A competitor that cannot run here is reported unavailable, with the reason.\n"
+"\n"
+"Refill figures (pcpupool alone, after the table): the cost of a NOWAIT\n"
+"allocation when every reserve is dry; the time from the allocation that\n"
+"takes a CPU's reserve under its low watermark to the daemon's refill\n"
+"showing, for 1 client and for %d (one pool each, spread over the CPUs);\n"
+"the rate a producer on one CPU sustains from a 64-element reserve while a\n"
+"consumer on another frees everything, and how often it misses.\n"
 "\n"
 "Internal: --competitor NAME --control-fd FD [--socket PATH --pool-prefix P]\n"
 "runs one competitor's process for the parent.\n"
@@ -2874,13 +3722,14 @@ static void usage(FILE *out)
 "2 usage or setup error (pcpupool itself could not be measured).\n",
 		PEERS_BATCH, PEERS_QUICK_SAMPLES, PEERS_QUICK_PAIR_MS, PEERS_QUICK_BATCH_MS,
 		PEERS_DEFAULT_SAMPLES, PEERS_MAX_SAMPLES, PEERS_DEFAULT_PAIR_MS,
-		PEERS_DEFAULT_BATCH_MS, PEERS_DPDK_CACHE,
+		PEERS_DEFAULT_BATCH_MS, PEERS_DEFAULT_BUDGET_S, PEERS_QUICK_BUDGET_S,
+		PEERS_DPDK_CACHE,
 #ifdef BENCH_HAVE_DPDK
 		"built in"
 #else
 		"not built in: no libdpdk at build time"
 #endif
-		);
+		, REFILL_CLIENTS);
 }
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *ret)
@@ -2922,7 +3771,7 @@ static int parse_only(const char *list, bool *selected)
 static int parse_options(int argc, char **argv, struct options *ret)
 {
 	enum { OPT_ONLY = 256, OPT_SOCKET, OPT_DAEMON, OPT_RESULTS, OPT_NO_RESULTS,
-	       OPT_PLOT, OPT_COMPETITOR, OPT_CONTROL_FD, OPT_POOL_PREFIX };
+	       OPT_PLOT, OPT_NO_REFILL, OPT_COMPETITOR, OPT_CONTROL_FD, OPT_POOL_PREFIX };
 	static const struct option longopts[] = {
 		{ "quick",       no_argument,       NULL, 'q' },
 		{ "samples",     required_argument, NULL, 's' },
@@ -2932,6 +3781,7 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		{ "results",     required_argument, NULL, OPT_RESULTS },
 		{ "no-results",  no_argument,       NULL, OPT_NO_RESULTS },
 		{ "plot",        required_argument, NULL, OPT_PLOT },
+		{ "no-refill",   no_argument,       NULL, OPT_NO_REFILL },
 		{ "help",        no_argument,       NULL, 'h' },
 		{ "competitor",  required_argument, NULL, OPT_COMPETITOR },
 		{ "control-fd",  required_argument, NULL, OPT_CONTROL_FD },
@@ -2976,6 +3826,9 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		case OPT_PLOT:
 			ret->plot = optarg;
 			break;
+		case OPT_NO_REFILL:
+			ret->no_refill = true;
+			break;
 		case OPT_COMPETITOR:
 			if (peer_by_name(optarg, strlen(optarg)) < 0) {
 				fprintf(stderr, "bench_peers: unknown competitor '%s'\n", optarg);
@@ -3017,6 +3870,7 @@ static int parse_options(int argc, char **argv, struct options *ret)
 	ret->batch_ms = ret->quick ? PEERS_QUICK_BATCH_MS : PEERS_DEFAULT_BATCH_MS;
 	ret->warm_pairs = ret->quick ? PEERS_QUICK_WARM_PAIRS : PEERS_WARM_PAIRS;
 	ret->warm_batches = ret->quick ? PEERS_QUICK_WARM_BATCH : PEERS_WARM_BATCHES;
+	ret->budget_s = ret->quick ? PEERS_QUICK_BUDGET_S : PEERS_DEFAULT_BUDGET_S;
 	return 0;
 }
 
@@ -3034,7 +3888,10 @@ static void print_header(const struct bench *b)
 		if (b->run[p].state == PRUN_DONE && b->run[p].ovh > ovh)
 			ovh = b->run[p].ovh;
 	printf("pcpupool bench_peers \u2014 alloc+free pair and one-alloc latency, "
-	       "median of %u samples per cell\n", b->o.samples);
+	       "median of %u samples per cell", b->rounds_done);
+	if (b->rounds_done < b->o.samples)
+		printf(" (of %u: the %u s budget ran out)", b->o.samples, b->o.budget_s);
+	printf("\n");
 	printf("CPU: %s; threads pinned to CPU %s; TSC %.2f GHz, timer cost %.1f ns "
 	       "per batch subtracted\n", b->cpu_model, cpus, b->hz / 1e9,
 	       (double)ovh * 1e9 / b->hz);
@@ -3043,14 +3900,16 @@ static void print_header(const struct bench *b)
 		       b->d.sock[0] ? b->d.sock : "none",
 		       b->d.own ? "started by the bench" : "already running",
 		       PEERS_PER_CPU, PEERS_POOL_LOW);
-	printf("pair ns is per thread; \"vs pcpu\" = ns / pcpupool's ns in the same row "
-	       "group (>1: slower than pcpupool)\n\n");
+	printf("pair ns: per thread, over the chunks of >= %u pairs (TSC) that ran unpreempted "
+	       "with every\nthread running; median of the samples.  \"vs pcpu\" = that / "
+	       "pcpupool's in the same group\n(>1: slower than pcpupool).  aggr. = all "
+	       "threads together\n\n", PEERS_CHUNK_MIN);
 }
 
 /* Say whether something else ran on the measured CPUs. */
 static void print_noise(const struct bench *b)
 {
-	uint64_t samples = 0, hit = 0, sw = 0;
+	uint64_t samples = 0, hit = 0, sw = 0, alone = 0;
 
 	for (int p = 0; p < NR_PEERS; p++) {
 		for (int c = 0; c < PEERS_NR_CELLS; c++) {
@@ -3061,6 +3920,7 @@ static void print_noise(const struct bench *b)
 			samples += cl->n;
 			hit += cl->n_preempted;
 			sw += cl->preempted;
+			alone += cl->n_alone;
 		}
 	}
 	printf("\nnoise: %llu of %llu samples had a worker preempted (%llu involuntary "
@@ -3068,8 +3928,14 @@ static void print_noise(const struct bench *b)
 	       (unsigned long long)hit, (unsigned long long)samples,
 	       (unsigned long long)sw, b->load_start,
 	       samples && hit * 4 > samples
-	       ? ".\n       Other processes share these CPUs: medians are inflated "
-		 "and tails are theirs" : "");
+	       ? ".\n       Other processes share these CPUs: pair figures count only "
+		 "chunks nothing preempted;\n       the tails (p99.9, max) are "
+		 "theirs" : "");
+	if (alone)
+		printf("       %llu multi-thread sample(s) had too few chunks with all "
+		       "threads running and were left out\n       of the pair figures "
+		       "(a cell left with none shows the wall clock, marked *)\n",
+		       (unsigned long long)alone);
 }
 
 static void print_checks(const struct bench *b, uint64_t *wrong)
@@ -3101,6 +3967,7 @@ static void print_checks(const struct bench *b, uint64_t *wrong)
 static int parent_main(struct bench *b)
 {
 	struct target t[MAX_TARGETS];
+	struct refill_figs rf;
 	struct sigaction sa;
 	uint64_t wrong = 0;
 	int nt, ret = EXIT_OK;
@@ -3133,7 +4000,10 @@ static int parent_main(struct bench *b)
 			r->cell[c].enabled = c % PEERS_NR_TCOUNTS == 0 || b->nr_threads > 1;
 			r->cell[c].ns = calloc(b->o.samples, sizeof(double));
 			r->cell[c].mps = calloc(b->o.samples, sizeof(double));
-			if (!r->cell[c].ns || !r->cell[c].mps) {
+			r->cell[c].wns = calloc(b->o.samples, sizeof(double));
+			r->cell[c].wmps = calloc(b->o.samples, sizeof(double));
+			if (!r->cell[c].ns || !r->cell[c].mps || !r->cell[c].wns ||
+			    !r->cell[c].wmps) {
 				fprintf(stderr, "bench_peers: out of memory\n");
 				return EXIT_SETUP;
 			}
@@ -3158,6 +4028,11 @@ static int parent_main(struct bench *b)
 		else
 			reap(&b->run[p], true);
 	}
+	memset(&rf, 0, sizeof(rf));
+	if (b->o.no_refill)
+		snprintf(rf.why, sizeof(rf.why), "--no-refill");
+	else if (!stop_requested)
+		refill_figures(b, &rf);
 	daemon_stop(&b->d);
 	if (stop_requested) {
 		fprintf(stderr, "bench_peers: interrupted\n");
@@ -3169,11 +4044,15 @@ static int parent_main(struct bench *b)
 	print_table(b);
 	nt = targets(b, t);
 	print_targets(t, nt);
+	print_refill(&rf);
 	print_noise(b);
 	print_checks(b, &wrong);
 	printf("\nrun time %.1f s\n", run_s);
 	if (!b->o.no_results)
-		write_outputs(b, t, nt, run_s);
+		write_outputs(b, t, nt, &rf, run_s);
+	free(rf.miss.v);
+	free(rf.one.v);
+	free(rf.many.v);
 
 	for (int p = 0; p < NR_PEERS; p++) {
 		if (b->run[p].state == PRUN_FAILED)
@@ -3183,6 +4062,8 @@ static int parent_main(struct bench *b)
 		for (int c = 0; c < PEERS_NR_CELLS; c++) {
 			free(b->run[p].cell[c].ns);
 			free(b->run[p].cell[c].mps);
+			free(b->run[p].cell[c].wns);
+			free(b->run[p].cell[c].wmps);
 		}
 	}
 	if (wrong)

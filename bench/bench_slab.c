@@ -40,24 +40,39 @@
  *     together (a pthread barrier, then a spin until both have arrived).
  *   - a cell is one competitor at one thread count.  A sample of a cell is
  *     one timed loop of P pairs per thread, CLOCK_MONOTONIC read before and
- *     after the loop by each thread.  ns/pair/thread is the mean over the
- *     threads of elapsed / P; the aggregate is all pairs divided by the wall
- *     time from the first thread's start to the last thread's end.
+ *     after the loop by each thread, and the thread's run-queue wait (the
+ *     second field of /proc/thread-self/schedstat: time it was runnable
+ *     while another task had its CPU) read around that.  ns/pair/thread is
+ *     the mean over the threads of (elapsed - wait) / P: on a machine where
+ *     other jobs run, the time they take the CPU away is not charged to
+ *     the competitor (time a thread blocks, in a futex say, still is).  The
+ *     aggregate is all pairs divided by the wall time from the first
+ *     thread's start to the last thread's end, waits included; the output
+ *     says what share of the wall time went to waits.  Without schedstat
+ *     (no CONFIG_SCHED_INFO) both are wall time, as the output says.
  *   - a warm-up round runs every cell once, unrecorded: it faults the
  *     memory in, takes the slab's first miss on each CPU (which splices the
  *     prefilled inbox into the slab, so the rounds measure the steady
  *     state) and times every cell, so that a cell whose sample would last
  *     longer than the sample budget runs fewer pairs (said in the output).
- *   - then N rounds.  Round r runs every cell once, starting at cell
- *     r mod cells, so the order rotates and slow drift of the machine
- *     (frequency, a noisy neighbour on a VM) hits every cell alike.
+ *   - then N rounds (default 61 of 1M pairs: many short samples, so that
+ *     a median shrugs off the samples a noisy neighbour spoiled).  Round r
+ *     runs every cell once, starting at cell r mod cells, forward when r
+ *     is even and backward when it is odd, so the order rotates, cells
+ *     next to each other swap order every round, and slow drift of the
+ *     machine (frequency, a noisy neighbour on a VM) hits every cell alike.
+ *     Cells are ordered by thread count, then competitor, so the stats-on
+ *     and stats-off slab samples of a round run back to back.  No round
+ *     starts after --max-time seconds (default 50): a heavily loaded
+ *     machine gets fewer rounds, which the output says.
  *   - reported: the median of the N samples, ratios against the (inline)
  *     floor at the same thread count, and the interquartile range of each
  *     cell.  Then the headline figures at 1 thread, each a ratio of two
  *     medians of this run: slab out-of-line / floor out-of-line and slab
  *     inline / floor inline (target: at most 2.00 each), and the cost of
  *     the statistics counters, slab stats on / stats off - 1, both
- *     out-of-line (target: at most 3%).
+ *     out-of-line (target: at most 3%), followed by the same figure round
+ *     by round (median and quartiles) to show how far it can be trusted.
  *   - correctness: every pair checks what it got (SLAB_NIL or an index past
  *     the pool, an empty stack or list, NULL) and counts it.  After each
  *     slab sample the reserve of every CPU used must be where the warm-up
@@ -107,12 +122,15 @@
 #define BENCH_LIMIT            256u     /* slab spill limit */
 #define BENCH_OWNER            1u       /* slab_meta.owner of our pops */
 #define BENCH_MAX_THREADS      2
-#define BENCH_DEFAULT_SAMPLES  15u
-#define BENCH_DEFAULT_PAIRS    5000000u
+#define BENCH_DEFAULT_SAMPLES  61u      /* many short samples: see Method */
+#define BENCH_DEFAULT_PAIRS    1000000u
+#define BENCH_DEFAULT_MAX_TIME 50u      /* s: rounds stop after this */
 #define BENCH_DEFAULT_BUDGET   250000000u /* ns: longest sample wanted */
 #define BENCH_QUICK_SAMPLES    5u
 #define BENCH_QUICK_PAIRS      500000u
 #define BENCH_QUICK_BUDGET     50000000u
+#define BENCH_QUICK_MAX_TIME   4u
+#define BENCH_MAX_MAX_TIME     86400u
 #define BENCH_MAX_SAMPLES      1001u
 #define BENCH_MIN_PAIRS        1000u    /* smallest --pairs accepted */
 #define BENCH_MAX_PAIRS        1000000000u
@@ -144,6 +162,12 @@
  * cache line of their own, here and in bench_slab_nostats.c, so that where
  * the linker happens to put them does not tilt the comparisons. */
 #define BENCH_HOT_ALIGN __attribute__((aligned(64)))
+
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_thread_pointer)
+#define BENCH_HAVE_TP 1
+#endif
+#endif
 
 #ifdef SLAB_NO_STATS
 #error "bench_slab.c measures the slab with its statistics: see bench_slab_nostats.c"
@@ -394,6 +418,8 @@ struct worker {
 	int id;
 	int cpu;
 	int sched_fd;        /* its /proc/thread-self/schedstat, or -1 */
+	uintptr_t frame;     /* its stack, near the loops' frames */
+	uintptr_t rseq_area; /* its struct rseq, or 0 */
 	uint64_t t0, t1;     /* CLOCK_MONOTONIC ns around the loop */
 	uint64_t wait;       /* ns of the loop spent waiting for the CPU */
 	uint64_t bad;        /* wrong results in the loop */
@@ -404,6 +430,12 @@ struct bench {
 	struct slabpool sp;
 	struct floor fl;
 	struct mlist ml;
+	/* what the timed loops read: &sp.v and &fl, or after the warm-up
+	 * copies of them placed by place_hot() in hot_mem */
+	const struct slab_view *hot_v;
+	const struct floor *hot_fl;
+	void *hot_mem;
+	int hot_line[2];     /* page line of the copies, or -1 */
 	/* job control: main writes job before `start`, workers read it after */
 	pthread_barrier_t start;
 	pthread_barrier_t done;
@@ -457,7 +489,7 @@ static inline void cpu_relax(void)
 static BENCH_HOT_ALIGN uint64_t loop_floor(struct bench *b, struct worker *w,
 					   uint64_t pairs)
 {
-	const struct floor *f = &b->fl;
+	const struct floor *f = b->hot_fl;
 	uint64_t bad = 0;
 
 	(void)w;
@@ -478,7 +510,7 @@ static BENCH_HOT_ALIGN uint64_t loop_floor(struct bench *b, struct worker *w,
 static BENCH_HOT_ALIGN uint64_t loop_floor_ool(struct bench *b, struct worker *w,
 					       uint64_t pairs)
 {
-	const struct floor *f = &b->fl;
+	const struct floor *f = b->hot_fl;
 	uint64_t bad = 0;
 
 	(void)w;
@@ -498,7 +530,7 @@ static BENCH_HOT_ALIGN uint64_t loop_floor_ool(struct bench *b, struct worker *w
 static BENCH_HOT_ALIGN uint64_t loop_slab_ool(struct bench *b, struct worker *w,
 					      uint64_t pairs)
 {
-	const struct slab_view *v = &b->sp.v;
+	const struct slab_view *v = b->hot_v;
 	uint64_t bad = 0;
 
 	(void)w;
@@ -518,7 +550,7 @@ static BENCH_HOT_ALIGN uint64_t loop_slab_ool(struct bench *b, struct worker *w,
 static BENCH_HOT_ALIGN uint64_t loop_slab_nostats(struct bench *b, struct worker *w,
 						  uint64_t pairs)
 {
-	const struct slab_view *v = &b->sp.v;
+	const struct slab_view *v = b->hot_v;
 	uint64_t bad = 0;
 
 	(void)w;
@@ -538,7 +570,7 @@ static BENCH_HOT_ALIGN uint64_t loop_slab_nostats(struct bench *b, struct worker
 static BENCH_HOT_ALIGN uint64_t loop_slab_inline(struct bench *b, struct worker *w,
 						 uint64_t pairs)
 {
-	const struct slab_view *v = &b->sp.v;
+	const struct slab_view *v = b->hot_v;
 	uint64_t bad = 0, refills = 0;
 
 	for (uint64_t i = 0; i < pairs; i++) {
@@ -620,6 +652,12 @@ static void *worker_main(void *arg)
 
 	/* this thread's own schedstat: thread-self is resolved at open */
 	w->sched_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	/* where its stores go, for place_hot() */
+	w->frame = (uintptr_t)__builtin_frame_address(0);
+#ifdef BENCH_HAVE_TP
+	if (__rseq_size > 0)
+		w->rseq_area = (uintptr_t)__builtin_thread_pointer() + (uintptr_t)__rseq_offset;
+#endif
 	for (;;) {
 		pthread_barrier_wait(&b->start);
 		struct bench_job job = b->job;
@@ -702,6 +740,106 @@ static void bench_quit(struct bench *b)
 	pthread_barrier_wait(&b->start);
 	for (int i = 0; i < b->nr_workers; i++)
 		pthread_join(b->w[i].tid, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* placing what the loops read                                         */
+
+/*
+ * 4K aliasing: x86 cores guess whether a load depends on an earlier store
+ * from address bits 11:0 alone, so a load whose address matches a pending
+ * store's modulo 4096 waits for it as if it did.  The loops read the slab
+ * view and the floor descriptor on every call and store to the first line
+ * of a slab or floor stack (count; the slab's allocs/frees counters at 16
+ * and 24), a slot, an element, the rseq area and their own stack.  Left
+ * where main's stack (randomised to 16 bytes) put them, the view or the
+ * floor lands on the same 64-byte line modulo 4096 as one of those stores
+ * in a few runs in a hundred (the view on slab 0's line: measured here,
+ * the slab costs 2-4 times its usual time, and stats on against stats off
+ * differs by 10-50%).  So the rounds read copies of both, made after the
+ * warm-up (when the steady state is known), at lines modulo 4096 that no
+ * store of the loops uses.
+ */
+#define ALIAS_SPAN  4096u
+#define ALIAS_LINES (ALIAS_SPAN / SLAB_CACHELINE)
+
+_Static_assert(ALIAS_LINES == 64, "one bit per line in a uint64_t");
+_Static_assert(sizeof(struct slab_view) % SLAB_CACHELINE == 0, "the view is whole lines");
+_Static_assert(sizeof(struct floor) <= SLAB_CACHELINE, "the floor is one line");
+
+static void busy_mark(uint64_t *busy, uintptr_t addr, size_t len)
+{
+	for (uintptr_t a = addr & ~(uintptr_t)(SLAB_CACHELINE - 1); a < addr + len;
+	     a += SLAB_CACHELINE)
+		*busy |= UINT64_C(1) << ((a / SLAB_CACHELINE) % ALIAS_LINES);
+}
+
+/* A free line for @nlines lines (the first of which is read hot), -1 if
+ * none; the lines it takes are marked busy. */
+static int busy_take(uint64_t *busy, unsigned int nlines)
+{
+	for (unsigned int l = 0; l + nlines <= ALIAS_LINES; l++) {
+		uint64_t m = ((UINT64_C(1) << nlines) - 1) << l;
+
+		if (!(*busy & (UINT64_C(1) << l))) {
+			*busy |= m;
+			return (int)l;
+		}
+	}
+	return -1;
+}
+
+/* After the warm-up, with no loop running: copy the view and the floor to
+ * lines clear of every line the loops store to (see above).  On failure
+ * the loops keep reading the originals, which the output says. */
+static void place_hot(struct bench *b)
+{
+	const struct slab_view *v = &b->sp.v;
+	uint64_t busy = 0;
+	char *mem;
+
+	b->hot_line[0] = b->hot_line[1] = -1;
+	for (int i = 0; i < b->nr_workers; i++) {
+		const struct worker *w = &b->w[i];
+		uint32_t c = (uint32_t)w->cpu;
+		struct slab *s = slab_of(v, c);
+		uint32_t n = s->count < s->cap ? s->count : s->cap;
+
+		busy_mark(&busy, (uintptr_t)s, SLAB_CACHELINE);
+		busy_mark(&busy, (uintptr_t)&s->slots[n ? n - 1 : 0], 2 * sizeof(s->slots[0]));
+		if (n && s->slots[n - 1] < v->max_elems) {
+			busy_mark(&busy, (uintptr_t)slab_elem(v, s->slots[n - 1]), 1);
+			busy_mark(&busy, (uintptr_t)&v->meta[s->slots[n - 1]],
+				  sizeof(struct slab_meta));
+		}
+		if (b->fl.usable) {
+			struct floor_cpu *fc = floor_cpu_of(&b->fl, c);
+			uint32_t fn = fc->count;
+
+			busy_mark(&busy, (uintptr_t)fc, SLAB_CACHELINE);
+			busy_mark(&busy, (uintptr_t)&fc->slots[fn ? fn - 1 : 0],
+				  2 * sizeof(fc->slots[0]));
+			if (fn)
+				busy_mark(&busy, (uintptr_t)fc->slots[fn - 1], 1);
+		}
+		if (w->rseq_area)
+			busy_mark(&busy, w->rseq_area, sizeof(struct rseq));
+		/* the loops' frames and return addresses, below worker_main's */
+		busy_mark(&busy, w->frame - 512, 512 + SLAB_CACHELINE);
+	}
+	mem = aligned_alloc(ALIAS_SPAN, ALIAS_SPAN);
+	if (!mem)
+		return;
+	b->hot_line[0] = busy_take(&busy, sizeof(struct slab_view) / SLAB_CACHELINE);
+	b->hot_line[1] = busy_take(&busy, 1);
+	if (b->hot_line[0] < 0 || b->hot_line[1] < 0) {
+		b->hot_line[0] = b->hot_line[1] = -1;
+		free(mem);
+		return;
+	}
+	b->hot_mem = mem;
+	b->hot_v = memcpy(mem + b->hot_line[0] * SLAB_CACHELINE, v, sizeof(*v));
+	b->hot_fl = memcpy(mem + b->hot_line[1] * SLAB_CACHELINE, &b->fl, sizeof(b->fl));
 }
 
 /* ------------------------------------------------------------------ */
@@ -921,7 +1059,18 @@ static void cpu_model(char *buf, size_t sz)
 
 static int cell_of(int comp, int nthreads)
 {
-	return comp * BENCH_MAX_THREADS + nthreads - 1;
+	return (nthreads - 1) * NR_COMPS + comp;
+}
+
+/* The inverse of cell_of(). */
+static int comp_of_cell(int cell)
+{
+	return cell % NR_COMPS;
+}
+
+static int threads_of_cell(int cell)
+{
+	return cell / NR_COMPS + 1;
 }
 
 /* Width of the competitor column: the longest name. */
@@ -954,20 +1103,24 @@ struct options {
 	uint32_t samples;
 	uint64_t pairs;
 	uint64_t budget_ns;
+	uint64_t max_time_ns;  /* 0: no limit */
 	bool quick;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-"usage: bench_slab [--samples N] [--pairs N] [--quick] [--help]\n"
+"usage: bench_slab [--samples N] [--pairs N] [--max-time S] [--quick] [--help]\n"
 "\n"
 "Measure what one alloc+free pair of a 64-byte element costs in the pcpupool\n"
 "slab core and in reference allocators, at 1 thread and at 2 threads (one\n"
 "per CPU, pinned, started together), in one process, in rounds that run\n"
 "every competitor once in rotating order.  Prints the median of the samples\n"
-"in ns per pair (per thread), the 2-thread aggregate in M pairs/s, and\n"
-"ratios against the rseq per-CPU array floor.\n"
+"in ns per pair (per thread, run time: waits for a CPU taken by other load\n"
+"are left out), the 2-thread aggregate in M pairs/s, ratios against the\n"
+"rseq per-CPU array floor, and at 1 thread the headline figures: slab /\n"
+"floor out-of-line and inline (target <= %.2f) and the cost of the slab's\n"
+"statistics counters, stats on / stats off (target <= %.0f%%).\n"
 "\n"
 "  --samples N  samples per competitor and thread count (default %u,\n"
 "               1..%u)\n"
@@ -975,21 +1128,28 @@ static void usage(FILE *out)
 "               %u..%u); a competitor whose sample would last\n"
 "               longer than %u ms runs fewer pairs (never below %u),\n"
 "               which the output notes\n"
+"  --max-time S start no round after S seconds (default %u, 0 = no\n"
+"               limit): a heavily loaded machine gets fewer samples,\n"
+"               which the output notes\n"
 "  --quick      smoke test: %u samples of %u pairs, %u ms sample budget,\n"
-"               done in well under 3 s; --samples and --pairs still apply\n"
+"               --max-time %u, done in well under 5 s; --samples, --pairs\n"
+"               and --max-time still apply\n"
 "  --help       print this text and exit\n"
 "\n"
-"Competitors: rseq per-CPU array (floor), pcpupool slab out-of-line and\n"
-"inline (slab_alloc/slab_elem/slab_free of libclient/slab.h), glibc\n"
-"malloc/free, a free list under one pthread mutex.\n"
+"Competitors: rseq per-CPU array (floor) inline and out-of-line, pcpupool\n"
+"slab out-of-line, out-of-line with its statistics compiled out\n"
+"(SLAB_NO_STATS) and inline (slab_alloc/slab_elem/slab_free of\n"
+"libclient/slab.h), glibc malloc/free, a free list under one pthread mutex.\n"
 "\n"
 "Exit status: 0 success, 1 a competitor produced a wrong result (a miss or\n"
-"an invalid element in the steady state, an element lost or duplicated),\n"
+"an invalid element in the steady state, an element lost or duplicated,\n"
+"slab statistics counters that under-count or count with stats off),\n"
 "2 usage or setup error.\n",
+		BENCH_TARGET_RATIO, BENCH_TARGET_STATS_PCT,
 		BENCH_DEFAULT_SAMPLES, BENCH_MAX_SAMPLES, BENCH_DEFAULT_PAIRS,
 		BENCH_MIN_PAIRS, BENCH_MAX_PAIRS, BENCH_DEFAULT_BUDGET / 1000000u,
-		BENCH_MIN_CELL_PAIRS, BENCH_QUICK_SAMPLES, BENCH_QUICK_PAIRS,
-		BENCH_QUICK_BUDGET / 1000000u);
+		BENCH_MIN_CELL_PAIRS, BENCH_DEFAULT_MAX_TIME, BENCH_QUICK_SAMPLES,
+		BENCH_QUICK_PAIRS, BENCH_QUICK_BUDGET / 1000000u, BENCH_QUICK_MAX_TIME);
 }
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *ret)
@@ -1012,15 +1172,16 @@ static int parse_options(int argc, char **argv, struct options *ret)
 	static const struct option longopts[] = {
 		{ "samples", required_argument, NULL, 's' },
 		{ "pairs",   required_argument, NULL, 'p' },
+		{ "max-time", required_argument, NULL, 't' },
 		{ "quick",   no_argument,       NULL, 'q' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t samples = 0, pairs = 0;
-	bool quick = false;
+	uint64_t samples = 0, pairs = 0, max_time = 0;
+	bool quick = false, have_max_time = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:p:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:t:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_u64(optarg, 1, BENCH_MAX_SAMPLES, &samples) < 0) {
@@ -1035,6 +1196,14 @@ static int parse_options(int argc, char **argv, struct options *ret)
 					BENCH_MIN_PAIRS, BENCH_MAX_PAIRS);
 				return -EINVAL;
 			}
+			break;
+		case 't':
+			if (parse_u64(optarg, 0, BENCH_MAX_MAX_TIME, &max_time) < 0) {
+				fprintf(stderr, "bench_slab: --max-time wants 0..%u\n",
+					BENCH_MAX_MAX_TIME);
+				return -EINVAL;
+			}
+			have_max_time = true;
 			break;
 		case 'q':
 			quick = true;
@@ -1057,6 +1226,9 @@ static int parse_options(int argc, char **argv, struct options *ret)
 			       : quick ? BENCH_QUICK_SAMPLES : BENCH_DEFAULT_SAMPLES;
 	ret->pairs = pairs ? pairs : quick ? BENCH_QUICK_PAIRS : BENCH_DEFAULT_PAIRS;
 	ret->budget_ns = quick ? BENCH_QUICK_BUDGET : BENCH_DEFAULT_BUDGET;
+	if (!have_max_time)
+		max_time = quick ? BENCH_QUICK_MAX_TIME : BENCH_DEFAULT_MAX_TIME;
+	ret->max_time_ns = max_time * 1000000000u;
 	return 0;
 }
 
@@ -1175,7 +1347,8 @@ static void run_cell(struct bench *b, struct cell *cl, int comp, int nthreads,
 }
 
 static void print_results(const struct bench *b, const struct cell *cells,
-			  const struct options *o, double elapsed_s, int nr_threads_max)
+			  const struct options *o, uint32_t rounds, double elapsed_s,
+			  int nr_threads_max)
 {
 	struct stats s1[NR_COMPS], s2[NR_COMPS], a2[NR_COMPS];
 	char model[256], x1[32], r1[32], x2[32], m2[32], r2[32], q1[32], q3[32];
@@ -1191,7 +1364,7 @@ static void print_results(const struct bench *b, const struct cell *cells,
 	}
 
 	printf("pcpupool bench_slab \u2014 alloc+free pair, %u-byte elements, median of %u "
-	       "samples (ns/pair), CPU: %s\n", BENCH_ELEM_SIZE, o->samples, model);
+	       "samples (ns/pair), CPU: %s\n", BENCH_ELEM_SIZE, rounds, model);
 	if (nr_threads_max > 1)
 		printf("threads pinned to CPUs %d and %d", b->w[0].cpu, b->w[1].cpu);
 	else
@@ -1204,6 +1377,13 @@ static void print_results(const struct bench *b, const struct cell *cells,
 		       floor_unusable_reason(&b->fl));
 	if (!b->sp.v.rseq_cpus)
 		printf("pcpupool slab: rseq unusable, measuring its atomic fallback path\n");
+	if (b->hot_line[0] >= 0)
+		printf("loops read the slab view and the floor at bytes %d and %d modulo 4096, "
+		       "clear of their stores (4K aliasing)\n", b->hot_line[0] * SLAB_CACHELINE,
+		       b->hot_line[1] * SLAB_CACHELINE);
+	else
+		printf("loops read the slab view and the floor where they are: no line modulo "
+		       "4096 clear of their stores was found (4K aliasing may skew a row)\n");
 	printf("\n%-*s %9s %7s %27s %19s %7s\n", NAME_W, "competitor", "1 thread", "ratio",
 	       "2 threads(ns/pair/thread)", "aggregate Mpairs/s", "ratio");
 	for (int c = 0; c < NR_COMPS; c++) {
@@ -1234,6 +1414,12 @@ static void print_results(const struct bench *b, const struct cell *cells,
 		printf("%-*s %18s %27s\n", NAME_W, comps[c].name,
 		       s1[c].valid ? sp1 : "n/a", s2[c].valid ? sp2 : "n/a");
 	}
+	if (rounds < o->samples) {
+		printf("\nnote: stopped after %u of %u rounds, the %llu s time limit "
+		       "(--max-time)\n", rounds, o->samples,
+		       (unsigned long long)(o->max_time_ns / 1000000000u));
+		any_reduced = true;
+	}
 	for (int i = 0; i < NR_CELLS; i++) {
 		if (!cells[i].enabled || !cells[i].reduced)
 			continue;
@@ -1241,8 +1427,8 @@ static void print_results(const struct bench *b, const struct cell *cells,
 			printf("\n");
 		any_reduced = true;
 		printf("note: %s at %d thread%s ran %llu pairs per sample "
-		       "(the %llu ms sample budget)\n", comps[i / BENCH_MAX_THREADS].name,
-		       i % BENCH_MAX_THREADS + 1, i % BENCH_MAX_THREADS ? "s" : "",
+		       "(the %llu ms sample budget)\n", comps[comp_of_cell(i)].name,
+		       threads_of_cell(i), threads_of_cell(i) > 1 ? "s" : "",
 		       (unsigned long long)cells[i].pairs,
 		       (unsigned long long)(o->budget_ns / 1000000u));
 	}
@@ -1274,6 +1460,7 @@ int main(int argc, char **argv)
 	uint32_t nr_cpus;
 	int cpus[BENCH_MAX_THREADS], nr_used, r, ret = BENCH_EXIT_SETUP;
 	uint64_t requests0, t_start = now_ns();
+	uint32_t rounds;
 	uint64_t wrong = 0;
 
 	if (parse_options(argc, argv, &o) < 0)
@@ -1282,6 +1469,9 @@ int main(int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	b.sp.fd = -1;
 	b.sp.base = MAP_FAILED;
+	b.hot_v = &b.sp.v;
+	b.hot_fl = &b.fl;
+	b.hot_line[0] = b.hot_line[1] = -1;
 
 	nr_cpus = (uint32_t)get_nprocs_conf();
 	nr_used = pick_cpus(nr_cpus, cpus);
@@ -1300,7 +1490,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (int i = 0; i < NR_CELLS; i++) {
-		int comp = i / BENCH_MAX_THREADS, nt = i % BENCH_MAX_THREADS + 1;
+		int comp = comp_of_cell(i), nt = threads_of_cell(i);
 
 		cells[i].enabled = nt <= nr_used && (!cell_is_floor(comp) || b.fl.usable);
 		cells[i].ns = calloc(o.samples, sizeof(double));
@@ -1315,7 +1505,7 @@ int main(int argc, char **argv)
 
 	/* warm-up and calibration: not recorded */
 	for (int i = 0; i < NR_CELLS; i++) {
-		int comp = i / BENCH_MAX_THREADS, nt = i % BENCH_MAX_THREADS + 1;
+		int comp = comp_of_cell(i), nt = threads_of_cell(i);
 		uint64_t warm = o.pairs < BENCH_WARM_PAIRS ? o.pairs : BENCH_WARM_PAIRS;
 
 		if (!cells[i].enabled)
@@ -1330,23 +1520,30 @@ int main(int argc, char **argv)
 		}
 	}
 	/* the steady state the slab samples must keep */
+	place_hot(&b);
 	requests0 = slabpool_requests(&b.sp);
 	if (check_slab_steady(&b, requests0, "slab after warm-up"))
 		wrong++;
 
-	for (uint32_t round = 0; round < o.samples; round++) {
+	/* round r starts at cell r mod cells and walks forward when r is even,
+	 * backward when it is odd: neighbours swap order round by round */
+	for (rounds = 0; rounds < o.samples; rounds++) {
+		uint32_t round = rounds, step = round % 2 ? NR_CELLS - 1 : 1;
+
+		if (round > 0 && o.max_time_ns && now_ns() - t_start > o.max_time_ns)
+			break;   /* every cell has the same number of samples */
 		for (int k = 0; k < NR_CELLS; k++) {
-			int i = (int)((round + (uint32_t)k) % NR_CELLS);
+			int i = (int)((round + (uint32_t)k * step) % NR_CELLS);
 
 			if (!cells[i].enabled)
 				continue;
-			run_cell(&b, &cells[i], i / BENCH_MAX_THREADS, i % BENCH_MAX_THREADS + 1,
+			run_cell(&b, &cells[i], comp_of_cell(i), threads_of_cell(i),
 				 cells[i].pairs, false, requests0, &smp);
 		}
 	}
 	bench_quit(&b);
 
-	print_results(&b, cells, &o, (double)(now_ns() - t_start) / 1e9, nr_used);
+	print_results(&b, cells, &o, rounds, (double)(now_ns() - t_start) / 1e9, nr_used);
 
 	/* verdict */
 	printf("\nchecks:\n");
@@ -1414,9 +1611,26 @@ int main(int argc, char **argv)
 			printf("stats overhead (1 thread, out-of-line): n/a (rseq unusable: "
 			       "the fallback path does not count) (target <= %.0f%%)\n",
 			       BENCH_TARGET_STATS_PCT);
-		else if (on.valid && off.valid && off.med > 0)
+		else if (on.valid && off.valid && off.med > 0) {
+			const struct cell *con = &cells[cell_of(COMP_SLAB_OOL, 1)];
+			const struct cell *coff = &cells[cell_of(COMP_SLAB_NOSTATS, 1)];
+			uint32_t n = con->n < coff->n ? con->n : coff->n;
+			double *d = calloc(n ? n : 1, sizeof(*d));
+			struct stats sd = { .valid = false };
+
 			printf("stats overhead (1 thread, out-of-line): %+.1f%% (target <= %.0f%%)\n",
 			       (on.med / off.med - 1) * 100, BENCH_TARGET_STATS_PCT);
+			/* the same figure round by round (the two samples of a
+			 * round run moments apart): how far to trust it */
+			for (uint32_t k = 0; d && k < n; k++)
+				d[k] = (con->ns[k] / coff->ns[k] - 1) * 100;
+			if (d)
+				sd = stats_of(d, n);
+			if (sd.valid)
+				printf("  round by round: median %+.1f%%, 25th..75th pct "
+				       "%+.1f%%..%+.1f%% (%u rounds)\n", sd.med, sd.p25, sd.p75, n);
+			free(d);
+		}
 		else
 			printf("stats overhead (1 thread, out-of-line): n/a (target <= %.0f%%)\n",
 			       BENCH_TARGET_STATS_PCT);
@@ -1429,6 +1643,7 @@ out:
 		free(cells[i].ns);
 		free(cells[i].mps);
 	}
+	free(b.hot_mem);
 	floor_destroy(&b.fl);
 	if (b.ml.nodes)
 		mlist_destroy(&b.ml);

@@ -71,16 +71,7 @@ struct ctl {
 
 /* ---- errors ---- */
 
-static const struct { int err; const char *name; } ctl_errnames[] = {
-	{ EINVAL, "EINVAL" }, { ENOENT, "ENOENT" }, { EEXIST, "EEXIST" },
-	{ EBUSY, "EBUSY" }, { ENOMEM, "ENOMEM" }, { EPROTO, "EPROTO" },
-	{ E2BIG, "E2BIG" }, { EPERM, "EPERM" }, { EACCES, "EACCES" },
-	{ EMFILE, "EMFILE" }, { ENOSPC, "ENOSPC" }, { ETIMEDOUT, "ETIMEDOUT" },
-	{ EAGAIN, "EAGAIN" }, { EUCLEAN, "EUCLEAN" }, { ERANGE, "ERANGE" },
-	{ EOVERFLOW, "EOVERFLOW" }, { ENOSYS, "ENOSYS" }, { EUSERS, "EUSERS" },
-};
-_Static_assert(sizeof(ctl_errnames) / sizeof(ctl_errnames[0]) <= DAEMON_ERR_CODES,
-	       "every error code has a counter");
+_Static_assert(PCP_NR_ERRNAMES <= DAEMON_ERR_CODES, "every error code has a counter");
 
 static json_t *ctl_error(struct ctl *ctl, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -89,22 +80,32 @@ static json_t *ctl_error(struct ctl *ctl, int err, const char *fmt, ...)
 	const char *name = "EIO";
 	char msg[512];
 	va_list ap;
+	json_t *r;
 
 	if (err < 0)
 		err = -err;
-	for (size_t i = 0; i < sizeof(ctl_errnames) / sizeof(ctl_errnames[0]); i++)
-		if (ctl_errnames[i].err == err) {
-			name = ctl_errnames[i].name;
+	for (size_t i = 0; i < PCP_NR_ERRNAMES; i++)
+		if (pcp_errnames[i].err == err) {
+			name = pcp_errnames[i].name;
 			ctl->d->errors[i]++;
 			break;
 		}
-	if (!strcmp(name, "EIO"))
-		ctl->d->errors_other++;
+	if (err != EIO && !strcmp(name, "EIO"))
+		ctl->d->errors_other++;   /* an errno without a name: counted as EIO */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return json_pack("{s:b, s:{s:s, s:s}}", PCP_F_OK, 0, PCP_F_ERROR, PCP_F_CODE, name,
-			 PCP_F_MESSAGE, msg);
+	/* messages quote what the peer sent, cut at a byte count: keep them
+	 * printable ASCII so they are always valid UTF-8 and safe on a
+	 * terminal */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	r = json_pack("{s:b, s:{s:s, s:s}}", PCP_F_OK, 0, PCP_F_ERROR, PCP_F_CODE, name,
+		      PCP_F_MESSAGE, msg);
+	/* never NULL: NULL means "the command replied itself" to the caller */
+	return r ? r : json_loads("{\"ok\":false,\"error\":{\"code\":\"ENOMEM\","
+				  "\"message\":\"out of memory\"}}", 0, NULL);
 }
 
 static json_t *ctl_ok(void)
@@ -389,12 +390,11 @@ static json_t *daemon_stats_json(struct ctl *ctl)
 	json_t *errs = json_object();
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	for (size_t i = 0; i < sizeof(ctl_errnames) / sizeof(ctl_errnames[0]) && errs; i++)
-		if (d->errors[i])
-			json_object_set_new(errs, ctl_errnames[i].name,
-					    json_integer((json_int_t)d->errors[i]));
-	if (errs && d->errors_other)
-		json_object_set_new(errs, "EIO", json_integer((json_int_t)d->errors_other));
+	for (size_t i = 0; i < PCP_NR_ERRNAMES && errs; i++) {
+		uint64_t n = d->errors[i] + (pcp_errnames[i].err == EIO ? d->errors_other : 0);
+		if (n)
+			json_object_set_new(errs, pcp_errnames[i].name, json_integer((json_int_t)n));
+	}
 	return json_pack("{s:s, s:i, s:I, s:i, s:i, s:i, s:I, s:o*}",
 			 PCP_F_VERSION, PCPUPOOLD_VERSION, "protocol", PCP_PROTO_VERSION,
 			 "uptime_s", (json_int_t)(now.tv_sec - d->started.tv_sec),

@@ -223,25 +223,13 @@ static void close_fds(int *fds, size_t n)
 			close(fds[i]);
 }
 
-static const struct {
-	const char *name;
-	int err;
-} errno_names[] = {
-	{ "EINVAL", EINVAL },   { "ENOENT", ENOENT },       { "EEXIST", EEXIST },
-	{ "EBUSY", EBUSY },     { "ENOMEM", ENOMEM },       { "EPROTO", EPROTO },
-	{ "E2BIG", E2BIG },     { "EPERM", EPERM },         { "EACCES", EACCES },
-	{ "EMFILE", EMFILE },   { "ENOSPC", ENOSPC },       { "ETIMEDOUT", ETIMEDOUT },
-	{ "EAGAIN", EAGAIN },   { "EUCLEAN", EUCLEAN },     { "ERANGE", ERANGE },
-	{ "EOVERFLOW", EOVERFLOW },
-};
-
 /* The errno an error reply's "code" names; EPROTO for anything else. */
 static int errno_from_code(const char *code)
 {
 	if (code)
-		for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
-			if (!strcmp(code, errno_names[i].name))
-				return errno_names[i].err;
+		for (size_t i = 0; i < PCP_NR_ERRNAMES; i++)
+			if (!strcmp(code, pcp_errnames[i].name))
+				return pcp_errnames[i].err;
 	return EPROTO;
 }
 
@@ -477,6 +465,19 @@ static int ctl_xfer(struct pcpupool_client *c, const char *line, size_t len,
 		return r;
 	r = ctl_send_all(c->fd, line, len, deadline, &sent);
 	*ret_sent = sent > 0;
+	if (r == -EPIPE || r == -ECONNRESET) {
+		/* the daemon may have refused the connection (too many clients)
+		 * and closed it: its one reply line says why */
+		size_t none = 0;
+		int64_t soon = now_ms() + 100;
+
+		if (ctl_recv_line(c, soon < deadline ? soon : deadline, NULL, 0, &none, &n) == 0) {
+			*ret_reply = json_loadb(c->buf, n, JSON_REJECT_DUPLICATES, &jerr);
+			ctl_break(c, r);
+			if (*ret_reply)
+				return 0;
+		}
+	}
 	if (r < 0)
 		return ctl_break(c, r);  /* possibly half a line: no way back */
 	r = ctl_recv_line(c, deadline, fds, max_fds, nfds, &n);

@@ -18,6 +18,7 @@
 #ifndef PCPUPOOL_PROTOCOL_H
 #define PCPUPOOL_PROTOCOL_H
 
+#include <errno.h>
 #include <stdint.h>
 
 #define PCP_PROTO_VERSION      1
@@ -69,6 +70,21 @@
 #define PCP_F_MAP_SIZE   "map_size"
 #define PCP_F_CLIENT_ID  "client_id"
 #define PCP_F_TIMEOUT_MS "timeout_ms"
+
+/* error codes: the "code" of an error reply is the errno's name */
+static const struct pcp_errname {
+	int err;
+	const char *name;
+} pcp_errnames[] __attribute__((unused)) = {
+	{ EINVAL, "EINVAL" }, { ENOENT, "ENOENT" }, { EEXIST, "EEXIST" },
+	{ EBUSY, "EBUSY" }, { ENOMEM, "ENOMEM" }, { EPROTO, "EPROTO" },
+	{ E2BIG, "E2BIG" }, { EPERM, "EPERM" }, { EACCES, "EACCES" },
+	{ EMFILE, "EMFILE" }, { ENOSPC, "ENOSPC" }, { ETIMEDOUT, "ETIMEDOUT" },
+	{ EAGAIN, "EAGAIN" }, { EUCLEAN, "EUCLEAN" }, { ERANGE, "ERANGE" },
+	{ EOVERFLOW, "EOVERFLOW" }, { ENOSYS, "ENOSYS" }, { EUSERS, "EUSERS" },
+	{ ESTALE, "ESTALE" }, { EIO, "EIO" },
+};
+#define PCP_NR_ERRNAMES (sizeof(pcp_errnames) / sizeof(pcp_errnames[0]))
 
 /* refill channel message */
 #define PCP_REFILL_MAGIC 0x50435246u /* "PCRF" */

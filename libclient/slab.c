@@ -130,11 +130,9 @@ int slab_format(void *base, const struct slab_hdr *layout, const char *name)
 		atomic_init(&s->refill_pending, 0);
 		atomic_init(&s->refill_requests, 0);
 	}
-	struct slab_meta *m = (struct slab_meta *)(p + h->meta_off);
-	for (uint64_t i = 0; i < h->max_elems; i++) {
-		atomic_init(&m[i].next, SLAB_NIL);
-		atomic_init(&m[i].owner, 0);
-	}
+	/* slab_meta needs no initialisation: owner 0 is what a fresh file
+	 * reads, and next is only read within a list, whose pusher wrote it;
+	 * so the metadata pages stay unallocated until elements are used */
 	/* release: pairs with the acquire load of magic in slab_validate_hdr() */
 	__atomic_store_n(&h->magic, SLAB_MAGIC, __ATOMIC_RELEASE);
 	return 0;

@@ -264,22 +264,23 @@ static void test_refill_nowait_async_and_wait_sync(void **state)
 static void test_low_watermark_sends_one_coalesced_request(void **state)
 {
 	struct e2e *e = *state;
-	struct pcpupool_create_opts o = { .sz = sizeof(o), .low_watermark = 16 };
+	struct pcpupool_create_opts o = { .sz = sizeof(o) };
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool *p;
 	char name[E2E_NAME_LEN];
-	const int min_nr = 64, nalloc = 60;
+	enum { min_nr = 64, low = 16, nalloc = 60 };
 	int n = nr_cpus_conf(), cpu0 = e2e_first_cpu();
-	void *held[60];
+	void *held[nalloc];
 	json_t *st;
 
+	o.low_watermark = low;
 	p = pcpupool_create_opts(c, e2e_name(e, "coalesce", name), min_nr, 64, 64, &o);
 	assert_non_null(p);
 	e2e_pin(cpu0);
 
-	/* the daemon is frozen while the slab crosses its watermark and 11
-	 * more allocations find a request pending: whatever its speed, it
-	 * can only ever see what the client sent */
+	/* the daemon is frozen while the slab crosses its watermark and the
+	 * allocations after that find the request pending: whatever its
+	 * speed, it can only see what the client sent */
 	e2e_daemon_pause(e);
 	for (int i = 0; i < nalloc; i++) {
 		held[i] = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
@@ -301,11 +302,14 @@ static void test_low_watermark_sends_one_coalesced_request(void **state)
 	}), E2E_POLL_MS));
 	st = e2e_pool_stats(c, name);
 	assert_int_equal(e2e_stat(st, "refill_messages"), 1);
-	assert_int_equal(e2e_stat(st, "low_watermark"), 16);
+	assert_int_equal(e2e_stat(st, "low_watermark"), low);
 	for (int cpu = 0; cpu < n; cpu++) {
 		assert_int_equal(e2e_cpu_stat(st, cpu, "refill_requests"), cpu == cpu0 ? 1 : 0);
-		assert_int_equal(e2e_cpu_stat(st, cpu, "low_watermark"), 16);
+		assert_int_equal(e2e_cpu_stat(st, cpu, "low_watermark"), low);
 	}
+	/* allocations min_nr - low + 1 .. nalloc each left the slab under the
+	 * watermark: the first sent the request, the others found it pending */
+	assert_int_equal(e2e_cpu_stat(st, cpu0, "refill_coalesced"), nalloc - (min_nr - low) - 1);
 	json_decref(st);
 	/* never above min_nr */
 	e2e_sleep_ms(3 * E2E_SWEEP_MS);
@@ -1027,6 +1031,65 @@ static void test_malformed_requests_get_errors(void **state)
 	pcpupool_disconnect(c);
 }
 
+static int setup_two_clients(void **state)
+{
+	struct e2e *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	*state = e;
+	e2e_start(e, "\"max_clients\": 2,");
+	return 0;
+}
+
+/* A connection the daemon serves, retried while it refuses (the harness's
+ * start-up probe may still hold a slot until the daemon sees it close). */
+static int raw_connect_served(struct e2e *e)
+{
+	int fd = -1;
+
+	if (!e2e_poll(({
+		static const char ping[] = "{\"cmd\":\"ping\"}\n";
+		char *reply = NULL;
+		json_t *j = NULL;
+		bool ok;
+
+		fd = e2e_raw_connect(e);
+		if (send(fd, ping, sizeof(ping) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(ping) - 1)
+			reply = e2e_raw_recv_line(fd);
+		if (reply)
+			j = json_loads(reply, 0, NULL);
+		ok = json_is_true(json_object_get(j, "ok"));
+		json_decref(j);
+		free(reply);
+		if (!ok)
+			close(fd);
+		ok;
+	}), E2E_POLL_MS))
+		fail_msg("no connection served within %d ms", E2E_POLL_MS);
+	return fd;
+}
+
+static void test_max_clients_refused_then_served(void **state)
+{
+	struct e2e *e = *state;
+	int a = raw_connect_served(e), b = raw_connect_served(e), x;
+	char *reply;
+
+	/* a third is told why, then closed */
+	x = e2e_raw_connect(e);
+	e2e_expect_error(e2e_raw_recv_line(x), "EUSERS");
+	reply = e2e_raw_recv_line(x);
+	if (reply)
+		fail_msg("refused connection still open: %s", reply);
+	close(x);
+	/* the first two are unaffected */
+	e2e_expect_ok(e2e_raw_xfer(a, "{\"cmd\":\"ping\"}"));
+	/* once one leaves, a newcomer is served */
+	close(a);
+	close(raw_connect_served(e));
+	close(b);
+}
+
 struct resumer {
 	struct e2e *e;
 	int after_ms;
@@ -1190,6 +1253,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_killed_client_is_detached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_requests_get_errors,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_clients_refused_then_served,
+						setup_two_clients, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_alloc_refills_synchronously,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_from_environment, setup, teardown),

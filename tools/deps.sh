@@ -28,6 +28,8 @@ need_cmd nm binutils
 need_cmd groff groff-base
 need_cmd valgrind valgrind
 need_cmd clang clang
+need_cmd tmux tmux
+need_cmd python3 python3
 # libFuzzer's runtime
 dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
 	missing+=(libclang-rt-14-dev)

@@ -1,0 +1,1926 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_hostile.c - hostile clients against the real pcpupoold over its real
+ * control socket: garbage, truncated lines, lines past the size limit,
+ * clients that never read, slow byte-at-a-time clients, 1,000 simultaneous
+ * connections, descriptors sent *to* the daemon; and every limit (clients,
+ * clients per uid, pools, request size, elements and memory per pool,
+ * attachments per connection), each enforced with its error reply.
+ *
+ * The floods share one daemon (group "floods"), so that what they leave
+ * behind adds up: after all of them its resident memory has grown by less
+ * than FLOOD_RSS_LIMIT_MB, the heaviest floods run a second time add less
+ * than ROUND2_RSS_LIMIT_MB, it holds exactly the descriptors it held before,
+ * a library client still works and SIGTERM still ends it with status 0
+ * (under ASan that also means no leak).  A daemon built with ASan or TSan
+ * gets SAN_RSS_FACTOR times those limits (shadow memory, redzones, allocator
+ * caches) and ASan's quarantine capped at ASAN_QUARANTINE_MB.  A "monitor"
+ * connection stays open throughout and asks the daemon for its client count
+ * ("stats"), so every test starts and ends with the daemon serving nobody
+ * else.
+ *
+ * 1,000 connections held at once need root: the per-uid cap
+ * (PCP_MAX_CLIENTS_PER_UID) lets one uid hold 256, so four children connect
+ * as four other uids.  Without root, or without the descriptors
+ * (RLIMIT_NOFILE is raised to NOFILE_WANT if the hard limit allows), the
+ * tests that need them are skipped, and say so.
+ *
+ * The limit tests get a daemon each (group "limits").
+ *
+ * The figures (connections held, descriptors, RSS, round trips) are
+ * printed as "hostile: ..." lines.
+ */
+#include <dirent.h>
+#include <grp.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "e2e.h"
+#include "protocol.h"
+
+#define NOFILE_WANT         4096   /* RLIMIT_NOFILE for the test and the daemon */
+#define FLOOD_RSS_LIMIT_MB  32     /* daemon RSS growth allowed over all floods */
+#define SAN_RSS_FACTOR      3      /* the same, scaled, for an ASan/TSan daemon */
+#define ROUND2_RSS_LIMIT_MB 4      /* growth over the floods run a second time */
+#define ASAN_QUARANTINE_MB  8      /* for the flood daemon (ASan's default: 256) */
+#define REPLY_MS            5000   /* one reply line */
+#define IDLE_MS             5000   /* the daemon notices closed connections */
+
+#define GARBAGE_CONNS       64
+#define GARBAGE_LINES       100
+#define TRUNC_CONNS         100
+#define OVERLONG_CONNS      16
+#define UNREAD_CONNS        2
+#define UNREAD_REQUESTS     20000
+#define SLOW_CONNS          50
+#define SLOW_PING_MAX_MS    100
+#define FD_CONNS            10
+#define FD_MSGS_PER_CONN    10
+#define FD_PER_MSG          8
+#define FD_MAX_PER_MSG      253    /* SCM_MAX_FD */
+#define FLOOD_CONNS         1000
+#define HELD_UIDS           4
+#define HELD_PER_UID        250
+#define HELD_UID_BASE       61000  /* unprivileged uids for the children */
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                        */
+
+/* Deterministic pseudo-random numbers (xorshift64*): same bytes every run. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static unsigned rng_below(unsigned n)
+{
+	return (unsigned)(rng() % n);
+}
+
+/* Raise RLIMIT_NOFILE to @want (the hard limit too if we may); return the
+ * soft limit now in force.  The daemon, forked later, inherits it. */
+static rlim_t raise_nofile(rlim_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur >= want)
+		return rl.rlim_cur;
+	if (rl.rlim_max < want) {
+		struct rlimit hard = { want, want };
+
+		if (setrlimit(RLIMIT_NOFILE, &hard) == 0)
+			return want;
+		want = rl.rlim_max;
+	}
+	if (want > rl.rlim_cur) {
+		rlim_t had = rl.rlim_cur;
+
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return had;
+	}
+	return rl.rlim_cur;
+}
+
+static long proc_rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	if (kb < 0)
+		fail_msg("%s: no VmRSS", path);
+	return kb;
+}
+
+static int proc_nr_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		fail_msg("%s: %s", path, strerror(errno));
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The daemon's RLIMIT_NOFILE soft limit. */
+static rlim_t proc_nofile(pid_t pid)
+{
+	struct rlimit rl;
+
+	if (prlimit(pid, RLIMIT_NOFILE, NULL, &rl) < 0)
+		fail_msg("prlimit(%d): %s", (int)pid, strerror(errno));
+	return rl.rlim_cur;
+}
+
+/* Send all of @buf; 0, or -errno (EPIPE/ECONNRESET when the daemon closed
+ * the connection: the callers decide whether that is expected). */
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void send_ok(int fd, const void *buf, size_t len)
+{
+	int r = send_all(fd, buf, len);
+
+	if (r < 0)
+		fail_msg("send %zu bytes: %s", len, strerror(-r));
+}
+
+/* Send @len bytes with @nfds descriptors attached (SCM_RIGHTS). */
+static int send_with_fds(int fd, const void *buf, size_t len, const int *fds, int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(FD_MAX_PER_MSG * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	assert_true(nfds > 0 && nfds <= FD_MAX_PER_MSG);
+	memset(&u, 0, sizeof(u));
+	mh.msg_control = u.buf;
+	mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return send_all(fd, (const char *)buf + n, len - (size_t)n);
+	return 0;
+}
+
+/* ---- connections the current test opened (closed by its teardown) ---- */
+
+#define MAX_TRACKED 8192
+static bool tracked[MAX_TRACKED];
+
+static int conn_open(const struct e2e *e)
+{
+	int fd = e2e_connect_path(e->sock);
+
+	if (fd < 0)
+		fail_msg("connect %s: %s", e->sock, strerror(-fd));
+	assert_true(fd < MAX_TRACKED);
+	tracked[fd] = true;
+	return fd;
+}
+
+static void conn_close(int fd)
+{
+	if (fd >= 0 && fd < MAX_TRACKED && tracked[fd]) {
+		tracked[fd] = false;
+		close(fd);
+	}
+}
+
+static void conn_close_all(void)
+{
+	for (int fd = 0; fd < MAX_TRACKED; fd++)
+		conn_close(fd);
+}
+
+/* ---- buffered reply lines ---- */
+
+struct lr {
+	int fd;
+	char *buf;
+	size_t len, cap;
+	bool eof;        /* end of stream or connection reset seen */
+	bool timeout;    /* the last lr_line() ran out of time */
+};
+
+static void lr_init(struct lr *r, int fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+}
+
+static void lr_free(struct lr *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->len = r->cap = 0;
+}
+
+/* The next line (malloc'd, without its newline), or NULL at end of stream
+ * (r->eof) or when @ms pass first (r->timeout). */
+static char *lr_line(struct lr *r, int ms)
+{
+	int64_t deadline = e2e_now_ms() + ms;
+
+	r->timeout = false;
+	for (;;) {
+		char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
+		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+		int left;
+		ssize_t n;
+
+		if (nl) {
+			size_t k = (size_t)(nl - r->buf);
+			char *s = malloc(k + 1);
+
+			assert_non_null(s);
+			memcpy(s, r->buf, k);
+			s[k] = '\0';
+			memmove(r->buf, nl + 1, r->len - k - 1);
+			r->len -= k + 1;
+			return s;
+		}
+		if (r->eof)
+			return NULL;
+		if (r->cap - r->len < 4096) {
+			char *t;
+
+			r->cap = r->cap ? r->cap * 2 : 8192;
+			assert_true(r->cap <= (8u << 20));
+			t = realloc(r->buf, r->cap);
+			assert_non_null(t);
+			r->buf = t;
+		}
+		left = (int)(deadline - e2e_now_ms());
+		if (left <= 0) {
+			r->timeout = true;
+			return NULL;
+		}
+		n = poll(&pfd, 1, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail_msg("poll: %s", strerror(errno));
+		if (n == 0) {
+			r->timeout = true;
+			return NULL;
+		}
+		n = recv(r->fd, r->buf + r->len, r->cap - r->len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0 && errno != ECONNRESET)
+			fail_msg("recv: %s", strerror(errno));
+		if (n <= 0)
+			r->eof = true;
+		else
+			r->len += (size_t)n;
+	}
+}
+
+/* A reply line that must arrive. */
+static char *lr_reply(struct lr *r, const char *what)
+{
+	char *s = lr_line(r, REPLY_MS);
+
+	if (!s)
+		fail_msg("%s: %s", what, r->timeout ? "no reply within the deadline" :
+			 "connection closed without a reply");
+	return s;
+}
+
+/* Assert that the daemon closes the connection with nothing more to say. */
+static void lr_expect_eof(struct lr *r, const char *what)
+{
+	char *s = lr_line(r, REPLY_MS);
+
+	if (s)
+		fail_msg("%s: unexpected line before the close: %.200s", what, s);
+	if (!r->eof)
+		fail_msg("%s: connection not closed within %d ms", what, REPLY_MS);
+	if (r->len)
+		fail_msg("%s: %zu stray bytes before the close", what, r->len);
+}
+
+/* The error code of @reply ("ok" for ok:true); checks the reply's shape. */
+static const char *reply_code(const char *reply, char buf[32])
+{
+	json_t *j = e2e_parse_reply(reply), *err;
+	const char *code;
+
+	if (json_is_true(json_object_get(j, "ok"))) {
+		json_decref(j);
+		return strcpy(buf, "ok");
+	}
+	err = json_object_get(j, "error");
+	code = json_string_value(json_object_get(err, "code"));
+	if (!code || !json_is_string(json_object_get(err, "message")))
+		fail_msg("error reply without code and message: %s", reply);
+	snprintf(buf, 32, "%s", code);
+	json_decref(j);
+	return buf;
+}
+
+static void expect_code(char *reply, const char *code, const char *what)
+{
+	char buf[32];
+
+	if (strcmp(reply_code(reply, buf), code))
+		fail_msg("%s: expected %s, got %.300s", what, code, reply);
+	free(reply);
+}
+
+/* The message of an error reply contains @text. */
+static void expect_message(const char *reply, const char *text)
+{
+	json_t *j = e2e_parse_reply(reply);
+	const char *m = json_string_value(json_object_get(json_object_get(j, "error"),
+							  "message"));
+
+	if (!m || !strstr(m, text))
+		fail_msg("expected a message with \"%s\": %s", text, reply);
+	json_decref(j);
+}
+
+static void send_str(int fd, const char *s)
+{
+	send_ok(fd, s, strlen(s));
+}
+
+static const char ping[] = "{\"cmd\":\"ping\"}\n";
+
+/* ping on @fd: the reply must be {"ok":true}. */
+static void lr_ping(struct lr *r, const char *what)
+{
+	send_ok(r->fd, ping, sizeof(ping) - 1);
+	expect_code(lr_reply(r, what), "ok", what);
+}
+
+/* ------------------------------------------------------------------ */
+/* the shared daemon of the floods                                      */
+
+struct flood {
+	struct e2e e;
+	int mon;                 /* the monitor connection */
+	struct lr mon_r;
+	int fds0;                /* the daemon's descriptors, monitor open */
+	long rss0_kb, rss_peak_kb;
+	bool stopped;
+	/* figures */
+	unsigned garbage_lines, fds_sent, held_max, uid_served, uid_refused;
+	int64_t slow_pings, slow_rtt_max_us, slow_rtt_sum_us;
+	int fds_peak;
+	bool held_skipped, uid_skipped;
+	bool quiet;              /* second round: no figures */
+	const char *sanitizer;   /* "ASan"/"TSan" when the daemon is built with one */
+	long rss_round2_kb;      /* growth over the second round */
+};
+
+static struct flood F;
+
+/* A figure for the log (not in the second round of floods). */
+#define report(...) do { if (!F.quiet) printf(__VA_ARGS__); } while (0)
+
+static void sample_rss(void)
+{
+	long kb = proc_rss_kb(F.e.pid);
+
+	if (kb > F.rss_peak_kb)
+		F.rss_peak_kb = kb;
+}
+
+/* stats.daemon.<key> as seen through the monitor. */
+static json_int_t mon_daemon_stat(const char *key)
+{
+	static const char req[] = "{\"cmd\":\"stats\"}\n";
+	char *s;
+	json_t *j, *v;
+	json_int_t n;
+
+	send_ok(F.mon, req, sizeof(req) - 1);
+	s = lr_reply(&F.mon_r, "stats on the monitor");
+	j = e2e_parse_reply(s);
+	v = json_object_get(json_object_get(json_object_get(j, "stats"), "daemon"), key);
+	if (!json_is_integer(v))
+		fail_msg("stats: no daemon.%s: %s", key, s);
+	n = json_integer_value(v);
+	json_decref(j);
+	free(s);
+	return n;
+}
+
+static json_int_t mon_clients(void)
+{
+	return mon_daemon_stat("clients");
+}
+
+/* Wait until the daemon counts @n clients (the monitor included). */
+static void wait_clients(json_int_t n)
+{
+	json_int_t got = -1;
+
+	if (!e2e_poll((got = mon_clients()) == n, IDLE_MS))
+		fail_msg("the daemon counts %lld clients, expected %lld", (long long)got,
+			 (long long)n);
+}
+
+/* Wait until the daemon holds the descriptors it held at the start (libevent
+ * closes a connection's socket a moment after the daemon forgets it). */
+static void expect_fds_back(void)
+{
+	int n = -1;
+
+	if (!e2e_poll((n = proc_nr_fds(F.e.pid)) == F.fds0, IDLE_MS))
+		fail_msg("the daemon holds %d descriptors, %d at the start", n, F.fds0);
+}
+
+static void expect_daemon_alive(void)
+{
+	int status;
+
+	if (waitpid(F.e.pid, &status, WNOHANG) == F.e.pid) {
+		F.e.pid = 0;
+		e2e_dump_log(&F.e);
+		fail_msg("pcpupoold died: status %#x", status);
+	}
+	lr_ping(&F.mon_r, "ping on the monitor");
+}
+
+/* "ASan" or "TSan" if the daemon binary carries that runtime, else NULL.
+ * Their shadow memory, redzones and allocator caches are not the daemon's
+ * memory, and ASan's quarantine holds on to freed memory (256 MiB by
+ * default). */
+static const char *daemon_sanitizer(void)
+{
+	FILE *f = fopen(PCPUPOOLD, "rb");
+	const char *found = NULL;
+	size_t cap = 1 << 16, keep = 16, n, have = 0;
+	char *buf = malloc(cap);
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	while (!found && (n = fread(buf + have, 1, cap - have, f)) > 0) {
+		have += n;
+		if (memmem(buf, have, "__asan_init", 11))
+			found = "ASan";
+		else if (memmem(buf, have, "__tsan_init", 11))
+			found = "TSan";
+		/* keep a tail, for a name across two reads */
+		if (have > keep) {
+			memmove(buf, buf + have - keep, keep);
+			have = keep;
+		}
+	}
+	fclose(f);
+	free(buf);
+	return found;
+}
+
+/* Start the flood daemon with ASan's quarantine capped (unless the caller
+ * chose a size), so that its RSS says something about the daemon. */
+static void flood_start(void)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char *saved = old ? strdup(old) : NULL, opts[1024];
+
+	if (!old || !strstr(old, "quarantine_size_mb")) {
+		snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=%d", old ? old : "",
+			 old && *old ? ":" : "", ASAN_QUARANTINE_MB);
+		assert_int_equal(setenv("ASAN_OPTIONS", opts, 1), 0);
+	}
+	e2e_start(&F.e, "");
+	if (saved)
+		setenv("ASAN_OPTIONS", saved, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	free(saved);
+}
+
+static int flood_setup(void **state)
+{
+	(void)state;
+	memset(&F, 0, sizeof(F));
+	F.sanitizer = daemon_sanitizer();
+	flood_start();
+	F.mon = conn_open(&F.e);
+	tracked[F.mon] = false;   /* not closed by the per-test teardown */
+	lr_init(&F.mon_r, F.mon);
+	wait_clients(1);           /* e2e_start()'s probe connection is gone */
+	for (int i = 0; i < 10; i++)
+		lr_ping(&F.mon_r, "warm-up ping");
+	F.fds0 = proc_nr_fds(F.e.pid);
+	F.rss0_kb = F.rss_peak_kb = proc_rss_kb(F.e.pid);
+	F.fds_peak = F.fds0;
+	printf("hostile: daemon pid %d%s%s: %d descriptors, VmRSS %ld kB, RLIMIT_NOFILE %llu\n",
+	       (int)F.e.pid, F.sanitizer ? ", built with " : "", F.sanitizer ? F.sanitizer : "",
+	       F.fds0, F.rss0_kb, (unsigned long long)proc_nofile(F.e.pid));
+	return 0;
+}
+
+static int flood_teardown(void **state)
+{
+	(void)state;
+	conn_close_all();
+	lr_free(&F.mon_r);
+	if (!F.stopped) {
+		close(F.mon);
+		e2e_stop(&F.e);
+	}
+	return 0;
+}
+
+/* After each flood test: close what it left open, reap its children, and
+ * wait until the daemon serves only the monitor again. */
+static int flood_test_teardown(void **state)
+{
+	(void)state;
+	conn_close_all();
+	for (int i = 0; i < E2E_MAX_CHILDREN; i++)
+		if (F.e.child[i]) {
+			kill(F.e.child[i], SIGKILL);
+			waitpid(F.e.child[i], NULL, 0);
+			F.e.child[i] = 0;
+		}
+	if (F.stopped)
+		return 0;
+	wait_clients(1);
+	expect_fds_back();
+	sample_rss();
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* (1) garbage                                                          */
+
+/* Append one garbage line (no '\n' inside, then '\n') to @buf at @len. */
+static size_t garbage_line(char *buf, size_t len)
+{
+	static const char *const bases[] = {
+		"{\"cmd\":\"ping\"}",
+		"{\"cmd\":\"hello\",\"version\":1}",
+		"{\"cmd\":\"stats\",\"pool\":\"none\"}",
+		"{\"cmd\":\"attach\",\"pool\":\"x\"}",
+		"{\"cmd\":\"create\",\"pool\":\"g\",\"elem_size\":8,\"min_nr\":1,\"align\":3}",
+	};
+	/* invalid UTF-8: stray continuation, truncated sequences, overlong
+	 * forms, surrogates, bytes that never occur */
+	static const char *const bad_utf8[] = {
+		"\x80", "\xbf", "\xc3\x28", "\xe2\x28\xa1", "\xe2\x82", "\xf0\x28\x8c\xbc",
+		"\xf0\x90\x28", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf8\x88\x80\x80\x80",
+		"\xfe", "\xff", "\xf4\x90\x80\x80",
+	};
+	char *p = buf + len;
+	unsigned kind = rng_below(5), n;
+
+	switch (kind) {
+	case 0:   /* random bytes, NULs included */
+		n = rng_below(300);
+		for (unsigned i = 0; i < n; i++) {
+			char c = (char)rng_below(256);
+			*p++ = c == '\n' ? '\0' : c;
+		}
+		break;
+	case 1: { /* a valid request with one byte changed */
+		const char *b = bases[rng_below(sizeof(bases) / sizeof(bases[0]))];
+		size_t bl = strlen(b), at = rng_below((unsigned)bl);
+		char c;
+
+		memcpy(p, b, bl);
+		do
+			c = (char)rng_below(256);
+		while (c == '\n' || c == b[at]);
+		p[at] = c;
+		p += bl;
+		break;
+	}
+	case 2: { /* a request whose command carries invalid UTF-8 */
+		const char *u = bad_utf8[rng_below(sizeof(bad_utf8) / sizeof(bad_utf8[0]))];
+
+		p += sprintf(p, "{\"cmd\":\"pi%sng\"}", u);
+		break;
+	}
+	case 3: { /* a valid request cut short, then more random bytes */
+		const char *b = bases[rng_below(sizeof(bases) / sizeof(bases[0]))];
+		size_t cut = rng_below((unsigned)strlen(b));
+
+		memcpy(p, b, cut);
+		p += cut;
+		n = rng_below(40);
+		for (unsigned i = 0; i < n; i++) {
+			char c = (char)rng_below(256);
+			*p++ = c == '\n' ? '\x01' : c;
+		}
+		break;
+	}
+	default: /* long runs: nesting, NULs, a long binary blob */
+		n = 100 + rng_below(1800);
+		for (unsigned i = 0; i < n; i++)
+			*p++ = "[{\0\xff\"\\"[rng_below(6)];
+		break;
+	}
+	*p++ = '\n';
+	return (size_t)(p - buf);
+}
+
+static void test_garbage_on_many_connections(void **state)
+{
+	int fd[GARBAGE_CONNS];
+	struct lr r[GARBAGE_CONNS];
+	char *buf[GARBAGE_CONNS];
+	size_t len[GARBAGE_CONNS], sent[GARBAGE_CONNS];
+	unsigned codes_einval = 0, codes_other = 0;
+	bool more = true;
+
+	(void)state;
+	rng_state = 0x5eed0001;
+	for (int i = 0; i < GARBAGE_CONNS; i++) {
+		buf[i] = malloc(GARBAGE_LINES * 2048 + sizeof(ping));
+		assert_non_null(buf[i]);
+		len[i] = sent[i] = 0;
+		for (int l = 0; l < GARBAGE_LINES; l++)
+			len[i] = garbage_line(buf[i], len[i]);
+		/* then a ping: its reply must come right after the 100 errors */
+		memcpy(buf[i] + len[i], ping, sizeof(ping) - 1);
+		len[i] += sizeof(ping) - 1;
+		fd[i] = conn_open(&F.e);
+		lr_init(&r[i], fd[i]);
+	}
+	/* interleave the connections, in chunks that split lines anywhere */
+	while (more) {
+		more = false;
+		for (int i = 0; i < GARBAGE_CONNS; i++) {
+			size_t chunk = 1 + rng_below(3000);
+
+			if (sent[i] == len[i])
+				continue;
+			if (chunk > len[i] - sent[i])
+				chunk = len[i] - sent[i];
+			send_ok(fd[i], buf[i] + sent[i], chunk);
+			sent[i] += chunk;
+			more = more || sent[i] < len[i];
+		}
+	}
+	/* exactly one error reply per line, in order, then the ping's */
+	for (int i = 0; i < GARBAGE_CONNS; i++) {
+		for (int l = 0; l < GARBAGE_LINES; l++) {
+			char *s = lr_reply(&r[i], "garbage line"), code[32];
+
+			reply_code(s, code);
+			if (!strcmp(code, "ok"))
+				fail_msg("connection %d, garbage line %d: ok:true (a reply is "
+					 "missing or a garbage line was accepted)", i, l);
+			if (!strcmp(code, "EINVAL"))
+				codes_einval++;
+			else
+				codes_other++;
+			free(s);
+		}
+		expect_code(lr_reply(&r[i], "ping after garbage"), "ok", "ping after garbage");
+		/* and the connection still serves */
+		lr_ping(&r[i], "second ping after garbage");
+		lr_free(&r[i]);
+		free(buf[i]);
+	}
+	F.garbage_lines += GARBAGE_CONNS * GARBAGE_LINES;
+	report("hostile: garbage: %d connections x %d lines: %u EINVAL, %u other errors, "
+	       "0 missing\n", GARBAGE_CONNS, GARBAGE_LINES, codes_einval, codes_other);
+	expect_daemon_alive();
+}
+
+/* ------------------------------------------------------------------ */
+/* (2) truncated lines                                                  */
+
+static void test_truncated_lines_get_no_reply(void **state)
+{
+	static const char req[] = "{\"cmd\":\"hello\",\"version\":1}";
+	int fd[TRUNC_CONNS];
+	char *buf = malloc(PCP_MAX_LINE + 64);
+
+	(void)state;
+	assert_non_null(buf);
+	rng_state = 0x5eed0002;
+	for (int i = 0; i < TRUNC_CONNS; i++) {
+		size_t n;
+		bool complete_first = i % 5 == 0;
+
+		fd[i] = conn_open(&F.e);
+		if (complete_first)
+			send_ok(fd[i], ping, sizeof(ping) - 1);
+		if (i % 3 == 0) {          /* a valid request, cut short */
+			n = 1 + rng_below(sizeof(req) - 2);
+			memcpy(buf, req, n);
+		} else if (i % 3 == 1) {   /* random bytes, no newline */
+			n = 1 + rng_below(PCP_MAX_LINE);
+			for (size_t k = 0; k < n; k++) {
+				char c = (char)rng_below(256);
+				buf[k] = c == '\n' ? ' ' : c;
+			}
+		} else {                   /* padded, up to exactly the limit */
+			n = i == 2 ? PCP_MAX_LINE : 1 + rng_below(PCP_MAX_LINE);
+			memset(buf, ' ', n);
+			memcpy(buf, req, n < sizeof(req) - 2 ? n : sizeof(req) - 2);
+		}
+		send_ok(fd[i], buf, n);
+		if (i % 2) {
+			/* the peer goes away mid-line */
+			conn_close(fd[i]);
+			fd[i] = -1;
+		} else {
+			/* the peer stops writing: only the complete line's reply,
+			 * then the daemon closes */
+			assert_int_equal(shutdown(fd[i], SHUT_WR), 0);
+		}
+	}
+	for (int i = 0; i < TRUNC_CONNS; i += 2) {
+		struct lr r;
+
+		lr_init(&r, fd[i]);
+		if (i % 5 == 0)
+			expect_code(lr_reply(&r, "complete line before a truncated one"), "ok",
+				    "complete line before a truncated one");
+		lr_expect_eof(&r, "truncated line, then end of stream");
+		lr_free(&r);
+		conn_close(fd[i]);
+	}
+	free(buf);
+	/* nothing lingers: the daemon is back to the monitor alone */
+	wait_clients(1);
+	expect_fds_back();
+	expect_daemon_alive();
+}
+
+/* ------------------------------------------------------------------ */
+/* (3) lines past the size limit                                        */
+
+static void test_overlong_lines_get_e2big(void **state)
+{
+	size_t big = 64 << 10, huge = 1 << 20;
+	char *buf = malloc(huge + 1);
+	int fd[OVERLONG_CONNS], f;
+	struct lr r;
+
+	(void)state;
+	assert_non_null(buf);
+	/* 64 KiB with no newline, on many connections at once: E2BIG, then
+	 * the connection closes */
+	memset(buf, 'x', huge + 1);
+	for (int i = 0; i < OVERLONG_CONNS; i++) {
+		fd[i] = conn_open(&F.e);
+		(void)send_all(fd[i], buf, big);   /* may be cut off: EPIPE */
+	}
+	for (int i = 0; i < OVERLONG_CONNS; i++) {
+		char *s;
+
+		lr_init(&r, fd[i]);
+		s = lr_reply(&r, "64 KiB line");
+		expect_message(s, "longer than 4096");
+		expect_code(s, "E2BIG", "64 KiB line");
+		lr_expect_eof(&r, "after the E2BIG of a line that does not end");
+		lr_free(&r);
+		conn_close(fd[i]);
+	}
+
+	/* 1 MiB in one go: the same, and the daemon reads no more than it must */
+	f = conn_open(&F.e);
+	(void)send_all(f, buf, huge);
+	lr_init(&r, f);
+	expect_code(lr_reply(&r, "1 MiB line"), "E2BIG", "1 MiB line");
+	lr_expect_eof(&r, "after the E2BIG of a 1 MiB line");
+	lr_free(&r);
+	conn_close(f);
+
+	/* 10 KB WITH a newline: past what the daemon buffers (PCP_MAX_LINE + 2
+	 * bytes), so it cannot see the end; it explains, then closes (the
+	 * contract of ctl.c and test_e2e) */
+	f = conn_open(&F.e);
+	memset(buf, ' ', 10000);
+	memcpy(buf, "{\"cmd\":\"ping\"", 13);
+	buf[9998] = '}';
+	buf[9999] = '\n';
+	(void)send_all(f, buf, 10000);
+	lr_init(&r, f);
+	expect_code(lr_reply(&r, "10 KB line"), "E2BIG", "10 KB line");
+	lr_expect_eof(&r, "after the E2BIG of a 10 KB line");
+	lr_free(&r);
+	conn_close(f);
+
+	/* 4097 bytes and its newline, in one write: the whole line is seen,
+	 * refused with E2BIG, and the connection stays usable */
+	f = conn_open(&F.e);
+	lr_init(&r, f);
+	memset(buf, ' ', PCP_MAX_LINE + 2);
+	memcpy(buf, "{\"cmd\":\"ping\"", 13);
+	buf[PCP_MAX_LINE] = '}';
+	buf[PCP_MAX_LINE + 1] = '\n';
+	send_ok(f, buf, PCP_MAX_LINE + 2);
+	{
+		char *s = lr_reply(&r, "4097-byte line");
+
+		expect_message(s, "4097 bytes");
+		expect_code(s, "E2BIG", "4097-byte line");
+	}
+	lr_ping(&r, "ping after a 4097-byte line");
+	/* and 4096 bytes pass, on the same connection */
+	buf[PCP_MAX_LINE - 1] = '}';
+	buf[PCP_MAX_LINE] = '\n';
+	send_ok(f, buf, PCP_MAX_LINE + 1);
+	expect_code(lr_reply(&r, "4096-byte line"), "ok", "4096-byte line");
+	lr_free(&r);
+	conn_close(f);
+	free(buf);
+	expect_daemon_alive();
+}
+
+/* ------------------------------------------------------------------ */
+/* a client that never reads its replies                                */
+
+static void test_unread_replies_cut_off(void **state)
+{
+	/* ENOENT, quoting the 60-byte name: ~130 bytes per reply */
+	static const char req[] = "{\"cmd\":\"stats\",\"pool\":\""
+		"uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu\"}\n";
+	size_t rl = sizeof(req) - 1, total = rl * UNREAD_REQUESTS;
+	char *buf = malloc(total);
+
+	(void)state;
+	assert_non_null(buf);
+	for (size_t i = 0; i < UNREAD_REQUESTS; i++)
+		memcpy(buf + i * rl, req, rl);
+	for (int c = 0; c < UNREAD_CONNS; c++) {
+		int fd = conn_open(&F.e);
+		struct lr r;
+		unsigned got = 0;
+		char *s;
+
+		/* ~2.6 MB of replies pile up: the daemon must drop us past
+		 * PCP_MAX_REPLY buffered instead of buffering without bound */
+		(void)send_all(fd, buf, total);
+		sample_rss();
+		lr_init(&r, fd);
+		while ((s = lr_line(&r, REPLY_MS))) {
+			if (got == 0)
+				expect_code(strdup(s), "ENOENT", "stats of an unknown pool");
+			got++;
+			free(s);
+		}
+		if (r.timeout)
+			fail_msg("a client that never read: still connected after %u replies", got);
+		if (got == 0 || got >= UNREAD_REQUESTS)
+			fail_msg("a client that never read got %u of %d replies before the close",
+				 got, UNREAD_REQUESTS);
+		if (c == 0)
+			report("hostile: a client that never reads: cut off after %u of %d "
+			       "replies\n", got, UNREAD_REQUESTS);
+		lr_free(&r);
+		conn_close(fd);
+	}
+	free(buf);
+	expect_daemon_alive();
+}
+
+/* ------------------------------------------------------------------ */
+/* (4) slow byte-at-a-time clients                                      */
+
+struct slow {
+	int fd[SLOW_CONNS];
+	const char *msg;
+	size_t len;
+	int err;                 /* first send error (errno) */
+	atomic_bool done;
+};
+
+static void *slow_writer(void *arg)
+{
+	struct slow *s = arg;
+	size_t pos[SLOW_CONNS] = { 0 };
+	int64_t due[SLOW_CONNS] = { 0 };
+	bool busy = true;
+
+	while (busy) {
+		int64_t now = e2e_now_ms();
+
+		busy = false;
+		for (int i = 0; i < SLOW_CONNS; i++) {
+			if (pos[i] == s->len)
+				continue;
+			busy = true;
+			if (now < due[i])
+				continue;
+			if (send(s->fd[i], s->msg + pos[i], 1, MSG_NOSIGNAL) != 1) {
+				if (!s->err)
+					s->err = errno;
+				pos[i] = s->len;
+				continue;
+			}
+			pos[i]++;
+			due[i] = now + 2 + i % 4;   /* a byte every 2-5 ms */
+		}
+		e2e_sleep_ms(1);
+	}
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+static void test_slow_byte_at_a_time_clients(void **state)
+{
+	char msg[256];
+	struct slow s;
+	struct lr r;
+	pthread_t t;
+	int pinger;
+	int64_t n = 0, worst = 0, sum = 0;
+
+	(void)state;
+	/* two valid requests, the first padded to 150 bytes */
+	memset(msg, ' ', sizeof(msg));
+	memcpy(msg, "{\"cmd\":\"ping\"", 13);
+	msg[148] = '}';
+	msg[149] = '\n';
+	strcpy(msg + 150, "{\"cmd\":\"hello\",\"version\":1}\n");
+	memset(&s, 0, sizeof(s));
+	s.msg = msg;
+	s.len = strlen(msg);
+	for (int i = 0; i < SLOW_CONNS; i++)
+		s.fd[i] = conn_open(&F.e);
+	pinger = conn_open(&F.e);
+	lr_init(&r, pinger);
+	atomic_store(&s.done, false);
+	assert_int_equal(pthread_create(&t, NULL, slow_writer, &s), 0);
+	while (!atomic_load(&s.done)) {
+		int64_t t0 = e2e_now_ns(), us;
+
+		send_ok(pinger, ping, sizeof(ping) - 1);
+		expect_code(lr_reply(&r, "ping among slow clients"), "ok",
+			    "ping among slow clients");
+		us = (e2e_now_ns() - t0) / 1000;
+		n++;
+		sum += us;
+		if (us > worst)
+			worst = us;
+		e2e_sleep_ms(2);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	if (s.err)
+		fail_msg("slow client: send: %s", strerror(s.err));
+	/* every slow client gets both replies, in order */
+	for (int i = 0; i < SLOW_CONNS; i++) {
+		struct lr sr;
+		char *h;
+		json_t *j;
+
+		lr_init(&sr, s.fd[i]);
+		expect_code(lr_reply(&sr, "slow ping"), "ok", "slow ping");
+		h = lr_reply(&sr, "slow hello");
+		j = e2e_parse_reply(h);
+		if (!json_is_true(json_object_get(j, "ok")) || !json_object_get(j, "server"))
+			fail_msg("slow hello: %s", h);
+		json_decref(j);
+		free(h);
+		lr_free(&sr);
+	}
+	lr_free(&r);
+	F.slow_pings = n;
+	F.slow_rtt_max_us = worst;
+	F.slow_rtt_sum_us = sum;
+	report("hostile: %d slow clients (%zu bytes each, a byte every 2-5 ms): %lld pings, "
+	       "round trip mean %lld us, worst %lld us\n", SLOW_CONNS, s.len, (long long)n,
+	       (long long)(n ? sum / n : 0), (long long)worst);
+	if (n < 20)
+		fail_msg("only %lld pings while the slow clients wrote", (long long)n);
+	if (worst >= SLOW_PING_MAX_MS * 1000)
+		fail_msg("a ping took %lld us while slow clients wrote (limit %d ms)",
+			 (long long)worst, SLOW_PING_MAX_MS);
+	expect_daemon_alive();
+}
+
+/* ------------------------------------------------------------------ */
+/* (6) descriptors sent to the daemon                                   */
+
+static void test_fds_sent_to_the_daemon_are_dropped(void **state)
+{
+	int fd[FD_CONNS], nul[FD_MAX_PER_MSG], pipefd[2], during;
+	struct lr r[FD_CONNS];
+	unsigned sent = 0;
+
+	(void)state;
+	expect_fds_back();
+	for (int i = 0; i < FD_MAX_PER_MSG; i++) {
+		nul[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
+		assert_true(nul[i] >= 0);
+	}
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	for (int i = 0; i < FD_CONNS; i++) {
+		fd[i] = conn_open(&F.e);
+		lr_init(&r[i], fd[i]);
+	}
+	for (int m = 0; m < FD_MSGS_PER_CONN; m++)
+		for (int i = 0; i < FD_CONNS; i++) {
+			/* six /dev/null, a pipe, and the very socket it travels on */
+			int set[FD_PER_MSG] = { nul[0], nul[1], nul[2], nul[3], nul[4], nul[5],
+						pipefd[0], fd[i] };
+			int rc = send_with_fds(fd[i], ping, sizeof(ping) - 1, set, FD_PER_MSG);
+
+			if (rc < 0)
+				fail_msg("sendmsg SCM_RIGHTS: %s", strerror(-rc));
+			sent += FD_PER_MSG;
+			expect_code(lr_reply(&r[i], "ping carrying descriptors"), "ok",
+				    "ping carrying descriptors");
+		}
+	for (int i = 0; i < FD_CONNS; i++) {
+		static const char junk[] = "\x01\xff not json\n";
+		static const char half1[] = "{\"cmd\":", half2[] = "\"ping\"}\n";
+		int rc;
+
+		/* descriptors on garbage: an error reply all the same */
+		rc = send_with_fds(fd[i], junk, sizeof(junk) - 1, nul, FD_PER_MSG);
+		assert_int_equal(rc, 0);
+		expect_code(lr_reply(&r[i], "garbage carrying descriptors"), "EINVAL",
+			    "garbage carrying descriptors");
+		/* descriptors on half a line, the other half without */
+		rc = send_with_fds(fd[i], half1, sizeof(half1) - 1, nul + 8, FD_PER_MSG);
+		assert_int_equal(rc, 0);
+		e2e_sleep_ms(1);
+		send_ok(fd[i], half2, sizeof(half2) - 1);
+		expect_code(lr_reply(&r[i], "line split around descriptors"), "ok",
+			    "line split around descriptors");
+		sent += 2 * FD_PER_MSG;
+	}
+	/* the most one message can carry */
+	assert_int_equal(send_with_fds(fd[0], ping, sizeof(ping) - 1, nul, FD_MAX_PER_MSG), 0);
+	sent += FD_MAX_PER_MSG;
+	expect_code(lr_reply(&r[0], "ping carrying 253 descriptors"), "ok",
+		    "ping carrying 253 descriptors");
+	/* descriptors in flight when the connection closes unread */
+	{
+		int g = conn_open(&F.e);
+
+		assert_int_equal(send_with_fds(g, "{\"cmd\":", 7, nul, FD_MAX_PER_MSG), 0);
+		sent += FD_MAX_PER_MSG;
+		conn_close(g);
+	}
+	/* none of them became the daemon's: one descriptor per connection */
+	during = proc_nr_fds(F.e.pid);
+	if (during > F.fds0 + FD_CONNS + 1)
+		fail_msg("the daemon holds %d descriptors with %d connections open "
+			 "(baseline %d): received descriptors were kept", during, FD_CONNS,
+			 F.fds0);
+	for (int i = 0; i < FD_CONNS; i++) {
+		lr_free(&r[i]);
+		conn_close(fd[i]);
+	}
+	for (int i = 0; i < FD_MAX_PER_MSG; i++)
+		close(nul[i]);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	wait_clients(1);
+	expect_fds_back();
+	F.fds_sent += sent;
+	report("hostile: %u descriptors sent to the daemon in %d messages: daemon held %d "
+	       "descriptors during (baseline %d, %d connections), %d after\n", sent,
+	       FD_CONNS * (FD_MSGS_PER_CONN + 2) + 2, during, F.fds0, FD_CONNS + 1,
+	       proc_nr_fds(F.e.pid));
+	expect_daemon_alive();
+}
+
+/* ------------------------------------------------------------------ */
+/* (5) 1,000 connections from one uid: the per-uid cap                  */
+
+static void test_thousand_connections_one_uid(void **state)
+{
+	int *fd = calloc(FLOOD_CONNS, sizeof(int));
+	unsigned served = 0, refused = 0;
+	int64_t t0 = e2e_now_ms();
+
+	(void)state;
+	assert_non_null(fd);
+	if (raise_nofile(NOFILE_WANT) < FLOOD_CONNS + 64 ||
+	    proc_nofile(F.e.pid) < PCP_MAX_CLIENTS_PER_UID + 64) {
+		free(fd);
+		F.uid_skipped = true;
+		printf("hostile: %d connections from one uid: skipped (RLIMIT_NOFILE too "
+		       "low)\n", FLOOD_CONNS);
+		skip();
+	}
+	wait_clients(1);
+	/* all at once: connect them all, then a ping on each */
+	for (int i = 0; i < FLOOD_CONNS; i++)
+		fd[i] = conn_open(&F.e);
+	for (int i = 0; i < FLOOD_CONNS; i++)
+		(void)send_all(fd[i], ping, sizeof(ping) - 1);   /* refused: EPIPE */
+	for (int i = 0; i < FLOOD_CONNS; i++) {
+		struct lr r;
+		char *s, code[32];
+
+		lr_init(&r, fd[i]);
+		s = lr_reply(&r, "one of 1000 connections");
+		reply_code(s, code);
+		if (!strcmp(code, "ok")) {
+			served++;
+		} else if (!strcmp(code, "EUSERS")) {
+			expect_message(s, "this uid");
+			refused++;
+			lr_expect_eof(&r, "refused connection");
+		} else {
+			fail_msg("connection %d of %d: %s", i, FLOOD_CONNS, s);
+		}
+		free(s);
+		lr_free(&r);
+	}
+	sample_rss();
+	/* the monitor is the 256th connection of this uid */
+	if (served != PCP_MAX_CLIENTS_PER_UID - 1 || refused != FLOOD_CONNS - served)
+		fail_msg("%d connections from one uid: %u served, %u refused; expected %d "
+			 "served (the cap %d, with the monitor)", FLOOD_CONNS, served, refused,
+			 PCP_MAX_CLIENTS_PER_UID - 1, PCP_MAX_CLIENTS_PER_UID);
+	assert_int_equal(mon_clients(), PCP_MAX_CLIENTS_PER_UID);
+	F.uid_served = served + 1;
+	F.uid_refused = refused;
+	if (served + 1 > F.held_max)
+		F.held_max = served + 1;
+	for (int i = 0; i < FLOOD_CONNS; i++)
+		conn_close(fd[i]);
+	wait_clients(1);
+	/* closed: new connections are served again, up to the cap */
+	for (int i = 0; i < PCP_MAX_CLIENTS_PER_UID - 1; i++) {
+		struct lr r;
+
+		fd[i] = conn_open(&F.e);
+		lr_init(&r, fd[i]);
+		lr_ping(&r, "connection after the flood");
+		lr_free(&r);
+	}
+	assert_int_equal(mon_clients(), PCP_MAX_CLIENTS_PER_UID);
+	for (int i = 0; i < PCP_MAX_CLIENTS_PER_UID - 1; i++)
+		conn_close(fd[i]);
+	free(fd);
+	report("hostile: %d connections from one uid: %u served + the monitor = %u held "
+	       "(the per-uid cap), %u refused with EUSERS and closed; %d served again after "
+	       "they closed; %lld ms\n", FLOOD_CONNS, served, F.uid_served, refused,
+	       PCP_MAX_CLIENTS_PER_UID - 1, (long long)(e2e_now_ms() - t0));
+	expect_daemon_alive();
+}
+
+/* ------------------------------------------------------------------ */
+/* (5) 1,000 connections held at once, from four uids; the global cap  */
+
+/* In a child: become @uid (keeping gid 0, which may use the socket), open
+ * HELD_PER_UID connections, ping each, report the count of good replies
+ * on @report, hold them until @release closes. */
+static void held_child(const struct e2e *e, uid_t uid, int report, int release)
+{
+	pid_t parent = getppid();
+	static int fds[HELD_PER_UID];
+	int ok = 0;
+	char c;
+
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(uid, uid, uid) < 0)
+		_exit(10);
+	/* a change of credentials clears the parent-death signal */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(11);
+	for (int i = 0; i < HELD_PER_UID; i++) {
+		fds[i] = e2e_connect_path(e->sock);
+		if (fds[i] < 0)
+			_exit(12);
+	}
+	for (int i = 0; i < HELD_PER_UID; i++)
+		if (e2e_write_full(fds[i], ping, sizeof(ping) - 1) < 0)
+			_exit(13);
+	for (int i = 0; i < HELD_PER_UID; i++) {
+		char buf[12];
+
+		if (e2e_read_full(fds[i], buf, sizeof(buf), REPLY_MS) == 0 &&
+		    !memcmp(buf, "{\"ok\":true}\n", 12))
+			ok++;
+	}
+	if (write(report, &ok, sizeof(ok)) != sizeof(ok))
+		_exit(14);
+	/* hold them until the parent says so (or goes away) */
+	{
+		struct pollfd p = { .fd = release, .events = POLLIN };
+
+		if (poll(&p, 1, 60000) < 0)
+			_exit(15);
+	}
+	if (read(release, &c, 1) != 0)
+		_exit(16);
+	for (int i = 0; i < HELD_PER_UID; i++)
+		close(fds[i]);
+	_exit(ok == HELD_PER_UID ? 0 : 17);
+}
+
+static void test_thousand_connections_held(void **state)
+{
+	int report[2], release[2], extra[PCP_MAX_CLIENTS], nextra = 0, fds_held;
+	pid_t kids[HELD_UIDS];
+	json_int_t held;
+	long rss_held;
+	int64_t t0;
+	char *s;
+	struct lr r;
+
+	(void)state;
+	if (geteuid() != 0) {
+		F.held_skipped = true;
+		printf("hostile: 1000 connections from %d uids: skipped (needs root to "
+		       "connect as other uids)\n", HELD_UIDS);
+		skip();
+	}
+	if (proc_nofile(F.e.pid) < PCP_MAX_CLIENTS + 64 ||
+	    raise_nofile(NOFILE_WANT) < PCP_MAX_CLIENTS + 64) {
+		F.held_skipped = true;
+		printf("hostile: 1000 connections: skipped (RLIMIT_NOFILE too low)\n");
+		skip();
+	}
+	wait_clients(1);
+	/* gid 0 may use the socket (0660); let it through the directory */
+	assert_int_equal(chmod(F.e.dir, 0750), 0);
+	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(release, O_CLOEXEC), 0);
+	t0 = e2e_now_ms();
+	for (int k = 0; k < HELD_UIDS; k++) {
+		kids[k] = e2e_fork(&F.e);
+		if (kids[k] == 0) {
+			close(report[0]);
+			close(release[1]);
+			held_child(&F.e, (uid_t)(HELD_UID_BASE + k), report[1], release[0]);
+		}
+	}
+	close(report[1]);
+	close(release[0]);
+	for (int k = 0; k < HELD_UIDS; k++) {
+		int ok = -1;
+
+		if (e2e_read_full(report[0], &ok, sizeof(ok), 20000) < 0)
+			fail_msg("a child holding connections did not report");
+		if (ok != HELD_PER_UID)
+			fail_msg("a child with uid %d-%d: %d of its %d connections answered",
+				 HELD_UID_BASE, HELD_UID_BASE + HELD_UIDS - 1, ok, HELD_PER_UID);
+	}
+	/* all held at once: the children's, and the monitor */
+	held = mon_clients();
+	assert_int_equal(held, HELD_UIDS * HELD_PER_UID + 1);
+	fds_held = proc_nr_fds(F.e.pid);
+	rss_held = proc_rss_kb(F.e.pid);
+	sample_rss();
+	/* up to the global cap (max_clients defaults to PCP_MAX_CLIENTS) ... */
+	while (held + nextra < PCP_MAX_CLIENTS) {
+		extra[nextra] = conn_open(&F.e);
+		lr_init(&r, extra[nextra]);
+		lr_ping(&r, "connection up to the global cap");
+		lr_free(&r);
+		nextra++;
+	}
+	assert_int_equal(mon_clients(), PCP_MAX_CLIENTS);
+	if (proc_nr_fds(F.e.pid) > F.fds_peak)
+		F.fds_peak = proc_nr_fds(F.e.pid);
+	/* ... and one more is refused, with a reason */
+	{
+		int f = conn_open(&F.e);
+
+		lr_init(&r, f);
+		(void)send_all(f, ping, sizeof(ping) - 1);
+		s = lr_reply(&r, "connection past the global cap");
+		expect_message(s, "too many clients");
+		expect_code(s, "EUSERS", "connection past the global cap");
+		lr_expect_eof(&r, "connection past the global cap");
+		lr_free(&r);
+		conn_close(f);
+	}
+	F.held_max = PCP_MAX_CLIENTS;
+	report("hostile: connections held: %lld at once (%d from %d uids, all answered, + "
+	       "the monitor; daemon: %d descriptors, VmRSS %ld kB), then %d: the global cap; "
+	       "one more refused with EUSERS; %lld ms\n", (long long)held,
+	       HELD_UIDS * HELD_PER_UID, HELD_UIDS, fds_held, rss_held, PCP_MAX_CLIENTS,
+	       (long long)(e2e_now_ms() - t0));
+	/* release everyone */
+	close(release[1]);
+	close(report[0]);
+	for (int k = 0; k < HELD_UIDS; k++)
+		e2e_expect_child_ok(&F.e, kids[k], 10000);
+	for (int i = 0; i < nextra; i++)
+		conn_close(extra[i]);
+	wait_clients(1);
+	/* and the daemon serves again */
+	{
+		int f = conn_open(&F.e);
+
+		lr_init(&r, f);
+		lr_ping(&r, "connection after the release");
+		lr_free(&r);
+		conn_close(f);
+	}
+	assert_int_equal(chmod(F.e.dir, 0700), 0);
+	expect_daemon_alive();
+}
+
+/* ------------------------------------------------------------------ */
+/* (7) after all the floods                                             */
+
+/* The heaviest floods once more: memory that grows with traffic (a leak
+ * the sanitizers cannot see, like a list that only grows) shows here, in
+ * every build: a second round must not add more than a few MiB. */
+static void test_floods_again_do_not_grow(void **state)
+{
+	long before, after;
+	long limit_kb = ROUND2_RSS_LIMIT_MB * 1024L * (F.sanitizer ? SAN_RSS_FACTOR : 1);
+
+	wait_clients(1);
+	before = proc_rss_kb(F.e.pid);
+	F.quiet = true;
+	test_garbage_on_many_connections(state);
+	flood_test_teardown(state);
+	test_unread_replies_cut_off(state);
+	flood_test_teardown(state);
+	test_fds_sent_to_the_daemon_are_dropped(state);
+	flood_test_teardown(state);
+	if (!F.uid_skipped) {
+		test_thousand_connections_one_uid(state);
+		flood_test_teardown(state);
+	}
+	if (!F.held_skipped) {
+		test_thousand_connections_held(state);
+		flood_test_teardown(state);
+	}
+	F.quiet = false;
+	after = proc_rss_kb(F.e.pid);
+	F.rss_round2_kb = after - before;
+	printf("hostile: the same floods again: VmRSS %ld kB -> %ld kB (growth %ld kB, "
+	       "limit %ld MiB)\n", before, after, after - before, limit_kb / 1024);
+	if (after - before >= limit_kb)
+		fail_msg("the daemon's RSS grew by %ld kB over a second round of the same "
+			 "floods (limit %ld MiB): memory grows with traffic", after - before,
+			 limit_kb / 1024);
+}
+
+static void test_memory_and_descriptors_bounded(void **state)
+{
+	long rss;
+	long limit_kb = FLOOD_RSS_LIMIT_MB * 1024L * (F.sanitizer ? SAN_RSS_FACTOR : 1);
+	int fds;
+
+	(void)state;
+	F.quiet = false;
+	wait_clients(1);
+	expect_fds_back();
+	fds = proc_nr_fds(F.e.pid);
+	sample_rss();
+	rss = proc_rss_kb(F.e.pid);
+	printf("hostile: daemon VmRSS: %ld kB before the floods, %ld kB peak, %ld kB after "
+	       "(growth %ld kB, limit %ld MiB%s%s); descriptors %d before, %d peak, %d after; "
+	       "%lld requests served\n", F.rss0_kb, F.rss_peak_kb, rss, rss - F.rss0_kb,
+	       limit_kb / 1024, F.sanitizer ? " for a daemon built with " : "",
+	       F.sanitizer ? F.sanitizer : "",
+	       F.fds0, F.fds_peak, fds, (long long)mon_daemon_stat("requests"));
+	if (rss - F.rss0_kb >= limit_kb)
+		fail_msg("the daemon's RSS grew by %ld kB over the floods (limit %ld MiB)",
+			 rss - F.rss0_kb, limit_kb / 1024);
+	expect_daemon_alive();
+}
+
+static void test_library_client_then_clean_exit(void **state)
+{
+	struct pcpupool_client *c;
+	struct pcpupool *p;
+	char name[E2E_NAME_LEN];
+	void *x[64];
+
+	(void)state;
+	c = e2e_client(&F.e);
+	p = pcpupool_create(c, e2e_name(&F.e, "after-floods", name), 8, 64, 64);
+	if (!p)
+		fail_msg("pcpupool_create after the floods: %s", strerror(errno));
+	for (int i = 0; i < 64; i++) {
+		x[i] = pcpupool_alloc(p, PCPUPOOL_WAIT);
+		if (!x[i])
+			fail_msg("pcpupool_alloc after the floods: %s", strerror(errno));
+		memset(x[i], 0xa5, 64);
+	}
+	for (int i = 0; i < 64; i++)
+		pcpupool_free(x[i], p);
+	e2e_expect_conserved(c, name);
+	assert_int_equal(pcpupool_destroy(p), 0);
+	pcpupool_disconnect(c);
+	lr_ping(&F.mon_r, "ping after the library client");
+	/* SIGTERM: exit status 0 (under ASan: no leak either) */
+	close(F.mon);
+	F.stopped = true;
+	e2e_stop(&F.e);
+}
+
+/* ------------------------------------------------------------------ */
+/* (8) limits, each on a daemon of its own                              */
+
+static int limit_setup(void **state)
+{
+	struct e2e *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	*state = e;
+	e2e_start(e, "");
+	return 0;
+}
+
+static int limit_setup_max10(void **state)
+{
+	struct e2e *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	*state = e;
+	e2e_start(e, "\"max_clients\": 10,");
+	return 0;
+}
+
+static int limit_teardown(void **state)
+{
+	struct e2e *e = *state;
+
+	conn_close_all();
+	e2e_stop(e);
+	free(e);
+	return 0;
+}
+
+/* stats.daemon.clients over @r. */
+static json_int_t clients_over(struct lr *r)
+{
+	static const char req[] = "{\"cmd\":\"stats\"}\n";
+	char *s;
+	json_t *j;
+	json_int_t n;
+
+	send_ok(r->fd, req, sizeof(req) - 1);
+	s = lr_reply(r, "stats");
+	j = e2e_parse_reply(s);
+	n = json_integer_value(json_object_get(json_object_get(json_object_get(j, "stats"),
+								"daemon"), "clients"));
+	json_decref(j);
+	free(s);
+	return n;
+}
+
+static void test_global_max_clients(void **state)
+{
+	struct e2e *e = *state;
+	struct lr r[10], x;
+	int fd[10], f;
+	json_int_t n = -1;
+	char *s;
+
+	fd[0] = conn_open(e);
+	lr_init(&r[0], fd[0]);
+	if (!e2e_poll((n = clients_over(&r[0])) == 1, IDLE_MS))
+		fail_msg("%lld clients with one connection", (long long)n);
+	for (int i = 1; i < 10; i++) {
+		fd[i] = conn_open(e);
+		lr_init(&r[i], fd[i]);
+		lr_ping(&r[i], "connection under max_clients");
+	}
+	assert_int_equal(clients_over(&r[0]), 10);
+	/* the 11th: EUSERS, then closed */
+	f = conn_open(e);
+	lr_init(&x, f);
+	(void)send_all(f, ping, sizeof(ping) - 1);
+	s = lr_reply(&x, "11th connection");
+	expect_message(s, "too many clients");
+	expect_code(s, "EUSERS", "11th connection");
+	lr_expect_eof(&x, "11th connection");
+	lr_free(&x);
+	conn_close(f);
+	/* the ten still serve */
+	for (int i = 0; i < 10; i++)
+		lr_ping(&r[i], "connection under max_clients, after a refusal");
+	/* one leaves: a newcomer is served */
+	lr_free(&r[9]);
+	conn_close(fd[9]);
+	if (!e2e_poll((n = clients_over(&r[0])) == 9, IDLE_MS))
+		fail_msg("%lld clients after one of ten left", (long long)n);
+	fd[9] = conn_open(e);
+	lr_init(&r[9], fd[9]);
+	lr_ping(&r[9], "connection after one left");
+	assert_int_equal(clients_over(&r[0]), 10);
+	for (int i = 0; i < 10; i++) {
+		lr_free(&r[i]);
+		conn_close(fd[i]);
+	}
+	printf("hostile: max_clients 10: 10 held, the 11th refused with EUSERS\n");
+}
+
+static void test_request_size_limit(void **state)
+{
+	struct e2e *e = *state;
+	char *line = malloc(PCP_MAX_LINE + 2);
+	int fd = conn_open(e);
+	struct lr r;
+
+	assert_non_null(line);
+	lr_init(&r, fd);
+	/* exactly PCP_MAX_LINE bytes of JSON padded with spaces: accepted */
+	memset(line, ' ', PCP_MAX_LINE + 2);
+	memcpy(line, "{\"cmd\":\"hello\",\"version\":1", 26);
+	line[PCP_MAX_LINE - 1] = '}';
+	line[PCP_MAX_LINE] = '\n';
+	send_ok(fd, line, PCP_MAX_LINE + 1);
+	expect_code(lr_reply(&r, "4096-byte request"), "ok", "4096-byte request");
+	/* one byte more: E2BIG, and the connection serves on */
+	line[PCP_MAX_LINE - 1] = ' ';
+	line[PCP_MAX_LINE] = '}';
+	line[PCP_MAX_LINE + 1] = '\n';
+	send_ok(fd, line, PCP_MAX_LINE + 2);
+	expect_code(lr_reply(&r, "4097-byte request"), "E2BIG", "4097-byte request");
+	lr_ping(&r, "ping after a 4097-byte request");
+	/* a 4096-byte request split into many writes is still one request */
+	line[PCP_MAX_LINE - 1] = '}';
+	line[PCP_MAX_LINE] = '\n';
+	for (size_t off = 0; off < PCP_MAX_LINE + 1; off += 997) {
+		size_t n = PCP_MAX_LINE + 1 - off < 997 ? PCP_MAX_LINE + 1 - off : 997;
+
+		send_ok(fd, line + off, n);
+		e2e_sleep_ms(1);
+	}
+	expect_code(lr_reply(&r, "4096-byte request in pieces"), "ok",
+		    "4096-byte request in pieces");
+	lr_free(&r);
+	conn_close(fd);
+	free(line);
+}
+
+static void test_pool_count_limit(void **state)
+{
+	struct e2e *e = *state;
+	size_t cap = (PCP_MAX_POOLS + 2) * 96, len = 0;
+	char *buf = malloc(cap), *s;
+	int fd = conn_open(e);
+	struct lr r;
+	json_t *j;
+
+	assert_non_null(buf);
+	if (proc_nofile(e->pid) < 2 * PCP_MAX_POOLS + 64) {
+		/* two memfds per pool */
+		free(buf);
+		printf("hostile: pools: skipped (RLIMIT_NOFILE too low)\n");
+		skip();
+	}
+	lr_init(&r, fd);
+	/* PCP_MAX_POOLS + 1 creates, pipelined in one write */
+	for (int i = 0; i <= PCP_MAX_POOLS; i++)
+		len += (size_t)snprintf(buf + len, cap - len,
+					"{\"cmd\":\"create\",\"pool\":\"lim%03d\",\"elem_size\":8,"
+					"\"min_nr\":1}\n", i);
+	send_ok(fd, buf, len);
+	for (int i = 0; i < PCP_MAX_POOLS; i++)
+		expect_code(lr_reply(&r, "create under the pool limit"), "ok",
+			    "create under the pool limit");
+	s = lr_reply(&r, "create past the pool limit");
+	expect_message(s, "at most 256 pools");
+	expect_code(s, "ENOSPC", "create past the pool limit");
+	/* they are all there */
+	send_str(fd, "{\"cmd\":\"pools\"}\n");
+	s = lr_reply(&r, "pools");
+	j = e2e_parse_reply(s);
+	assert_int_equal(json_array_size(json_object_get(j, "pools")), PCP_MAX_POOLS);
+	json_decref(j);
+	free(s);
+	/* one goes: one can be created, and no more */
+	send_str(fd, "{\"cmd\":\"destroy\",\"pool\":\"lim000\"}\n");
+	expect_code(lr_reply(&r, "destroy"), "ok", "destroy");
+	send_str(fd, "{\"cmd\":\"create\",\"pool\":\"again\",\"elem_size\":8,\"min_nr\":1}\n");
+	expect_code(lr_reply(&r, "create after a destroy"), "ok", "create after a destroy");
+	send_str(fd, "{\"cmd\":\"create\",\"pool\":\"again2\",\"elem_size\":8,\"min_nr\":1}\n");
+	expect_code(lr_reply(&r, "create past the limit again"), "ENOSPC",
+		    "create past the limit again");
+	printf("hostile: pools: %d created, the next refused with ENOSPC (daemon: %d "
+	       "descriptors, VmRSS %ld kB)\n", PCP_MAX_POOLS, proc_nr_fds(e->pid),
+	       proc_rss_kb(e->pid));
+	lr_free(&r);
+	conn_close(fd);
+	free(buf);
+}
+
+static void test_pool_size_limits(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *code;
+	} cases[] = {
+		/* elements per pool */
+		{ "{\"cmd\":\"create\",\"pool\":\"e1\",\"elem_size\":8,\"min_nr\":1,"
+		  "\"max_elems\":16777217}", "EINVAL" },
+		/* pool memory: 1 MiB x 16385 > 16 GiB */
+		{ "{\"cmd\":\"create\",\"pool\":\"m1\",\"elem_size\":1048576,\"min_nr\":1,"
+		  "\"max_elems\":16385}", "E2BIG" },
+		/* the stride counts, not elem_size: (1 MiB - 1) aligned to 4096 */
+		{ "{\"cmd\":\"create\",\"pool\":\"m2\",\"elem_size\":1048575,\"align\":4096,"
+		  "\"min_nr\":1,\"max_elems\":16385}", "E2BIG" },
+		/* every element count at the limit, with 1 KiB elements: 16 GiB + 1 KiB */
+		{ "{\"cmd\":\"create\",\"pool\":\"m3\",\"elem_size\":1025,\"align\":1,"
+		  "\"min_nr\":1,\"max_elems\":16777216}", "E2BIG" },
+		/* elements too big */
+		{ "{\"cmd\":\"create\",\"pool\":\"s1\",\"elem_size\":1048577,\"min_nr\":1}",
+		  "EINVAL" },
+		/* reserve too big */
+		{ "{\"cmd\":\"create\",\"pool\":\"r1\",\"elem_size\":8,\"min_nr\":1048577}",
+		  "EINVAL" },
+		/* max_elems below the reserves */
+		{ "{\"cmd\":\"create\",\"pool\":\"r2\",\"elem_size\":8,\"min_nr\":4,"
+		  "\"max_elems\":1}", "EINVAL" },
+		/* negative and non-integer numbers */
+		{ "{\"cmd\":\"create\",\"pool\":\"n1\",\"elem_size\":8,\"min_nr\":1,"
+		  "\"max_elems\":-1}", "EINVAL" },
+		{ "{\"cmd\":\"create\",\"pool\":\"n2\",\"elem_size\":8,\"min_nr\":1,"
+		  "\"max_elems\":1e30}", "EINVAL" },
+		{ "{\"cmd\":\"create\",\"pool\":\"n3\",\"elem_size\":8,\"min_nr\":1,"
+		  "\"max_elems\":18446744073709551615}", "EINVAL" },
+	};
+	struct e2e *e = *state;
+	int fd = conn_open(e);
+	struct lr r;
+	char *s;
+
+	lr_init(&r, fd);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		send_ok(fd, cases[i].line, strlen(cases[i].line));
+		send_str(fd, "\n");
+		expect_code(lr_reply(&r, cases[i].line), cases[i].code, cases[i].line);
+	}
+	/* exactly at the limits: accepted (virtual size only: 2 elements are
+	 * backed) */
+	send_str(fd, "{\"cmd\":\"create\",\"pool\":\"at-limit\",\"elem_size\":1048576,"
+		"\"min_nr\":1,\"max_elems\":16384}\n");
+	s = lr_reply(&r, "create at the memory limit");
+	expect_code(s, "ok", "create at the memory limit (16 GiB)");
+	/* (not created at exactly PCP_MAX_ELEMS: slab_format() writes the
+	 * metadata of every element up front, 128 MiB for 2^24 elements) */
+	/* resize past the reserve limit */
+	send_str(fd, "{\"cmd\":\"resize\",\"pool\":\"at-limit\",\"min_nr\":1048577}\n");
+	expect_code(lr_reply(&r, "resize past PCP_MAX_MIN_NR"), "EINVAL",
+		    "resize past PCP_MAX_MIN_NR");
+	/* a reserve that max_elems cannot hold */
+	send_str(fd, "{\"cmd\":\"resize\",\"pool\":\"at-limit\",\"min_nr\":16384}\n");
+	expect_code(lr_reply(&r, "resize past max_elems"), "ERANGE", "resize past max_elems");
+	send_str(fd, "{\"cmd\":\"destroy\",\"pool\":\"at-limit\"}\n");
+	expect_code(lr_reply(&r, "destroy"), "ok", "destroy");
+	lr_free(&r);
+	conn_close(fd);
+}
+
+static void test_attach_limit_per_connection(void **state)
+{
+	static const char create[] =
+		"{\"cmd\":\"create\",\"pool\":\"att\",\"elem_size\":64,\"min_nr\":4}\n";
+	static const char attach[] = "{\"cmd\":\"attach\",\"pool\":\"att\"}\n";
+	static const char detach[] = "{\"cmd\":\"detach\",\"pool\":\"att\"}\n";
+	static const char stats[] = "{\"cmd\":\"stats\",\"pool\":\"att\"}\n";
+	struct e2e *e = *state;
+	int fd = conn_open(e), fd2, fds0, fds_full;
+	struct lr r, r2;
+	char *s;
+	json_t *j;
+
+	lr_init(&r, fd);
+	send_ok(fd, create, sizeof(create) - 1);
+	expect_code(lr_reply(&r, "create"), "ok", "create");
+	{
+		json_int_t n = -1;
+
+		/* e2e_start()'s probe connection is gone */
+		if (!e2e_poll((n = clients_over(&r)) == 1, IDLE_MS))
+			fail_msg("%lld clients with one connection", (long long)n);
+	}
+	fds0 = proc_nr_fds(e->pid);
+	/* the attach replies carry two descriptors each; recv() without room
+	 * for them lets the kernel close them at once */
+	for (int i = 0; i < PCP_MAX_ATTACH_PER_CLIENT; i++) {
+		send_ok(fd, attach, sizeof(attach) - 1);
+		expect_code(lr_reply(&r, "attach under the limit"), "ok",
+			    "attach under the limit");
+	}
+	send_ok(fd, attach, sizeof(attach) - 1);
+	s = lr_reply(&r, "attach past the limit");
+	expect_message(s, "at most 64 attachments");
+	expect_code(s, "EMFILE", "attach past the limit");
+	fds_full = proc_nr_fds(e->pid);
+	assert_int_equal(fds_full, fds0 + PCP_MAX_ATTACH_PER_CLIENT);
+	send_ok(fd, stats, sizeof(stats) - 1);
+	s = lr_reply(&r, "stats");
+	j = e2e_parse_reply(s);
+	assert_int_equal(json_integer_value(json_object_get(
+		json_array_get(json_object_get(json_object_get(j, "stats"), "pools"), 0),
+		"clients")), PCP_MAX_ATTACH_PER_CLIENT);
+	json_decref(j);
+	free(s);
+	/* one detach makes room for one */
+	send_ok(fd, detach, sizeof(detach) - 1);
+	expect_code(lr_reply(&r, "detach"), "ok", "detach");
+	send_ok(fd, attach, sizeof(attach) - 1);
+	expect_code(lr_reply(&r, "attach after a detach"), "ok", "attach after a detach");
+	send_ok(fd, attach, sizeof(attach) - 1);
+	expect_code(lr_reply(&r, "attach past the limit again"), "EMFILE",
+		    "attach past the limit again");
+	/* the limit is per connection */
+	fd2 = conn_open(e);
+	lr_init(&r2, fd2);
+	send_ok(fd2, attach, sizeof(attach) - 1);
+	expect_code(lr_reply(&r2, "attach on a second connection"), "ok",
+		    "attach on a second connection");
+	lr_free(&r2);
+	conn_close(fd2);
+	/* closing the connection ends its attachments and their channels */
+	lr_free(&r);
+	conn_close(fd);
+	fd = conn_open(e);
+	lr_init(&r, fd);
+	{
+		int n = -1;
+
+		if (!e2e_poll((n = proc_nr_fds(e->pid)) == fds0, IDLE_MS))
+			fail_msg("daemon descriptors: %d after the attachments ended, %d before "
+				 "(one connection open in both)", n, fds0);
+	}
+	send_str(fd, "{\"cmd\":\"destroy\",\"pool\":\"att\"}\n");
+	expect_code(lr_reply(&r, "destroy after the attachments ended"), "ok",
+		    "destroy after the attachments ended");
+	lr_free(&r);
+	conn_close(fd);
+	printf("hostile: attachments: %d on one connection, the next refused with EMFILE "
+	       "(daemon descriptors %d -> %d -> %d)\n", PCP_MAX_ATTACH_PER_CLIENT, fds0,
+	       fds_full, fds0);
+}
+
+/*
+ * Every request gets exactly one reply, even when the text the daemon
+ * quotes back in its error message (an unknown command, a pool name, the
+ * members jansson lists) is cut at a byte limit inside a multi-byte UTF-8
+ * character.  Each bad line is followed by a ping on the same connection:
+ * if the first reply is the ping's, the bad line went unanswered.
+ */
+static void test_error_replies_quote_utf8_safely(void **state)
+{
+	static const struct {
+		const char *head, *tail, *code, *what;
+		const char *unit;
+		int units;
+	} tmpl[] = {
+		{ "{\"cmd\":\"", "\"}", "ENOSYS", "unknown command (quoted to 32 bytes)",
+		  "\xc3\xa9", 40 },
+		{ "{\"cmd\":\"", "\"}", "ENOSYS", "unknown command, 3-byte characters",
+		  "\xe2\x82\xac", 20 },
+		{ "{\"cmd\":\"stats\",\"pool\":\"", "\"}", "ENOENT",
+		  "stats of an unknown pool (quoted to 63 bytes)", "\xc3\xa9", 40 },
+		{ "{\"cmd\":\"attach\",\"pool\":\"", "\"}", "ENOENT",
+		  "attach to an unknown pool (quoted to 63 bytes)", "\xc3\xa9", 40 },
+		{ "{\"cmd\":\"hello\",\"version\":1,\"", "\":1}", "EINVAL",
+		  "unexpected member (jansson's 160-byte error text)", "\xc3\xa9", 100 },
+		{ "{\"cmd\":\"ping\",\"", "\":1}", "EINVAL",
+		  "unexpected member of ping", "\xc3\xa9", 100 },
+	};
+	struct e2e *e = *state;
+	unsigned missing = 0, total = 0;
+	char first[512] = "";
+
+	for (size_t t = 0; t < sizeof(tmpl) / sizeof(tmpl[0]); t++)
+		for (int k = 0; k < 3; k++) {   /* shift the cut by k ASCII bytes */
+			char line[1024];
+			int n = snprintf(line, sizeof(line), "%s%.*s", tmpl[t].head, k, "aaa");
+			int fd = conn_open(e);
+			struct lr r;
+			char *s, code[32];
+
+			for (int u = 0; u < tmpl[t].units; u++)
+				n += snprintf(line + n, sizeof(line) - (size_t)n, "%s",
+					      tmpl[t].unit);
+			n += snprintf(line + n, sizeof(line) - (size_t)n, "%s\n%s", tmpl[t].tail,
+				      ping);
+			send_ok(fd, line, (size_t)n);
+			lr_init(&r, fd);
+			s = lr_reply(&r, tmpl[t].what);
+			total++;
+			if (!strcmp(reply_code(s, code), "ok")) {
+				/* the ping answered first: the bad line got nothing */
+				if (!missing++)
+					snprintf(first, sizeof(first), "%s, shifted by %d byte(s): "
+						 "%.*s", tmpl[t].what, k,
+						 (int)(strchr(line, '\n') - line), line);
+			} else {
+				if (strcmp(code, tmpl[t].code))
+					fail_msg("%s: expected %s: %s", tmpl[t].what, tmpl[t].code, s);
+				free(s);
+				s = lr_reply(&r, "ping after an error");
+				expect_code(strdup(s), "ok", "ping after an error");
+			}
+			free(s);
+			lr_free(&r);
+			conn_close(fd);
+		}
+	printf("hostile: error replies quoting multi-byte UTF-8: %u of %u requests got no "
+	       "reply\n", missing, total);
+	if (missing)
+		fail_msg("%u of %u requests got no reply at all (the next request's reply "
+			 "came first); e.g. %s", missing, total, first);
+}
+
+/* ------------------------------------------------------------------ */
+
+int main(void)
+{
+	const struct CMUnitTest floods[] = {
+		cmocka_unit_test_teardown(test_garbage_on_many_connections,
+					  flood_test_teardown),
+		cmocka_unit_test_teardown(test_truncated_lines_get_no_reply,
+					  flood_test_teardown),
+		cmocka_unit_test_teardown(test_overlong_lines_get_e2big, flood_test_teardown),
+		cmocka_unit_test_teardown(test_unread_replies_cut_off, flood_test_teardown),
+		cmocka_unit_test_teardown(test_slow_byte_at_a_time_clients,
+					  flood_test_teardown),
+		cmocka_unit_test_teardown(test_fds_sent_to_the_daemon_are_dropped,
+					  flood_test_teardown),
+		cmocka_unit_test_teardown(test_thousand_connections_one_uid,
+					  flood_test_teardown),
+		cmocka_unit_test_teardown(test_thousand_connections_held, flood_test_teardown),
+		cmocka_unit_test_teardown(test_floods_again_do_not_grow, flood_test_teardown),
+		cmocka_unit_test_teardown(test_memory_and_descriptors_bounded,
+					  flood_test_teardown),
+		cmocka_unit_test_teardown(test_library_client_then_clean_exit,
+					  flood_test_teardown),
+	};
+	const struct CMUnitTest limits[] = {
+		cmocka_unit_test_setup_teardown(test_global_max_clients, limit_setup_max10,
+						limit_teardown),
+		cmocka_unit_test_setup_teardown(test_request_size_limit, limit_setup,
+						limit_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_count_limit, limit_setup,
+						limit_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_size_limits, limit_setup,
+						limit_teardown),
+		cmocka_unit_test_setup_teardown(test_attach_limit_per_connection, limit_setup,
+						limit_teardown),
+		cmocka_unit_test_setup_teardown(test_error_replies_quote_utf8_safely,
+						limit_setup, limit_teardown),
+	};
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* 1,000+ connections in this process, and in the daemon (inherited) */
+	raise_nofile(NOFILE_WANT);
+	failed = cmocka_run_group_tests_name("floods", floods, flood_setup, flood_teardown);
+	failed += cmocka_run_group_tests_name("limits", limits, NULL, NULL);
+	return failed ? 1 : 0;
+}

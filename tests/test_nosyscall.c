@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_nosyscall.c - the zero-syscall proof of the fast path: a thread
+ * installs a seccomp filter that kills the whole process on any system
+ * call except the refill channel's send (sendto) and exit, then runs a
+ * million NOWAIT alloc/free pairs against a real daemon — in bursts that
+ * cross the low watermark, so the refill requests are sent from inside the
+ * filter — and survives.
+ */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <cmocka.h>
+
+#include "e2e.h"
+
+#define PAIRS  1000000
+#define BURST  200   /* more than the slab holds: drains, steals, spills */
+
+struct run {
+	struct pcpupool *pool;
+	_Atomic long pairs, misses;
+	_Atomic int done;
+};
+
+static int install_filter(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	/* this thread only: the rest of the process may make system calls */
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+static void *worker(void *arg)
+{
+	struct run *r = arg;
+	void *held[BURST];
+
+	if (install_filter() < 0)
+		return NULL;
+	/* from here on: no system call but send and exit */
+	for (long i = 0; i < PAIRS / BURST; i++) {
+		int n = 0;
+		for (int k = 0; k < BURST; k++) {
+			void *p = pcpupool_alloc(r->pool, PCPUPOOL_NOWAIT);
+			if (p) {
+				*(volatile char *)p = (char)k;
+				held[n++] = p;
+			} else {
+				r->misses++;
+			}
+		}
+		for (int k = 0; k < n; k++)
+			pcpupool_free(held[k], r->pool);
+		r->pairs += n;
+	}
+	r->done = 1;
+	syscall(SYS_exit, 0);   /* the thread exits by a permitted call */
+	return NULL;
+}
+
+static void test_fast_path_makes_no_system_call(void **state)
+{
+	struct e2e e;
+	struct run r = { 0 };
+	pthread_t th;
+	char name[E2E_NAME_LEN];
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	/* a reserve smaller than a burst: every burst crosses the watermark */
+	r.pool = pcpupool_create(c, e2e_name(&e, "nosys", name), 64, 64, 64);
+	assert_non_null(r.pool);
+	json_t *before = e2e_pool_stats(c, name);
+	json_int_t req0 = 0;
+	for (int cpu = 0; cpu < pcpupool_nr_cpus(r.pool); cpu++)
+		req0 += e2e_cpu_stat(before, cpu, "refill_requests");
+	json_decref(before);
+
+	assert_int_equal(pthread_create(&th, NULL, worker, &r), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	/* the process is still alive: no forbidden call was made */
+	assert_int_equal(r.done, 1);
+	print_message("%ld NOWAIT pairs under seccomp (%ld misses)\n", (long)r.pairs,
+		      (long)r.misses);
+	assert_true(r.pairs >= PAIRS / 2);
+
+	json_t *after = e2e_pool_stats(c, name);
+	json_int_t req1 = 0;
+	for (int cpu = 0; cpu < pcpupool_nr_cpus(r.pool); cpu++)
+		req1 += e2e_cpu_stat(after, cpu, "refill_requests");
+	json_decref(after);
+	print_message("refill requests sent from inside the filter: %lld\n",
+		      (long long)(req1 - req0));
+	assert_true(req1 > req0);   /* the send path ran under the filter */
+	pcpupool_close(r.pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fast_path_makes_no_system_call),
+	};
+	return cmocka_run_group_tests_name("nosyscall", tests, NULL, NULL);
+}
