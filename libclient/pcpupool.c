@@ -178,6 +178,10 @@ struct pcpupool {
 
 _Static_assert(offsetof(struct pcpupool, v) == 0, "the view is the handle's first line");
 
+/* where in its page the handle (and so the view) is placed: the slab's
+ * second line, which the hit path only reads */
+#define POOL_VIEW_PAGE_OFF SLAB_CACHELINE
+
 /* ------------------------------------------------------------------ */
 /* small helpers                                                       */
 
@@ -1152,7 +1156,7 @@ static void pool_free(struct pcpupool *pool)
 		close(pool->memfd);
 	if (pool->refill_fd >= 0)
 		close(pool->refill_fd);
-	free(pool);
+	free((char *)pool - POOL_VIEW_PAGE_OFF);
 }
 
 /* Map the attach reply's memory and build the view.  Return 0 or -errno. */
@@ -1228,10 +1232,14 @@ static int pool_attach(struct pcpupool_client *c, const char *name,
 	void *mem;
 	int cs, r;
 
-	r = posix_memalign(&mem, SLAB_CACHELINE, sizeof(*pool));
+	/* the view sits at byte POOL_VIEW_PAGE_OFF of a page: every slab
+	 * starts a page (slab_layout()), and the hit path's stores (count,
+	 * the counters, slots) then never share bits 11:0 with the view's
+	 * loads, which would stall them (4K aliasing) */
+	r = posix_memalign(&mem, 4096, POOL_VIEW_PAGE_OFF + sizeof(*pool));
 	if (r)
 		return -r;
-	pool = mem;
+	pool = (struct pcpupool *)((char *)mem + POOL_VIEW_PAGE_OFF);
 	memset(pool, 0, sizeof(*pool));
 	pool->client = c;
 	pool->memfd = -1;
