@@ -68,7 +68,7 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
 DAEMON     := $(B)/pcpupoold
 
 C_TESTS  := test_slab test_torture test_exports test_e2e test_reconnect test_nosyscall \
-	test_hostile
+	test_hostile test_reclaim
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
 SH_TESTS := test_daemon_cli test_pcpupoolctl $(if $(SANITIZE),,test_fuzz test_systemd)
@@ -135,7 +135,8 @@ $(B)/tests/test_e2e: tests/test_e2e.c tests/e2e.h $(LIB_SO) $(DAEMON)
 		$(CMOCKA_LIBS) -o $@
 
 # integration tests: the real daemon, the real library
-$(B)/tests/test_reconnect $(B)/tests/test_nosyscall $(B)/tests/test_hostile: $(B)/tests/%: tests/%.c tests/e2e.h $(LIB_SO) $(DAEMON)
+$(B)/tests/test_reconnect $(B)/tests/test_nosyscall $(B)/tests/test_hostile \
+		$(B)/tests/test_reclaim: $(B)/tests/%: tests/%.c tests/e2e.h $(LIB_SO) $(DAEMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(LINK_LIB) \
 		$(CMOCKA_LIBS) -o $@

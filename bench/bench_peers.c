@@ -416,8 +416,8 @@ struct peers_reply {
 	double mps;          /* aggregate M pairs/s */
 	double worst_ns;     /* slowest thread's ns per pair */
 	double batch_ns;     /* slowest thread's ns per batch */
-	double cyc_pair;     /* ticks per pair in a thread's median chunk,
-			      * mean of the threads */
+	double cyc_pair;     /* ticks per pair over a thread's running
+			      * chunks (thread_cyc_pair), mean of the threads */
 	double inv_cyc_sum;  /* sum over the threads of 1 / that */
 	uint32_t alone;      /* too few chunks with every thread running */
 	uint32_t pad2;
@@ -3402,9 +3402,11 @@ static json_t *json_results(const struct bench *b, const struct target *t, int n
 		"{s:i, s:i, s:i, s:i, s:s, s:s}",
 		"samples", (int)b->rounds_done, "pair_budget_ms", (int)b->o.pair_ms,
 		"batch_budget_ms", (int)b->o.batch_ms, "batch", PEERS_BATCH,
-		"pair_ns", "median over samples of a thread's median chunk of at least "
-			   "4096 alloc+free pairs (TSC), per pair, mean of the threads; "
-			   "wall_clock: the whole loop by CLOCK_MONOTONIC",
+		"pair_ns", "median over samples of: per thread, ns per alloc+free pair "
+			   "over its chunks of >= 4096 pairs (TSC) that no other process "
+			   "preempted and during which every thread ran; mean of the "
+			   "threads (aggregate: sum of their rates); wall_clock: the "
+			   "whole loop by CLOCK_MONOTONIC",
 		"latency_ns", "per operation, from TSC-timed batches of 64, "
 			      "timer cost subtracted"));
 	json_object_set_new(root, "daemon", json_pack("{s:s, s:b}", "socket", b->d.sock,
@@ -3488,6 +3490,8 @@ static json_t *json_results(const struct bench *b, const struct target *t, int n
 	return root;
 }
 
+#define PLOT_STEP 1.01   /* smallest x ratio between two points of the data file */
+
 /* Latency distributions for the plot: one block per cell and available
  * competitor (gnuplot "index"), rows "ns-per-alloc fraction-of-batches-at-
  * or-above", i.e. the complementary CDF.  Return the competitors written. */
@@ -3515,6 +3519,7 @@ static int write_dat(const struct bench *b, const char *path, char *names, size_
 		for (int p = 0; p < NR_PEERS; p++) {
 			const struct pcell *cl = &b->run[p].cell[c];
 			uint64_t above;
+			double last;
 
 			if (b->run[p].state != PRUN_DONE)
 				continue;
@@ -3524,15 +3529,21 @@ static int write_dat(const struct bench *b, const char *path, char *names, size_
 			above = cl->ha ? cl->ha->n : 0;
 			if (!above)
 				fprintf(f, "nan nan\n");
+			last = 0;
 			for (uint32_t i = 0; above && i < HIST_NR; i++) {
 				uint64_t lo, width;
+				double x;
 
 				if (!cl->ha->b[i])
 					continue;
 				hist_bounds(i, &lo, &width);
-				fprintf(f, "%.4g %.6g\n",
-					to_op_ns(b, (double)lo + (double)(width - 1) / 2),
-					(double)above / (double)cl->ha->n);
+				x = to_op_ns(b, (double)lo + (double)(width - 1) / 2);
+				/* 1% steps are plenty for a plot; the maximum always */
+				if (x >= last * PLOT_STEP || above == cl->ha->b[i]) {
+					fprintf(f, "%.4g %.6g\n", x,
+						(double)above / (double)cl->ha->n);
+					last = x;
+				}
 				above -= cl->ha->b[i];
 			}
 			fprintf(f, "\n\n");

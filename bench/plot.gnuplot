@@ -26,6 +26,7 @@ cols = ncells / 2
 
 set multiplot layout rows, cols title sprintf("bench_peers: latency of one allocation (batches of 64, TSC), %s", cpu)
 set logscale xy
+set xrange [0.5:*]
 set xlabel "ns per allocation"
 set ylabel "fraction of batches at or above"
 set yrange [1e-6:1.5]

@@ -23,10 +23,12 @@
 #include <event2/listener.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +39,8 @@
 #include "protocol.h"
 
 #define CTL_REFILL_MSGS_PER_WAKE 64   /* bound work per refill-channel event */
+#define CTL_MAX_WATCHES          1024 /* exited-process watches pending */
+#define CTL_WATCH_ENTRIES        64   /* attachments one watch remembers */
 
 struct ctl_conn;
 
@@ -49,12 +53,29 @@ struct attach {
 	uint32_t client_id;
 };
 
+/* A client process whose connection closed: when it has exited (its pidfd
+ * turns readable), the elements its attachments held are reclaimed.  Pools
+ * are remembered by name: one may be destroyed meanwhile. */
+struct watch {
+	struct watch *next;
+	struct ctl *ctl;
+	pid_t pid;
+	int pidfd;
+	struct event *ev;
+	unsigned n;
+	struct {
+		char pool[PCP_NAME_MAX + 1];
+		uint32_t owner;
+	} e[CTL_WATCH_ENTRIES];
+};
+
 struct ctl_conn {
 	struct ctl_conn *next, *prev;
 	struct ctl *ctl;
 	struct bufferevent *bev;
 	int fd;
 	struct ucred cred;
+	int pidfd;               /* the peer process, -1 if unknown */
 	struct attach *attached;
 	unsigned nr_attached;
 	bool dead;               /* free at the end of the current callback */
@@ -66,7 +87,8 @@ struct ctl {
 	struct ctl_conn *conns;
 	unsigned nr_conns;
 	bool paused;             /* listener disabled: out of descriptors */
-	uint32_t next_client_id;
+	struct watch *watches;
+	unsigned nr_watches;
 };
 
 /* ---- errors ---- */
@@ -310,6 +332,8 @@ static json_t *cmd_attach(struct ctl_conn *c, json_t *req)
 	if (c->nr_attached >= PCP_MAX_ATTACH_PER_CLIENT)
 		return ctl_error(c->ctl, EMFILE, "at most %u attachments per connection",
 				 PCP_MAX_ATTACH_PER_CLIENT);
+	if (c->pidfd < 0)   /* to learn when the process exits */
+		c->pidfd = pidfd_open(c->cred.pid, 0);
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
 		return ctl_error(c->ctl, errno, "refill channel: %s", strerror(errno));
 	a = calloc(1, sizeof(*a));
@@ -318,8 +342,7 @@ static json_t *cmd_attach(struct ctl_conn *c, json_t *req)
 	a->conn = c;
 	a->pool = p;
 	a->fd = sv[0];
-	a->client_id = ++c->ctl->next_client_id ? c->ctl->next_client_id
-						: ++c->ctl->next_client_id;
+	a->client_id = pool_new_owner(p);
 	a->ev = event_new(c->ctl->d->base, sv[0], EV_READ | EV_PERSIST, attach_read_cb, a);
 	if (!a->ev || event_add(a->ev, NULL) < 0)
 		goto fail;
@@ -567,10 +590,90 @@ send:
 
 /* ---- connections ---- */
 
+static void watch_free(struct watch *w)
+{
+	for (struct watch **pp = &w->ctl->watches; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	w->ctl->nr_watches--;
+	if (w->ev)
+		event_free(w->ev);
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	free(w);
+}
+
+static void watch_fire(struct watch *w)
+{
+	for (unsigned i = 0; i < w->n; i++) {
+		struct pool *p = pool_find(w->ctl->d, w->e[i].pool);
+		if (p)
+			pool_client_died(p, w->e[i].owner);
+	}
+	log_debug("client pid %d has exited: reclaiming what its %u attachment(s) held",
+		  (int)w->pid, w->n);
+	watch_free(w);
+}
+
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	watch_fire(arg);
+}
+
+/* The connection of a client with attachments closed: reclaim what they
+ * held once the process has exited (at once if it has).  A process that
+ * lives on (it only closed a pool or lost its connection) keeps its
+ * elements: they may still be in use. */
+static void conn_watch(struct ctl_conn *c)
+{
+	struct ctl *ctl = c->ctl;
+	struct watch *w = NULL;
+
+	if (!c->attached)
+		return;
+	for (struct watch *o = ctl->watches; o; o = o->next)
+		if (o->pid == c->cred.pid && o->n + c->nr_attached <= CTL_WATCH_ENTRIES)
+			w = o;   /* one watch per process */
+	if (!w) {
+		if (ctl->nr_watches >= CTL_MAX_WATCHES || c->pidfd < 0 ||
+		    !(w = calloc(1, sizeof(*w)))) {
+			log_warning("client pid %d: cannot watch for its exit; the elements "
+				    "it holds stay held", (int)c->cred.pid);
+			return;
+		}
+		w->ctl = ctl;
+		w->pid = c->cred.pid;
+		w->pidfd = c->pidfd;
+		c->pidfd = -1;
+		w->ev = event_new(ctl->d->base, w->pidfd, EV_READ, watch_cb, w);
+		w->next = ctl->watches;
+		ctl->watches = w;
+		ctl->nr_watches++;
+		if (!w->ev || event_add(w->ev, NULL) < 0) {
+			watch_free(w);
+			return;
+		}
+	}
+	for (struct attach *a = c->attached; a; a = a->next) {
+		snprintf(w->e[w->n].pool, sizeof(w->e[w->n].pool), "%s", a->pool->cfg.name);
+		w->e[w->n++].owner = a->client_id;
+	}
+	/* already gone (killed): no need to wait for the loop */
+	struct pollfd pfd = { .fd = w->pidfd, .events = POLLIN };
+	if (poll(&pfd, 1, 0) == 1)
+		watch_fire(w);
+}
+
 static void conn_free(struct ctl_conn *c)
 {
 	struct ctl *ctl = c->ctl;
 
+	conn_watch(c);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	while (c->attached) {
 		struct attach *a = c->attached;
 		c->attached = a->next;
@@ -679,6 +782,7 @@ static void ctl_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	c->ctl = ctl;
 	c->fd = fd;
 	c->cred = cred;
+	c->pidfd = -1;   /* opened at its first attach */
 	c->bev = bufferevent_socket_new(ctl->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		close(fd);
@@ -807,6 +911,8 @@ void ctl_close(struct ctl *ctl)
 		return;
 	while (ctl->conns)
 		conn_free(ctl->conns);
+	while (ctl->watches)
+		watch_free(ctl->watches);
 	evconnlistener_free(ctl->lis);
 	free(ctl);
 }

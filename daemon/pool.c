@@ -24,9 +24,13 @@
 
 #include "log.h"
 
+#include <event2/event.h>
+
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
 #endif
+
+static int pool_reclaim_init(struct daemon *d, struct pool *p);
 
 #define POOL_GROW_MIN   64u
 #define POOL_CAP_MIN    32u
@@ -195,7 +199,7 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		goto fail;
 	}
 	p->cpu = calloc(p->v.nr_cpus, sizeof(*p->cpu));
-	if (!p->cpu) {
+	if (!p->cpu || pool_reclaim_init(d, p) < 0) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -228,9 +232,11 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 	}
 	if (p->cfg.low_watermark > p->cfg.min_nr)
 		p->cfg.low_watermark = p->cfg.min_nr / 4 ? p->cfg.min_nr / 4 : 1;
-	if (!p->st->clean)
-		log_warning("pool %s: the previous daemon did not stop cleanly; at most one "
-			    "batch of elements may be unaccounted for", name);
+	if (!p->st->clean) {
+		log_warning("pool %s: the previous daemon did not stop cleanly: looking for "
+			    "elements it left nowhere", name);
+		pool_reclaim_orphans(p);
+	}
 	p->st->clean = 0;
 	p->st->restarts++;
 	atomic_fetch_add(&p->v.hdr->generation, 1);
@@ -500,6 +506,181 @@ void pool_sweep(struct pool *p)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* reclaim                                                             */
+
+/**
+ * pool_new_owner() - a client id for a new attachment: the owner mark its
+ * pops write.  Unique for the life of the pool, across daemon restarts.
+ * @p: the pool.
+ *
+ * Return: a non-zero id that is not SLAB_OWNER_HANDOFF.
+ */
+uint32_t pool_new_owner(struct pool *p)
+{
+	do
+		p->st->next_owner++;
+	while (p->st->next_owner == 0 || p->st->next_owner == SLAB_OWNER_HANDOFF);
+	return p->st->next_owner;
+}
+
+static bool owner_dead(const struct pool *p, uint32_t owner, uint32_t upto)
+{
+	if (owner == 0)
+		return true;   /* an orphan: lost in a list take */
+	for (uint32_t i = 0; i < upto; i++)
+		if (p->dead[i] == owner)
+			return true;
+	return false;
+}
+
+/* One census: every list back into the depot, then every slab's contents
+ * marked in p->seen.  Elements neither seen nor in the depot are held by
+ * clients (or in the instants of a list take). */
+static int census(struct pool *p)
+{
+	uint64_t scratch = 0;
+
+	for (uint32_t c = 0; c < p->v.nr_cpus; c++)
+		if (pool_take_list(p, c, false, &p->drained) < 0 ||
+		    pool_take_list(p, c, true, &scratch) < 0)
+			return -EUCLEAN;
+	memset(p->seen, 0, p->published);
+	for (uint32_t c = 0; c < p->v.nr_cpus; c++) {
+		struct slab *s = slab_of(&p->v, c);
+		uint32_t n = slab_count(&p->v, c);
+
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t e = __atomic_load_n(&s->slots[i], __ATOMIC_RELAXED);
+			if (e >= p->published)
+				continue;
+			/* in a slab and in the depot: corruption.  (Seen in two
+			 * slabs is not: an element can move while we read.) */
+			if (p->in_depot[e])
+				p->duplicates++;
+			p->seen[e] = 1;
+		}
+	}
+	return 0;
+}
+
+static void reclaim_arm(struct pool *p, int ms)
+{
+	struct timeval tv = { 0, ms * 1000 };
+
+	if (p->ev_reclaim)
+		event_add(p->ev_reclaim, &tv);
+}
+
+/* The two-census pass: candidates of the first census that the second,
+ * POOL_RECLAIM_GRACE_MS later, finds still nowhere and still owned by the
+ * same dead client (or nobody) go back to the depot.  An element moving
+ * between lists and slabs has a live owner or owner 0 for microseconds; it
+ * cannot be missed by both censuses. */
+static void reclaim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+
+	(void)fd; (void)what;
+	if (p->quarantined) {
+		p->reclaim_phase = 0;
+		return;
+	}
+	if (p->reclaim_phase == 1) {
+		p->nr_dead_pass = p->nr_dead;
+		p->nr_cand = 0;
+		if (census(p) == 0)
+			for (uint64_t e = 0; e < p->published; e++) {
+				uint32_t o;
+				if (p->in_depot[e] || p->seen[e])
+					continue;
+				o = atomic_load_explicit(&p->v.meta[e].owner, memory_order_relaxed);
+				if (owner_dead(p, o, p->nr_dead_pass))
+					p->cand[p->nr_cand++] = (struct pool_cand){ (uint32_t)e, o };
+			}
+		pool_refill_all(p, NULL);
+		p->reclaim_phase = 2;
+		reclaim_arm(p, POOL_RECLAIM_GRACE_MS);
+		return;
+	}
+	uint32_t back = 0;
+	if (census(p) == 0)
+		for (uint32_t i = 0; i < p->nr_cand; i++) {
+			uint32_t e = p->cand[i].idx, o = p->cand[i].owner;
+			if (p->in_depot[e] || p->seen[e] ||
+			    atomic_load_explicit(&p->v.meta[e].owner, memory_order_relaxed) != o)
+				continue;
+			atomic_store_explicit(&p->v.meta[e].owner, 0, memory_order_relaxed);
+			if (depot_put(p, &e, 1, 0) < 0)
+				break;
+			back++;
+			if (o)
+				p->reclaimed++;
+			else
+				p->orphans++;
+		}
+	if (back)
+		log_info("pool %s: %u element(s) taken back from %u dead client(s)",
+			 p->cfg.name, back, p->nr_dead_pass);
+	/* the pass handled the ids it started with */
+	memmove(p->dead, p->dead + p->nr_dead_pass,
+		(p->nr_dead - p->nr_dead_pass) * sizeof(*p->dead));
+	p->nr_dead -= p->nr_dead_pass;
+	p->nr_dead_pass = 0;
+	pool_refill_all(p, NULL);
+	p->reclaim_phase = 0;
+	if (p->nr_dead) {
+		p->reclaim_phase = 1;
+		reclaim_arm(p, 0);
+	}
+}
+
+static void reclaim_schedule(struct pool *p)
+{
+	if (p->reclaim_phase == 0) {
+		p->reclaim_phase = 1;
+		reclaim_arm(p, 0);
+	}
+}
+
+/**
+ * pool_client_died() - the client that attached with @owner is gone: take
+ * back, within two censuses, the elements it held.
+ * @p: the pool.
+ * @owner: its owner id.
+ *
+ * Context: event loop.
+ */
+void pool_client_died(struct pool *p, uint32_t owner)
+{
+	if (p->nr_dead < POOL_MAX_DEAD)
+		p->dead[p->nr_dead++] = owner;
+	else
+		log_warning("pool %s: too many dead clients pending; client %u's "
+			    "elements stay held", p->cfg.name, owner);
+	reclaim_schedule(p);
+}
+
+/**
+ * pool_reclaim_orphans() - a pass for elements that belong to nobody and
+ * are nowhere (lost in an unclean daemon exit or a client's death in the
+ * middle of a list take).
+ * @p: the pool.
+ */
+void pool_reclaim_orphans(struct pool *p)
+{
+	reclaim_schedule(p);
+}
+
+static int pool_reclaim_init(struct daemon *d, struct pool *p)
+{
+	p->dead = calloc(POOL_MAX_DEAD, sizeof(*p->dead));
+	p->cand = calloc(p->v.hdr->max_elems, sizeof(*p->cand));
+	p->seen = calloc(p->v.hdr->max_elems, 1);
+	p->ev_reclaim = d->base ? evtimer_new(d->base, reclaim_cb, p) : NULL;
+	return p->dead && p->cand && p->seen && (!d->base || p->ev_reclaim) ? 0 : -ENOMEM;
+}
+
 /**
  * pool_create() - create a pool: memfd, layout, the first elements, and
  * every CPU's reserve filled to min_nr.
@@ -597,7 +778,7 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 		goto fail;
 	}
 	p->cpu = calloc(p->v.nr_cpus, sizeof(*p->cpu));
-	if (!p->cpu) {
+	if (!p->cpu || pool_reclaim_init(d, p) < 0) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -651,6 +832,11 @@ void pool_free(struct pool *p)
 		close(p->statefd);
 	free(p->in_depot);
 	free(p->cpu);
+	if (p->ev_reclaim)
+		event_free(p->ev_reclaim);
+	free(p->dead);
+	free(p->cand);
+	free(p->seen);
 	free(p);
 }
 
@@ -768,6 +954,14 @@ json_t *pool_stats_json(struct pool *p)
 		goto fail;
 	}
 	cpus = NULL;
+	json_t *rc = json_pack("{s:I, s:I, s:I, s:i, s:I}",
+			       "reclaimed", (json_int_t)p->reclaimed,
+			       "orphans", (json_int_t)p->orphans,
+			       "duplicates", (json_int_t)p->duplicates,
+			       "dead_clients_pending", (int)p->nr_dead,
+			       "next_client_id", (json_int_t)p->st->next_owner);
+	if (!rc || json_object_set_new(o, "reclaim", rc) < 0)
+		goto fail;
 	json_t *n = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			      "reserved", (json_int_t)reserved,
 			      "published", (json_int_t)p->published,

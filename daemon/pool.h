@@ -30,7 +30,10 @@ struct pool_state {
 	uint64_t depot_n;
 	uint64_t restarts;
 	uint64_t lost;            /* given up after unclean restarts */
-	uint8_t pad[POOL_STATE_HDR - 48];
+	uint32_t next_owner;      /* last client id handed out: ids stay unique
+				   * across restarts, so a mark is never reused */
+	uint32_t pad0;
+	uint8_t pad[POOL_STATE_HDR - 56];
 	uint32_t depot[];         /* max_elems entries */
 };
 _Static_assert(sizeof(struct pool_state) == POOL_STATE_HDR, "state header is one page");
@@ -48,6 +51,14 @@ struct pool_cpu_stats {
 	uint64_t lat_hist[POOL_LAT_BUCKETS];
 };
 
+#define POOL_RECLAIM_GRACE_MS 20     /* between the two censuses of a pass */
+#define POOL_MAX_DEAD         4096   /* dead clients awaiting a pass */
+
+struct pool_cand {
+	uint32_t idx;
+	uint32_t owner;
+};
+
 struct pool {
 	struct pool *next;
 	struct pool_config cfg;      /* min_nr and low_watermark resolved */
@@ -62,6 +73,19 @@ struct pool {
 	uint32_t nr_attached;
 	bool quarantined;
 	struct pool_cpu_stats *cpu;  /* nr_cpus entries */
+	/* reclaim: elements held by dead clients go back to the depot */
+	uint32_t *dead;              /* owner ids of clients that died */
+	uint32_t nr_dead;
+	uint32_t nr_dead_pass;       /* of which the running pass handles */
+	struct pool_cand *cand;      /* first census's candidates */
+	uint32_t nr_cand;
+	uint8_t *seen;               /* census scratch: per element, in a slab */
+	struct event *ev_reclaim;
+	int reclaim_phase;           /* 0 idle, 1 first census due, 2 second */
+	uint64_t reclaimed;          /* elements taken back from dead clients */
+	uint64_t orphans;            /* ownerless elements found nowhere */
+	uint64_t duplicates;         /* elements a census saw twice */
+	uint64_t handed_off;         /* held elements marked as handed over */
 	/* counters */
 	uint64_t requests;           /* refill messages received */
 	uint64_t bad_messages;
@@ -75,6 +99,9 @@ struct pool {
 int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		 struct pool **ret_pool, char *err, size_t errlen);
 void pool_shutdown(struct pool *p);
+uint32_t pool_new_owner(struct pool *p);
+void pool_client_died(struct pool *p, uint32_t owner);
+void pool_reclaim_orphans(struct pool *p);
 int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **ret_pool,
 		char *err, size_t errlen);
 void pool_free(struct pool *p);

@@ -245,8 +245,14 @@ int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owne
  * the caller to link. */
 static void chain_link(const struct slab_view *v, const uint32_t *idx, uint32_t n)
 {
-	for (uint32_t i = 0; i + 1 < n; i++)
-		atomic_store_explicit(&v->meta[idx[i]].next, idx[i + 1], memory_order_relaxed);
+	/* an element on a list belongs to nobody (owner 0): see "Ownership"
+	 * in slab.h; the store shares the 8 bytes the link is written to */
+	for (uint32_t i = 0; i < n; i++) {
+		atomic_store_explicit(&v->meta[idx[i]].owner, 0, memory_order_relaxed);
+		if (i + 1 < n)
+			atomic_store_explicit(&v->meta[idx[i]].next, idx[i + 1],
+					      memory_order_relaxed);
+	}
 }
 
 /* Push a linked chain {head..tail, n} onto @box. */
@@ -317,6 +323,8 @@ static int chain_walk(const struct slab_view *v, uint32_t head, uint32_t len,
 		if (cur >= pub)
 			return -EUCLEAN;
 		buf[n++] = cur;
+		/* taken off a list: ours now, in case we die holding it */
+		atomic_store_explicit(&v->meta[cur].owner, v->owner, memory_order_relaxed);
 		cur = atomic_load_explicit(&v->meta[cur].next, memory_order_relaxed);
 	}
 	if (n == len && cur != SLAB_NIL)
@@ -473,11 +481,17 @@ static uint32_t rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t ma
 		"movl %%eax, %%edx\n\t"
 		"subl %%edx, %%edi\n\t"              /* new count */
 		"xorl %%r8d, %%r8d\n\t"
+		"movq %c[v_meta](%[v]), %%r10\n\t"
+		"movl %c[v_owner](%[v]), %%r11d\n\t"
 		"8:\n\t"
 		"cmpl %%edx, %%r8d\n\t"
 		"jae 9f\n\t"
 		"leaq (%%rdi,%%r8), %%r9\n\t"
 		"movl 192(%%rcx,%%r9,4), %%eax\n\t"
+		"cmpl %c[v_nelem](%[v]), %%eax\n\t"  /* corrupt slot: no mark */
+		"jae 10f\n\t"
+		"movl %%r11d, 4(%%r10,%%rax,8)\n\t"  /* spilled: owner = us */
+		"10:\n\t"
 		"movl %%eax, (%[buf],%%r8,4)\n\t"
 		"addl $1, %%r8d\n\t"
 		"jmp 8b\n\t"
@@ -493,8 +507,11 @@ static uint32_t rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t ma
 		"xorl %%ecx, %%ecx\n\t"
 		"7:\n\t"
 		: "=&d"(k), "=&c"(slab), "=&a"(tmp), "=&D"(tmp2)
-		: SLAB_RSEQ_VIEW_OPERANDS(v), [buf] "r"(buf), [max] "r"(max)
-		: "rsi", "r8", "r9", "memory", "cc");
+		: SLAB_RSEQ_VIEW_OPERANDS(v), [buf] "r"(buf), [max] "r"(max),
+		  [v_meta] "i"(offsetof(struct slab_view, meta)),
+		  [v_owner] "i"(offsetof(struct slab_view, owner)),
+		  [v_nelem] "i"(offsetof(struct slab_view, max_elems))
+		: "rsi", "r8", "r9", "r10", "r11", "memory", "cc");
 	(void)tmp; (void)tmp2;
 	*ret_slab = (struct slab *)slab;
 	return k;

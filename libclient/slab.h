@@ -55,6 +55,16 @@
  * are visible to the taker.  Inside one slab, sections run on one CPU and
  * are ordered by the CPU itself and by the context switches between them.
  *
+ * Ownership (what reclaiming a dead client's elements relies on): pop
+ * writes the popper's id into slab_meta.owner inside its section; a spill
+ * writes the spiller's, a list take the taker's, before the element leaves
+ * the slab or list; a list push writes 0.  So an element that is in no
+ * slab, no list and not in the daemon's depot is held by its owner, or is
+ * in the few instructions between a list take and its walk (owner 0).  A
+ * free leaves the mark (the slab holds the element; no store on the hit
+ * path).  SLAB_OWNER_HANDOFF marks an element passed to another process,
+ * which the daemon never reclaims.
+ *
  * Untrusted memory: every index read from shared memory is bounds-checked
  * before use; a list longer than its recorded length or pointing past the
  * published elements is reported as corruption (-EUCLEAN), never followed.
@@ -77,6 +87,7 @@
 #define SLAB_MAX_ELEMS      (UINT32_C(1) << 30)
 #define SLAB_BATCH_MAX      512u            /* elements moved per section */
 #define SLAB_NAME_MAX       64u
+#define SLAB_OWNER_HANDOFF  UINT32_MAX      /* handed to another process */
 
 /* Pool header: page 0 of the shared object.  Written by the daemon at
  * format time; afterwards only the atomics change. */

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_reclaim.c - clients killed with SIGKILL at random moments lose
+ * nothing: the daemon notices each death and takes back what the dead
+ * client held, while surviving clients allocate and free throughout; after
+ * the storm the pool holds every element again, none twice.
+ *
+ * Every element carries an ownership word: a holder claims it with an
+ * atomic exchange from 0 (or from the tag of a client that was killed
+ * holding it, which the reclaim gave back) and clears it before freeing.
+ * Anything else is a double handout.
+ *
+ * RECLAIM_KILLS (default 10000) sets the number of kills.
+ */
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+
+#include "e2e.h"
+
+#define NELEM      4096
+#define HOLD       32
+#define SURVIVORS  2
+#define VICTIMS    3     /* alive at once */
+
+struct elem {
+	_Atomic uint32_t holder;   /* pid of the process holding it, 0: free */
+	uint32_t seq;
+};
+
+struct shared {
+	_Atomic int stop;
+	_Atomic long errors, survivor_pairs, victim_allocs;
+	_Atomic uint8_t killed[1 << 22];  /* by pid: killed while it may hold */
+	char first_error[256];
+	_Atomic int error_claimed;
+};
+
+static struct shared *sh;
+
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report(const char *fmt, ...)
+{
+	va_list ap;
+
+	sh->errors++;
+	if (atomic_exchange(&sh->error_claimed, 1))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(sh->first_error, sizeof(sh->first_error), fmt, ap);
+	va_end(ap);
+}
+
+static void claim(struct elem *e, uint32_t me)
+{
+	uint32_t prev = atomic_exchange(&e->holder, me);
+
+	if (prev && !(prev < sizeof(sh->killed) && sh->killed[prev]))
+		report("element handed to %u while pid %u holds it", me, prev);
+	e->seq = me;
+}
+
+static void release(struct elem *e, uint32_t me)
+{
+	uint32_t prev;
+
+	if (e->seq != me)
+		report("element written by another while %u held it", me);
+	prev = atomic_exchange(&e->holder, 0);
+	if (prev != me)
+		report("element held by %u freed by %u", prev, me);
+}
+
+/* A client: allocate, hold, free, forever (victims) or until stop. */
+static void client(const char *sock, const char *name, bool survivor)
+{
+	struct pcpupool_client *c = pcpupool_connect(sock);
+	struct pcpupool *pool = c ? pcpupool_open(c, name) : NULL;
+	struct elem *held[HOLD];
+	uint32_t me = (uint32_t)getpid();
+	unsigned seed = me, n = 0;
+
+	if (!pool)
+		_exit(3);
+	while (!survivor || !sh->stop) {
+		unsigned r = (unsigned)rand_r(&seed);
+		if (n < HOLD && (n == 0 || (r & 1))) {
+			struct elem *e = pcpupool_alloc(pool, PCPUPOOL_NOWAIT);
+			if (e) {
+				claim(e, me);
+				held[n++] = e;
+				if (!survivor)
+					sh->victim_allocs++;
+			}
+		} else {
+			unsigned j = (r >> 1) % n;
+			release(held[j], me);
+			pcpupool_free(held[j], pool);
+			held[j] = held[--n];
+			if (survivor)
+				sh->survivor_pairs++;
+		}
+	}
+	while (n) {
+		release(held[--n], me);
+		pcpupool_free(held[n], pool);
+	}
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	_exit(0);
+}
+
+static pid_t spawn(const struct e2e *e, const char *name, bool survivor)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		e2e_child_init(parent);
+		client(e->sock, name, survivor);
+	}
+	return pid;
+}
+
+static json_int_t pool_total(struct pcpupool_client *c, const char *name, json_int_t *ret_pub,
+			     json_t **ret_stats)
+{
+	json_t *s = e2e_pool_stats(c, name);
+	json_int_t out = 0;
+	size_t n = json_array_size(json_object_get(s, "cpus"));
+
+	for (size_t i = 0; i < n; i++)
+		out += e2e_cpu_stat(s, (int)i, "outbox");
+	*ret_pub = e2e_stat(s, "published");
+	json_int_t total = e2e_stat(s, "reserved") + e2e_stat(s, "depot") + out;
+	if (ret_stats)
+		*ret_stats = s;
+	else
+		json_decref(s);
+	return total;
+}
+
+static json_int_t reclaim_stat(json_t *s, const char *key)
+{
+	return json_integer_value(json_object_get(json_object_get(s, "reclaim"), key));
+}
+
+static void test_killed_client_elements_come_back_quickly(void **state)
+{
+	struct e2e e;
+	char name[E2E_NAME_LEN];
+	json_int_t pub, total;
+	int fds[2];
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "one", name), 64, 64, 64);
+	assert_non_null(pool);
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = e2e_fork(&e);
+	if (pid == 0) {
+		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
+		int got = 0;
+		for (int i = 0; p && i < 48; i++)
+			got += pcpupool_alloc(p, PCPUPOOL_WAIT) != NULL;
+		if (write(fds[1], &got, sizeof(got)) != sizeof(got))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	int got = 0;
+	assert_int_equal(e2e_read_full(fds[0], &got, sizeof(got), 5000), 0);
+	assert_int_equal(got, 48);
+	total = pool_total(c, name, &pub, NULL);
+	assert_int_equal(total, pub - 48);   /* 48 held by the child */
+	int64_t t0 = e2e_now_ns();
+	kill(pid, SIGKILL);
+	e2e_wait_child(&e, pid, 5000);
+	json_t *s = NULL;
+	bool back = e2e_poll((json_decref(s), s = NULL,
+			      pool_total(c, name, &pub, &s) == pub), 5000);
+	double ms = (double)(e2e_now_ns() - t0) / 1e6;
+	print_message("48 elements held by a SIGKILLed client back in the pool after %.1f ms\n", ms);
+	assert_true(back);
+	assert_int_equal(reclaim_stat(s, "reclaimed"), 48);
+	assert_int_equal(reclaim_stat(s, "duplicates"), 0);
+	json_decref(s);
+	close(fds[0]);
+	close(fds[1]);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
+static void test_kill_storm_loses_nothing(void **state)
+{
+	const char *env = getenv("RECLAIM_KILLS");
+	long kills = env ? atol(env) : 10000, done = 0;
+	struct e2e e;
+	char name[E2E_NAME_LEN];
+	struct pcpupool_create_opts opts = { .sz = sizeof(opts), .max_elems = NELEM };
+	pid_t surv[SURVIVORS], vic[VICTIMS] = { 0 };
+	unsigned seed = 12345;
+
+	(void)state;
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(sh != MAP_FAILED);
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create_opts(c, e2e_name(&e, "storm", name), 64,
+						     sizeof(struct elem), 8, &opts);
+	assert_non_null(pool);
+	for (int i = 0; i < SURVIVORS; i++)
+		surv[i] = spawn(&e, name, true);
+	int64_t t0 = e2e_now_ms();
+	while (done < kills) {
+		for (int i = 0; i < VICTIMS; i++) {
+			if (!vic[i]) {
+				vic[i] = spawn(&e, name, false);
+				continue;
+			}
+			if (rand_r(&seed) % 3)
+				continue;
+			/* before the kill: its tag may stay on elements it held */
+			sh->killed[vic[i] & ((1 << 22) - 1)] = 1;
+			kill(vic[i], SIGKILL);
+			int st;
+			waitpid(vic[i], &st, 0);
+			if (WIFEXITED(st))   /* it could not attach: report it */
+				report("victim exited with %d", WEXITSTATUS(st));
+			vic[i] = 0;
+			done++;
+		}
+		usleep((useconds_t)(rand_r(&seed) % 600));
+	}
+	for (int i = 0; i < VICTIMS; i++)
+		if (vic[i]) {
+			sh->killed[vic[i] & ((1 << 22) - 1)] = 1;
+			kill(vic[i], SIGKILL);
+			waitpid(vic[i], NULL, 0);
+		}
+	double secs = (double)(e2e_now_ms() - t0) / 1000;
+	sh->stop = 1;
+	for (int i = 0; i < SURVIVORS; i++)
+		e2e_expect_child_ok(&e, surv[i], 10000);
+
+	/* every element is back once the last passes have run */
+	json_int_t pub;
+	json_t *s = NULL;
+	bool whole = e2e_poll((json_decref(s), s = NULL,
+			       pool_total(c, name, &pub, &s) == pub &&
+			       reclaim_stat(s, "dead_clients_pending") == 0), 10000);
+	print_message("%ld SIGKILLs in %.1f s with %d survivors running (%ld pairs); "
+		      "%ld victim allocs; reclaimed %lld, orphans %lld, duplicates %lld; "
+		      "published %lld, in the pool %lld\n", done, secs, SURVIVORS,
+		      (long)sh->survivor_pairs, (long)sh->victim_allocs,
+		      (long long)reclaim_stat(s, "reclaimed"), (long long)reclaim_stat(s, "orphans"),
+		      (long long)reclaim_stat(s, "duplicates"), (long long)pub,
+		      (long long)pool_total(c, name, &pub, NULL));
+	if (sh->errors)
+		print_error("first error: %s\n", sh->first_error);
+	assert_int_equal(sh->errors, 0);
+	assert_true(whole);
+	assert_int_equal(reclaim_stat(s, "duplicates"), 0);
+	assert_true(reclaim_stat(s, "reclaimed") > 0);
+	assert_true(sh->survivor_pairs > 1000);
+	json_decref(s);
+	/* none twice: the pool can hand out all of it, each element once */
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+	munmap(sh, sizeof(*sh));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_killed_client_elements_come_back_quickly),
+		cmocka_unit_test(test_kill_storm_loses_nothing),
+	};
+	return cmocka_run_group_tests_name("reclaim", tests, NULL, NULL);
+}
