@@ -75,6 +75,11 @@ SH_TESTS := test_daemon_cli test_pcpupoolctl $(if $(SANITIZE),,test_fuzz test_sy
 TESTS    := $(C_TESTS) $(SH_TESTS)
 TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
+BENCH_PEERS := $(B)/bench/bench_peers
+# DPDK is compiled into the peer bench only when pkg-config finds it
+HAVE_DPDK         = $(shell $(PKG_CONFIG) --exists libdpdk 2>/dev/null && echo 1)
+BENCH_DPDK_CFLAGS = $(if $(HAVE_DPDK),-DBENCH_HAVE_DPDK $(call pc,--cflags,libdpdk))
+BENCH_DPDK_LIBS   = $(if $(HAVE_DPDK),$(call pc,--libs,libdpdk))
 EXAMPLES := $(B)/examples/producer $(B)/examples/consumer
 TOOL     := $(B)/pcpupoolctl
 
@@ -149,7 +154,7 @@ $(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) -pthread $(LDLIBS_SAN) -o $@
 
-$(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c $(SLAB_OBJ)
+$(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c bench/rseq_floor.h $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) bench/bench_slab.c bench/bench_slab_nostats.c $(SLAB_OBJ) \
 		-pthread $(LDLIBS_SAN) -o $@
@@ -162,7 +167,7 @@ $(B)/tests/sd_client: tests/sd_client.c $(LIB_SO)
 
 check: deps
 	@$(MAKE) --no-print-directory test-bins $(if $(SANITIZE),,fuzz-bins)
-	@B=$(B) tests/run.sh $(TESTS)
+	@B=$(B) RECLAIM_KILLS=$(if $(SANITIZE),1000,10000) tests/run.sh $(TESTS)
 
 RUN_DIR ?= $(CURDIR)/run
 run: deps
@@ -249,9 +254,17 @@ check-valgrind: deps
 	@$(MAKE) --no-print-directory test-bins
 	@B=$(B) DAEMON_WRAPPER="$(VALGRIND_DAEMON)" RELOAD_WAIT=2 tests/run.sh $(SH_TESTS)
 
+$(BENCH_PEERS): bench/bench_peers.c bench/rseq_floor.h include/pcpupool.h $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(BENCH_DPDK_CFLAGS) $< $(LINK_LIB) $(BENCH_DPDK_LIBS) -o $@
+
+# the slab core against its floor, then pcpupool against its peers
+# (bench/deps.sh installs jemalloc, mimalloc, DPDK and gnuplot as root)
 bench: deps
-	@$(MAKE) --no-print-directory $(BENCH_BIN)
+	@bench/deps.sh
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BENCH_PEERS) $(DAEMON)
 	$(BENCH_BIN) $(BENCH_ARGS)
+	$(BENCH_PEERS) $(BENCH_PEERS_ARGS)
 
 clean:
 	rm -rf build build-* $(FUZZ_B)

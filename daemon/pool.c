@@ -390,6 +390,11 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu)
 	uint32_t want = slab_claim_request(&p->v, cpu, p->cfg.min_nr, &waited);
 	if (waited)
 		lat_record(&p->cpu[cpu], waited);
+	/* short: what other CPUs spilled comes before growing the pool (a
+	 * consumer on one CPU frees what a producer on another allocates) */
+	for (uint32_t c = 0; want > p->st->depot_n && c < p->v.nr_cpus; c++)
+		if (c != cpu && pool_take_list(p, c, false, &p->drained) < 0)
+			return -EUCLEAN;
 	if (want > p->st->depot_n && pool_grow(p, want - p->st->depot_n) < 0 &&
 	    p->st->depot_n == 0) {
 		p->shortfalls++;

@@ -47,6 +47,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		struct message *m = pcpupool_elem_at(pool, off);
+		if (m)
+			pcpupool_elem_claim(pool, m);   /* ours until freed */
 		if (!m || !message_check(m, (uint64_t)got)) {
 			bad++;
 		}

@@ -56,6 +56,9 @@ int main(int argc, char **argv)
 			break;
 		}
 		message_fill(m, (uint64_t)i, (uint64_t)getpid());
+		/* from here the consumer is responsible for it: if this process
+		 * dies, the daemon must not take the message back */
+		pcpupool_elem_handoff(pool, m);
 		printf("%" PRIu64 "\n", pcpupool_elem_offset(pool, m));
 	}
 	fflush(stdout);

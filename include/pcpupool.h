@@ -68,6 +68,8 @@ size_t pcpupool_elem_size(struct pcpupool *pool);
 
 uint64_t pcpupool_elem_offset(struct pcpupool *pool, const void *elem);
 void *pcpupool_elem_at(struct pcpupool *pool, uint64_t offset);
+int pcpupool_elem_handoff(struct pcpupool *pool, void *elem);  /* sender: not mine any more */
+int pcpupool_elem_claim(struct pcpupool *pool, void *elem);    /* receiver: mine now */
 
 char *pcpupool_stats_json(struct pcpupool_client *c, const char *pool) PCPUPOOL_WUR;
 

@@ -1925,6 +1925,54 @@ inval:
 }
 
 /**
+ * pcpupool_elem_handoff() - mark an element as handed over to another
+ * process, so that it is not taken back when this process dies.
+ * @pool: the pool.
+ * @elem: an element this process allocated.
+ *
+ * When a client dies, the daemon takes back the elements it held.  An
+ * element passed to another process by offset (zero-copy messaging) is no
+ * longer held by its sender: mark it before passing it, and the receiver
+ * becomes responsible for it — pcpupool_elem_claim() makes it the
+ * receiver's (taken back if the receiver dies); unclaimed, it is never
+ * taken back, only freed.
+ *
+ * Context: async-signal-safe; MT-safe; lock-free.
+ * Return: 0, or -EINVAL when @elem is not an element of @pool.
+ */
+PCPUPOOL_EXPORT int pcpupool_elem_handoff(struct pcpupool *pool, void *elem)
+{
+	uint32_t idx;
+
+	if (!pool || (idx = slab_index_of(&pool->v, elem)) == SLAB_NIL)
+		return -EINVAL;
+	atomic_store_explicit(&pool->v.meta[idx].owner, SLAB_OWNER_HANDOFF,
+			      memory_order_relaxed);
+	return 0;
+}
+
+/**
+ * pcpupool_elem_claim() - take over an element another process handed off.
+ * @pool: the pool.
+ * @elem: an element received by offset.
+ *
+ * Makes this process the element's holder, as if it had allocated it: if
+ * it dies, the daemon takes the element back.
+ *
+ * Context: async-signal-safe; MT-safe; lock-free.
+ * Return: 0, or -EINVAL when @elem is not an element of @pool.
+ */
+PCPUPOOL_EXPORT int pcpupool_elem_claim(struct pcpupool *pool, void *elem)
+{
+	uint32_t idx;
+
+	if (!pool || (idx = slab_index_of(&pool->v, elem)) == SLAB_NIL)
+		return -EINVAL;
+	atomic_store_explicit(&pool->v.meta[idx].owner, pool->v.owner, memory_order_relaxed);
+	return 0;
+}
+
+/**
  * pcpupool_stats_json() - the daemon's statistics as a JSON string.
  * @c: the client connection.
  * @pool: a pool name, or NULL for every pool.

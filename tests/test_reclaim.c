@@ -197,6 +197,60 @@ static void test_killed_client_elements_come_back_quickly(void **state)
 	e2e_stop(&e);
 }
 
+static void test_handed_off_element_is_not_taken_back(void **state)
+{
+	struct e2e e;
+	char name[E2E_NAME_LEN];
+	json_int_t pub;
+	uint64_t off[2];
+	int fds[2];
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "handoff", name), 16, 64, 64);
+	assert_non_null(pool);
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = e2e_fork(&e);
+	if (pid == 0) {
+		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
+		void *a = p ? pcpupool_alloc(p, PCPUPOOL_WAIT) : NULL;
+		void *b = p ? pcpupool_alloc(p, PCPUPOOL_WAIT) : NULL;
+		uint64_t o[2];
+		if (!a || !b || pcpupool_elem_handoff(p, a) < 0)
+			_exit(1);
+		strcpy(a, "message for the parent");
+		o[0] = pcpupool_elem_offset(p, a);   /* handed over */
+		o[1] = pcpupool_elem_offset(p, b);   /* still held: dies with us */
+		if (write(fds[1], o, sizeof(o)) != sizeof(o))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(e2e_read_full(fds[0], off, sizeof(off), 5000), 0);
+	char *msg = pcpupool_elem_at(pool, off[0]);
+	assert_non_null(msg);
+	kill(pid, SIGKILL);
+	e2e_wait_child(&e, pid, 5000);
+	json_t *s = NULL;
+	/* the held one comes back; the handed-off one stays with us */
+	assert_true(e2e_poll((json_decref(s), s = NULL,
+			      pool_total(c, name, &pub, &s) == pub - 1), 5000));
+	assert_int_equal(reclaim_stat(s, "reclaimed"), 1);
+	json_decref(s);
+	assert_string_equal(msg, "message for the parent");
+	assert_int_equal(pcpupool_elem_claim(pool, msg), 0);
+	assert_int_equal(pcpupool_elem_claim(pool, msg + 1), -EINVAL);
+	pcpupool_free(msg, pool);
+	assert_true(e2e_poll(pool_total(c, name, &pub, NULL) == pub, 5000));
+	close(fds[0]);
+	close(fds[1]);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
 static void test_kill_storm_loses_nothing(void **state)
 {
 	const char *env = getenv("RECLAIM_KILLS");
@@ -281,6 +335,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_killed_client_elements_come_back_quickly),
+		cmocka_unit_test(test_handed_off_element_is_not_taken_back),
 		cmocka_unit_test(test_kill_storm_loses_nothing),
 	};
 	return cmocka_run_group_tests_name("reclaim", tests, NULL, NULL);
