@@ -68,7 +68,7 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
 DAEMON     := $(B)/pcpupoold
 
 C_TESTS  := test_slab test_torture test_exports test_e2e test_reconnect test_nosyscall \
-	test_hostile test_reclaim
+	test_hostile test_reclaim test_corrupt
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
 SH_TESTS := test_daemon_cli test_pcpupoolctl $(if $(SANITIZE),,test_fuzz test_systemd)
@@ -140,6 +140,12 @@ $(B)/tests/test_e2e: tests/test_e2e.c tests/e2e.h $(LIB_SO) $(DAEMON)
 		$(CMOCKA_LIBS) -o $@
 
 # integration tests: the real daemon, the real library
+# test_corrupt reads the layout with the slab core's own code
+$(B)/tests/test_corrupt: tests/test_corrupt.c tests/e2e.h $(LIB_SO) $(DAEMON) $(SLAB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(SLAB_OBJ) \
+		$(LINK_LIB) $(CMOCKA_LIBS) -o $@
+
 $(B)/tests/test_reconnect $(B)/tests/test_nosyscall $(B)/tests/test_hostile \
 		$(B)/tests/test_reclaim: $(B)/tests/%: tests/%.c tests/e2e.h $(LIB_SO) $(DAEMON)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_corrupt.c - a client scribbles on a pool's shared memory (slab
+ * descriptors, list words, element links); the daemon detects it, logs it,
+ * quarantines that pool and keeps serving the others.  Run under the
+ * sanitizer builds too: no crash, no out-of-bounds access.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "e2e.h"
+#include "slab.h"
+
+struct victim {
+	struct pcpupool *pool;
+	struct slab_view v;     /* a view of its memory, for scribbling */
+	char name[E2E_NAME_LEN];
+};
+
+static void open_victim(struct e2e *e, struct pcpupool_client *c, struct victim *vi,
+			const char *tag)
+{
+	vi->pool = pcpupool_create(c, e2e_name(e, tag, vi->name), 8, 64, 64);
+	assert_non_null(vi->pool);
+	void *el = pcpupool_alloc(vi->pool, PCPUPOOL_WAIT);
+	assert_non_null(el);
+	char *base = (char *)el - pcpupool_elem_offset(vi->pool, el);
+	pcpupool_free(el, vi->pool);
+	assert_int_equal(slab_view_init(&vi->v, base, ((struct slab_hdr *)base)->map_size, 7), 0);
+}
+
+static const char *pool_state(struct pcpupool_client *c, const char *name)
+{
+	static char state[32];
+	json_t *s = e2e_pool_stats(c, name);
+
+	snprintf(state, sizeof(state), "%s",
+		 json_string_value(json_object_get(s, "state")) ?: "?");
+	json_decref(s);
+	return state;
+}
+
+/* The other pool still serves: alloc, free, a synchronous refill. */
+static void expect_serving(struct pcpupool *other)
+{
+	void *p = pcpupool_alloc(other, PCPUPOOL_WAIT);
+
+	assert_non_null(p);
+	memset(p, 0xab, 64);
+	pcpupool_free(p, other);
+	assert_int_equal(pcpupool_refill(other, PCPUPOOL_WAIT), 0);
+}
+
+static void scribble_and_check(void (*scribble)(struct victim *), const char *what)
+{
+	struct e2e e;
+	struct victim vi;
+	char other_name[E2E_NAME_LEN];
+
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *other = pcpupool_create(c, e2e_name(&e, "other", other_name), 8, 64, 64);
+	assert_non_null(other);
+	open_victim(&e, c, &vi, "victim");
+	assert_string_equal(pool_state(c, vi.name), "ok");
+
+	scribble(&vi);
+	if (!e2e_poll(strcmp(pool_state(c, vi.name), "quarantined") == 0, 5000))
+		fail_msg("%s: pool not quarantined", what);
+	print_message("%s: quarantined\n", what);
+	expect_serving(other);
+	/* a new attach of the corrupt pool is refused */
+	struct pcpupool_client *c2 = e2e_client(&e);
+	assert_null(pcpupool_open(c2, vi.name));
+	assert_int_equal(errno, EUCLEAN);
+	/* and the daemon said why, at priority err */
+	FILE *f = fopen(e.log, "r");
+	char line[512];
+	bool logged = false;
+	while (f && fgets(line, sizeof(line), f))
+		logged |= !strncmp(line, "<3>", 3) && strstr(line, "quarantined") != NULL;
+	if (f)
+		fclose(f);
+	assert_true(logged);
+	pcpupool_disconnect(c2);
+	pcpupool_close(other);
+	pcpupool_disconnect(c);
+	/* vi.pool is left open: its memory is corrupt, the fast path must not
+	 * be trusted any more; closing it still works */
+	e2e_stop(&e);
+}
+
+static void count_past_capacity(struct victim *vi)
+{
+	__atomic_store_n(&slab_of(&vi->v, 0)->count, vi->v.hdr->slab_cap + 7, __ATOMIC_RELAXED);
+}
+
+static void limit_past_capacity(struct victim *vi)
+{
+	__atomic_store_n(&slab_of(&vi->v, 0)->limit, vi->v.hdr->slab_cap * 3, __ATOMIC_RELAXED);
+}
+
+static void outbox_index_past_end(struct victim *vi)
+{
+	atomic_store(&slab_of(&vi->v, 0)->outbox,
+		     slab_list_word(vi->v.max_elems + 5, 1));
+}
+
+static void outbox_loop(struct victim *vi)
+{
+	atomic_store(&vi->v.meta[3].next, 4);
+	atomic_store(&vi->v.meta[4].next, 3);
+	atomic_store(&slab_of(&vi->v, 0)->outbox, slab_list_word(3, 9));
+}
+
+static void inbox_length_lie(struct victim *vi)
+{
+	/* a huge length makes the sweep trim the inbox, walking it */
+	atomic_store(&vi->v.meta[5].next, SLAB_NIL);
+	atomic_store(&slab_of(&vi->v, 0)->inbox, slab_list_word(5, 100000));
+}
+
+static void outbox_returns_depot_element(struct victim *vi)
+{
+	/* an element the daemon holds in its depot, "freed" again: the pool
+	 * grew by 64 for reserves of 8 per CPU, handed out from the top of its
+	 * depot stack, so element 0 is still in the depot */
+	uint32_t e = 0;
+
+	atomic_store(&vi->v.meta[e].next, SLAB_NIL);
+	atomic_store(&slab_of(&vi->v, 0)->outbox, slab_list_word(e, 1));
+}
+
+static void test_count_past_capacity(void **s) { (void)s; scribble_and_check(count_past_capacity, "slab count past capacity"); }
+static void test_limit_past_capacity(void **s) { (void)s; scribble_and_check(limit_past_capacity, "slab limit past capacity"); }
+static void test_outbox_index_past_end(void **s) { (void)s; scribble_and_check(outbox_index_past_end, "outbox index past the pool"); }
+static void test_outbox_loop(void **s) { (void)s; scribble_and_check(outbox_loop, "outbox links loop"); }
+static void test_inbox_length_lie(void **s) { (void)s; scribble_and_check(inbox_length_lie, "inbox longer than its links"); }
+static void test_outbox_double_free(void **s) { (void)s; scribble_and_check(outbox_returns_depot_element, "element freed twice"); }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_count_past_capacity),
+		cmocka_unit_test(test_limit_past_capacity),
+		cmocka_unit_test(test_outbox_index_past_end),
+		cmocka_unit_test(test_outbox_loop),
+		cmocka_unit_test(test_inbox_length_lie),
+		cmocka_unit_test(test_outbox_double_free),
+	};
+	return cmocka_run_group_tests_name("corrupt", tests, NULL, NULL);
+}
