@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -99,6 +101,95 @@ int pool_config_check(const struct pool_config *pc, char *err, size_t errlen)
 }
 
 /**
+ * config_user() - a user given as a name or a uid.
+ * @v: JSON string or integer.
+ * @ret_uid: the uid.
+ * @err: receives the reason.
+ * @errlen: size of @err.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int config_user(json_t *v, uint32_t *ret_uid, char *err, size_t errlen)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) < UINT32_MAX) {
+		*ret_uid = (uint32_t)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v)) {
+		struct passwd *pw = getpwnam(json_string_value(v));
+		if (pw) {
+			*ret_uid = pw->pw_uid;
+			return 0;
+		}
+		seterr(err, errlen, "no user named \"%.64s\"", json_string_value(v));
+		return -EINVAL;
+	}
+	seterr(err, errlen, "a user is a name or a uid");
+	return -EINVAL;
+}
+
+/**
+ * config_group() - a group given as a name or a gid.
+ * @v: JSON string or integer.
+ * @ret_gid: the gid.
+ * @err: receives the reason.
+ * @errlen: size of @err.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int config_group(json_t *v, uint32_t *ret_gid, char *err, size_t errlen)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) < UINT32_MAX) {
+		*ret_gid = (uint32_t)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v)) {
+		struct group *gr = getgrnam(json_string_value(v));
+		if (gr) {
+			*ret_gid = gr->gr_gid;
+			return 0;
+		}
+		seterr(err, errlen, "no group named \"%.64s\"", json_string_value(v));
+		return -EINVAL;
+	}
+	seterr(err, errlen, "a group is a name or a gid");
+	return -EINVAL;
+}
+
+/**
+ * config_mode() - permission bits given as an octal string ("0660") or an
+ * integer.
+ * @v: JSON string or integer.
+ * @ret_mode: the bits, 0..0777.
+ * @err: receives the reason.
+ * @errlen: size of @err.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int config_mode(json_t *v, uint32_t *ret_mode, char *err, size_t errlen)
+{
+	long m = -1;
+
+	if (json_is_integer(v))
+		m = (long)json_integer_value(v);
+	else if (json_is_string(v)) {
+		const char *t = json_string_value(v);
+		char *end;
+		m = strtol(t, &end, 8);
+		if (!*t || *end)
+			m = -1;
+	}
+	if (m < 0 || m > 0777) {
+		seterr(err, errlen, "mode must be octal permission bits, e.g. \"0660\"");
+		return -EINVAL;
+	}
+	*ret_mode = (uint32_t)m;
+	return 0;
+}
+
+/**
  * pool_config_from_json() - read one pool object (config file entry or
  * create request without its "cmd") into @ret_pc.
  * @obj: JSON object; keys other than the pool's are refused.
@@ -115,13 +206,23 @@ int pool_config_from_json(json_t *obj, struct pool_config *ret_pc, char *err, si
 	const char *name = NULL;
 	json_error_t je;
 
-	if (json_unpack_ex(obj, &je, JSON_STRICT, "{s:s, s:I, s?I, s:I, s?I, s?I}",
+	json_t *owner = NULL, *group = NULL, *mode = NULL;
+
+	if (json_unpack_ex(obj, &je, JSON_STRICT, "{s:s, s:I, s?I, s:I, s?I, s?I, s?o, s?o, s?o}",
 			   PCP_F_NAME, &name, PCP_F_ELEM_SIZE, &size, PCP_F_ALIGN, &align,
 			   PCP_F_MIN_NR, &min_nr, PCP_F_LOW_WM, &low,
-			   PCP_F_MAX_ELEMS, &max) < 0) {
+			   PCP_F_MAX_ELEMS, &max, PCP_F_OWNER, &owner, PCP_F_GROUP, &group,
+			   PCP_F_MODE, &mode) < 0) {
 		seterr(err, errlen, "%s", je.text);
 		return -EINVAL;
 	}
+	if ((owner && config_user(owner, &pc.owner, err, errlen) < 0) ||
+	    (group && config_group(group, &pc.group, err, errlen) < 0) ||
+	    (mode && config_mode(mode, &pc.mode, err, errlen) < 0))
+		return -EINVAL;
+	pc.has_owner = owner != NULL;
+	pc.has_group = group != NULL;
+	pc.has_mode = mode != NULL;
 	if (size < 0 || align < 0 || min_nr < 0 || low < 0 || max < 0 ||
 	    min_nr > UINT32_MAX || low > UINT32_MAX) {
 		seterr(err, errlen, "numbers must be non-negative and in range");
@@ -161,15 +262,27 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 {
 	const char *sock = NULL, *level = NULL;
 	json_int_t sweep = CONFIG_DEFAULT_SWEEP_MS, maxc = PCP_MAX_CLIENTS;
-	json_t *pools = NULL;
+	json_t *pools = NULL, *admin = NULL, *sgroup = NULL;
 	json_error_t je;
+	char why[CONFIG_ERR_MAX];
 
-	if (json_unpack_ex(root, &je, JSON_STRICT, "{s?s, s?s, s?I, s?I, s?o}",
+	if (json_unpack_ex(root, &je, JSON_STRICT, "{s?s, s?s, s?I, s?I, s?o, s?o, s?o}",
 			   "socket", &sock, "log_level", &level, "sweep_interval_ms", &sweep,
-			   "max_clients", &maxc, "pools", &pools) < 0) {
+			   "max_clients", &maxc, "pools", &pools, "admin_group", &admin,
+			   "socket_group", &sgroup) < 0) {
 		seterr(err, errlen, "%s: %s", path, je.text);
 		return -EINVAL;
 	}
+	if (admin && config_group(admin, &cfg->admin_group, why, sizeof(why)) < 0) {
+		seterr(err, errlen, "%s: admin_group: %s", path, why);
+		return -EINVAL;
+	}
+	if (sgroup && config_group(sgroup, &cfg->socket_group, why, sizeof(why)) < 0) {
+		seterr(err, errlen, "%s: socket_group: %s", path, why);
+		return -EINVAL;
+	}
+	cfg->has_admin_group = admin != NULL;
+	cfg->has_socket_group = sgroup != NULL;
 	if (sock) {
 		if (sock[0] != '/' || strlen(sock) >= 108) {
 			seterr(err, errlen, "%s: socket: must be an absolute path under 108 bytes",
@@ -213,7 +326,6 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 	size_t i;
 	json_t *p;
 	json_array_foreach(pools, i, p) {
-		char why[CONFIG_ERR_MAX];
 		if (pool_config_from_json(p, &cfg->pools[i], why, sizeof(why)) < 0) {
 			seterr(err, errlen, "%s: pools[%zu]: %s", path, i, why);
 			return -EINVAL;

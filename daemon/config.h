@@ -27,13 +27,23 @@ struct pool_config {
 	uint32_t min_nr;
 	uint32_t low_watermark;   /* 0: min_nr / 4, at least 1 */
 	uint64_t max_elems;       /* 0: derived from min_nr and the CPUs */
+	/* who may attach: like a file, read+write for the matching class */
+	bool has_owner, has_group, has_mode;
+	uint32_t owner;           /* uid */
+	uint32_t group;           /* gid */
+	uint32_t mode;            /* 0..0777 */
 };
+
+#define POOL_DEFAULT_MODE 0660u
 
 struct config {
 	char *socket_path;        /* NULL: PCP_DEFAULT_SOCKET */
 	int log_level;            /* syslog priority */
 	uint32_t sweep_ms;
 	uint32_t max_clients;
+	bool has_admin_group, has_socket_group;
+	uint32_t admin_group;     /* gid whose members may create/resize/destroy */
+	uint32_t socket_group;    /* gid of the control socket the daemon binds */
 	struct pool_config *pools;
 	size_t nr_pools;
 };
@@ -44,5 +54,8 @@ void config_free(struct config *cfg);
 int pool_config_from_json(json_t *obj, struct pool_config *ret_pc, char *err, size_t errlen);
 int pool_config_check(const struct pool_config *pc, char *err, size_t errlen);
 bool pool_name_valid(const char *name);
+int config_user(json_t *v, uint32_t *ret_uid, char *err, size_t errlen);
+int config_group(json_t *v, uint32_t *ret_gid, char *err, size_t errlen);
+int config_mode(json_t *v, uint32_t *ret_mode, char *err, size_t errlen);
 
 #endif

@@ -41,6 +41,7 @@
 #define CTL_REFILL_MSGS_PER_WAKE 64   /* bound work per refill-channel event */
 #define CTL_MAX_WATCHES          1024 /* exited-process watches pending */
 #define CTL_WATCH_ENTRIES        64   /* attachments one watch remembers */
+#define CTL_MAX_GROUPS           64   /* a peer's groups considered */
 
 struct ctl_conn;
 
@@ -76,6 +77,8 @@ struct ctl_conn {
 	int fd;
 	struct ucred cred;
 	int pidfd;               /* the peer process, -1 if unknown */
+	uint32_t gids[CTL_MAX_GROUPS];  /* primary and supplementary */
+	unsigned nr_gids;
 	struct attach *attached;
 	unsigned nr_attached;
 	bool dead;               /* free at the end of the current callback */
@@ -329,6 +332,13 @@ static json_t *cmd_attach(struct ctl_conn *c, json_t *req)
 	if (p->quarantined)
 		return ctl_error(c->ctl, EUCLEAN, "pool \"%s\" is quarantined (corrupt)",
 				 p->cfg.name);
+	if (!pool_may_attach(p, c->cred.uid, c->gids, c->nr_gids)) {
+		log_notice("client pid %d uid %u: attach to pool %s refused (mode %04o)",
+			   (int)c->cred.pid, (unsigned)c->cred.uid, p->cfg.name, p->st->mode);
+		return ctl_error(c->ctl, EACCES, "uid %u may not attach pool \"%s\" (owner %u, "
+				 "group %u, mode %04o)", (unsigned)c->cred.uid, p->cfg.name,
+				 p->st->uid, p->st->gid, p->st->mode);
+	}
 	if (c->nr_attached >= PCP_MAX_ATTACH_PER_CLIENT)
 		return ctl_error(c->ctl, EMFILE, "at most %u attachments per connection",
 				 PCP_MAX_ATTACH_PER_CLIENT);
@@ -469,6 +479,15 @@ static json_t *cmd_create(struct ctl_conn *c, json_t *req)
 	json_decref(spec);
 	if (r < 0)
 		return ctl_error(c->ctl, EINVAL, "create: %s", why);
+	/* unless told otherwise, the creator owns it */
+	if (!pc.has_owner) {
+		pc.owner = c->cred.uid;
+		pc.has_owner = true;
+	}
+	if (!pc.has_group) {
+		pc.group = c->cred.gid;
+		pc.has_group = true;
+	}
 	r = pool_create(c->ctl->d, &pc, &p, why, sizeof(why));
 	if (r < 0)
 		return ctl_error(c->ctl, r, "create \"%s\": %s", pc.name, why);
@@ -542,7 +561,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 
 static bool conn_is_admin(const struct ctl_conn *c)
 {
-	return c->cred.uid == 0 || c->cred.uid == geteuid();
+	const struct config *cfg = c->ctl->d->cfg;
+
+	if (c->cred.uid == 0 || c->cred.uid == geteuid())
+		return true;
+	for (unsigned i = 0; cfg->has_admin_group && i < c->nr_gids; i++)
+		if (c->gids[i] == cfg->admin_group)
+			return true;
+	return false;
 }
 
 static void conn_handle_line(struct ctl_conn *c, const char *line, size_t n)
@@ -571,10 +597,13 @@ static void conn_handle_line(struct ctl_conn *c, const char *line, size_t n)
 	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
 		if (strcmp(cmd, ctl_cmds[i].name))
 			continue;
-		if (ctl_cmds[i].needs_admin && !conn_is_admin(c))
-			reply = ctl_error(ctl, EPERM, "%s needs root or uid %u", cmd,
-					  (unsigned)geteuid());
-		else
+		if (ctl_cmds[i].needs_admin && !conn_is_admin(c)) {
+			log_notice("client pid %d uid %u: %s refused (not an administrator)",
+				   (int)c->cred.pid, (unsigned)c->cred.uid, cmd);
+			reply = ctl_error(ctl, EPERM, "%s needs root, uid %u%s", cmd,
+					  (unsigned)geteuid(), ctl->d->cfg->has_admin_group ?
+					  " or the admin group" : "");
+		} else
 			reply = ctl_cmds[i].fn(c, req);
 		goto out;
 	}
@@ -782,6 +811,13 @@ static void ctl_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	c->ctl = ctl;
 	c->fd = fd;
 	c->cred = cred;
+	/* the peer's groups, for pool permissions and the admin group */
+	gid_t groups[CTL_MAX_GROUPS];
+	socklen_t glen = sizeof(groups);
+	c->gids[c->nr_gids++] = cred.gid;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+		for (size_t i = 0; i < glen / sizeof(gid_t) && c->nr_gids < CTL_MAX_GROUPS; i++)
+			c->gids[c->nr_gids++] = groups[i];
 	c->pidfd = -1;   /* opened at its first attach */
 	c->bev = bufferevent_socket_new(ctl->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {

@@ -167,6 +167,12 @@ static int apply_pools(struct daemon *d, const struct config *cfg)
 			}
 			continue;
 		}
+		if (pc->has_owner)
+			p->st->uid = pc->owner;
+		if (pc->has_group)
+			p->st->gid = pc->group;
+		if (pc->has_mode)
+			p->st->mode = pc->mode;
 		if (pc->elem_size != p->cfg.elem_size || pc->align != p->v.hdr->elem_align)
 			log_warning("pool %s: elem_size/align cannot change on a live pool; "
 				    "destroy and recreate it", pc->name);
@@ -290,6 +296,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		bound = true;
+		if (d.cfg->has_socket_group &&
+		    chown(d.socket_path, (uid_t)-1, (gid_t)d.cfg->socket_group) < 0)
+			log_warning("cannot give %s to group %u: %s", d.socket_path,
+				    d.cfg->socket_group, strerror(errno));
 	}
 	if (ctl_open(&d, lfd) < 0) {
 		log_err("cannot serve the control socket");

@@ -251,6 +251,32 @@ fail:
 }
 
 /**
+ * pool_may_attach() - whether a peer may attach: read and write permission
+ * for its class (owner, group, other), as for a file; root always may.
+ * @p: the pool.
+ * @uid: the peer's uid.
+ * @gids: its groups (primary and supplementary).
+ * @n: how many.
+ *
+ * Return: true if allowed.
+ */
+bool pool_may_attach(const struct pool *p, uint32_t uid, const uint32_t *gids, size_t n)
+{
+	uint32_t bits = p->st->mode & 07;
+
+	if (uid == 0)
+		return true;
+	if (uid == p->st->uid) {
+		bits = (p->st->mode >> 6) & 07;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			if (gids[i] == p->st->gid)
+				bits = (p->st->mode >> 3) & 07;
+	}
+	return (bits & 06) == 06;
+}
+
+/**
  * pool_shutdown() - mark the depot consistent before a clean exit.
  * @p: the pool.
  */
@@ -761,6 +787,11 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 		snprintf(err, errlen, "depot: %s", strerror(-r));
 		goto fail;
 	}
+	/* who may attach: the owner, group and mode given, else the daemon's
+	 * user and group, 0660 */
+	p->st->uid = p->cfg.has_owner ? p->cfg.owner : (uint32_t)geteuid();
+	p->st->gid = p->cfg.has_group ? p->cfg.group : (uint32_t)getegid();
+	p->st->mode = p->cfg.has_mode ? p->cfg.mode : POOL_DEFAULT_MODE;
 	snprintf(mname, sizeof(mname), "pcpupool:%s", c.name);
 	p->memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
 	if (p->memfd < 0 && errno == EINVAL)   /* kernel before 6.3 */
@@ -896,7 +927,10 @@ void pool_destroy(struct daemon *d, struct pool *p)
  */
 json_t *pool_summary_json(const struct pool *p)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s}",
+	char mode[8];
+
+	snprintf(mode, sizeof(mode), "%04o", p->st->mode);
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:s}",
 			 PCP_F_NAME, p->cfg.name,
 			 PCP_F_ELEM_SIZE, (json_int_t)p->cfg.elem_size,
 			 PCP_F_ALIGN, (json_int_t)p->v.hdr->elem_align,
@@ -905,7 +939,9 @@ json_t *pool_summary_json(const struct pool *p)
 			 PCP_F_MAX_ELEMS, (json_int_t)p->v.hdr->max_elems,
 			 "nr_cpus", (json_int_t)p->v.nr_cpus,
 			 "clients", (int)p->nr_attached,
-			 "state", p->quarantined ? "quarantined" : "ok");
+			 "state", p->quarantined ? "quarantined" : "ok",
+			 PCP_F_OWNER, (json_int_t)p->st->uid, PCP_F_GROUP, (json_int_t)p->st->gid,
+			 PCP_F_MODE, mode);
 }
 
 /**

@@ -32,8 +32,8 @@ struct pool_state {
 	uint64_t lost;            /* given up after unclean restarts */
 	uint32_t next_owner;      /* last client id handed out: ids stay unique
 				   * across restarts, so a mark is never reused */
-	uint32_t pad0;
-	uint8_t pad[POOL_STATE_HDR - 56];
+	uint32_t uid, gid, mode;  /* who may attach */
+	uint8_t pad[POOL_STATE_HDR - 64];
 	uint32_t depot[];         /* max_elems entries */
 };
 _Static_assert(sizeof(struct pool_state) == POOL_STATE_HDR, "state header is one page");
@@ -104,6 +104,7 @@ void pool_client_died(struct pool *p, uint32_t owner);
 void pool_reclaim_orphans(struct pool *p);
 int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **ret_pool,
 		char *err, size_t errlen);
+bool pool_may_attach(const struct pool *p, uint32_t uid, const uint32_t *gids, size_t n);
 void pool_free(struct pool *p);
 struct pool *pool_find(struct daemon *d, const char *name);
 void pool_unlink(struct daemon *d, struct pool *p);

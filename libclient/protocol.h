@@ -70,6 +70,9 @@
 #define PCP_F_MAP_SIZE   "map_size"
 #define PCP_F_CLIENT_ID  "client_id"
 #define PCP_F_TIMEOUT_MS "timeout_ms"
+#define PCP_F_OWNER      "owner"
+#define PCP_F_GROUP      "group"
+#define PCP_F_MODE       "mode"
 
 /* error codes: the "code" of an error reply is the errno's name */
 static const struct pcp_errname {

@@ -38,6 +38,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	need_cmd systemd-nspawn systemd-container
 	need_cmd nsenter util-linux
 	need_cmd systemd-analyze systemd
+	need_cmd runuser util-linux
+	need_cmd useradd passwd
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -1,0 +1,88 @@
+#!/bin/bash
+# test_access.sh - access control with real unprivileged users (created
+# here, removed at the end): the socket is not world-accessible; each
+# pool's owner, group and mode decide who may attach; create/resize/destroy
+# need root or the admin group.  Each denial and its message is checked.
+# Needs root (exit 77: skipped otherwise).
+set -u
+cd "$(dirname "$0")/.."
+B=${B:-build}
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test_access: needs root to create users; skipped"
+	exit 77
+fi
+T=$(mktemp -d /tmp/pcpupool-access.XXXXXX)
+chmod 0755 "$T"
+S=$T/ctl.sock
+U=(pcpt_owner pcpt_member pcpt_other pcpt_admin pcpt_stranger)
+G=(pcpt_pool pcpt_sock pcpt_adm)
+pass=0 fail=0
+daemon_pid=
+ok()  { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	for u in "${U[@]}"; do userdel "$u" >/dev/null 2>&1; done
+	for g in "${G[@]}"; do groupdel "$g" >/dev/null 2>&1; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+cleanup 2>/dev/null; T=$(mktemp -d /tmp/pcpupool-access.XXXXXX); chmod 0755 "$T"; S=$T/ctl.sock
+
+for g in "${G[@]}"; do groupadd "$g"; done
+useradd -M -N -g users -G pcpt_sock pcpt_owner
+useradd -M -N -g users -G pcpt_sock,pcpt_pool pcpt_member
+useradd -M -N -g users -G pcpt_sock pcpt_other
+useradd -M -N -g users -G pcpt_sock,pcpt_adm pcpt_admin
+useradd -M -N -g users pcpt_stranger
+
+cat > "$T/cfg.json" <<JSON
+{ "socket_group": "pcpt_sock", "admin_group": "pcpt_adm", "sweep_interval_ms": 20,
+  "pools": [
+    { "name": "grouped", "elem_size": 64, "min_nr": 4, "owner": "root", "group": "pcpt_pool", "mode": "0660" },
+    { "name": "owned", "elem_size": 64, "min_nr": 4, "owner": "pcpt_owner", "mode": "0600" },
+    { "name": "open", "elem_size": 64, "min_nr": 4, "mode": "0666" } ] }
+JSON
+"$B/pcpupoold" --config "$T/cfg.json" --socket "$S" 2>"$T/daemon.log" &
+daemon_pid=$!
+for _ in $(seq 100); do [ -S "$S" ] && break; sleep 0.05; done
+
+as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
+ctl() { as "$1" env PCPUPOOL_SOCKET="$S" "$B/pcpupoolctl" "${@:2}" >"$T/out" 2>&1; echo $?; }
+raw() { printf '%s\n' "$2" | as "$1" socat -t2 - UNIX-CONNECT:"$S" 2>&1; }
+
+check "the socket is 0660, group pcpt_sock" test "$(stat -c '%a %G' "$S")" = "660 pcpt_sock"
+check "a user outside the socket's group cannot connect (exit 3)" test "$(ctl pcpt_stranger status)" = 3
+check "a user in the socket's group can" test "$(ctl pcpt_other status)" = 0
+
+check "group member attaches a 0660 group pool" test "$(ctl pcpt_member refill grouped)" = 0
+check "a non-member may not attach it (exit 1)" test "$(ctl pcpt_other refill grouped)" = 1
+out=$(raw pcpt_other '{"cmd":"attach","pool":"grouped"}')
+check "... refused with EACCES naming uid, owner, group and mode" \
+	bash -c "grep -q '\"code\":\"EACCES\"' <<<'$out' && grep -q 'uid $(id -u pcpt_other) may not attach pool .*grouped.* mode 0660' <<<'$out'"
+check "the owner attaches a 0600 pool" test "$(ctl pcpt_owner refill owned)" = 0
+check "a group member may not (owner only)" test "$(ctl pcpt_member refill owned)" = 1
+check "anyone attaches a 0666 pool" test "$(ctl pcpt_other refill open)" = 0
+check "root attaches whatever the mode" test "$(ctl root refill owned)" = 0
+
+check "an ordinary user may not create (exit 1)" \
+	test "$(ctl pcpt_member create mine --size 64 --min-nr 4)" = 1
+out=$(raw pcpt_member '{"cmd":"create","pool":"mine","elem_size":64,"min_nr":4}')
+check "... refused with EPERM naming who may" \
+	bash -c "grep -q '\"code\":\"EPERM\"' <<<'$out' && grep -q 'create needs root' <<<'$out'"
+check "nor resize" bash -c "printf '%s\n' '{\"cmd\":\"resize\",\"pool\":\"open\",\"min_nr\":8}' | runuser -u pcpt_other -- socat -t2 - UNIX-CONNECT:$S | grep -q EPERM"
+check "nor destroy" bash -c "printf '%s\n' '{\"cmd\":\"destroy\",\"pool\":\"open\"}' | runuser -u pcpt_other -- socat -t2 - UNIX-CONNECT:$S | grep -q EPERM"
+check "the admin group may create" test "$(ctl pcpt_admin create adminpool --size 64 --min-nr 4)" = 0
+out=$(raw pcpt_admin '{"cmd":"pools"}')
+check "a created pool belongs to its creator" \
+	bash -c "grep -q '\"name\":\"adminpool\"[^}]*\"owner\":$(id -u pcpt_admin)' <<<'$out'"
+check "the admin group may resize" test "$(ctl pcpt_admin resize adminpool 8)" = 0
+check "the admin group may destroy" test "$(ctl pcpt_admin destroy adminpool)" = 0
+check "the daemon logs an attach refusal" grep -q "^<5>client pid [0-9]* uid $(id -u pcpt_other): attach to pool grouped refused" "$T/daemon.log"
+check "the daemon logs an admin refusal" grep -q "^<5>client pid [0-9]* uid $(id -u pcpt_member): create refused" "$T/daemon.log"
+
+kill -TERM "$daemon_pid"; wait "$daemon_pid"; rc=$?; daemon_pid=
+check "the daemon exits 0" test $rc -eq 0
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
