@@ -258,7 +258,7 @@ VALGRIND_DAEMON = valgrind -q --leak-check=full --show-leak-kinds=definite,indir
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99
 check-valgrind: deps
 	@$(MAKE) --no-print-directory test-bins
-	@B=$(B) DAEMON_WRAPPER="$(VALGRIND_DAEMON)" RELOAD_WAIT=2 tests/run.sh $(SH_TESTS)
+	@B=$(B) DAEMON_WRAPPER="$(VALGRIND_DAEMON)" RELOAD_WAIT=2 tests/run.sh test_daemon_cli test_pcpupoolctl
 
 $(BENCH_PEERS): bench/bench_peers.c bench/rseq_floor.h include/pcpupool.h $(LIB_SO)
 	@mkdir -p $(dir $@)
