@@ -209,7 +209,7 @@ static void attach_free(struct attach *a)
 		event_free(a->ev);
 	if (a->fd >= 0)
 		close(a->fd);
-	a->pool->nr_attached--;
+	pool_client_remove(a->pool, a->client_id);
 	a->conn->nr_attached--;
 	free(a);
 }
@@ -364,10 +364,13 @@ static json_t *cmd_attach(struct ctl_conn *c, json_t *req)
 			  "nr_cpus", (int)p->v.nr_cpus);
 	if (!reply)
 		goto fail;
+	if (pool_client_add(p, a->client_id, c->cred.pid, c->cred.uid) < 0) {
+		json_decref(reply);
+		goto fail;
+	}
 	a->next = c->attached;
 	c->attached = a;
 	c->nr_attached++;
-	p->nr_attached++;
 	int fds[2] = { p->memfd, sv[1] };
 	conn_send(c, reply, fds, 2);
 	json_decref(reply);

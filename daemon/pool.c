@@ -277,6 +277,40 @@ bool pool_may_attach(const struct pool *p, uint32_t uid, const uint32_t *gids, s
 }
 
 /**
+ * pool_client_add() - record an attachment (the daemon's attach counts it).
+ * @p: the pool.
+ * @id: its owner id.
+ * @pid: the peer's pid.
+ * @uid: the peer's uid.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int pool_client_add(struct pool *p, uint32_t id, int32_t pid, uint32_t uid)
+{
+	struct pool_client *n = realloc(p->clients, (p->nr_attached + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	p->clients = n;
+	n[p->nr_attached++] = (struct pool_client){ id, pid, uid };
+	return 0;
+}
+
+/**
+ * pool_client_remove() - forget an attachment.
+ * @p: the pool.
+ * @id: its owner id.
+ */
+void pool_client_remove(struct pool *p, uint32_t id)
+{
+	for (uint32_t i = 0; i < p->nr_attached; i++)
+		if (p->clients[i].id == id) {
+			p->clients[i] = p->clients[--p->nr_attached];
+			return;
+		}
+}
+
+/**
  * pool_shutdown() - mark the depot consistent before a clean exit.
  * @p: the pool.
  */
@@ -867,6 +901,7 @@ void pool_free(struct pool *p)
 	if (p->statefd >= 0)
 		close(p->statefd);
 	free(p->in_depot);
+	free(p->clients);
 	free(p->cpu);
 	if (p->ev_reclaim)
 		event_free(p->ev_reclaim);
@@ -1002,6 +1037,14 @@ json_t *pool_stats_json(struct pool *p)
 			       "dead_clients_pending", (int)p->nr_dead,
 			       "next_client_id", (json_int_t)p->st->next_owner);
 	if (!rc || json_object_set_new(o, "reclaim", rc) < 0)
+		goto fail;
+	json_t *att = json_array();
+	for (uint32_t i = 0; att && i < p->nr_attached; i++)
+		json_array_append_new(att, json_pack("{s:I, s:i, s:I}",
+						     PCP_F_CLIENT_ID, (json_int_t)p->clients[i].id,
+						     "pid", (int)p->clients[i].pid,
+						     "uid", (json_int_t)p->clients[i].uid));
+	if (!att || json_object_set_new(o, "attached", att) < 0)
 		goto fail;
 	json_t *n = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			      "reserved", (json_int_t)reserved,

@@ -54,6 +54,12 @@ struct pool_cpu_stats {
 #define POOL_RECLAIM_GRACE_MS 20     /* between the two censuses of a pass */
 #define POOL_MAX_DEAD         4096   /* dead clients awaiting a pass */
 
+struct pool_client {
+	uint32_t id;                 /* owner id of the attachment */
+	int32_t pid;
+	uint32_t uid;
+};
+
 struct pool_cand {
 	uint32_t idx;
 	uint32_t owner;
@@ -71,6 +77,7 @@ struct pool {
 	size_t st_size;
 	uint8_t *in_depot;           /* per element: 1 while in the depot */
 	uint32_t nr_attached;
+	struct pool_client *clients; /* nr_attached entries, for the stats */
 	bool quarantined;
 	struct pool_cpu_stats *cpu;  /* nr_cpus entries */
 	/* reclaim: elements held by dead clients go back to the depot */
@@ -104,6 +111,8 @@ void pool_client_died(struct pool *p, uint32_t owner);
 void pool_reclaim_orphans(struct pool *p);
 int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **ret_pool,
 		char *err, size_t errlen);
+int pool_client_add(struct pool *p, uint32_t id, int32_t pid, uint32_t uid);
+void pool_client_remove(struct pool *p, uint32_t id);
 bool pool_may_attach(const struct pool *p, uint32_t uid, const uint32_t *gids, size_t n);
 void pool_free(struct pool *p);
 struct pool *pool_find(struct daemon *d, const char *name);
