@@ -110,6 +110,7 @@
 #define _GNU_SOURCE
 #endif
 #include "pcpupool.h"
+#include "bench_stats.h"
 #include "rseq_floor.h"
 
 #include <dlfcn.h>
@@ -2468,37 +2469,7 @@ static void rounds(struct bench *b)
 /* ------------------------------------------------------------------ */
 /* statistics and output                                               */
 
-struct stats {
-	bool valid;
-	double med, p25, p75;
-};
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static struct stats stats_of(const double *x, uint32_t n)
-{
-	struct stats st = { .valid = false };
-	double *s;
-
-	if (n == 0)
-		return st;
-	s = malloc(sizeof(*s) * n);
-	if (!s)
-		return st;
-	memcpy(s, x, sizeof(*s) * n);
-	qsort(s, n, sizeof(*s), cmp_double);
-	st.valid = true;
-	st.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-	st.p25 = s[(n - 1) / 4];
-	st.p75 = s[(3 * (n - 1) + 3) / 4];
-	free(s);
-	return st;
-}
+/* struct stats, stats_of(): bench_stats.h */
 
 /* Everything reported about one cell. */
 struct cellrep {

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_stats.h - the order statistics both benchmarks report: median and
+ * quartiles of a set of samples.  Header-only, benchmark code only.
+ */
+#ifndef PCPUPOOL_BENCH_STATS_H
+#define PCPUPOOL_BENCH_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct stats {
+	bool valid;
+	double med, p25, p75;
+};
+
+static inline int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median and quartiles of x[0..n) (x is not reordered). */
+static inline struct stats stats_of(const double *x, uint32_t n)
+{
+	struct stats st = { .valid = false };
+	double *s;
+
+	if (n == 0)
+		return st;
+	s = malloc(sizeof(*s) * n);
+	if (!s)
+		return st;
+	memcpy(s, x, sizeof(*s) * n);
+	qsort(s, n, sizeof(*s), cmp_double);
+	st.valid = true;
+	st.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	st.p25 = s[(n - 1) / 4];
+	st.p75 = s[(3 * (n - 1) + 3) / 4];
+	free(s);
+	return st;
+}
+
+#endif
