@@ -160,7 +160,7 @@ $(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) -pthread $(LDLIBS_SAN) -o $@
 
-$(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c bench/rseq_floor.h bench/bench_stats.h $(SLAB_OBJ)
+$(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c bench/rseq_floor.h bench/bench_common.h $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) bench/bench_slab.c bench/bench_slab_nostats.c $(SLAB_OBJ) \
 		-pthread $(LDLIBS_SAN) -o $@
@@ -260,7 +260,7 @@ check-valgrind: deps
 	@$(MAKE) --no-print-directory test-bins
 	@B=$(B) DAEMON_WRAPPER="$(VALGRIND_DAEMON)" RELOAD_WAIT=2 tests/run.sh test_daemon_cli test_pcpupoolctl
 
-$(BENCH_PEERS): bench/bench_peers.c bench/rseq_floor.h bench/bench_stats.h include/pcpupool.h $(LIB_SO)
+$(BENCH_PEERS): bench/bench_peers.c bench/rseq_floor.h bench/bench_common.h include/pcpupool.h $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(BENCH_DPDK_CFLAGS) $< $(LINK_LIB) $(BENCH_DPDK_LIBS) -o $@
 

@@ -110,7 +110,7 @@
 #define _GNU_SOURCE
 #endif
 #include "pcpupool.h"
-#include "bench_stats.h"
+#include "bench_common.h"
 #include "rseq_floor.h"
 
 #include <dlfcn.h>
@@ -1944,27 +1944,7 @@ struct bench {
 	uint32_t rounds_done;       /* samples per cell actually taken */
 };
 
-static void cpu_model(char *buf, size_t sz)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(buf, sz, "unknown");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) || !colon)
-			continue;
-		colon++;
-		colon += strspn(colon, " \t");
-		colon[strcspn(colon, "\n")] = '\0';
-		snprintf(buf, sz, "%s", colon);
-		break;
-	}
-	fclose(f);
-}
+/* cpu_model(): bench_common.h */
 
 /* The directory of this binary, and the source tree's bench/ directory:
  * ./bench when run from the top of the tree (make bench), else the one
@@ -2469,7 +2449,7 @@ static void rounds(struct bench *b)
 /* ------------------------------------------------------------------ */
 /* statistics and output                                               */
 
-/* struct stats, stats_of(): bench_stats.h */
+/* struct stats, stats_of(): bench_common.h */
 
 /* Everything reported about one cell. */
 struct cellrep {

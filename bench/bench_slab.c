@@ -95,7 +95,7 @@
 #define _GNU_SOURCE
 #endif
 #include "slab.h"
-#include "bench_stats.h"
+#include "bench_common.h"
 #include "rseq_floor.h"   /* the floor: struct floor, floor_pop/push */
 
 #include <errno.h>
@@ -977,7 +977,7 @@ struct cell {
 	uint64_t wall, wait;     /* recorded samples: sample.wall, sample.wait */
 };
 
-/* struct stats, stats_of(): bench_stats.h */
+/* struct stats, stats_of(): bench_common.h */
 
 static const char *fmt_num(char *buf, size_t sz, bool valid, double x)
 {
@@ -1006,27 +1006,7 @@ static const char *fmt_mps(char *buf, size_t sz, bool valid, double x)
 	return buf;
 }
 
-static void cpu_model(char *buf, size_t sz)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(buf, sz, "unknown");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) || !colon)
-			continue;
-		colon++;
-		colon += strspn(colon, " \t");
-		colon[strcspn(colon, "\n")] = '\0';
-		snprintf(buf, sz, "%s", colon);
-		break;
-	}
-	fclose(f);
-}
+/* cpu_model(): bench_common.h */
 
 static int cell_of(int comp, int nthreads)
 {

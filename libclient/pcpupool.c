@@ -185,6 +185,20 @@ _Static_assert(offsetof(struct pcpupool, v) == 0, "the view is the handle's firs
 /* ------------------------------------------------------------------ */
 /* small helpers                                                       */
 
+/* Sleep *backoff_us (at most @left_ms), then double it up to @max_us. */
+static void backoff_sleep(unsigned int *backoff_us, unsigned int max_us, int left_ms)
+{
+	unsigned int us = *backoff_us;
+	struct timespec ts;
+
+	if ((uint64_t)us > (uint64_t)left_ms * 1000)
+		us = (unsigned int)left_ms * 1000;
+	ts.tv_sec = us / 1000000;
+	ts.tv_nsec = (long)(us % 1000000) * 1000;
+	nanosleep(&ts, NULL);
+	*backoff_us = *backoff_us * 2 > max_us ? max_us : *backoff_us * 2;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -628,16 +642,7 @@ static int connect_unix(const char *path, int64_t deadline)
 			continue;
 		left_ms = ms_left(deadline);
 		if ((err == EAGAIN || err == EINPROGRESS) && left_ms > 0) {
-			unsigned int us = backoff_us;
-			struct timespec ts;
-
-			if ((uint64_t)us > (uint64_t)left_ms * 1000)
-				us = (unsigned int)left_ms * 1000;
-			ts.tv_sec = us / 1000000;
-			ts.tv_nsec = (long)(us % 1000000) * 1000;
-			nanosleep(&ts, NULL);
-			backoff_us = backoff_us * 2 > CONNECT_BACKOFF_MAX_US ?
-				CONNECT_BACKOFF_MAX_US : backoff_us * 2;
+			backoff_sleep(&backoff_us, CONNECT_BACKOFF_MAX_US, left_ms);
 			continue;
 		}
 		close(fd);
@@ -1608,19 +1613,9 @@ static void *alloc_wait(struct pcpupool *pool)
 		if (p)
 			return p;
 		left_ms = ms_left(deadline);
-		if (left_ms > 0 && (r < 0 || refilled <= 0)) {
+		if (left_ms > 0 && (r < 0 || refilled <= 0))
 			/* nothing came: back off before asking again */
-			unsigned int us = backoff_us;
-			struct timespec ts;
-
-			if ((uint64_t)us > (uint64_t)left_ms * 1000)
-				us = (unsigned int)left_ms * 1000;
-			ts.tv_sec = us / 1000000;
-			ts.tv_nsec = (long)(us % 1000000) * 1000;
-			nanosleep(&ts, NULL);
-			backoff_us = backoff_us * 2 > WAIT_BACKOFF_MAX_US ?
-				WAIT_BACKOFF_MAX_US : backoff_us * 2;
-		}
+			backoff_sleep(&backoff_us, WAIT_BACKOFF_MAX_US, left_ms);
 	}
 	errno = enomem ? ENOMEM : ETIMEDOUT;
 	return NULL;

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_stats.h - the order statistics both benchmarks report: median and
- * quartiles of a set of samples.  Header-only, benchmark code only.
+ * bench_common.h - what both benchmarks share: the order statistics they
+ * report (median and quartiles) and the CPU model they name.  Header-only,
+ * benchmark code only.
  */
-#ifndef PCPUPOOL_BENCH_STATS_H
-#define PCPUPOOL_BENCH_STATS_H
+#ifndef PCPUPOOL_BENCH_COMMON_H
+#define PCPUPOOL_BENCH_COMMON_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +44,29 @@ static inline struct stats stats_of(const double *x, uint32_t n)
 	st.p75 = s[(3 * (n - 1) + 3) / 4];
 	free(s);
 	return st;
+}
+
+/* The CPU's model name from /proc/cpuinfo ("unknown" if none). */
+static inline void cpu_model(char *buf, size_t sz)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+
+	snprintf(buf, sz, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) || !colon)
+			continue;
+		colon++;
+		colon += strspn(colon, " \t");
+		colon[strcspn(colon, "\n")] = '\0';
+		snprintf(buf, sz, "%s", colon);
+		break;
+	}
+	fclose(f);
 }
 
 #endif
