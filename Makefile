@@ -109,10 +109,13 @@ $(LIB_SO): $(LIB_PIC) libclient/libpcpupool.map
 	ln -sf $(notdir $@) $(B)/$(SONAME)
 	ln -sf $(SONAME) $(B)/libpcpupool.so
 
+# the .pc names where things are installed: written again by every install,
+# so PREFIX/LIBDIR given to make install always hold
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
 $(LIB_PC): libclient/libpcpupool.pc.in Makefile
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(PC_SED) $< > $@
 
 $(DAEMON): $(DAEMON_OBJ)
 	$(CC) $(ALL_CFLAGS) $^ $(DAEMON_LIBS) $(LDLIBS_SAN) -o $@
@@ -193,7 +196,7 @@ install: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpcpupool.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/pcpupool.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+	$(PC_SED) libclient/libpcpupool.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libpcpupool.pc
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
 	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(BINDIR)

@@ -49,6 +49,19 @@ for page in docs/man/*.[0-9]; do
 	[ -n "$out" ] && echo "$out"
 done
 
+# --- make install honours PREFIX; pkg-config then builds a client
+if [ "$B" = build ]; then
+	make -s --no-print-directory install PREFIX="$T/pfx" SYSCONFDIR="$T/pfx/etc" >/dev/null 2>&1
+	check "make install PREFIX=... installs library, header, daemon, tool, .pc" \
+		test -x "$T/pfx/sbin/pcpupoold" -a -x "$T/pfx/bin/pcpupoolctl" -a \
+		     -e "$T/pfx/lib/libpcpupool.so.0" -a -e "$T/pfx/include/pcpupool.h"
+	check "a client builds with pkg-config libpcpupool against the install" \
+		bash -c "cc -Iexamples examples/producer.c \$(PKG_CONFIG_PATH='$T/pfx/lib/pkgconfig' pkg-config --cflags --libs libpcpupool) -Wl,-rpath,'$T/pfx/lib' -o '$T/prod' && ldd '$T/prod' | grep -q '$T/pfx/lib/libpcpupool.so.0'"
+	make -s --no-print-directory uninstall PREFIX="$T/pfx" SYSCONFDIR="$T/pfx/etc" >/dev/null 2>&1
+	check "make uninstall removes them (the config stays)" \
+		test ! -e "$T/pfx/sbin/pcpupoold" -a ! -e "$T/pfx/lib/libpcpupool.so.0" -a -e "$T/pfx/etc/pcpupool/pcpupoold.json"
+fi
+
 # --- configuration
 check "the shipped config is valid" "$D" --check-config --config config/pcpupoold.json
 printf '{\n  "pools": [\n    { "name": "a", "elem_size": 64, }\n  ]\n}\n' > "$T/syntax.json"
