@@ -59,11 +59,11 @@ int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr)
 	h.hdr_size = SLAB_HDR_SIZE;
 	h.nr_cpus = g->nr_cpus;
 	h.slab_cap = g->slab_cap;
-	/* each slab starts a page, so a process can place what the hit
-	 * path reads away from what it writes modulo 4096 (4K aliasing: a
-	 * load whose bits 11:0 match a pending store's waits for it) */
-	h.slab_stride = (uint32_t)ROUND_UP(offsetof(struct slab, slots) +
-					   sizeof(uint32_t) * (uint64_t)g->slab_cap, page);
+	/* each slab is one page: the sections find it with a shift, and a
+	 * process can place what the hit path reads away from what it
+	 * writes modulo 4096 (4K aliasing: a load whose bits 11:0 match a
+	 * pending store's waits for it) */
+	h.slab_stride = SLAB_STRIDE;
 	h.elem_stride = (uint32_t)stride;
 	h.elem_size = g->elem_size;
 	h.elem_align = align;

@@ -83,7 +83,9 @@
 #define SLAB_HDR_SIZE       4096u
 #define SLAB_NIL            UINT32_MAX      /* "no element" index */
 #define SLAB_MAX_CPUS       4096u
-#define SLAB_MAX_CAP        65536u          /* slots per slab */
+#define SLAB_STRIDE_SHIFT   12u             /* a slab is one 4 KiB page */
+#define SLAB_STRIDE         (1u << SLAB_STRIDE_SHIFT)
+#define SLAB_MAX_CAP        ((SLAB_STRIDE - 192u) / 4u) /* 976 slots per slab */
 #define SLAB_MAX_ELEMS      (UINT32_C(1) << 30)
 #define SLAB_BATCH_MAX      512u            /* elements moved per section */
 #define SLAB_NAME_MAX       64u
@@ -169,6 +171,9 @@ _Static_assert(offsetof(struct slab, inbox) == SLAB_CACHELINE, "inbox on its own
 _Static_assert(offsetof(struct slab, outbox) == 2 * SLAB_CACHELINE, "outbox on its own line");
 _Static_assert(offsetof(struct slab, slots) == 3 * SLAB_CACHELINE, "asm uses slots at 192");
 _Static_assert(sizeof(struct slab_meta) == 8, "meta packs to 8 bytes");
+_Static_assert(SLAB_STRIDE == 4096u, "the sections shift by 12");
+_Static_assert(offsetof(struct slab, slots) + 4u * SLAB_MAX_CAP <= SLAB_STRIDE,
+	       "a full slab fits its page");
 
 /* A list word packs {head index : 32 | length : 32}; empty is {NIL, 0}. */
 #define SLAB_LIST_EMPTY (((uint64_t)SLAB_NIL << 32) | 0)
@@ -294,7 +299,7 @@ int slab_validate_hdr(const struct slab_hdr *h, size_t file_size);
 	"movl %%fs:4(%%rsi), %%ecx\n\t"                                   \
 	"cmpl %c[v_cpus](%[v]), %%ecx\n\t"                                \
 	"jae " nocpu "\n\t"                                               \
-	"imull %c[v_stride](%[v]), %%ecx\n\t"                             \
+	"shlq $12, %%rcx\n\t"      /* * SLAB_STRIDE: a shift, not a multiply */ \
 	"addq %c[v_slabs](%[v]), %%rcx\n\t"
 
 /* The view fields the sections read, as asm operands: sections take the
