@@ -2623,6 +2623,7 @@ struct refill_figs {
 	struct lat miss;         /* one NOWAIT miss, every reserve dry */
 	struct lat one;          /* low watermark crossed -> refill seen, 1 client */
 	struct lat many;         /* the same, REFILL_CLIENTS clients */
+	struct lat wake;         /* baseline: a datagram wakes a sleeping process */
 	int many_clients;
 	uint32_t draw_ms;
 	uint64_t draw_allocs, draw_misses;
@@ -3046,6 +3047,68 @@ out:
 	free(d);
 }
 
+/* The baseline any asynchronous refill is bound by here: one process sends
+ * its CLOCK_MONOTONIC time in a datagram to another sleeping in epoll on the
+ * other CPU, which reads its clock on waking.  No pcpupool involved. */
+static void refill_wake_baseline(struct bench *b, struct refill_figs *f, uint32_t rounds)
+{
+	double *v = mmap(NULL, rounds * sizeof(double), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int sv[2];
+	pid_t pid;
+
+	if (b->nr_threads < 2 || v == MAP_FAILED ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		why_add(f, "wake baseline: %s", b->nr_threads < 2 ? "needs two CPUs" :
+			strerror(errno));
+		if (v != MAP_FAILED)
+			munmap(v, rounds * sizeof(double));
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct pollfd pfd = { .fd = sv[1], .events = POLLIN };
+		pin_self(b->cpus[1]);
+		for (uint32_t i = 0; i < rounds; i++) {
+			struct timespec now;
+			uint64_t sent;
+			if (poll(&pfd, 1, 5000) != 1 || recv(sv[1], &sent, sizeof(sent), 0) !=
+			    (ssize_t)sizeof(sent))
+				_exit(1);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			v[i] = (double)((uint64_t)now.tv_sec * 1000000000u +
+					(uint64_t)now.tv_nsec - sent);
+		}
+		_exit(0);
+	}
+	if (pid > 0) {
+		int st = 0;
+		pin_self(b->cpus[0]);
+		for (uint32_t i = 0; i < rounds; i++) {
+			struct timespec now;
+			uint64_t t;
+			usleep(2000);   /* let it fall asleep */
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+			if (send(sv[0], &t, sizeof(t), 0) < 0)
+				break;
+		}
+		waitpid(pid, &st, 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			f->wake.v = malloc(rounds * sizeof(double));
+			if (f->wake.v) {
+				memcpy(f->wake.v, v, rounds * sizeof(double));
+				f->wake.n = rounds;
+			}
+		} else {
+			why_add(f, "wake baseline: the sleeper failed");
+		}
+	}
+	close(sv[0]);
+	close(sv[1]);
+	munmap(v, rounds * sizeof(double));
+}
+
 static void refill_figures(struct bench *b, struct refill_figs *f)
 {
 	cpu_set_t orig;
@@ -3084,8 +3147,10 @@ static void refill_figures(struct bench *b, struct refill_figs *f)
 		sched_setaffinity(0, sizeof(orig), &orig);
 	refill_many(b, f, q ? REFILL_QUICK_CL_ROUNDS : REFILL_CLIENT_ROUNDS);
 	refill_draw(b, f, q ? REFILL_QUICK_DRAW_MS : REFILL_DRAW_MS);
+	refill_wake_baseline(b, f, rounds);
 	if (CPU_COUNT(&orig))
 		sched_setaffinity(0, sizeof(orig), &orig);
+	lat_sort(&f->wake);
 	lat_sort(&f->miss);
 	lat_sort(&f->one);
 	lat_sort(&f->many);
@@ -3130,6 +3195,11 @@ static void print_refill(const struct refill_figs *f)
 	print_lat_row(what, &f->many, 1e3, "us", "target p99 <= 50 us",
 		      f->many.n && !f->many.lost &&
 		      lat_q(&f->many, 0.99) <= TARGET_REFILL_US * 1e3);
+	if (f->wake.n)
+		printf("  %-40s p50 %8.2f us  p99 %8.2f us  max %9.2f us  (%u)  the floor of "
+		       "any async refill here\n", "baseline: datagram wakes a sleeper",
+		       lat_q(&f->wake, 0.5) / 1e3, lat_q(&f->wake, 0.99) / 1e3,
+		       f->wake.v[f->wake.n - 1] / 1e3, f->wake.n);
 	if (f->draw_ms) {
 		double s = f->draw_ms / 1e3;
 		uint64_t tries = f->draw_allocs + f->draw_misses;
@@ -3167,6 +3237,7 @@ static json_t *json_refill(const struct refill_figs *f)
 	json_object_set_new(o, "nowait_miss_ns", json_latset(&f->miss, 1));
 	json_object_set_new(o, "refill_1_client_us", json_latset(&f->one, 1e3));
 	json_object_set_new(o, "refill_8_clients_us", json_latset(&f->many, 1e3));
+	json_object_set_new(o, "baseline_datagram_wake_us", json_latset(&f->wake, 1e3));
 	if (f->draw_ms)
 		json_object_set_new(o, "sustained_draw", json_pack(
 			"{s:i, s:i, s:f, s:f, s:I, s:I}", "reserve_per_cpu", REFILL_DRAW_MIN_NR,
@@ -4015,6 +4086,7 @@ static int parent_main(struct bench *b)
 	free(rf.miss.v);
 	free(rf.one.v);
 	free(rf.many.v);
+	free(rf.wake.v);
 
 	for (int p = 0; p < NR_PEERS; p++) {
 		if (b->run[p].state == PRUN_FAILED)
