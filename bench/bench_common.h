@@ -7,11 +7,44 @@
 #ifndef PCPUPOOL_BENCH_COMMON_H
 #define PCPUPOOL_BENCH_COMMON_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Out of line the way a shared library's entry points are: noipa also
+ * stops GCC from cloning the function for its constant arguments or
+ * learning from its body at the call site. */
+#ifdef __has_attribute
+#if __has_attribute(noipa)
+#define BENCH_OUT_OF_LINE __attribute__((noinline, noipa))
+#endif
+#endif
+#ifndef BENCH_OUT_OF_LINE
+#define BENCH_OUT_OF_LINE __attribute__((noinline))
+#endif
+/* Out-of-line entry points and the loops that call them start on a cache
+ * line of their own, so that where the linker puts them does not tilt the
+ * comparisons. */
+#define BENCH_HOT_ALIGN __attribute__((aligned(64)))
+
+/* A decimal option value in [lo, hi]: 0 and *ret, or -EINVAL. */
+static inline int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *ret)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	x = strtoull(s, &end, 10);
+	if (errno || *end || x < lo || x > hi)
+		return -EINVAL;
+	*ret = x;
+	return 0;
+}
 
 struct stats {
 	bool valid;

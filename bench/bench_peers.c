@@ -3765,20 +3765,6 @@ static void usage(FILE *out)
 		, REFILL_CLIENTS);
 }
 
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *ret)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	if (!s || !*s || *s == '-')
-		return -EINVAL;
-	x = strtoull(s, &end, 10);
-	if (errno || *end || x < lo || x > hi)
-		return -EINVAL;
-	*ret = x;
-	return 0;
-}
 
 static int parse_only(const char *list, bool *selected)
 {

@@ -148,21 +148,7 @@
 #define unlikely(x)    __builtin_expect(!!(x), 0)
 #define likely(x) __builtin_expect(!!(x), 1)
 
-/* Out of line the way a shared library's entry points are: noipa also
- * stops GCC from cloning the function for its constant arguments or
- * learning from its body at the call site. */
-#ifdef __has_attribute
-#if __has_attribute(noipa)
-#define BENCH_OUT_OF_LINE __attribute__((noinline, noipa))
-#endif
-#endif
-#ifndef BENCH_OUT_OF_LINE
-#define BENCH_OUT_OF_LINE __attribute__((noinline))
-#endif
-/* The out-of-line entry points, and the loops that call them, start on a
- * cache line of their own, here and in bench_slab_nostats.c, so that where
- * the linker happens to put them does not tilt the comparisons. */
-#define BENCH_HOT_ALIGN __attribute__((aligned(64)))
+/* BENCH_OUT_OF_LINE, BENCH_HOT_ALIGN: bench_common.h */
 
 #if defined(__has_builtin)
 #if __has_builtin(__builtin_thread_pointer)
@@ -1103,20 +1089,6 @@ static void usage(FILE *out)
 		BENCH_QUICK_PAIRS, BENCH_QUICK_BUDGET / 1000000u, BENCH_QUICK_MAX_TIME);
 }
 
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *ret)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	if (!s || !*s || *s == '-')
-		return -EINVAL;
-	x = strtoull(s, &end, 10);
-	if (errno || *end || x < lo || x > hi)
-		return -EINVAL;
-	*ret = x;
-	return 0;
-}
 
 static int parse_options(int argc, char **argv, struct options *ret)
 {

@@ -21,20 +21,12 @@
 #define _GNU_SOURCE
 #endif
 #define SLAB_NO_STATS 1
+#include "bench_common.h"
 #include "slab.h"
 
 #include <stddef.h>
 
-/* The same attributes as bench_slab.c's wrappers (see there). */
-#ifdef __has_attribute
-#if __has_attribute(noipa)
-#define BENCH_OUT_OF_LINE __attribute__((noinline, noipa))
-#endif
-#endif
-#ifndef BENCH_OUT_OF_LINE
-#define BENCH_OUT_OF_LINE __attribute__((noinline))
-#endif
-#define BENCH_HOT_ALIGN __attribute__((aligned(64)))
+/* BENCH_OUT_OF_LINE, BENCH_HOT_ALIGN: bench_common.h, as bench_slab.c */
 #define likely(x) __builtin_expect(!!(x), 1)
 
 /* bench_slab.c declares these two the same way. */

@@ -1078,37 +1078,33 @@ static int ctl_show(struct ctl *ctl, const char *pool, void (*human)(json_t *sta
 	return rc;
 }
 
-static int cmd_status(struct ctl *ctl, int argc, char **argv)
+/* The read-only commands: common options, at most @max_args (a pool name),
+ * then ctl_show() with what they print. */
+static int cmd_read(struct ctl *ctl, int argc, char **argv, int max_args,
+		    void (*human)(json_t *stats), bool daemon, bool pools, bool cpus)
 {
 	static const struct option lo[] = { CTL_COMMON_LONGOPTS, { 0 } };
 	int first, rc;
 
-	rc = ctl_parse(ctl, argc, argv, "", lo, NULL, NULL, 0, 0, &first);
+	rc = ctl_parse(ctl, argc, argv, "", lo, NULL, NULL, 0, max_args, &first);
 	if (rc)
 		return rc < 0 ? CTL_EXIT_OK : rc;
-	return ctl_show(ctl, NULL, print_status, true, false, false);
+	return ctl_show(ctl, first < argc ? argv[first] : NULL, human, daemon, pools, cpus);
+}
+
+static int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+	return cmd_read(ctl, argc, argv, 0, print_status, true, false, false);
 }
 
 static int cmd_pools(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option lo[] = { CTL_COMMON_LONGOPTS, { 0 } };
-	int first, rc;
-
-	rc = ctl_parse(ctl, argc, argv, "", lo, NULL, NULL, 0, 0, &first);
-	if (rc)
-		return rc < 0 ? CTL_EXIT_OK : rc;
-	return ctl_show(ctl, NULL, print_pools, false, true, false);
+	return cmd_read(ctl, argc, argv, 0, print_pools, false, true, false);
 }
 
 static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option lo[] = { CTL_COMMON_LONGOPTS, { 0 } };
-	int first, rc;
-
-	rc = ctl_parse(ctl, argc, argv, "", lo, NULL, NULL, 0, 1, &first);
-	if (rc)
-		return rc < 0 ? CTL_EXIT_OK : rc;
-	return ctl_show(ctl, first < argc ? argv[first] : NULL, print_stats, true, true, true);
+	return cmd_read(ctl, argc, argv, 1, print_stats, true, true, true);
 }
 
 /* ------------------------------------------------------------------ */
