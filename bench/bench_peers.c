@@ -496,6 +496,7 @@ struct peer {
 	const char *label;
 	const char *preload;     /* LD_PRELOAD of its process, or NULL */
 	bool floor;              /* a floor, not a peer to beat */
+	bool ours;               /* pcpupool itself: needs the daemon */
 	int (*setup)(struct child *ch, char *why, size_t len);
 	int (*thread_setup)(struct child *ch, struct worker *w, char *why, size_t len);
 	uint64_t (*thread_end)(struct child *ch, struct worker *w);
@@ -608,6 +609,26 @@ static inline void pcp_put(struct pcp_ctx *c, void *p)
 }
 
 PEER_LOOPS(pcp)
+
+/* The same through the library's out-of-line functions, as a program built
+ * with PCPUPOOL_NO_INLINE (or calling through a pointer) gets them: the
+ * pointers are read each call, so nothing can inline them. */
+static void *(*volatile pcpc_alloc)(struct pcpupool *, int) = pcpupool_alloc;
+static void (*volatile pcpc_free)(void *, struct pcpupool *) = pcpupool_free;
+
+#define pcpc_ctx pcp_ctx
+
+static inline void *pcpc_get(struct pcp_ctx *c)
+{
+	return pcpc_alloc(c->pool, PCPUPOOL_NOWAIT);
+}
+
+static inline void pcpc_put(struct pcp_ctx *c, void *p)
+{
+	pcpc_free(p, c->pool);
+}
+
+PEER_LOOPS(pcpc)
 
 static void pool_name(char *buf, size_t len, const char *prefix, size_t size)
 {
@@ -1328,6 +1349,7 @@ static void trb_teardown(struct child *ch)
 
 enum {
 	PEER_PCPUPOOL,
+	PEER_PCPUPOOL_CALL,
 	PEER_TLS,
 	PEER_RSEQ,
 	PEER_GLIBC,
@@ -1341,9 +1363,14 @@ enum {
 
 static const struct peer peers[NR_PEERS] = {
 	[PEER_PCPUPOOL] = {
-		.name = "pcpupool", .label = "pcpupool NOWAIT",
+		.name = "pcpupool", .label = "pcpupool NOWAIT", .ours = true,
 		.setup = pcp_setup, .teardown = pcp_teardown,
 		.pairs = pcp_pairs, .batches = pcp_batches,
+	},
+	[PEER_PCPUPOOL_CALL] = {
+		.name = "pcpupool-call", .label = "pcpupool, library call", .ours = true,
+		.setup = pcp_setup, .teardown = pcp_teardown,
+		.pairs = pcpc_pairs, .batches = pcpc_batches,
 	},
 	[PEER_TLS] = {
 		.name = "tls-freelist", .label = "thread-local free list", .floor = true,
@@ -2211,7 +2238,7 @@ static void spawn_competitor(struct bench *b, int p)
 		argv[a++] = peers[p].name;
 		argv[a++] = "--control-fd";
 		argv[a++] = fd_arg;
-		if (p == PEER_PCPUPOOL && b->d.client) {
+		if (peers[p].ours && b->d.client) {
 			argv[a++] = "--socket";
 			argv[a++] = b->d.sock;
 			argv[a++] = "--pool-prefix";
@@ -3295,7 +3322,7 @@ static int targets(const struct bench *b, struct target *t)
 			for (int p = 0; p < NR_PEERS; p++) {
 				struct cellrep cr;
 
-				if (p == PEER_PCPUPOOL || peers[p].floor)
+				if (peers[p].ours || peers[p].floor)
 					continue;
 				cr = cell_report(b, p, c);
 				if (cr.valid && (best_p < 0 || cr.ns.med < best)) {
@@ -3729,7 +3756,9 @@ static void usage(FILE *out)
 "  --help           print this text and exit\n"
 "\n"
 "Competitors:\n"
-"  pcpupool         pcpupool_alloc(NOWAIT)/pcpupool_free() via libpcpupool\n"
+"  pcpupool         pcpupool_alloc(NOWAIT)/pcpupool_free(), the inline fast\n"
+"                   path of pcpupool.h (the library past it)\n"
+"  pcpupool-call    the same through the library's out-of-line functions\n"
 "  tls-freelist     a __thread free list (the floor)\n"
 "  rseq-array       per-CPU array stack in rseq sections (cross-process floor)\n"
 "  glibc            glibc malloc/free\n"
@@ -3914,7 +3943,8 @@ static void print_header(const struct bench *b)
 	printf("CPU: %s; threads pinned to CPU %s; TSC %.2f GHz, timer cost %.1f ns "
 	       "per batch subtracted\n", b->cpu_model, cpus, b->hz / 1e9,
 	       (double)ovh * 1e9 / b->hz);
-	if (b->run[PEER_PCPUPOOL].state != PRUN_OFF)
+	if (b->run[PEER_PCPUPOOL].state != PRUN_OFF ||
+	    b->run[PEER_PCPUPOOL_CALL].state != PRUN_OFF)
 		printf("pcpupoold: %s (%s); pools min_nr %u per CPU, low watermark %d\n",
 		       b->d.sock[0] ? b->d.sock : "none",
 		       b->d.own ? "started by the bench" : "already running",
@@ -4028,11 +4058,15 @@ static int parent_main(struct bench *b)
 			}
 		}
 	}
-	if (b->o.selected[PEER_PCPUPOOL]) {
-		struct prun *r = &b->run[PEER_PCPUPOOL];
+	if (b->o.selected[PEER_PCPUPOOL] || b->o.selected[PEER_PCPUPOOL_CALL]) {
+		char why[sizeof(b->run[0].why)];
 
-		if (daemon_prepare(b, r->why, sizeof(r->why)) < 0)
-			r->state = PRUN_UNAVAILABLE;
+		if (daemon_prepare(b, why, sizeof(why)) < 0)
+			for (int p = 0; p < NR_PEERS; p++)
+				if (peers[p].ours && b->o.selected[p]) {
+					b->run[p].state = PRUN_UNAVAILABLE;
+					memcpy(b->run[p].why, why, sizeof(why));
+				}
 	}
 	for (int p = 0; p < NR_PEERS && !stop_requested; p++)
 		if (running(&b->run[p]))

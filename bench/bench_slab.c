@@ -328,34 +328,16 @@ static uint64_t slabpool_requests(const struct slabpool *sp)
 /* The library's entry points, out of line and shaped as libpcpupool's
  * pcpupool_alloc()/pcpupool_free() are: pointers in and out, the hit path a
  * leaf, everything else (watermark crossing, miss, spill) a tail call. */
-static BENCH_OUT_OF_LINE void *ool_slab_alloc_slow(const struct slab_view *v, uint32_t idx,
-						   uint32_t left, struct slab *s)
-{
-	if (idx != SLAB_NIL) {
-		(void)slab_low_check(v, s, left);   /* the library sends here */
-		return slab_elem(v, idx);
-	}
-	struct slab_alloc_res r = slab_alloc_slow(v, left);
-	return r.idx == SLAB_NIL ? NULL : slab_elem(v, r.idx);
-}
-
 static BENCH_OUT_OF_LINE BENCH_HOT_ALIGN void *ool_slab_alloc(const struct slab_view *v)
 {
-	uint32_t left;
-	struct slab *s;
-	uint32_t idx = slab_pop(v, &left, &s);
+	int refill_cpu;   /* the library sends the request here */
 
-	if (likely(idx != SLAB_NIL && left >= s->low))
-		return slab_elem(v, idx);
-	return ool_slab_alloc_slow(v, idx, left, s);
+	return slab_alloc_elem(v, &refill_cpu);
 }
 
 static BENCH_OUT_OF_LINE BENCH_HOT_ALIGN void ool_slab_free(const struct slab_view *v, void *p)
 {
-	uint32_t idx = slab_index_of(v, p);
-
-	if (likely(idx != SLAB_NIL))
-		slab_free(v, idx);
+	slab_free_elem(v, p);
 }
 
 /* The floor's pop and push behind the same kind of call: pointer in,
@@ -377,10 +359,11 @@ static void slabpool_stat_sums(const struct slabpool *sp, uint64_t *ret_allocs,
 	uint64_t a = 0, f = 0;
 
 	for (uint32_t c = 0; c < sp->v.nr_cpus; c++) {
-		const struct slab *s = slab_of(&sp->v, c);
+		uint64_t ca, cf;
 
-		a += __atomic_load_n(&s->allocs, __ATOMIC_RELAXED);
-		f += __atomic_load_n(&s->frees, __ATOMIC_RELAXED);
+		slab_cpu_counts(&sp->v, c, &ca, &cf);
+		a += ca;
+		f += cf;
 	}
 	*ret_allocs = a;
 	*ret_frees = f;
@@ -562,16 +545,16 @@ static BENCH_HOT_ALIGN uint64_t loop_slab_inline(struct bench *b, struct worker 
 
 	for (uint64_t i = 0; i < pairs; i++) {
 		int refill_cpu;
-		uint32_t idx = slab_alloc(v, &refill_cpu);
+		void *p = slab_alloc_elem(v, &refill_cpu);
 
-		if (unlikely(idx >= v->max_elems)) {
+		if (unlikely(!p)) {
 			bad++;
 			continue;
 		}
 		if (unlikely(refill_cpu >= 0))
 			refills++;
-		*(volatile uint8_t *)slab_elem(v, idx) = (uint8_t)i;
-		slab_free(v, idx);
+		*(volatile uint8_t *)p = (uint8_t)i;
+		slab_free_elem(v, p);
 	}
 	w->refills += refills;
 	return bad;
@@ -790,14 +773,14 @@ static void place_hot(struct bench *b)
 		const struct worker *w = &b->w[i];
 		uint32_t c = (uint32_t)w->cpu;
 		struct slab *s = slab_of(v, c);
-		uint32_t n = s->count < s->cap ? s->count : s->cap;
+		uint32_t n = slab_count(v, c);
+		uint32_t top = n ? slab_idx_of_off(v, s->slots[n - 1]) : SLAB_NIL;
 
 		busy_mark(&busy, (uintptr_t)s, SLAB_CACHELINE);
 		busy_mark(&busy, (uintptr_t)&s->slots[n ? n - 1 : 0], 2 * sizeof(s->slots[0]));
-		if (n && s->slots[n - 1] < v->max_elems) {
-			busy_mark(&busy, (uintptr_t)slab_elem(v, s->slots[n - 1]), 1);
-			busy_mark(&busy, (uintptr_t)&v->meta[s->slots[n - 1]],
-				  sizeof(struct slab_meta));
+		if (top != SLAB_NIL) {
+			busy_mark(&busy, (uintptr_t)slab_elem(v, top), 1);
+			busy_mark(&busy, (uintptr_t)&v->meta[top], sizeof(struct slab_meta));
 		}
 		if (b->fl.usable) {
 			struct floor_cpu *fc = floor_cpu_of(&b->fl, c);
@@ -896,12 +879,14 @@ static int check_slab_final(const struct slabpool *sp)
 	for (uint32_t c = 0; c < sp->v.nr_cpus && !bad; c++) {
 		const struct slab *s = slab_of(&sp->v, c);
 
-		if (s->count > s->cap) {
+		uint32_t n = SLAB_CW_COUNT(s->cw);
+
+		if (n > sp->v.slab_cap) {
 			bad = 1;
 			break;
 		}
-		for (uint32_t k = 0; k < s->count && !bad; k++) {
-			if (!seen_once(seen, s->slots[k], sp->total))
+		for (uint32_t k = 0; k < n && !bad; k++) {
+			if (!seen_once(seen, slab_idx_of_off(&sp->v, s->slots[k]), sp->total))
 				bad = 1;
 			found++;
 		}

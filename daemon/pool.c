@@ -553,7 +553,7 @@ void pool_sweep(struct pool *p)
 {
 	for (uint32_t c = 0; c < p->v.nr_cpus && !p->quarantined; c++) {
 		struct slab *s = slab_of(&p->v, c);
-		uint32_t cnt = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+		uint32_t cnt = SLAB_CW_COUNT(__atomic_load_n(&s->cw, __ATOMIC_RELAXED));
 		uint32_t lim = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
 
 		if (cnt > p->v.hdr->slab_cap || lim > p->v.hdr->slab_cap) {
@@ -616,7 +616,8 @@ static int census(struct pool *p)
 		uint32_t n = slab_count(&p->v, c);
 
 		for (uint32_t i = 0; i < n; i++) {
-			uint32_t e = __atomic_load_n(&s->slots[i], __ATOMIC_RELAXED);
+			uint32_t e = slab_idx_of_off(&p->v, __atomic_load_n(&s->slots[i],
+									   __ATOMIC_RELAXED));
 			if (e >= p->published)
 				continue;
 			/* in a slab and in the depot: corruption.  (Seen in two
@@ -790,7 +791,8 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 			 (unsigned long long)c.max_elems, d->nr_cpus);
 		return -EINVAL;
 	}
-	uint64_t stride = (c.elem_size + c.align - 1) / c.align * c.align;
+	uint64_t a = c.align < 8 ? 8 : c.align;   /* as slab_layout() */
+	uint64_t stride = (c.elem_size + a - 1) / a * a;
 	if (stride * c.max_elems > PCP_MAX_POOL_BYTES) {
 		snprintf(err, errlen, "max_elems x elem_size exceeds %llu bytes",
 			 (unsigned long long)PCP_MAX_POOL_BYTES);
@@ -998,6 +1000,9 @@ json_t *pool_stats_json(struct pool *p)
 		uint32_t in = slab_list_len(atomic_load_explicit(&s->inbox, memory_order_relaxed));
 		uint32_t out = slab_list_len(atomic_load_explicit(&s->outbox, memory_order_relaxed));
 		const struct pool_cpu_stats *cs = &p->cpu[c];
+		uint64_t allocs, frees;
+
+		slab_cpu_counts(&p->v, c, &allocs, &frees);
 		json_t *e = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
 				      " s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				      PCP_F_CPU, (int)c, "slab", (json_int_t)cnt,
@@ -1006,8 +1011,7 @@ json_t *pool_stats_json(struct pool *p)
 				      PCP_F_MIN_NR, (json_int_t)p->cfg.min_nr,
 				      "low_watermark", (json_int_t)s->low,
 				      "limit", (json_int_t)s->limit,
-				      "allocs", (json_int_t)__atomic_load_n(&s->allocs, __ATOMIC_RELAXED),
-				      "frees", (json_int_t)__atomic_load_n(&s->frees, __ATOMIC_RELAXED),
+				      "allocs", (json_int_t)allocs, "frees", (json_int_t)frees,
 				      "misses", (json_int_t)atomic_load(&s->misses),
 				      "steals", (json_int_t)atomic_load(&s->steals),
 				      "refill_requests", (json_int_t)atomic_load(&s->refill_requests),

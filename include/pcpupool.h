@@ -73,6 +73,207 @@ int pcpupool_elem_claim(struct pcpupool *pool, void *elem);    /* receiver: mine
 
 char *pcpupool_stats_json(struct pcpupool_client *c, const char *pool) PCPUPOOL_WUR;
 
+/*
+ * The inline fast path.
+ *
+ * pcpupool_alloc(pool, PCPUPOOL_NOWAIT) and pcpupool_free() compile into
+ * the caller: one rseq critical section each on the current CPU's slab, no
+ * call, no atomic read-modify-write.  Anything the section cannot do (the
+ * slab under its low watermark, empty or full, rseq unusable, a foreign
+ * pointer) goes to the library through pcpupool__alloc_slow() and
+ * pcpupool__free_slow(), which do the whole job.  Taking the address of
+ * pcpupool_alloc or pcpupool_free gives the library's out-of-line versions,
+ * which behave the same.  Define PCPUPOOL_NO_INLINE before including this
+ * header to call the library for everything.
+ *
+ * What the inline code reads is struct pcpupool_fast, the first bytes of
+ * every pool handle, and the slab layout of pcpupoold's pools: version 1 of
+ * this inline ABI.  A library with a different layout sets pf_abi1_cpus to
+ * 0, so code compiled against this header then always takes the library's
+ * path: slower, never wrong.  Not for direct use.
+ */
+struct pcpupool_fast {
+	char *pf_slabs;        /* CPU n's slab: pf_slabs + n * 4096 */
+	char *pf_elems;        /* the element at byte offset o: pf_elems + o */
+	char *pf_meta;         /* 8 bytes per element: {list link, owner} */
+	intptr_t pf_rseq_off;  /* glibc's __rseq_offset */
+	uint64_t pf_div;       /* 2^64 / element stride, rounded up */
+	uint32_t pf_abi1_cpus; /* slabs the ABI-1 sections may use; 0: none */
+	uint32_t pf_nr_elems;  /* elements the pool may hold */
+	uint32_t pf_owner;     /* this process's owner mark */
+	uint32_t pf_max_off;   /* offset of the last element */
+};
+
+void *pcpupool__alloc_slow(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
+void pcpupool__free_slow(void *elem, struct pcpupool *pool);
+
+/* asm goto with outputs: GCC 11, clang 11 */
+#if defined(__x86_64__) && defined(__linux__) && \
+	((defined(__clang__) && __clang_major__ >= 11) || \
+	 (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
+#define PCPUPOOL_HAVE_SECTIONS 1
+
+/* The commit store adds these to a slab's count word {count : 16, ops : 48}:
+ * count -1 or +1, and one more operation. */
+#ifdef PCPUPOOL__NO_STATS
+#define PCPUPOOL__POP_DELTA  "-1"
+#define PCPUPOOL__PUSH_DELTA "1"
+#else
+#define PCPUPOOL__POP_DELTA  "0xffff"
+#define PCPUPOOL__PUSH_DELTA "0x10001"
+#endif
+
+/* Register an rseq critical section [1, 2) that restarts at 0 on abort
+ * (preemption, migration, signal), then find the slab of the CPU it runs
+ * on in %rcx; leave for %l[slow] when the pool has no slab for that CPU
+ * (or rseq is not registered: cpu_id is then past every count).  The
+ * abort handler is preceded by the signature 0x53053053, as the kernel
+ * requires. */
+#define PCPUPOOL__SECTION_ENTER PCPUPOOL__SECTION_ENTER_TO("%l[slow]")
+#define PCPUPOOL__SECTION_ENTER_TO(nocpu)                                  \
+	".pushsection __rseq_cs, \"aw\"\n\t"                                \
+	".balign 32\n\t"                                                     \
+	"3:\n\t"                                                             \
+	".long 0, 0\n\t"                                                     \
+	".quad 1f, 2f - 1f, 4f\n\t"                                          \
+	".popsection\n\t"                                                    \
+	".pushsection __rseq_failure, \"ax\"\n\t"                           \
+	".byte 0x0f, 0xb9, 0x3d\n\t"                                         \
+	".long 0x53053053\n\t"                                               \
+	"4:\n\t"                                                             \
+	"jmp 0f\n\t"                                                         \
+	".popsection\n\t"                                                    \
+	"0:\n\t"                                                             \
+	"movq %c[f_rseq](%[f]), %%rsi\n\t"                                   \
+	"leaq 3b(%%rip), %%rax\n\t"                                          \
+	"movq %%rax, %%fs:8(%%rsi)\n\t"        /* rseq->rseq_cs */             \
+	"1:\n\t"                                                             \
+	"movl %%fs:4(%%rsi), %%ecx\n\t"        /* rseq->cpu_id */              \
+	"cmpl %c[f_cpus](%[f]), %%ecx\n\t"                                   \
+	"jae " nocpu "\n\t"                                                  \
+	"shlq $12, %%rcx\n\t"                                                \
+	"addq %c[f_slabs](%[f]), %%rcx\n\t"
+
+#define PCPUPOOL__SECTION_OPERANDS(fp)                                    \
+	[f] "r"(fp),                                                      \
+	[f_rseq] "i"(__builtin_offsetof(struct pcpupool_fast, pf_rseq_off)), \
+	[f_cpus] "i"(__builtin_offsetof(struct pcpupool_fast, pf_abi1_cpus)), \
+	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs))
+
+/*
+ * Pop the top of the current CPU's slab if it holds more than its low
+ * watermark.  The slot holds the element's byte offset; one multiplication
+ * by pf_div gives its index (the high half) and says whether the offset is
+ * an element's start (the low half is then below pf_div), so a bad value
+ * that a free let in is never handed out.  The owner mark is written (only
+ * when it changes) before the commit: a process killed anywhere either
+ * left the element in the slab or is recorded as its holder.
+ */
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void *
+pcpupool__pop(const struct pcpupool_fast *f)
+{
+	uint64_t off;
+
+	__asm__ goto(
+		PCPUPOOL__SECTION_ENTER
+		"movq (%%rcx), %%r10\n\t"              /* count word */
+		"movl %%r10d, %%edx\n\t"
+		"andl $1023, %%edx\n\t"                /* count, kept inside the page */
+		"cmpl 12(%%rcx), %%edx\n\t"            /* count <= low: slow path */
+		"jbe %l[slow]\n\t"
+		"movl 188(%%rcx,%%rdx,4), %k[off]\n\t" /* slots[count - 1] */
+		"movl %k[off], %%eax\n\t"
+		"mulq %c[f_div](%[f])\n\t"
+		"cmpq %c[f_div](%[f]), %%rax\n\t"      /* not an element's start */
+		"jae %l[slow]\n\t"
+		"cmpl %c[f_nr](%[f]), %%edx\n\t"       /* index past the pool */
+		"jae %l[slow]\n\t"
+		"movq %c[f_meta](%[f]), %%rax\n\t"
+		"movl %c[f_owner](%[f]), %%esi\n\t"
+		"cmpl %%esi, 4(%%rax,%%rdx,8)\n\t"
+		"je 5f\n\t"
+		"movl %%esi, 4(%%rax,%%rdx,8)\n\t"     /* meta[index].owner */
+		"5:\n\t"
+		"addq $" PCPUPOOL__POP_DELTA ", %%r10\n\t"
+		"movq %%r10, (%%rcx)\n\t"              /* commit */
+		"2:\n\t"
+		: [off] "=&r"(off)
+		: PCPUPOOL__SECTION_OPERANDS(f),
+		  [f_div] "i"(__builtin_offsetof(struct pcpupool_fast, pf_div)),
+		  [f_nr] "i"(__builtin_offsetof(struct pcpupool_fast, pf_nr_elems)),
+		  [f_meta] "i"(__builtin_offsetof(struct pcpupool_fast, pf_meta)),
+		  [f_owner] "i"(__builtin_offsetof(struct pcpupool_fast, pf_owner))
+		: "rax", "rcx", "rdx", "rsi", "r10", "memory", "cc"
+		: slow);
+	return f->pf_elems + off;
+slow:
+	return 0;
+}
+
+/* Push byte offset @off onto the current CPU's slab if it is under its
+ * limit.  Return: 1 pushed, 0 slow path. */
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
+pcpupool__push(const struct pcpupool_fast *f, uint32_t off)
+{
+	__asm__ goto(
+		PCPUPOOL__SECTION_ENTER
+		"movq (%%rcx), %%rax\n\t"              /* count word */
+		"movl %%eax, %%edx\n\t"
+		"andl $1023, %%edx\n\t"
+		"cmpl 8(%%rcx), %%edx\n\t"             /* count >= limit: slow path */
+		"jae %l[slow]\n\t"
+		"movl %k[off], 192(%%rcx,%%rdx,4)\n\t" /* slots[count] */
+		"addq $" PCPUPOOL__PUSH_DELTA ", %%rax\n\t"
+		"movq %%rax, (%%rcx)\n\t"              /* commit */
+		"2:\n\t"
+		:
+		: PCPUPOOL__SECTION_OPERANDS(f), [off] "r"(off)
+		: "rax", "rcx", "rdx", "rsi", "memory", "cc"
+		: slow);
+	return 1;
+slow:
+	return 0;
+}
+
+/* ThreadSanitizer cannot see inside the sections: there the library's
+ * annotated functions are called instead. */
+#if defined(__SANITIZE_THREAD__)
+#define PCPUPOOL__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PCPUPOOL__TSAN 1
+#endif
+#endif
+
+#if !defined(PCPUPOOL_NO_INLINE) && !defined(PCPUPOOL__TSAN)
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void *
+pcpupool_alloc(struct pcpupool *pool, int flags)
+{
+	void *p;
+
+	if (__builtin_expect(pool != 0 && (unsigned int)flags <= PCPUPOOL_WAIT &&
+			     (p = pcpupool__pop((const struct pcpupool_fast *)(void *)pool)) != 0, 1))
+		return p;
+	return pcpupool__alloc_slow(pool, flags);
+}
+
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void
+pcpupool_free(void *elem, struct pcpupool *pool)
+{
+	const struct pcpupool_fast *f = (const struct pcpupool_fast *)(void *)pool;
+
+	if (__builtin_expect(pool != 0, 1)) {
+		uintptr_t off = (uintptr_t)elem - (uintptr_t)f->pf_elems;
+
+		if (__builtin_expect(off <= f->pf_max_off &&
+				     pcpupool__push(f, (uint32_t)off), 1))
+			return;
+	}
+	pcpupool__free_slow(elem, pool);
+}
+#endif
+#endif /* PCPUPOOL_HAVE_SECTIONS */
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+/* this file defines the out-of-line pcpupool_alloc() and pcpupool_free() */
+#define PCPUPOOL_NO_INLINE 1
 #include "pcpupool.h"
 #include "protocol.h"
 #include "slab.h"
@@ -1553,30 +1555,16 @@ PCPUPOOL_EXPORT int pcpupool_destroy(struct pcpupool *pool)
 /* ------------------------------------------------------------------ */
 /* alloc / free                                                        */
 
-/* Whatever the reserves can give after a pop that missed the hit path:
- * the popped element (sending the refill request if the slab went under
- * its low watermark), else the slow path's.  Async-signal-safe. */
-static void *alloc_reserve(struct pcpupool *pool, uint32_t idx, uint32_t left,
-			   struct slab *s)
+/* Whatever the reserves can give when the hit path could not: the slab's
+ * top under its low watermark (sending the refill request), the inboxes.
+ * Async-signal-safe. */
+static void *alloc_reserve(struct pcpupool *pool)
 {
-	const struct slab_view *v = &pool->v;
-
-	if (idx != SLAB_NIL) {
-		slab_tsan_acquire(v);
-		if (left < s->low) {
-			int cpu = slab_low_check(v, s, left);
-
-			if (cpu >= 0)
-				refill_send(pool, (uint32_t)cpu);
-		}
-		return slab_elem(v, idx);
-	}
-
-	struct slab_alloc_res r = slab_alloc_slow(v, left);
+	struct slab_alloc_res r = slab_alloc_slow(&pool->v);
 
 	if (r.refill_cpu >= 0)
 		refill_send(pool, (uint32_t)r.refill_cpu);
-	return r.idx != SLAB_NIL ? slab_elem(v, r.idx) : NULL;
+	return r.idx != SLAB_NIL ? slab_elem(&pool->v, r.idx) : NULL;
 }
 
 /* PCPUPOOL_WAIT with every reserve dry: synchronous refills and retries
@@ -1605,10 +1593,7 @@ static void *alloc_wait(struct pcpupool *pool)
 			return NULL;
 		}
 
-		uint32_t left;
-		struct slab *s;
-		uint32_t idx = slab_pop(&pool->v, &left, &s);
-		void *p = alloc_reserve(pool, idx, left, s);
+		void *p = alloc_reserve(pool);
 
 		if (p)
 			return p;
@@ -1621,14 +1606,29 @@ static void *alloc_wait(struct pcpupool *pool)
 	return NULL;
 }
 
-/* Everything pcpupool_alloc() does not do inline: low watermark crossed,
- * slab empty, no rseq. */
-static __attribute__((noinline)) void *alloc_slow(struct pcpupool *pool, int flags,
-						  uint32_t idx, uint32_t left,
-						  struct slab *s)
+/**
+ * pcpupool__alloc_slow() - pcpupool_alloc() past the inline hit path.
+ * @pool: the pool.
+ * @flags: as pcpupool_alloc().
+ *
+ * Called by the inline pcpupool_alloc() of pcpupool.h when its section
+ * could not serve; does everything pcpupool_alloc() does, hit path
+ * included.  Not for direct use.
+ */
+PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
 {
-	void *p = alloc_reserve(pool, idx, left, s);
+	if (unlikely(!pool || (unsigned int)flags > PCPUPOOL_WAIT)) {
+		errno = EINVAL;
+		return NULL;
+	}
 
+	void *p = slab_hit_pop(&pool->v);
+
+	if (likely(p)) {
+		slab_tsan_acquire(&pool->v);
+		return p;
+	}
+	p = alloc_reserve(pool);
 	if (likely(p))
 		return p;
 	if (!(flags & PCPUPOOL_WAIT)) {
@@ -1636,12 +1636,6 @@ static __attribute__((noinline)) void *alloc_slow(struct pcpupool *pool, int fla
 		return NULL;
 	}
 	return alloc_wait(pool);
-}
-
-static __attribute__((noinline, cold)) void *alloc_einval(void)
-{
-	errno = EINVAL;
-	return NULL;
 }
 
 /**
@@ -1677,18 +1671,7 @@ static __attribute__((noinline, cold)) void *alloc_einval(void)
  */
 PCPUPOOL_EXPORT void *pcpupool_alloc(struct pcpupool *pool, int flags)
 {
-	if (unlikely(!pool || (unsigned int)flags > PCPUPOOL_WAIT))
-		return alloc_einval();
-
-	uint32_t left;
-	struct slab *s;
-	uint32_t idx = slab_pop(&pool->v, &left, &s);
-
-	if (likely(idx != SLAB_NIL && left >= s->low)) {
-		slab_tsan_acquire(&pool->v);
-		return slab_elem(&pool->v, idx);
-	}
-	return alloc_slow(pool, flags, idx, left, s);
+	return pcpupool__alloc_slow(pool, flags);
 }
 
 /**
@@ -1707,13 +1690,22 @@ PCPUPOOL_EXPORT void *pcpupool_alloc(struct pcpupool *pool, int flags)
  */
 PCPUPOOL_EXPORT void pcpupool_free(void *elem, struct pcpupool *pool)
 {
-	if (unlikely(!elem || !pool))
-		return;
+	if (likely(pool))
+		slab_free_elem(&pool->v, elem);
+}
 
-	uint32_t idx = slab_index_of(&pool->v, elem);
-
-	if (likely(idx != SLAB_NIL))
-		slab_free(&pool->v, idx);
+/**
+ * pcpupool__free_slow() - pcpupool_free() past the inline hit path.
+ * @elem: as pcpupool_free().
+ * @pool: the pool.
+ *
+ * Called by the inline pcpupool_free() of pcpupool.h when its section
+ * could not push; does everything pcpupool_free() does.  Not for direct
+ * use.
+ */
+PCPUPOOL_EXPORT void pcpupool__free_slow(void *elem, struct pcpupool *pool)
+{
+	pcpupool_free(elem, pool);
 }
 
 /* ------------------------------------------------------------------ */

@@ -35,7 +35,8 @@
 #define PCP_MAX_CLIENTS_PER_UID 256
 #define PCP_MAX_ATTACH_PER_CLIENT 64
 #define PCP_MAX_ELEM_SIZE      (1u << 20)
-#define PCP_MAX_POOL_BYTES     (UINT64_C(1) << 34) /* 16 GiB per pool */
+#define PCP_MAX_POOL_BYTES     (UINT64_C(1) << 32) /* 4 GiB of elements per pool:
+						   * slots hold 32-bit offsets */
 #define PCP_MAX_MIN_NR         (1u << 20)
 #define PCP_MAX_ELEMS          (1u << 24) /* elements per pool */
 

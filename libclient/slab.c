@@ -49,6 +49,8 @@ int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr)
 	align = g->elem_align ? g->elem_align : 8;
 	if ((align & (align - 1)) || align > page)
 		return -EINVAL;
+	if (align < 8)
+		align = 8;   /* a stride of at least 8: see slab_view_init() */
 	stride = ROUND_UP(g->elem_size, align);
 	if (stride > UINT32_MAX)
 		return -EOVERFLOW;
@@ -73,7 +75,8 @@ int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr)
 			      SLAB_CACHELINE);
 	h.elems_off = ROUND_UP(h.meta_off + sizeof(struct slab_meta) * g->max_elems,
 			       page);
-	if (g->max_elems > (UINT64_MAX / 2 - h.elems_off) / stride)
+	/* slots hold byte offsets from the first element in 32 bits */
+	if (g->max_elems * stride > (UINT64_C(1) << 32))
 		return -EOVERFLOW;
 	h.map_size = ROUND_UP(h.elems_off + g->max_elems * stride, page);
 	if (h.map_size > (UINT64_C(1) << 46))
@@ -123,7 +126,7 @@ int slab_format(void *base, const struct slab_hdr *layout, const char *name)
 		struct slab *s = (struct slab *)(p + h->slabs_off + (size_t)c * h->slab_stride);
 
 		memset(s, 0, offsetof(struct slab, slots));
-		s->count = 0;
+		s->cw = 0;
 		s->limit = h->slab_cap;
 		s->low = 0;
 		s->cap = h->slab_cap;
@@ -223,14 +226,13 @@ int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owne
 	v->slab_stride = h->slab_stride;
 	v->elem_stride = h->elem_stride;
 	v->nr_cpus = h->nr_cpus;
+	v->slab_cap = h->slab_cap;
 	v->max_elems = (uint32_t)h->max_elems;
+	v->max_off = (uint32_t)((h->max_elems - 1) * h->elem_stride);
+	/* ceil(2^64 / stride); the stride is at least 8, so no overflow */
+	v->div = UINT64_MAX / h->elem_stride + 1;
 	v->owner = owner;
 	v->map_size = h->map_size;
-	v->stride_shift = (uint32_t)__builtin_ctz(h->elem_stride);
-	uint32_t odd = h->elem_stride >> v->stride_shift, inv = odd;
-	for (int i = 0; i < 5; i++)   /* Newton: each step doubles the bits */
-		inv *= 2 - odd * inv;
-	v->stride_inv = inv;
 #ifdef SLAB_HAVE_RSEQ
 	v->rseq_off = (intptr_t)__rseq_offset;
 	v->rseq_cpus = slab_rseq_available() ? h->nr_cpus : 0;
@@ -402,9 +404,81 @@ int slab_list_take(const struct slab_view *v, _Atomic uint64_t *box,
 /* rseq sections used by the slow paths                                */
 
 #ifdef SLAB_HAVE_RSEQ
-/* Copy buf[0..n) above the current CPU's count, as many as fit below
- * cap, and commit count += k.  Returns k (0 with *ret_slab NULL when rseq
- * is not usable here). */
+/* The sections below enter like the hit path's (pcpupool.h), with the view
+ * as the struct pcpupool_fast it starts with; leaving for "slow" means
+ * rseq cannot be used here. */
+#define SLAB_SECTION_OPERANDS(v) PCPUPOOL__SECTION_OPERANDS(slab_fast(v))
+
+enum { POP_OK, POP_EMPTY, POP_NOCPU, POP_DISCARDED };
+
+/* Pop the top of the current CPU's slab whatever its low watermark; a top
+ * slot that is not an element's start is dropped instead (committed as a
+ * count - 1 that is no operation).  *ret_left: the count after the pop. */
+static int rseq_pop(const struct slab_view *v, uint32_t *ret_idx, uint32_t *ret_left,
+		    struct slab **ret_slab)
+{
+	uint64_t delta, cnt, idx;
+	uintptr_t slab;
+
+	__asm__ goto(
+		PCPUPOOL__SECTION_ENTER
+		"movq (%%rcx), %%r10\n\t"              /* count word */
+		"movzwl %%r10w, %%edi\n\t"             /* count */
+		"testl %%edi, %%edi\n\t"
+		"jz %l[empty]\n\t"
+		"cmpl %c[v_cap](%[f]), %%edi\n\t"      /* past the capacity: corrupt, */
+		"ja %l[empty]\n\t"                     /* the daemon's sweep reports it */
+		"movq $0xffff, %%r9\n\t"               /* a pop (see pcpupool.h) */
+		"movl 188(%%rcx,%%rdi,4), %%eax\n\t"   /* slots[count - 1] */
+		"mulq %c[f_div](%[f])\n\t"
+		"cmpq %c[f_div](%[f]), %%rax\n\t"
+		"jae 6f\n\t"
+		"cmpl %c[f_nr](%[f]), %%edx\n\t"
+		"jae 6f\n\t"
+		"movq %c[f_meta](%[f]), %%rax\n\t"
+		"movl %c[f_owner](%[f]), %%esi\n\t"
+		"cmpl %%esi, 4(%%rax,%%rdx,8)\n\t"
+		"je 7f\n\t"
+		"movl %%esi, 4(%%rax,%%rdx,8)\n\t"
+		"jmp 7f\n\t"
+		"6:\n\t"
+		"movq $-1, %%r9\n\t"                   /* not an element: drop it */
+		"7:\n\t"
+		"subl $1, %%edi\n\t"
+		"addq %%r9, %%r10\n\t"
+		"movq %%r10, (%%rcx)\n\t"              /* commit */
+		"2:\n\t"
+		"movq %%rdx, %[idx]\n\t"
+		"movq %%r9, %[delta]\n\t"
+		"movq %%rdi, %[cnt]\n\t"
+		"movq %%rcx, %[slab]\n\t"
+		: [idx] "=m"(idx), [delta] "=m"(delta), [cnt] "=m"(cnt), [slab] "=m"(slab)
+		: SLAB_SECTION_OPERANDS(v),
+		  [v_cap] "i"(offsetof(struct slab_view, slab_cap)),
+		  [f_div] "i"(offsetof(struct pcpupool_fast, pf_div)),
+		  [f_nr] "i"(offsetof(struct pcpupool_fast, pf_nr_elems)),
+		  [f_meta] "i"(offsetof(struct pcpupool_fast, pf_meta)),
+		  [f_owner] "i"(offsetof(struct pcpupool_fast, pf_owner))
+		: "rax", "rcx", "rdx", "rsi", "rdi", "r9", "r10", "memory", "cc"
+		: slow, empty);
+	*ret_slab = (struct slab *)slab;
+	*ret_left = (uint32_t)cnt;
+	if (delta != 0xffff) {
+		atomic_fetch_add_explicit(&((struct slab *)slab)->discarded, 1,
+					  memory_order_relaxed);
+		return POP_DISCARDED;
+	}
+	*ret_idx = (uint32_t)idx;
+	return POP_OK;
+slow:
+	return POP_NOCPU;
+empty:
+	return POP_EMPTY;
+}
+
+/* Copy buf[0..n) (element offsets) above the current CPU's count, as many
+ * as fit below cap, and commit count += k.  Returns k (0 with *ret_slab
+ * NULL when rseq is not usable here). */
 static uint32_t rseq_splice(const struct slab_view *v, const uint32_t *buf,
 			    uint32_t n, struct slab **ret_slab)
 {
@@ -412,30 +486,27 @@ static uint32_t rseq_splice(const struct slab_view *v, const uint32_t *buf,
 	uintptr_t slab, tmp, tmp2;
 
 	__asm__ __volatile__(
-		"0:\n\t"
-		"movq %c[v_off](%[v]), %%rsi\n\t"
-		SLAB_RSEQ_CS_ARM
-		"1:\n\t"
-		SLAB_RSEQ_LOCATE("5f")
-		"movl 12(%%rcx), %%edx\n\t"          /* cap */
-		"movl (%%rcx), %%edi\n\t"            /* count */
-		"cmpl %%edx, %%edi\n\t"              /* count > cap: corrupt */
+		PCPUPOOL__SECTION_ENTER_TO("5f")
+		"movq (%%rcx), %%r10\n\t"             /* count word */
+		"movl %c[v_cap](%[f]), %%edx\n\t"     /* cap */
+		"movzwl %%r10w, %%edi\n\t"            /* count */
+		"cmpl %%edx, %%edi\n\t"               /* count > cap: corrupt */
 		"ja 6f\n\t"
-		"subl %%edi, %%edx\n\t"              /* room = cap - count */
+		"subl %%edi, %%edx\n\t"               /* room = cap - count */
 		"cmpl %[n], %%edx\n\t"
-		"cmoval %[n], %%edx\n\t"             /* k = min(room, n) */
+		"cmoval %[n], %%edx\n\t"              /* k = min(room, n) */
 		"xorl %%r8d, %%r8d\n\t"
 		"8:\n\t"
 		"cmpl %%edx, %%r8d\n\t"
 		"jae 9f\n\t"
 		"movl (%[buf],%%r8,4), %%eax\n\t"
 		"leaq (%%rdi,%%r8), %%r9\n\t"
-		"movl %%eax, 192(%%rcx,%%r9,4)\n\t"  /* slots[count + i] */
+		"movl %%eax, 192(%%rcx,%%r9,4)\n\t"   /* slots[count + i] */
 		"addl $1, %%r8d\n\t"
 		"jmp 8b\n\t"
 		"9:\n\t"
-		"addl %%edx, %%edi\n\t"
-		"movl %%edi, (%%rcx)\n\t"            /* commit: count += k */
+		"addq %%rdx, %%r10\n\t"
+		"movq %%r10, (%%rcx)\n\t"             /* commit: count += k */
 		"2:\n\t"
 		"jmp 7f\n\t"
 		"6:\n\t"
@@ -446,16 +517,18 @@ static uint32_t rseq_splice(const struct slab_view *v, const uint32_t *buf,
 		"xorl %%ecx, %%ecx\n\t"
 		"7:\n\t"
 		: "=&d"(k), "=&c"(slab), "=&a"(tmp), "=&D"(tmp2)
-		: SLAB_RSEQ_VIEW_OPERANDS(v), [buf] "r"(buf), [n] "r"(n)
-		: "rsi", "r8", "r9", "memory", "cc");
+		: SLAB_SECTION_OPERANDS(v), [buf] "r"(buf), [n] "r"(n),
+		  [v_cap] "i"(offsetof(struct slab_view, slab_cap))
+		: "rsi", "r8", "r9", "r10", "memory", "cc");
 	(void)tmp; (void)tmp2;
 	*ret_slab = (struct slab *)slab;
 	return k;
 }
 
 /* Move the top of the current CPU's slab down to limit/2 (at most @max
- * slots) into buf; commit count -= k.  Returns k; *ret_slab is the slab
- * (NULL when rseq is not usable here). */
+ * slots) into buf (as offsets), marking each element ours; commit count -=
+ * k.  Returns k; *ret_slab is the slab (NULL when rseq is not usable
+ * here). */
 static uint32_t rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t max,
 			   struct slab **ret_slab)
 {
@@ -463,41 +536,41 @@ static uint32_t rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t ma
 	uintptr_t slab, tmp, tmp2;
 
 	__asm__ __volatile__(
-		"0:\n\t"
-		"movq %c[v_off](%[v]), %%rsi\n\t"
-		SLAB_RSEQ_CS_ARM
-		"1:\n\t"
-		SLAB_RSEQ_LOCATE("5f")
-		"movl 4(%%rcx), %%edx\n\t"           /* limit */
-		"shrl $1, %%edx\n\t"                 /* target = limit / 2 */
-		"movl (%%rcx), %%edi\n\t"            /* count */
-		"cmpl 12(%%rcx), %%edi\n\t"          /* count > cap: corrupt */
+		PCPUPOOL__SECTION_ENTER_TO("5f")
+		"movq (%%rcx), %%r10\n\t"             /* count word */
+		"movl 8(%%rcx), %%esi\n\t"            /* limit */
+		"shrl $1, %%esi\n\t"                  /* target = limit / 2 */
+		"movzwl %%r10w, %%edi\n\t"            /* count */
+		"cmpl %c[v_cap](%[f]), %%edi\n\t"     /* count > cap: corrupt */
 		"ja 6f\n\t"
-		"movl %%edi, %%eax\n\t"
-		"subl %%edx, %%eax\n\t"              /* k = count - target */
+		"subl %%esi, %%edi\n\t"               /* k = count - target */
 		"jbe 6f\n\t"
-		"cmpl %[max], %%eax\n\t"
-		"cmoval %[max], %%eax\n\t"           /* k = min(k, max) */
-		"movl %%eax, %%edx\n\t"
-		"subl %%edx, %%edi\n\t"              /* new count */
+		"cmpl %[max], %%edi\n\t"
+		"cmoval %[max], %%edi\n\t"            /* k = min(k, max) */
+		"subq %%rdi, %%r10\n\t"               /* the new count word */
+		"movzwl %%r10w, %%esi\n\t"            /* the new count */
 		"xorl %%r8d, %%r8d\n\t"
-		"movq %c[v_meta](%[v]), %%r10\n\t"
-		"movl %c[v_owner](%[v]), %%r11d\n\t"
 		"8:\n\t"
-		"cmpl %%edx, %%r8d\n\t"
+		"cmpl %%edi, %%r8d\n\t"
 		"jae 9f\n\t"
-		"leaq (%%rdi,%%r8), %%r9\n\t"
+		"leaq (%%rsi,%%r8), %%r9\n\t"
 		"movl 192(%%rcx,%%r9,4), %%eax\n\t"
-		"cmpl %c[v_nelem](%[v]), %%eax\n\t"  /* corrupt slot: no mark */
-		"jae 10f\n\t"
-		"movl %%r11d, 4(%%r10,%%rax,8)\n\t"  /* spilled: owner = us */
-		"10:\n\t"
 		"movl %%eax, (%[buf],%%r8,4)\n\t"
+		"mulq %c[f_div](%[f])\n\t"            /* index, if an element's start */
+		"cmpq %c[f_div](%[f]), %%rax\n\t"
+		"jae 10f\n\t"
+		"cmpl %c[f_nr](%[f]), %%edx\n\t"
+		"jae 10f\n\t"
+		"movq %c[f_meta](%[f]), %%rax\n\t"
+		"movl %c[f_owner](%[f]), %%r9d\n\t"
+		"movl %%r9d, 4(%%rax,%%rdx,8)\n\t"    /* spilled: owner = us */
+		"10:\n\t"
 		"addl $1, %%r8d\n\t"
 		"jmp 8b\n\t"
 		"9:\n\t"
-		"movl %%edi, (%%rcx)\n\t"            /* commit: count -= k */
+		"movq %%r10, (%%rcx)\n\t"             /* commit: count -= k */
 		"2:\n\t"
+		"movl %%edi, %%edx\n\t"
 		"jmp 7f\n\t"
 		"6:\n\t"
 		"xorl %%edx, %%edx\n\t"
@@ -507,16 +580,26 @@ static uint32_t rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t ma
 		"xorl %%ecx, %%ecx\n\t"
 		"7:\n\t"
 		: "=&d"(k), "=&c"(slab), "=&a"(tmp), "=&D"(tmp2)
-		: SLAB_RSEQ_VIEW_OPERANDS(v), [buf] "r"(buf), [max] "r"(max),
-		  [v_meta] "i"(offsetof(struct slab_view, meta)),
-		  [v_owner] "i"(offsetof(struct slab_view, owner)),
-		  [v_nelem] "i"(offsetof(struct slab_view, max_elems))
-		: "rsi", "r8", "r9", "r10", "r11", "memory", "cc");
+		: SLAB_SECTION_OPERANDS(v), [buf] "r"(buf), [max] "r"(max),
+		  [v_cap] "i"(offsetof(struct slab_view, slab_cap)),
+		  [f_div] "i"(offsetof(struct pcpupool_fast, pf_div)),
+		  [f_nr] "i"(offsetof(struct pcpupool_fast, pf_nr_elems)),
+		  [f_meta] "i"(offsetof(struct pcpupool_fast, pf_meta)),
+		  [f_owner] "i"(offsetof(struct pcpupool_fast, pf_owner))
+		: "rsi", "r8", "r9", "r10", "memory", "cc");
 	(void)tmp; (void)tmp2;
 	*ret_slab = (struct slab *)slab;
 	return k;
 }
 #else
+enum { POP_OK, POP_EMPTY, POP_NOCPU, POP_DISCARDED };
+static int rseq_pop(const struct slab_view *v, uint32_t *ret_idx, uint32_t *ret_left,
+		    struct slab **ret_slab)
+{
+	(void)v; (void)ret_idx; (void)ret_left;
+	*ret_slab = NULL;
+	return POP_NOCPU;
+}
 static uint32_t rseq_splice(const struct slab_view *v, const uint32_t *buf,
 			    uint32_t n, struct slab **ret_slab)
 {
@@ -614,6 +697,24 @@ int slab_low_check(const struct slab_view *v, struct slab *s, uint32_t left)
 	return slab_request(v, s) ? slab_index(v, s) : -1;
 }
 
+/* Splice buf[0..n) (element indices) into the current CPU's slab; what
+ * does not fit stays in buf (as indices) from the returned count on. */
+static uint32_t splice_indices(const struct slab_view *v, uint32_t *buf, uint32_t n,
+			       struct slab **ret_slab)
+{
+	uint32_t k;
+
+	for (uint32_t i = 0; i < n; i++)
+		buf[i] = slab_off_of(v, buf[i]);
+	slab_tsan_release(v);
+	k = rseq_splice(v, buf, n, ret_slab);
+	for (uint32_t i = k; i < n; i++)
+		buf[i] /= v->elem_stride;
+	if (k)
+		atomic_fetch_add_explicit(&(*ret_slab)->spliced, k, memory_order_relaxed);
+	return k;
+}
+
 /* Take the inbox of slab @c; hand out the first element, splice the rest
  * into the current CPU's slab (rseq) or put it back. */
 static uint32_t take_from_inbox(const struct slab_view *v, uint32_t c, bool use_rseq,
@@ -629,15 +730,15 @@ static uint32_t take_from_inbox(const struct slab_view *v, uint32_t c, bool use_
 	    n == 0)
 		return SLAB_NIL;
 	atomic_store_explicit(&v->meta[buf[0]].owner, v->owner, memory_order_relaxed);
-	if (n > 1 && use_rseq) {
-		slab_tsan_release(v);
-		k = rseq_splice(v, buf + 1, n - 1, &s);
-	}
+	if (n > 1 && use_rseq)
+		k = splice_indices(v, buf + 1, n - 1, &s);
 	if (1 + k < n)
 		slab_list_push(v, &victim->inbox, buf + 1 + k, n - 1 - k);
 	/* what is left on the CPU we drew from */
 	if (s) {
-		int r = slab_low_check(v, s, s->count);
+		uint64_t cw = __atomic_load_n(&s->cw, __ATOMIC_RELAXED);
+		int r = slab_low_check(v, s, SLAB_CW_COUNT(cw));
+
 		if (r >= 0)
 			*refill_cpu = r;
 	} else if (!use_rseq) {
@@ -649,19 +750,35 @@ static uint32_t take_from_inbox(const struct slab_view *v, uint32_t c, bool use_
 }
 
 /**
- * slab_alloc_slow() - an element when the current CPU's slab is empty or
- * rseq is unusable: its inbox first, then the other CPUs' inboxes.
+ * slab_alloc_slow() - an element when the hit path could not give one: pop
+ * whatever the current CPU's slab holds (asking for a refill when that
+ * takes it under its low watermark), else its inbox, else the other CPUs'
+ * inboxes.
  * @v: pool view.
- * @pop_status: SLAB_POP_EMPTY or SLAB_POP_NOCPU from slab_pop().
  *
  * Context: async-signal-safe, lock-free, no syscall, never blocks.
  * Return: .idx the element or SLAB_NIL when every reserve it can reach is
  * empty; .refill_cpu the CPU whose refill the caller should request, or -1.
  */
-struct slab_alloc_res slab_alloc_slow(const struct slab_view *v, uint32_t pop_status)
+struct slab_alloc_res slab_alloc_slow(const struct slab_view *v)
 {
 	struct slab_alloc_res r = { SLAB_NIL, -1 };
-	bool use_rseq = pop_status == SLAB_POP_EMPTY;
+	uint32_t idx = SLAB_NIL, left = 0;
+	struct slab *s;
+	int st;
+
+	/* every discarded slot shortens the slab: this ends */
+	while ((st = rseq_pop(v, &idx, &left, &s)) == POP_DISCARDED)
+		;
+	if (st == POP_OK) {
+		slab_tsan_acquire(v);
+		r.idx = idx;
+		if (left < s->low)
+			r.refill_cpu = slab_low_check(v, s, left);
+		return r;
+	}
+
+	bool use_rseq = st == POP_EMPTY;
 	uint32_t cpu = (uint32_t)slab_current_cpu(v);
 
 	for (uint32_t i = 0; i < v->nr_cpus && r.idx == SLAB_NIL; i++) {
@@ -673,7 +790,7 @@ struct slab_alloc_res slab_alloc_slow(const struct slab_view *v, uint32_t pop_st
 	if (r.idx == SLAB_NIL) {
 		/* every reachable reserve is dry: count the miss and make sure
 		 * our CPU's refill is on its way (coalesced like any other) */
-		struct slab *s = slab_of(v, cpu);
+		s = slab_of(v, cpu);
 		atomic_fetch_add_explicit(&s->misses, 1, memory_order_relaxed);
 		if (slab_request(v, s))
 			r.refill_cpu = (int)cpu;
@@ -682,37 +799,48 @@ struct slab_alloc_res slab_alloc_slow(const struct slab_view *v, uint32_t pop_st
 }
 
 /**
- * slab_free_slow() - free when the slab is at its limit or rseq is
- * unusable: spill the top of the slab to its outbox, then push; or, without
- * rseq, push onto the current CPU's inbox.
+ * slab_free_slow() - free when the hit path could not: spill the top of a
+ * full slab to its outbox, then push; or, without rseq, push onto the
+ * current CPU's inbox.
  * @v: pool view.
- * @idx: the element.
- * @push_status: SLAB_PUSH_FULL or SLAB_PUSH_NOCPU from slab_push().
+ * @idx: the element (checked: anything else is dropped).
  *
  * Context: async-signal-safe, lock-free, no syscall; never fails.
  */
-void slab_free_slow(const struct slab_view *v, uint32_t idx, int push_status)
+void slab_free_slow(const struct slab_view *v, uint32_t idx)
 {
+	uint32_t buf[SLAB_BATCH_MAX];
+	struct slab *s = NULL;
+	uint32_t k;
+
 	if (idx >= v->max_elems)
 		return;  /* not ours: dropping it is all that is safe */
-	if (push_status == SLAB_PUSH_FULL) {
-		uint32_t buf[SLAB_BATCH_MAX];
-		struct slab *s = NULL;
-		uint32_t k = rseq_spill(v, buf, SLAB_BATCH_MAX, &s);
-
-		if (s) {
-			slab_tsan_acquire(v);
-			if (k)
-				slab_list_push(v, &s->outbox, buf, k);
-			if (slab_push(v, idx) == SLAB_PUSH_OK)
-				return;
-			/* limit 0 (trimmed to nothing) or migrated onto a full
-			 * slab: the element goes back to the daemon directly */
-			slab_list_push(v, &s->outbox, &idx, 1);
-			return;
-		}
+	k = rseq_spill(v, buf, SLAB_BATCH_MAX, &s);
+	if (!s) {
+		/* no rseq here: the lists alone */
+		slab_list_push(v, &slab_of(v, (uint32_t)slab_current_cpu(v))->inbox, &idx, 1);
+		return;
 	}
-	slab_list_push(v, &slab_of(v, (uint32_t)slab_current_cpu(v))->inbox, &idx, 1);
+	slab_tsan_acquire(v);
+	if (k) {
+		uint32_t n = 0;
+
+		atomic_fetch_add_explicit(&s->spilled, k, memory_order_relaxed);
+		for (uint32_t i = 0; i < k; i++) {
+			uint32_t e = slab_idx_of_off(v, buf[i]);
+
+			if (e != SLAB_NIL)
+				buf[n++] = e;
+		}
+		if (n)
+			slab_list_push(v, &s->outbox, buf, n);
+	}
+	slab_tsan_release(v);
+	if (slab_hit_push(v, slab_off_of(v, idx)))
+		return;
+	/* limit 0 (trimmed to nothing), or migrated onto a full slab or off
+	 * rseq: the element goes back to the daemon directly */
+	slab_list_push(v, &s->outbox, &idx, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -727,9 +855,42 @@ void slab_free_slow(const struct slab_view *v, uint32_t idx, int push_status)
  */
 uint32_t slab_count(const struct slab_view *v, uint32_t cpu)
 {
-	uint32_t c = __atomic_load_n(&slab_of(v, cpu)->count, __ATOMIC_RELAXED);
+	uint32_t c = SLAB_CW_COUNT(__atomic_load_n(&slab_of(v, cpu)->cw, __ATOMIC_RELAXED));
 
-	return c > v->hdr->slab_cap ? v->hdr->slab_cap : c;
+	return c > v->slab_cap ? v->slab_cap : c;
+}
+
+/**
+ * slab_cpu_counts() - allocations and frees the sections made on CPU @cpu's
+ * slab since the pool was created (a snapshot).
+ * @v: pool view.
+ * @cpu: slab index.
+ * @ret_allocs: pops.
+ * @ret_frees: pushes.
+ *
+ * The count word's ops field is pops + pushes, and its count is pushes -
+ * pops + spliced - spilled - discarded; those three are added after their
+ * section commits, so a snapshot taken in between (or left by a client
+ * killed there) is off by half a batch at most, never negative.
+ */
+void slab_cpu_counts(const struct slab_view *v, uint32_t cpu, uint64_t *ret_allocs,
+		     uint64_t *ret_frees)
+{
+	struct slab *s = slab_of(v, cpu);
+	uint64_t cw = __atomic_load_n(&s->cw, __ATOMIC_RELAXED);
+	uint64_t ops = SLAB_CW_OPS(cw);
+	int64_t net = (int64_t)SLAB_CW_COUNT(cw) -
+		(int64_t)atomic_load_explicit(&s->spliced, memory_order_relaxed) +
+		(int64_t)atomic_load_explicit(&s->spilled, memory_order_relaxed) +
+		(int64_t)atomic_load_explicit(&s->discarded, memory_order_relaxed);
+	int64_t allocs = ((int64_t)ops - net) / 2;
+
+	if (allocs < 0)
+		allocs = 0;
+	if ((uint64_t)allocs > ops)
+		allocs = (int64_t)ops;
+	*ret_allocs = (uint64_t)allocs;
+	*ret_frees = ops - (uint64_t)allocs;
 }
 
 /**

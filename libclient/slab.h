@@ -14,14 +14,30 @@
  *
  * Design (measured against the alternatives in bench/, see DESIGN.md):
  *
- *   slab N       {count, slots[cap]} of element indices.  Written ONLY by
+ *   slab N       {count word, slots[cap]}: each slot the byte offset of a
+ *                free element from the first element.  Written ONLY by
  *                rseq critical sections running on CPU N (pop, push, splice,
- *                spill below), each of which ends in the single store of
- *                `count`.  The kernel restarts a section that is preempted,
- *                migrated or interrupted by a signal before that store, so
- *                two sections on the same slab never interleave - across
- *                threads, processes and signal handlers alike.  The hit
- *                path has no atomic read-modify-write and no fence.
+ *                spill, discard), each of which ends in the single store of
+ *                the count word.  The kernel restarts a section that is
+ *                preempted, migrated or interrupted by a signal before that
+ *                store, so two sections on the same slab never interleave -
+ *                across threads, processes and signal handlers alike.  The
+ *                hit path has no atomic read-modify-write and no fence.
+ *   count word   {count : 16, ops : 48}.  Pop and push add -1 or +1 to the
+ *                count and 1 to ops in their commit store, so the per-CPU
+ *                statistics cost no instruction; splice, spill and discard
+ *                move the count alone and add what they moved to spliced,
+ *                spilled and discarded once committed.  allocs and frees
+ *                follow: ops = allocs + frees, and count = frees - allocs +
+ *                spliced - spilled - discarded (slab_cpu_counts()).
+ *   offsets      the hit path turns a slot into a pointer with one add and
+ *                a pointer into a slot with one subtract (the pool's
+ *                elements span at most 4 GiB).  Pop checks the offset it
+ *                hands out with one multiplication (pf_div below): the high
+ *                half is the element's index, the low half says whether it
+ *                is an element's start.  So free only checks the range, and
+ *                an offset inside the pool that is not an element's start
+ *                is discarded when it reaches the top of the slab.
  *   inbox N      a list of free elements, linked through slab_meta.next,
  *                packed with its length in one 64-bit word.  The daemon
  *                pushes refill batches into it (CAS); a client takes the
@@ -77,8 +93,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pcpupool.h"
+
 #define SLAB_MAGIC          UINT64_C(0x4c4f4f5055504350) /* "PCPUPOOL" */
-#define SLAB_LAYOUT_VERSION 1u
+#define SLAB_LAYOUT_VERSION 2u
 #define SLAB_CACHELINE      64u
 #define SLAB_HDR_SIZE       4096u
 #define SLAB_NIL            UINT32_MAX      /* "no element" index */
@@ -122,20 +140,13 @@ enum slab_state { SLAB_STATE_OK = 0, SLAB_STATE_QUARANTINED = 1, SLAB_STATE_DEST
 
 /* One CPU's slab descriptor, slab_stride bytes, cache-line aligned. */
 struct slab {
-	/* line 0: `count` is written only by rseq sections on this CPU;
-	 * limit/low are written (rarely) by the daemon and read by sections. */
-	uint32_t count;
+	/* line 0: the count word is written only by rseq sections on this
+	 * CPU; limit/low are written (rarely) by the daemon and read by them. */
+	uint64_t cw;                       /* {count : 16, ops : 48} */
 	uint32_t limit;
 	uint32_t low;
 	uint32_t cap;
-	/* statistics counted inside the pop and push sections, on the line
-	 * they already own: no atomic, no extra cache line.  A section that is
-	 * aborted after its increment and restarted counts twice, so these
-	 * over-count by the number of such aborts (rare: the window is a few
-	 * instructions). */
-	uint64_t allocs;
-	uint64_t frees;
-	uint8_t pad0[SLAB_CACHELINE - 32];
+	uint8_t pad0[SLAB_CACHELINE - 20];
 	/* line 1: daemon -> clients, and the slow paths' counters */
 	_Atomic uint64_t inbox;            /* slab_list word */
 	_Atomic uint32_t refill_pending;   /* 1 while an async request is out */
@@ -145,12 +156,18 @@ struct slab {
 	_Atomic uint64_t pending_since_ns; /* CLOCK_MONOTONIC of the request */
 	_Atomic uint64_t misses;           /* allocs that found no element */
 	_Atomic uint64_t steals;           /* inboxes taken by other CPUs */
-	uint8_t pad1[SLAB_CACHELINE - 56];
+	_Atomic uint64_t spliced;          /* elements spliced in (committed) */
 	/* line 2: clients -> daemon */
 	_Atomic uint64_t outbox;           /* slab_list word */
-	uint8_t pad2[SLAB_CACHELINE - 8];
-	uint32_t slots[];                  /* cap entries */
+	_Atomic uint64_t spilled;          /* elements spilled out (committed) */
+	_Atomic uint64_t discarded;        /* slots dropped as not elements */
+	uint8_t pad2[SLAB_CACHELINE - 24];
+	uint32_t slots[];                  /* cap entries: element offsets */
 };
+
+#define SLAB_CW_COUNT(w)   ((uint32_t)((w) & 0xffffu))
+#define SLAB_CW_OPS(w)     ((w) >> 16)
+#define SLAB_SLOT_MASK     1023u  /* sections index slots[count & mask] */
 
 /* Per-element metadata, out of the element so a free element's contents
  * are the user's business.  `next` links lists; `owner` is written by pop
@@ -162,12 +179,12 @@ struct slab_meta {
 };
 
 _Static_assert(sizeof(struct slab_hdr) <= SLAB_HDR_SIZE, "header fits its page");
-_Static_assert(offsetof(struct slab, count) == 0, "count first: asm uses offset 0");
-_Static_assert(offsetof(struct slab, limit) == 4, "asm uses offset 4");
-_Static_assert(offsetof(struct slab, cap) == 12, "asm uses offset 12");
-_Static_assert(offsetof(struct slab, allocs) == 16, "asm uses offset 16");
-_Static_assert(offsetof(struct slab, frees) == 24, "asm uses offset 24");
+_Static_assert(offsetof(struct slab, cw) == 0, "count word first: asm uses offset 0");
+_Static_assert(offsetof(struct slab, limit) == 8, "asm uses offset 8");
+_Static_assert(offsetof(struct slab, low) == 12, "asm uses offset 12");
 _Static_assert(offsetof(struct slab, inbox) == SLAB_CACHELINE, "inbox on its own line");
+_Static_assert(SLAB_MAX_CAP < SLAB_SLOT_MASK + 1, "the mask never cuts a valid count");
+_Static_assert(SLAB_MAX_CAP < 0xffffu, "counts fit 16 bits");
 _Static_assert(offsetof(struct slab, outbox) == 2 * SLAB_CACHELINE, "outbox on its own line");
 _Static_assert(offsetof(struct slab, slots) == 3 * SLAB_CACHELINE, "asm uses slots at 192");
 _Static_assert(sizeof(struct slab_meta) == 8, "meta packs to 8 bytes");
@@ -194,25 +211,47 @@ struct slab_geometry {
 };
 
 /* A process's view of one mapped pool: everything the fast path needs,
- * computed once at attach and kept in one cache line. */
+ * computed once at attach.  Its first bytes are the public header's struct
+ * pcpupool_fast (the inline fast path reads them through the pool handle),
+ * field for field; the rest is for the slow paths. */
 struct slab_view {
-	/* line 0: what the hit path reads */
+	/* line 0: struct pcpupool_fast */
 	char *slabs;              /* base + slabs_off */
 	char *elems;              /* base + elems_off */
 	struct slab_meta *meta;
 	intptr_t rseq_off;        /* glibc __rseq_offset */
+	uint64_t div;             /* ceil(2^64 / elem_stride) */
 	uint32_t rseq_cpus;       /* nr_cpus when rseq is usable, else 0 */
+	uint32_t max_elems;
+	uint32_t owner;           /* written into slab_meta.owner by pop */
+	uint32_t max_off;         /* (max_elems - 1) * elem_stride */
+	/* line 1 */
 	uint32_t slab_stride;
 	uint32_t elem_stride;
-	uint32_t owner;           /* written into slab_meta.owner by pop */
 	uint32_t nr_cpus;
-	uint32_t max_elems;
-	uint32_t stride_inv;      /* inverse of the odd part of elem_stride */
-	uint32_t stride_shift;    /* its power of two */
-	/* line 1 */
+	uint32_t slab_cap;
 	struct slab_hdr *hdr;
 	size_t map_size;
 } __attribute__((aligned(SLAB_CACHELINE)));
+
+#define SLAB_VIEW_FAST(field, pf)                                          \
+	_Static_assert(offsetof(struct slab_view, field) ==                \
+		       offsetof(struct pcpupool_fast, pf), #field " is " #pf)
+SLAB_VIEW_FAST(slabs, pf_slabs);
+SLAB_VIEW_FAST(elems, pf_elems);
+SLAB_VIEW_FAST(meta, pf_meta);
+SLAB_VIEW_FAST(rseq_off, pf_rseq_off);
+SLAB_VIEW_FAST(div, pf_div);
+SLAB_VIEW_FAST(rseq_cpus, pf_abi1_cpus);
+SLAB_VIEW_FAST(max_elems, pf_nr_elems);
+SLAB_VIEW_FAST(owner, pf_owner);
+SLAB_VIEW_FAST(max_off, pf_max_off);
+_Static_assert(sizeof(struct pcpupool_fast) <= SLAB_CACHELINE, "the fast part is one line");
+
+static inline const struct pcpupool_fast *slab_fast(const struct slab_view *v)
+{
+	return (const struct pcpupool_fast *)(const void *)v;
+}
 
 static inline struct slab *slab_of(const struct slab_view *v, uint32_t cpu)
 {
@@ -224,27 +263,45 @@ static inline void *slab_elem(const struct slab_view *v, uint32_t idx)
 	return v->elems + (size_t)idx * v->elem_stride;
 }
 
+static inline uint32_t slab_off_of(const struct slab_view *v, uint32_t idx)
+{
+	return idx * v->elem_stride;   /* idx < max_elems: fits (slab_layout) */
+}
+
 /**
- * slab_index_of() - the index of the element at @p, by multiplication.
+ * slab_idx_of_off() - the index of the element at byte offset @off.
  * @v: pool view.
- * @p: an element address in this process's mapping.
+ * @off: an offset from the first element (untrusted).
  *
- * elem_stride = odd << shift, so an exact multiple of it divides as a shift
- * and a multiply by the odd part's inverse modulo 2^32; the product check
- * rejects anything that is not the start of an element.
+ * off * div = idx * 2^64 + r with r < div exactly when @off is a multiple
+ * of the stride (div = ceil(2^64 / stride), off < 2^32): one multiplication
+ * divides and checks.
+ *
+ * Context: async-signal-safe.
+ * Return: the index, or SLAB_NIL when @off is not an element's start.
+ */
+static inline uint32_t slab_idx_of_off(const struct slab_view *v, uint64_t off)
+{
+	unsigned __int128 m = (unsigned __int128)off * v->div;
+	uint64_t idx = (uint64_t)(m >> 64);
+
+	if (__builtin_expect(off > v->max_off || (uint64_t)m >= v->div ||
+			     idx >= v->max_elems, 0))
+		return SLAB_NIL;
+	return (uint32_t)idx;
+}
+
+/**
+ * slab_index_of() - the index of the element at @p.
+ * @v: pool view.
+ * @p: an element address in this process's mapping (untrusted).
  *
  * Context: async-signal-safe.
  * Return: the index, or SLAB_NIL for a pointer that is not an element.
  */
 static inline uint32_t slab_index_of(const struct slab_view *v, const void *p)
 {
-	uintptr_t off = (uintptr_t)p - (uintptr_t)v->elems;
-	uint32_t idx = (uint32_t)(off >> v->stride_shift) * v->stride_inv;
-
-	if (__builtin_expect(idx >= v->max_elems ||
-			     (uintptr_t)idx * v->elem_stride != off, 0))
-		return SLAB_NIL;
-	return idx;
+	return slab_idx_of_off(v, (uintptr_t)p - (uintptr_t)v->elems);
 }
 
 /* ---- layout, format, attach (daemon and client) ---- */
@@ -255,189 +312,30 @@ int slab_format(void *base, const struct slab_hdr *layout, const char *name);
 int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner);
 int slab_validate_hdr(const struct slab_hdr *h, size_t file_size);
 
-/* ---- fast path: rseq sections (slab_rseq.h semantics, inline) ---- */
+/* ---- fast path ---- */
 
-#define SLAB_POP_EMPTY   0   /* slab empty: slow path */
-#define SLAB_POP_NOCPU   1   /* rseq unusable here: fallback path */
-
-#if defined(__x86_64__) && !defined(PCPUPOOL_NO_RSEQ)
+/* The hit path is pcpupool__pop() and pcpupool__push() of pcpupool.h;
+ * without rseq sections on this platform every call takes the lists. */
+#if defined(PCPUPOOL_HAVE_SECTIONS) && !defined(PCPUPOOL_NO_RSEQ)
 #define SLAB_HAVE_RSEQ 1
-
-/* The rseq_cs descriptor for a section [1, 2) aborting to 4, and the abort
- * stub: signature RSEQ_SIG (0x53053053) as the immediate of a ud1 so that
- * the 4 bytes before the abort address are the signature, as the kernel
- * requires, then a jump back to 0 to re-arm and retry.  The code before
- * it (label 0) must have loaded __rseq_offset into %rsi. */
-#define SLAB_RSEQ_CS_ARM                                        \
-	".pushsection __rseq_cs, \"aw\"\n\t"                              \
-	".balign 32\n\t"                                                  \
-	"3:\n\t"                                                          \
-	".long 0x0, 0x0\n\t"                                              \
-	".quad 1f, (2f - 1f), 4f\n\t"                                     \
-	".popsection\n\t"                                                 \
-	".pushsection __rseq_failure, \"ax\"\n\t"                         \
-	".byte 0x0f, 0xb9, 0x3d\n\t"                                      \
-	".long 0x53053053\n\t"                                            \
-	"4:\n\t"                                                          \
-	"jmp 0b\n\t"                                                      \
-	".popsection\n\t"                                                 \
-	"leaq 3b(%%rip), %%rax\n\t"                                      \
-	"movq %%rax, %%fs:8(%%rsi)\n\t"
-
-/* Per-CPU statistics inside the sections; SLAB_NO_STATS compiles them out
- * (the benchmark measures both). */
-#ifdef SLAB_NO_STATS
-#define SLAB_STAT_INC(off) ""
-#else
-#define SLAB_STAT_INC(off) "addq $1, " off "(%%rcx)\n\t"
-#endif
-
-/* Inside a section: %rsi holds __rseq_offset (loaded by the arm code);
- * %ecx <- this thread's cpu_id; if it is not below the view's rseq_cpus
- * leave with `nocpu`; else %rcx <- address of its slab. */
-#define SLAB_RSEQ_LOCATE(nocpu)                                           \
-	"movl %%fs:4(%%rsi), %%ecx\n\t"                                   \
-	"cmpl %c[v_cpus](%[v]), %%ecx\n\t"                                \
-	"jae " nocpu "\n\t"                                               \
-	"shlq $12, %%rcx\n\t"      /* * SLAB_STRIDE: a shift, not a multiply */ \
-	"addq %c[v_slabs](%[v]), %%rcx\n\t"
-
-/* The view fields the sections read, as asm operands: sections take the
- * view pointer alone, so callers keep their registers. */
-#define SLAB_RSEQ_VIEW_OPERANDS(v)                                        \
-	[v] "r"(v),                                                       \
-	[v_off] "i"(offsetof(struct slab_view, rseq_off)),                \
-	[v_cpus] "i"(offsetof(struct slab_view, rseq_cpus)),              \
-	[v_stride] "i"(offsetof(struct slab_view, slab_stride)),          \
-	[v_slabs] "i"(offsetof(struct slab_view, slabs))
-
-/**
- * slab_pop() - take one element from the current CPU's slab.
- * @v: the pool view.
- * @ret_left: elements left in that slab after the pop (on success).
- * @ret_slab: the slab popped from (on success), for the watermark check.
- *
- * The owner mark is written inside the section, before the commit, and only
- * when it changes (the usual case is the same process again, and a store
- * would pull the metadata line away from the CPU that last wrote it).
- *
- * Context: async-signal-safe, lock-free, no syscall; any thread.
- * Return: element index, or SLAB_NIL with *ret_left = SLAB_POP_EMPTY or
- * SLAB_POP_NOCPU telling which slow path to take.
- */
-static inline uint32_t slab_pop(const struct slab_view *v, uint32_t *ret_left,
-				struct slab **ret_slab)
+static inline void *slab_hit_pop(const struct slab_view *v)
 {
-	uint32_t idx, cnt;
-	uintptr_t slab;
-
-	__asm__ __volatile__(
-		"0:\n\t"
-		"movq %c[v_off](%[v]), %%rsi\n\t"
-		SLAB_RSEQ_CS_ARM
-		"1:\n\t"
-		SLAB_RSEQ_LOCATE("5f")
-		"movl (%%rcx), %%eax\n\t"            /* count */
-		"subl $1, %%eax\n\t"                 /* empty: wraps, caught below */
-		"cmpl 12(%%rcx), %%eax\n\t"          /* count - 1 >= cap: empty or corrupt */
-		"jae 6f\n\t"
-		"movl 192(%%rcx,%%rax,4), %%edx\n\t" /* idx = slots[count-1] */
-		"cmpl %c[v_nelem](%[v]), %%edx\n\t"  /* corrupt slot: leave it */
-		"jae 6f\n\t"
-		"movq %c[v_meta](%[v]), %%r8\n\t"
-		"movl %c[v_owner](%[v]), %%r9d\n\t"
-		"cmpl %%r9d, 4(%%r8,%%rdx,8)\n\t"
-		"je 8f\n\t"
-		"movl %%r9d, 4(%%r8,%%rdx,8)\n\t"    /* meta[idx].owner */
-		"8:\n\t"
-		SLAB_STAT_INC("16")                  /* allocs */
-		"movl %%eax, (%%rcx)\n\t"            /* commit: count - 1 */
-		"2:\n\t"
-		"jmp 7f\n\t"
-		"5:\n\t"
-		"movl %[nocpu], %%eax\n\t"
-		"movl $0xffffffff, %%edx\n\t"
-		"jmp 7f\n\t"
-		"6:\n\t"
-		"movl %[empty], %%eax\n\t"
-		"movl $0xffffffff, %%edx\n\t"
-		"7:\n\t"
-		: "=&a"(cnt), "=&d"(idx), "=&c"(slab)
-		: SLAB_RSEQ_VIEW_OPERANDS(v),
-		  [v_meta] "i"(offsetof(struct slab_view, meta)),
-		  [v_owner] "i"(offsetof(struct slab_view, owner)),
-		  [v_nelem] "i"(offsetof(struct slab_view, max_elems)),
-		  [nocpu] "i"(SLAB_POP_NOCPU), [empty] "i"(SLAB_POP_EMPTY)
-		: "rsi", "r8", "r9", "memory", "cc");
-	*ret_left = cnt;
-	*ret_slab = (struct slab *)slab;
-	return idx;
+	return pcpupool__pop(slab_fast(v));
 }
-
-#define SLAB_PUSH_OK    0
-#define SLAB_PUSH_FULL  1
-#define SLAB_PUSH_NOCPU 2
-
-/**
- * slab_push() - return one element to the current CPU's slab.
- * @v: the pool view.
- * @idx: element index (checked by the caller).
- *
- * Context: async-signal-safe, lock-free, no syscall; any thread.
- * The limit is trusted to be at most the capacity: slab_set_limits(), the
- * only writer, clamps it, and the daemon's sweep checks it.
- *
- * Return: SLAB_PUSH_OK, SLAB_PUSH_FULL (count reached the slab's limit) or
- * SLAB_PUSH_NOCPU (no rseq here).
- */
-static inline int slab_push(const struct slab_view *v, uint32_t idx)
+static inline int slab_hit_push(const struct slab_view *v, uint32_t off)
 {
-	uint32_t st;
-	uintptr_t tmp;
-
-	__asm__ __volatile__(
-		"0:\n\t"
-		"movq %c[v_off](%[v]), %%rsi\n\t"
-		SLAB_RSEQ_CS_ARM
-		"1:\n\t"
-		SLAB_RSEQ_LOCATE("5f")
-		"movl (%%rcx), %%eax\n\t"            /* count */
-		"cmpl 4(%%rcx), %%eax\n\t"           /* >= limit (<= cap): spill */
-		"jae 6f\n\t"
-		"movl %[idx], 192(%%rcx,%%rax,4)\n\t"
-		SLAB_STAT_INC("24")                  /* frees */
-		"addl $1, %%eax\n\t"
-		"movl %%eax, (%%rcx)\n\t"            /* commit: count + 1 */
-		"2:\n\t"
-		"movl %[ok], %%eax\n\t"
-		"jmp 7f\n\t"
-		"5:\n\t"
-		"movl %[nocpu], %%eax\n\t"
-		"jmp 7f\n\t"
-		"6:\n\t"
-		"movl %[full], %%eax\n\t"
-		"7:\n\t"
-		: "=&a"(st), "=&c"(tmp)
-		: SLAB_RSEQ_VIEW_OPERANDS(v),
-		  [idx] "r"(idx), [ok] "i"(SLAB_PUSH_OK),
-		  [nocpu] "i"(SLAB_PUSH_NOCPU), [full] "i"(SLAB_PUSH_FULL)
-		: "rsi", "memory", "cc");
-	(void)tmp;
-	return (int)st;
+	return pcpupool__push(slab_fast(v), off);
 }
 #else
-/* No rseq sections on this architecture: every call takes the atomic
- * fallback, which is correct everywhere, just slower. */
-static inline uint32_t slab_pop(const struct slab_view *v, uint32_t *ret_left,
-				struct slab **ret_slab)
+static inline void *slab_hit_pop(const struct slab_view *v)
 {
-	(void)v; *ret_left = SLAB_POP_NOCPU; *ret_slab = NULL;
-	return SLAB_NIL;
+	(void)v;
+	return NULL;
 }
-static inline int slab_push(const struct slab_view *v, uint32_t idx)
+static inline int slab_hit_push(const struct slab_view *v, uint32_t off)
 {
-	(void)v; (void)idx;
-	return 2;
+	(void)v; (void)off;
+	return 0;
 }
 #endif
 
@@ -451,9 +349,9 @@ struct slab_alloc_res {
 	int refill_cpu;
 };
 
-struct slab_alloc_res slab_alloc_slow(const struct slab_view *v, uint32_t pop_status);
+struct slab_alloc_res slab_alloc_slow(const struct slab_view *v);
 int slab_low_check(const struct slab_view *v, struct slab *s, uint32_t left);
-void slab_free_slow(const struct slab_view *v, uint32_t idx, int push_status);
+void slab_free_slow(const struct slab_view *v, uint32_t idx);
 
 /* ThreadSanitizer cannot see the memory accesses of the asm sections, so
  * the happens-before edge a slab carries from a push to a later pop is told
@@ -476,32 +374,47 @@ void __tsan_release(void *addr);
 #define slab_tsan_release(v) ((void)(v))
 #endif
 
-/* Convenience: the whole client-side alloc and free as the library does
- * them, without the refill request (returned in *ret_refill_cpu). */
+/* The whole client-side alloc and free as the library does them, by
+ * pointer, without the refill request (returned in *ret_refill_cpu). */
+static inline void *slab_alloc_elem(const struct slab_view *v, int *ret_refill_cpu)
+{
+	void *p = slab_hit_pop(v);
+
+	*ret_refill_cpu = -1;
+	if (__builtin_expect(p != NULL, 1)) {
+		slab_tsan_acquire(v);
+		return p;
+	}
+	struct slab_alloc_res r = slab_alloc_slow(v);
+	*ret_refill_cpu = r.refill_cpu;
+	return r.idx == SLAB_NIL ? NULL : slab_elem(v, r.idx);
+}
+
+static inline void slab_free_elem(const struct slab_view *v, void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)v->elems;
+
+	slab_tsan_release(v);
+	if (__builtin_expect(off <= v->max_off && slab_hit_push(v, (uint32_t)off), 1))
+		return;
+	uint32_t idx = slab_index_of(v, p);
+
+	if (idx != SLAB_NIL)
+		slab_free_slow(v, idx);
+}
+
+/* The same by element index (tests). */
 static inline uint32_t slab_alloc(const struct slab_view *v, int *ret_refill_cpu)
 {
-	uint32_t left;
-	struct slab *s;
-	uint32_t idx = slab_pop(v, &left, &s);
+	void *p = slab_alloc_elem(v, ret_refill_cpu);
 
-	if (__builtin_expect(idx != SLAB_NIL, 1)) {
-		slab_tsan_acquire(v);
-		*ret_refill_cpu = __builtin_expect(left < s->low, 0)
-			? slab_low_check(v, s, left) : -1;
-		return idx;
-	}
-	struct slab_alloc_res r = slab_alloc_slow(v, left);
-	*ret_refill_cpu = r.refill_cpu;
-	return r.idx;
+	return p ? slab_index_of(v, p) : SLAB_NIL;
 }
 
 static inline void slab_free(const struct slab_view *v, uint32_t idx)
 {
-	slab_tsan_release(v);
-	int st = slab_push(v, idx);
-
-	if (__builtin_expect(st != SLAB_PUSH_OK, 0))
-		slab_free_slow(v, idx, st);
+	if (idx < v->max_elems)
+		slab_free_elem(v, slab_elem(v, idx));
 }
 
 /* ---- lists (both sides) ---- */
@@ -515,6 +428,8 @@ int slab_list_take(const struct slab_view *v, _Atomic uint64_t *box,
 
 uint32_t slab_level(const struct slab_view *v, uint32_t cpu);
 uint32_t slab_count(const struct slab_view *v, uint32_t cpu);
+void slab_cpu_counts(const struct slab_view *v, uint32_t cpu, uint64_t *ret_allocs,
+		     uint64_t *ret_frees);
 void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint32_t limit);
 uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target,
 			    uint64_t *ret_wait_ns);

@@ -94,7 +94,7 @@ static void scribble_and_check(void (*scribble)(struct victim *), const char *wh
 
 static void count_past_capacity(struct victim *vi)
 {
-	__atomic_store_n(&slab_of(&vi->v, 0)->count, vi->v.hdr->slab_cap + 7, __ATOMIC_RELAXED);
+	__atomic_store_n(&slab_of(&vi->v, 0)->cw, vi->v.hdr->slab_cap + 7, __ATOMIC_RELAXED);
 }
 
 static void limit_past_capacity(struct victim *vi)

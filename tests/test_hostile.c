@@ -1672,14 +1672,16 @@ static void test_pool_size_limits(void **state)
 		/* elements per pool */
 		{ "{\"cmd\":\"create\",\"pool\":\"e1\",\"elem_size\":8,\"min_nr\":1,"
 		  "\"max_elems\":16777217}", "EINVAL" },
-		/* pool memory: 1 MiB x 16385 > 16 GiB */
+		/* pool memory: 1 MiB x 4097 > 4 GiB */
 		{ "{\"cmd\":\"create\",\"pool\":\"m1\",\"elem_size\":1048576,\"min_nr\":1,"
-		  "\"max_elems\":16385}", "E2BIG" },
+		  "\"max_elems\":4097}", "E2BIG" },
 		/* the stride counts, not elem_size: (1 MiB - 1) aligned to 4096 */
 		{ "{\"cmd\":\"create\",\"pool\":\"m2\",\"elem_size\":1048575,\"align\":4096,"
-		  "\"min_nr\":1,\"max_elems\":16385}", "E2BIG" },
-		/* every element count at the limit, with 1 KiB elements: 16 GiB + 1 KiB */
-		{ "{\"cmd\":\"create\",\"pool\":\"m3\",\"elem_size\":1025,\"align\":1,"
+		  "\"min_nr\":1,\"max_elems\":4097}", "E2BIG" },
+		/* and strides are at least 8-aligned: 255 bytes at align 1 take
+		 * 256, so 2^24 of them are 4 GiB exactly ... */
+		/* ... and 257 take 264: 4.1 GiB */
+		{ "{\"cmd\":\"create\",\"pool\":\"m3\",\"elem_size\":257,\"align\":1,"
 		  "\"min_nr\":1,\"max_elems\":16777216}", "E2BIG" },
 		/* elements too big */
 		{ "{\"cmd\":\"create\",\"pool\":\"s1\",\"elem_size\":1048577,\"min_nr\":1}",
@@ -1712,9 +1714,9 @@ static void test_pool_size_limits(void **state)
 	/* exactly at the limits: accepted (virtual size only: 2 elements are
 	 * backed) */
 	send_str(fd, "{\"cmd\":\"create\",\"pool\":\"at-limit\",\"elem_size\":1048576,"
-		"\"min_nr\":1,\"max_elems\":16384}\n");
+		"\"min_nr\":1,\"max_elems\":4096}\n");
 	s = lr_reply(&r, "create at the memory limit");
-	expect_code(s, "ok", "create at the memory limit (16 GiB)");
+	expect_code(s, "ok", "create at the memory limit (4 GiB)");
 	/* (not created at exactly PCP_MAX_ELEMS: slab_format() writes the
 	 * metadata of every element up front, 128 MiB for 2^24 elements) */
 	/* resize past the reserve limit */

@@ -282,13 +282,11 @@ static void test_fallback_without_rseq_uses_lists_only(void **state)
 {
 	struct testpool *tp = *state;
 	struct slab_view nr = tp->v;
-	uint32_t left;
-	struct slab *s;
 	int rc;
 
 	nr.rseq_cpus = 0;   /* what a process with glibc.pthread.rseq=0 sees */
-	assert_int_equal(slab_pop(&nr, &left, &s), SLAB_NIL);
-	assert_int_equal(left, SLAB_POP_NOCPU);
+	assert_null(slab_hit_pop(&nr));
+	assert_int_equal(slab_hit_push(&nr, 0), 0);
 	refill_range(tp, 0, 200, 5);
 	uint32_t a = slab_alloc(&nr, &rc), b = slab_alloc(&nr, &rc);
 	assert_true(a >= 200 && a < 205 && b >= 200 && b < 205 && a != b);
@@ -321,11 +319,64 @@ static void test_corrupt_lists_are_detected(void **state)
 	atomic_store(&tp->v.meta[4].next, SLAB_NIL);
 	atomic_store(&s->outbox, slab_list_word(3, 7));
 	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
-	/* a corrupt slot in the slab is not handed out */
-	s->count = 1;
-	s->slots[0] = NELEM + 100;
+	/* a corrupt slot in the slab is not handed out, but dropped: an
+	 * offset past the pool, then one inside an element */
+	s->cw = 1;
+	s->slots[0] = (NELEM + 100) * 48;
 	assert_int_equal(alloc1(tp), SLAB_NIL);
-	s->count = 0;
+	assert_int_equal(slab_count(&tp->v, 0), 0);
+	assert_int_equal(atomic_load(&s->discarded), 1);
+	refill_range(tp, 1, 0, 1);   /* the slow path must not hand it out either */
+	s->cw = 2;
+	s->slots[0] = 5 * 48;
+	s->slots[1] = 7 * 48 + 8;
+	assert_int_equal(alloc1(tp), 5);
+	assert_int_equal(atomic_load(&s->discarded), 2);
+	assert_int_equal(slab_count(&tp->v, 0), 0);
+}
+
+static void test_free_of_a_non_element_is_dropped(void **state)
+{
+	struct testpool *tp = *state;
+	char *e3 = slab_elem(&tp->v, 3);
+
+	slab_free_elem(&tp->v, e3 + 8);          /* inside an element */
+	slab_free_elem(&tp->v, e3 - 4096 * 64);  /* before the pool */
+	slab_free_elem(&tp->v, slab_elem(&tp->v, NELEM)); /* past it */
+	slab_free_elem(&tp->v, NULL);
+	/* the inside one reached the slab (free checks the range only); pop
+	 * drops it */
+	assert_int_equal(slab_count(&tp->v, 0), 1);
+	assert_int_equal(alloc1(tp), SLAB_NIL);
+	assert_int_equal(atomic_load(&slab_of(&tp->v, 0)->discarded), 1);
+	assert_int_equal(slab_level(&tp->v, 0), 0);
+}
+
+static void test_counts_are_derived_exactly(void **state)
+{
+	struct testpool *tp = *state;
+	uint64_t allocs, frees;
+	uint32_t held[40];
+
+	refill_range(tp, 0, 0, 60);          /* 1 handed out, 59 spliced */
+	held[0] = alloc1(tp);
+	for (int i = 1; i < 40; i++)
+		held[i] = alloc1(tp);            /* 39 pops */
+	for (int i = 0; i < 40; i++)
+		slab_free(&tp->v, held[i]);      /* 40 pushes */
+	slab_cpu_counts(&tp->v, 0, &allocs, &frees);
+	assert_int_equal(allocs, 39);
+	assert_int_equal(frees, 40);
+	assert_int_equal(atomic_load(&slab_of(&tp->v, 0)->spliced), 59);
+	/* fill to the limit (CAP): the next free spills to CAP / 2 */
+	slab_set_limits(&tp->v, 0, 0, 62);
+	for (uint32_t i = 100; slab_count(&tp->v, 0) < 62; i++)
+		slab_free(&tp->v, i);
+	slab_free(&tp->v, 200);
+	assert_int_equal(atomic_load(&slab_of(&tp->v, 0)->spilled), 31);
+	slab_cpu_counts(&tp->v, 0, &allocs, &frees);
+	assert_int_equal(allocs, 39);
+	assert_int_equal(frees, 40 + (62 - 60) + 1);
 }
 
 static void test_take_more_than_buffer_puts_back_rest(void **state)
@@ -362,6 +413,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fallback_without_rseq_uses_lists_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_lists_are_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_more_than_buffer_puts_back_rest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_of_a_non_element_is_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts_are_derived_exactly, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("slab", tests, NULL, NULL);
 }

@@ -422,11 +422,14 @@ static void test_torture_every_element_accounted_once(void **state)
 	memset(seen, 0, sizeof(seen));
 	for (uint32_t c = 0; c < view.nr_cpus; c++) {
 		struct slab *s = slab_of(&view, c);
-		assert_true(s->count <= CAP);
-		for (uint32_t i = 0; i < s->count; i++) {
-			assert_true(s->slots[i] < NELEM);
-			seen[s->slots[i]]++;
+		uint32_t n = SLAB_CW_COUNT(s->cw);
+		assert_true(n <= CAP);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t e = slab_idx_of_off(&view, s->slots[i]);
+			assert_true(e < NELEM);
+			seen[e]++;
 		}
+		assert_int_equal(atomic_load(&s->discarded), 0);
 		count_list(seen, &s->inbox);
 		count_list(seen, &s->outbox);
 	}
