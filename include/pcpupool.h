@@ -169,8 +169,8 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
  * when it changes) before the commit: a process killed anywhere either
  * left the element in the slab or is recorded as its holder.
  */
-extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void *
-pcpupool__pop(const struct pcpupool_fast *f)
+extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
+pcpupool__pop(const struct pcpupool_fast *f, void **ret)
 {
 	uint64_t off;
 
@@ -205,7 +205,8 @@ pcpupool__pop(const struct pcpupool_fast *f)
 		  [f_owner] "i"(__builtin_offsetof(struct pcpupool_fast, pf_owner))
 		: "rax", "rcx", "rdx", "rsi", "r10", "memory", "cc"
 		: slow);
-	return f->pf_elems + off;
+	*ret = f->pf_elems + off;
+	return 1;
 slow:
 	return 0;
 }
@@ -246,13 +247,18 @@ slow:
 #endif
 
 #if !defined(PCPUPOOL_NO_INLINE) && !defined(PCPUPOOL__TSAN)
+#ifdef PCPUPOOL__NO_NULL_CHECK
+#define PCPUPOOL__NONNULL(p) 1
+#else
+#define PCPUPOOL__NONNULL(p) ((p) != 0)
+#endif
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void *
 pcpupool_alloc(struct pcpupool *pool, int flags)
 {
 	void *p;
 
-	if (__builtin_expect(pool != 0 && (unsigned int)flags <= PCPUPOOL_WAIT &&
-			     (p = pcpupool__pop((const struct pcpupool_fast *)(void *)pool)) != 0, 1))
+	if (__builtin_expect(PCPUPOOL__NONNULL(pool) && (unsigned int)flags <= PCPUPOOL_WAIT &&
+			     pcpupool__pop((const struct pcpupool_fast *)(void *)pool, &p), 1))
 		return p;
 	return pcpupool__alloc_slow(pool, flags);
 }
@@ -262,7 +268,7 @@ pcpupool_free(void *elem, struct pcpupool *pool)
 {
 	const struct pcpupool_fast *f = (const struct pcpupool_fast *)(void *)pool;
 
-	if (__builtin_expect(pool != 0, 1)) {
+	if (__builtin_expect(PCPUPOOL__NONNULL(pool), 1)) {
 		uintptr_t off = (uintptr_t)elem - (uintptr_t)f->pf_elems;
 
 		if (__builtin_expect(off <= f->pf_max_off &&

@@ -320,7 +320,9 @@ int slab_validate_hdr(const struct slab_hdr *h, size_t file_size);
 #define SLAB_HAVE_RSEQ 1
 static inline void *slab_hit_pop(const struct slab_view *v)
 {
-	return pcpupool__pop(slab_fast(v));
+	void *p;
+
+	return pcpupool__pop(slab_fast(v), &p) ? p : NULL;
 }
 static inline int slab_hit_push(const struct slab_view *v, uint32_t off)
 {
