@@ -19,16 +19,21 @@
  *                                noipa) calls shaped like the library's
  *                                entry points (pointer in, pointer out):
  *                                the floor for the out-of-line slab.
- *   pcpupool slab (out-of-line)  slab_alloc() / slab_elem() / slab_free()
- *                                of slab.h behind noinline (and noipa)
- *                                wrappers, the way an application calling
- *                                libpcpupool sees them (less the PLT jump).
+ *   pcpupool slab (out-of-line)  slab_alloc_elem() / slab_free_elem() of
+ *                                slab.h (the hit path of pcpupool.h, then
+ *                                the slow paths) behind noinline (and
+ *                                noipa) wrappers, the way a program built
+ *                                with PCPUPOOL_NO_INLINE sees libpcpupool
+ *                                (less the PLT jump).
  *   pcpupool slab, stats off (out-of-line)
  *                                the same wrappers compiled with
- *                                SLAB_NO_STATS (bench_slab_nostats.c): no
- *                                per-CPU allocs/frees counting, to measure
- *                                what the counters cost.
- *   pcpupool slab (inline)       the same calls inlined into the loop.
+ *                                PCPUPOOL__NO_STATS (bench_slab_nostats.c):
+ *                                the commit stores leave the count word's
+ *                                ops field alone, to measure what the
+ *                                counters cost.
+ *   pcpupool slab (inline)       the same calls inlined into the loop, as
+ *                                pcpupool.h's inline pcpupool_alloc() and
+ *                                pcpupool_free() are.
  *   glibc malloc/free            malloc(64) + free() (the tcache hit path).
  *   pthread mutex free list      one global singly linked free list under
  *                                one pthread_mutex_t.
@@ -156,12 +161,12 @@
 #endif
 #endif
 
-#ifdef SLAB_NO_STATS
+#ifdef PCPUPOOL__NO_STATS
 #error "bench_slab.c measures the slab with its statistics: see bench_slab_nostats.c"
 #endif
 
 /* The stats-off entry points, bench_slab_nostats.c: ool_slab_alloc() and
- * ool_slab_free() below compiled with SLAB_NO_STATS. */
+ * ool_slab_free() below compiled with PCPUPOOL__NO_STATS. */
 void *nostats_slab_alloc(const struct slab_view *v);
 void nostats_slab_free(const struct slab_view *v, void *p);
 
@@ -1060,7 +1065,7 @@ static void usage(FILE *out)
 "\n"
 "Competitors: rseq per-CPU array (floor) inline and out-of-line, pcpupool\n"
 "slab out-of-line, out-of-line with its statistics compiled out\n"
-"(SLAB_NO_STATS) and inline (slab_alloc/slab_elem/slab_free of\n"
+"(PCPUPOOL__NO_STATS) and inline (slab_alloc_elem/slab_free_elem of\n"
 "libclient/slab.h), glibc malloc/free, a free list under one pthread mutex.\n"
 "\n"
 "Exit status: 0 success, 1 a competitor produced a wrong result (a miss or\n"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * bench_slab_nostats.c - bench_slab's out-of-line slab entry points built
- * with SLAB_NO_STATS, for the "pcpupool slab, stats off" competitor.
+ * with PCPUPOOL__NO_STATS, for the "pcpupool slab, stats off" competitor.
  *
  * The per-CPU statistics ride in the commit store of the pop and push
  * sections (pcpupool.h: the count word's ops field); PCPUPOOL__NO_STATS

@@ -81,9 +81,13 @@
  * path).  SLAB_OWNER_HANDOFF marks an element passed to another process,
  * which the daemon never reclaims.
  *
- * Untrusted memory: every index read from shared memory is bounds-checked
- * before use; a list longer than its recorded length or pointing past the
- * published elements is reported as corruption (-EUCLEAN), never followed.
+ * Untrusted memory: every index or offset read from shared memory is
+ * checked before use (a slot offset by the pop's multiplication; counts
+ * are masked to the page, SLAB_SLOT_MASK, so a section never reads or
+ * writes outside the slab's page and the one after it, which the layout
+ * always maps); a list longer than its recorded length or pointing past
+ * the published elements is reported as corruption (-EUCLEAN), never
+ * followed.
  */
 #ifndef PCPUPOOL_SLAB_H
 #define PCPUPOOL_SLAB_H
