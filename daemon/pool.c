@@ -422,6 +422,63 @@ static int pool_take_list(struct pool *p, uint32_t cpu, bool inbox, uint64_t *co
 	}
 }
 
+/* Take the spare list back into the depot. */
+static int pool_take_spare(struct pool *p)
+{
+	uint32_t buf[SLAB_BATCH_MAX], n;
+
+	for (;;) {
+		int r = slab_list_take(&p->v, &p->v.hdr->spare, buf, SLAB_BATCH_MAX, &n);
+
+		if (r < 0) {
+			pool_quarantine(p, "corrupt spare list", 0);
+			return r;
+		}
+		if (n == 0)
+			return 0;
+		r = depot_put(p, buf, n, 0);
+		if (r < 0)
+			return r;
+		if (n < SLAB_BATCH_MAX)
+			return 0;
+	}
+}
+
+/* The spare's size: one CPU's reserve, at most what a client takes whole. */
+static uint32_t pool_spare_target(const struct pool *p)
+{
+	return p->cfg.min_nr < SLAB_BATCH_MAX ? p->cfg.min_nr : SLAB_BATCH_MAX;
+}
+
+/* Top the spare list up to pool_spare_target() from the depot, growing
+ * the pool if it may: best effort, the reserves come first. */
+static void pool_restock_spare(struct pool *p)
+{
+	uint32_t buf[SLAB_BATCH_MAX];
+	uint32_t have = slab_list_len(atomic_load_explicit(&p->v.hdr->spare,
+							   memory_order_relaxed));
+	uint32_t want = pool_spare_target(p) > have ? pool_spare_target(p) - have : 0;
+
+	if (p->quarantined || want == 0)
+		return;
+	if (want > p->st->depot_n)
+		(void)pool_grow(p, want - p->st->depot_n);
+	while (want && p->st->depot_n) {
+		uint32_t n = want < SLAB_BATCH_MAX ? want : SLAB_BATCH_MAX;
+
+		if (n > p->st->depot_n)
+			n = (uint32_t)p->st->depot_n;
+		for (uint32_t i = 0; i < n; i++) {
+			buf[i] = p->st->depot[--p->st->depot_n];
+			p->in_depot[buf[i]] = 0;
+		}
+		if (slab_list_push(&p->v, &p->v.hdr->spare, buf, n) < 0)
+			return;
+		p->spare_stocked += n;
+		want -= n;
+	}
+}
+
 /**
  * pool_refill_cpu() - bring CPU @cpu's reserve (slab + inbox) back to min_nr.
  * @p: the pool.
@@ -455,8 +512,12 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu)
 	for (uint32_t c = 0; want > p->st->depot_n && c < p->v.nr_cpus; c++)
 		if (c != cpu && pool_take_list(p, c, false, &p->drained) < 0)
 			return -EUCLEAN;
-	if (want > p->st->depot_n && pool_grow(p, want - p->st->depot_n) < 0 &&
-	    p->st->depot_n == 0) {
+	if (want > p->st->depot_n)
+		(void)pool_grow(p, want - p->st->depot_n);
+	/* at its maximum: the reserves come before the spare */
+	if (want > p->st->depot_n && pool_take_spare(p) < 0)
+		return -EUCLEAN;
+	if (want > p->st->depot_n && p->st->depot_n == 0) {
 		p->shortfalls++;
 		return want ? -ENOMEM : 0;
 	}
@@ -483,6 +544,7 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu)
 		p->cpu[cpu].refilled += n;
 		want -= n;
 	}
+	pool_restock_spare(p);
 	return 0;
 }
 
@@ -538,6 +600,8 @@ int pool_resize(struct pool *p, uint32_t min_nr, uint32_t low_watermark)
 		if (shrink && !p->quarantined)
 			pool_take_list(p, c, true, &p->trimmed);
 	}
+	if (shrink && !p->quarantined)
+		pool_take_spare(p);
 	return pool_refill_all(p, NULL);
 }
 
@@ -569,6 +633,7 @@ void pool_sweep(struct pool *p)
 		if (slab_level(&p->v, c) < p->cfg.low_watermark)
 			pool_refill_cpu(p, c);
 	}
+	pool_restock_spare(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -610,6 +675,8 @@ static int census(struct pool *p)
 		if (pool_take_list(p, c, false, &p->drained) < 0 ||
 		    pool_take_list(p, c, true, &scratch) < 0)
 			return -EUCLEAN;
+	if (pool_take_spare(p) < 0)
+		return -EUCLEAN;
 	memset(p->seen, 0, p->published);
 	for (uint32_t c = 0; c < p->v.nr_cpus; c++) {
 		struct slab *s = slab_of(&p->v, c);
@@ -1004,7 +1071,7 @@ json_t *pool_stats_json(struct pool *p)
 
 		slab_cpu_counts(&p->v, c, &allocs, &frees);
 		json_t *e = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-				      " s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				      PCP_F_CPU, (int)c, "slab", (json_int_t)cnt,
 				      "inbox", (json_int_t)in, "outbox", (json_int_t)out,
 				      "level", (json_int_t)cnt + in,
@@ -1014,6 +1081,7 @@ json_t *pool_stats_json(struct pool *p)
 				      "allocs", (json_int_t)allocs, "frees", (json_int_t)frees,
 				      "misses", (json_int_t)atomic_load(&s->misses),
 				      "steals", (json_int_t)atomic_load(&s->steals),
+				      "from_spare", (json_int_t)atomic_load(&s->from_spare),
 				      "refill_requests", (json_int_t)atomic_load(&s->refill_requests),
 				      "refill_coalesced", (json_int_t)atomic_load(&s->refill_coalesced),
 				      "refills_served", (json_int_t)cs->served,
@@ -1050,8 +1118,11 @@ json_t *pool_stats_json(struct pool *p)
 						     "uid", (json_int_t)p->clients[i].uid));
 	if (!att || json_object_set_new(o, "attached", att) < 0)
 		goto fail;
-	json_t *n = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_t *n = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			      "reserved", (json_int_t)reserved,
+			      "spare", (json_int_t)slab_list_len(atomic_load_explicit(
+					&p->v.hdr->spare, memory_order_relaxed)),
+			      "spare_stocked", (json_int_t)p->spare_stocked,
 			      "published", (json_int_t)p->published,
 			      "grown_bytes", (json_int_t)slab_bytes_for(p->v.hdr, p->published),
 			      "depot", (json_int_t)p->st->depot_n,

@@ -101,6 +101,7 @@ struct pool {
 	uint64_t drained;            /* elements moved outboxes -> depot */
 	uint64_t trimmed;            /* elements taken back from inboxes */
 	uint64_t shortfalls;         /* refills the depot could not cover */
+	uint64_t spare_stocked;      /* elements moved depot -> spare */
 };
 
 int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,

@@ -122,6 +122,7 @@ int slab_format(void *base, const struct slab_hdr *layout, const char *name)
 	atomic_init(&h->min_nr, 0);
 	atomic_init(&h->state, SLAB_STATE_OK);
 	atomic_init(&h->generation, 0);
+	atomic_init(&h->spare, SLAB_LIST_EMPTY);
 	for (uint32_t c = 0; c < h->nr_cpus; c++) {
 		struct slab *s = (struct slab *)(p + h->slabs_off + (size_t)c * h->slab_stride);
 
@@ -694,7 +695,44 @@ int slab_low_check(const struct slab_view *v, struct slab *s, uint32_t left)
 	if (left >= s->low ||
 	    slab_list_len(atomic_load_explicit(&s->inbox, memory_order_relaxed)))
 		return -1;
-	return slab_request(v, s) ? slab_index(v, s) : -1;
+	return slab_low_refill(v, (uint32_t)slab_index(v, s), left);
+}
+
+/* Move the whole spare list onto CPU @c's inbox.  Whole: a list put back
+ * in part would be nobody's while it is off the list (see "Ownership" in
+ * slab.h); the daemon stocks at most SLAB_BATCH_MAX.  Return: how many. */
+static uint32_t take_spare(const struct slab_view *v, uint32_t c)
+{
+	uint32_t buf[SLAB_BATCH_MAX], n = 0;
+
+	if (slab_list_len(atomic_load_explicit(&v->hdr->spare, memory_order_relaxed)) == 0)
+		return 0;
+	if (slab_list_take(v, &v->hdr->spare, buf, SLAB_BATCH_MAX, &n) < 0 || n == 0)
+		return 0;
+	slab_list_push(v, &slab_of(v, c)->inbox, buf, n);
+	atomic_fetch_add_explicit(&slab_of(v, c)->from_spare, n, memory_order_relaxed);
+	return n;
+}
+
+/**
+ * slab_low_refill() - CPU @c's reserve is down to @level, under its low
+ * watermark: refill it from the spare at once (all of it: up to min_nr, at
+ * most SLAB_BATCH_MAX), and raise the CPU's request so the daemon restocks
+ * the spare (and covers whatever the spare could not).
+ * @v: pool view.
+ * @c: slab index.
+ * @level: the reserve's level.
+ *
+ * Context: async-signal-safe, lock-free, no syscall.
+ * Return: @c if the caller must send the request, -1 if one is pending.
+ */
+int slab_low_refill(const struct slab_view *v, uint32_t c, uint32_t level)
+{
+	uint32_t min_nr = atomic_load_explicit(&v->hdr->min_nr, memory_order_relaxed);
+
+	if (min_nr > level)
+		take_spare(v, c);
+	return slab_request(v, slab_of(v, c)) ? (int)c : -1;
 }
 
 /* Splice buf[0..n) (element indices) into the current CPU's slab; what
@@ -743,8 +781,10 @@ static uint32_t take_from_inbox(const struct slab_view *v, uint32_t c, bool use_
 			*refill_cpu = r;
 	} else if (!use_rseq) {
 		uint64_t w = atomic_load_explicit(&victim->inbox, memory_order_relaxed);
-		if (slab_list_len(w) < victim->low && slab_request(v, victim))
-			*refill_cpu = (int)c;
+		int r = slab_list_len(w) < victim->low ? slab_low_refill(v, c, slab_list_len(w)) : -1;
+
+		if (r >= 0)
+			*refill_cpu = r;
 	}
 	return buf[0];
 }
@@ -781,10 +821,20 @@ struct slab_alloc_res slab_alloc_slow(const struct slab_view *v)
 	bool use_rseq = st == POP_EMPTY;
 	uint32_t cpu = (uint32_t)slab_current_cpu(v);
 
-	for (uint32_t i = 0; i < v->nr_cpus && r.idx == SLAB_NIL; i++) {
+	r.idx = take_from_inbox(v, cpu, use_rseq, &r.refill_cpu);
+	if (r.idx == SLAB_NIL) {
+		/* the reserve is dry: the spare refills it before anything is
+		 * stolen from the other CPUs */
+		int rc = slab_low_refill(v, cpu, 0);
+
+		if (rc >= 0)
+			r.refill_cpu = rc;
+		r.idx = take_from_inbox(v, cpu, use_rseq, &r.refill_cpu);
+	}
+	for (uint32_t i = 1; i < v->nr_cpus && r.idx == SLAB_NIL; i++) {
 		uint32_t c = (cpu + i) % v->nr_cpus;
 		r.idx = take_from_inbox(v, c, use_rseq, &r.refill_cpu);
-		if (i && r.idx != SLAB_NIL)
+		if (r.idx != SLAB_NIL)
 			atomic_fetch_add_explicit(&slab_of(v, c)->steals, 1, memory_order_relaxed);
 	}
 	if (r.idx == SLAB_NIL) {
@@ -792,7 +842,7 @@ struct slab_alloc_res slab_alloc_slow(const struct slab_view *v)
 		 * our CPU's refill is on its way (coalesced like any other) */
 		s = slab_of(v, cpu);
 		atomic_fetch_add_explicit(&s->misses, 1, memory_order_relaxed);
-		if (slab_request(v, s))
+		if (r.refill_cpu < 0 && slab_request(v, s))
 			r.refill_cpu = (int)cpu;
 	}
 	return r;

@@ -50,9 +50,12 @@
  *                to trim a slab from outside: the next free on CPU N moves
  *                the excess to the outbox.  The daemon never writes a slab.
  *   low          the low watermark: a pop that leaves fewer elements than
- *                this, with the inbox empty, asks for an async refill
+ *                this, with the inbox empty, takes the pool's spare list
+ *                (slab_hdr.spare, up to min_nr) onto the inbox at once,
+ *                and asks for an async refill
  *                (refill_pending is set with one exchange, so a burst sends
- *                one request).
+ *                one request); the daemon restocks the spare and tops the
+ *                reserve up.
  *
  * Lists are only ever pushed onto (CAS linking the pushed chain to the head
  * it read) and taken whole (exchange with empty).  A push whose CAS succeeds
@@ -138,6 +141,12 @@ struct slab_hdr {
 	_Atomic uint32_t min_nr;
 	_Atomic uint32_t state;   /* enum slab_state */
 	_Atomic uint64_t generation; /* bumped by the daemon on every start */
+	/* the spare: a list of free elements the daemon keeps stocked for the
+	 * whole pool.  A client whose CPU's reserve crosses its low watermark
+	 * takes the whole list at once, onto the CPU's inbox, then asks the
+	 * daemon (which restocks the spare): a refill that waits for no
+	 * wake-up.  At most min_nr and SLAB_BATCH_MAX elements. */
+	_Atomic uint64_t spare;
 };
 
 enum slab_state { SLAB_STATE_OK = 0, SLAB_STATE_QUARANTINED = 1, SLAB_STATE_DESTROYED = 2 };
@@ -165,7 +174,8 @@ struct slab {
 	_Atomic uint64_t outbox;           /* slab_list word */
 	_Atomic uint64_t spilled;          /* elements spilled out (committed) */
 	_Atomic uint64_t discarded;        /* slots dropped as not elements */
-	uint8_t pad2[SLAB_CACHELINE - 24];
+	_Atomic uint64_t from_spare;       /* elements taken from the spare */
+	uint8_t pad2[SLAB_CACHELINE - 32];
 	uint32_t slots[];                  /* cap entries: element offsets */
 };
 
@@ -357,6 +367,7 @@ struct slab_alloc_res {
 
 struct slab_alloc_res slab_alloc_slow(const struct slab_view *v);
 int slab_low_check(const struct slab_view *v, struct slab *s, uint32_t left);
+int slab_low_refill(const struct slab_view *v, uint32_t c, uint32_t level);
 void slab_free_slow(const struct slab_view *v, uint32_t idx);
 
 /* ThreadSanitizer cannot see the memory accesses of the asm sections, so

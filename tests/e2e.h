@@ -690,14 +690,14 @@ static inline json_int_t e2e_cpu_stat(json_t *pool, int cpu, const char *key)
 
 /*
  * e2e_expect_conserved() - every element the daemon published is in a
- * reserve (slab or inbox), an outbox or the depot: nothing lost, nothing
+ * reserve (slab or inbox), the spare, an outbox or the depot: nothing lost, nothing
  * counted twice.  Call it only when no client holds an element and none is
  * running (the daemon's snapshot is then exact).
  */
 static inline void e2e_expect_conserved(struct pcpupool_client *c, const char *name)
 {
 	json_t *s = e2e_pool_stats(c, name);
-	json_int_t out = 0, pub, res, depot;
+	json_int_t out = 0, pub, res, depot, spare;
 	size_t n = json_array_size(json_object_get(s, "cpus"));
 
 	for (size_t i = 0; i < n; i++)
@@ -705,11 +705,12 @@ static inline void e2e_expect_conserved(struct pcpupool_client *c, const char *n
 	pub = e2e_stat(s, "published");
 	res = e2e_stat(s, "reserved");
 	depot = e2e_stat(s, "depot");
+	spare = e2e_stat(s, "spare");
 	json_decref(s);
-	if (pub != res + depot + out)
-		fail_msg("pool %s: %lld published but %lld reserved + %lld in the depot + "
-			 "%lld in outboxes", name, (long long)pub, (long long)res,
-			 (long long)depot, (long long)out);
+	if (pub != res + spare + depot + out)
+		fail_msg("pool %s: %lld published but %lld reserved + %lld spare + %lld in "
+			 "the depot + %lld in outboxes", name, (long long)pub, (long long)res,
+			 (long long)spare, (long long)depot, (long long)out);
 }
 
 #endif /* PCPUPOOL_E2E_H */

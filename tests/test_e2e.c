@@ -278,21 +278,17 @@ static void test_low_watermark_sends_one_coalesced_request(void **state)
 	assert_non_null(p);
 	e2e_pin(cpu0);
 
-	/* the daemon is frozen while the slab crosses its watermark and the
-	 * allocations after that find the request pending: whatever its
-	 * speed, it can only see what the client sent */
+	/* the daemon is frozen while the slab crosses its watermark: whatever
+	 * its speed, it can only see what the client sent.  The allocation
+	 * that crosses (the reserve down to low - 1) takes the pool's spare
+	 * (min_nr elements) at once, with no help from the daemon */
 	e2e_daemon_pause(e);
 	for (int i = 0; i < nalloc; i++) {
 		held[i] = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
 		assert_non_null(held[i]);
 	}
-	assert_int_equal(pcpupool_nr_elems_cpu(p, cpu0), min_nr - nalloc);
+	assert_int_equal(pcpupool_nr_elems_cpu(p, cpu0), min_nr - nalloc + min_nr);
 	e2e_daemon_resume(e);
-
-	/* refilled with no call from us: by the request (or the sweep) */
-	if (!e2e_poll(pcpupool_nr_elems_cpu(p, cpu0) == min_nr, E2E_POLL_MS))
-		fail_msg("cpu %d reserve is %d, not refilled to %d", cpu0,
-			 pcpupool_nr_elems_cpu(p, cpu0), min_nr);
 	/* the datagram arrived, and it was the only one */
 	assert_true(e2e_poll(({
 		json_t *s = e2e_pool_stats(c, name);
@@ -307,13 +303,22 @@ static void test_low_watermark_sends_one_coalesced_request(void **state)
 		assert_int_equal(e2e_cpu_stat(st, cpu, "refill_requests"), cpu == cpu0 ? 1 : 0);
 		assert_int_equal(e2e_cpu_stat(st, cpu, "low_watermark"), low);
 	}
-	/* allocations min_nr - low + 1 .. nalloc each left the slab under the
-	 * watermark: the first sent the request, the others found it pending */
-	assert_int_equal(e2e_cpu_stat(st, cpu0, "refill_coalesced"), nalloc - (min_nr - low) - 1);
+	/* the crossing took the spare and sent the request; the reserve
+	 * never went under the watermark again */
+	assert_int_equal(e2e_cpu_stat(st, cpu0, "from_spare"), min_nr);
+	assert_int_equal(e2e_cpu_stat(st, cpu0, "refill_coalesced"), 0);
 	json_decref(st);
-	/* never above min_nr */
+	/* which the daemon restocked */
+	if (!e2e_poll(({
+		json_t *s = e2e_pool_stats(c, name);
+		json_int_t sp = e2e_stat(s, "spare");
+		json_decref(s);
+		sp == min_nr;
+	}), E2E_POLL_MS))
+		fail_msg("the spare was not restocked");
+	/* the reserve was over min_nr: the daemon added nothing */
 	e2e_sleep_ms(3 * E2E_SWEEP_MS);
-	assert_int_equal(pcpupool_nr_elems_cpu(p, cpu0), min_nr);
+	assert_int_equal(pcpupool_nr_elems_cpu(p, cpu0), min_nr - nalloc + min_nr);
 
 	for (int i = 0; i < nalloc; i++)
 		pcpupool_free(held[i], p);
@@ -1135,7 +1140,8 @@ static void test_wait_alloc_refills_synchronously(void **state)
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool *p;
 	char name[E2E_NAME_LEN];
-	int n = nr_cpus_conf(), total = 8 * n, got = 0, err = 0, cpu0 = e2e_first_cpu();
+	/* every CPU's reserve of 8, and the pool's spare of 8 */
+	int n = nr_cpus_conf(), total = 8 * n + 8, got = 0, err = 0, cpu0 = e2e_first_cpu();
 	void **held = calloc((size_t)total + 1, sizeof(*held));
 	struct resumer r = { e, 50 };
 	pthread_t t;

@@ -135,7 +135,8 @@ static json_int_t pool_total(struct pcpupool_client *c, const char *name, json_i
 	for (size_t i = 0; i < n; i++)
 		out += e2e_cpu_stat(s, (int)i, "outbox");
 	*ret_pub = e2e_stat(s, "published");
-	json_int_t total = e2e_stat(s, "reserved") + e2e_stat(s, "depot") + out;
+	json_int_t total = e2e_stat(s, "reserved") + e2e_stat(s, "spare") +
+			   e2e_stat(s, "depot") + out;
 	if (ret_stats)
 		*ret_stats = s;
 	else

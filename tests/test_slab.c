@@ -335,6 +335,38 @@ static void test_corrupt_lists_are_detected(void **state)
 	assert_int_equal(slab_count(&tp->v, 0), 0);
 }
 
+static void test_crossing_takes_the_spare_at_once(void **state)
+{
+	struct testpool *tp = *state;
+	struct slab *s = slab_of(&tp->v, 0);
+	uint32_t idx[31];
+	int rc = -1;
+
+	for (uint32_t i = 0; i < 31; i++)
+		idx[i] = 500 + i;
+	assert_int_equal(slab_list_push(&tp->v, &tp->v.hdr->spare, idx, 31), 0);
+	atomic_store(&tp->v.hdr->min_nr, 40);
+	slab_set_limits(&tp->v, 0, 10, CAP);
+	refill_range(tp, 0, 0, 40);
+	/* 40 in the reserve: the 31st allocation leaves 9 < 10 */
+	for (int i = 0; i < 30; i++) {
+		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+		assert_int_equal(rc, -1);
+	}
+	assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+	assert_int_equal(rc, 0);                           /* asks the daemon */
+	assert_int_equal(slab_level(&tp->v, 0), 40);       /* 9 + the spare's 31 */
+	assert_int_equal(atomic_load(&s->from_spare), 31);
+	assert_int_equal(slab_list_len(atomic_load(&tp->v.hdr->spare)), 0);
+	/* the next crossing finds the spare empty and the request pending */
+	for (int i = 0; i < 31; i++)
+		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+	assert_int_equal(rc, -1);
+	assert_int_equal(slab_level(&tp->v, 0), 9);
+	assert_int_equal(atomic_load(&s->refill_coalesced), 1);
+	assert_int_equal(atomic_load(&s->from_spare), 31);
+}
+
 static void test_free_of_a_non_element_is_dropped(void **state)
 {
 	struct testpool *tp = *state;
@@ -413,6 +445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fallback_without_rseq_uses_lists_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_lists_are_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_more_than_buffer_puts_back_rest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crossing_takes_the_spare_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_of_a_non_element_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_are_derived_exactly, setup, teardown),
 	};

@@ -660,9 +660,11 @@ static void print_pool_head(json_t *p)
 	       (long long)jint(p, "low_watermark"), (long long)jint(p, "max_elems"),
 	       (long long)jint(p, "nr_cpus"), (long long)jint(p, "clients"),
 	       tty_safe(jstr(p, "state"), b2, sizeof(b2)));
-	printf("  elements: %lld reserved, %lld published (%lld bytes), %lld in the depot\n",
-	       (long long)jint(p, "reserved"), (long long)jint(p, "published"),
-	       (long long)jint(p, "grown_bytes"), (long long)jint(p, "depot"));
+	printf("  elements: %lld reserved, %lld spare, %lld published (%lld bytes), "
+	       "%lld in the depot\n",
+	       (long long)jint(p, "reserved"), (long long)jint(p, "spare"),
+	       (long long)jint(p, "published"), (long long)jint(p, "grown_bytes"),
+	       (long long)jint(p, "depot"));
 	printf("  daemon:   %lld refill messages (%lld bad), %lld refills, %lld refilled, "
 	       "%lld drained, %lld trimmed\n",
 	       (long long)jint(p, "refill_messages"), (long long)jint(p, "bad_messages"),
@@ -831,6 +833,10 @@ static const struct prom_metric prom_pool[] = {
 	  "Elements backed by shared memory so far." },
 	{ "grown_bytes", NULL, "pcpupool_pool_grown_bytes", PROM_GAUGE, 0,
 	  "Bytes of shared memory backing the published elements." },
+	{ "spare", NULL, "pcpupool_pool_spare_elements", PROM_GAUGE, 0,
+	  "Free elements on the pool's spare list, taken by a reserve that crosses its low watermark." },
+	{ "spare_stocked", NULL, "pcpupool_pool_spare_stocked_elements_total", PROM_COUNTER, 0,
+	  "Elements moved from the depot to the spare." },
 	{ "depot", NULL, "pcpupool_pool_depot_elements", PROM_GAUGE, 0,
 	  "Free elements held by the daemon, outside every reserve." },
 	{ "refill_messages", NULL, "pcpupool_pool_refill_messages_total", PROM_COUNTER, 0,
@@ -868,6 +874,8 @@ static const struct prom_metric prom_cpu[] = {
 	  "Allocations on this CPU that found every reachable reserve empty." },
 	{ "steals", NULL, "pcpupool_cpu_steals_total", PROM_COUNTER, 0,
 	  "Times another CPU took this CPU's inbox." },
+	{ "from_spare", NULL, "pcpupool_cpu_from_spare_elements_total", PROM_COUNTER, 0,
+	  "Elements taken from the pool's spare onto this CPU's inbox." },
 	{ "refill_requests", NULL, "pcpupool_cpu_refill_requests_total", PROM_COUNTER, 0,
 	  "Asynchronous refill requests sent for this CPU." },
 	{ "refill_coalesced", NULL, "pcpupool_cpu_refill_coalesced_total", PROM_COUNTER, 0,
