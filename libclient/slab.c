@@ -698,27 +698,33 @@ int slab_low_check(const struct slab_view *v, struct slab *s, uint32_t left)
 	return slab_low_refill(v, (uint32_t)slab_index(v, s), left);
 }
 
-/* Move the whole spare list onto CPU @c's inbox.  Whole: a list put back
- * in part would be nobody's while it is off the list (see "Ownership" in
- * slab.h); the daemon stocks at most SLAB_BATCH_MAX.  Return: how many. */
+/* Move the whole spare list onto CPU @c's inbox: one exchange takes it,
+ * and it goes onto the inbox as it is (the inbox is empty when a reserve
+ * crosses its watermark, so that is one more exchange; else the inbox's
+ * chain is walked and put in front).  Nothing walks the spare here: the
+ * inbox's taker checks it.  Off both lists it belongs to nobody for those
+ * few instructions, like any list in a take (see "Ownership" in slab.h).
+ * Return: how many. */
 static uint32_t take_spare(const struct slab_view *v, uint32_t c)
 {
-	uint32_t buf[SLAB_BATCH_MAX], n = 0;
+	uint64_t w;
 
 	if (slab_list_len(atomic_load_explicit(&v->hdr->spare, memory_order_relaxed)) == 0)
 		return 0;
-	if (slab_list_take(v, &v->hdr->spare, buf, SLAB_BATCH_MAX, &n) < 0 || n == 0)
+	w = list_take_word(v, &v->hdr->spare);
+	if (slab_list_len(w) == 0)
 		return 0;
-	slab_list_push(v, &slab_of(v, c)->inbox, buf, n);
-	atomic_fetch_add_explicit(&slab_of(v, c)->from_spare, n, memory_order_relaxed);
-	return n;
+	chain_put_back(v, &slab_of(v, c)->inbox, slab_list_head(w), slab_list_len(w));
+	atomic_fetch_add_explicit(&slab_of(v, c)->from_spare, slab_list_len(w),
+				  memory_order_relaxed);
+	return slab_list_len(w);
 }
 
 /**
  * slab_low_refill() - CPU @c's reserve is down to @level, under its low
- * watermark: refill it from the spare at once (all of it: up to min_nr, at
- * most SLAB_BATCH_MAX), and raise the CPU's request so the daemon restocks
- * the spare (and covers whatever the spare could not).
+ * watermark: refill it from the spare at once (all of it: up to min_nr
+ * elements), and raise the CPU's request so the daemon restocks the spare
+ * (and covers whatever the spare could not).
  * @v: pool view.
  * @c: slab index.
  * @level: the reserve's level.
