@@ -28,6 +28,7 @@ need_cmd nm binutils
 need_cmd groff groff-base
 need_cmd valgrind valgrind
 need_cmd clang clang
+need_cmd g++ g++
 need_cmd tmux tmux
 need_cmd python3 python3
 # libFuzzer's runtime

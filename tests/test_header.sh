@@ -1,0 +1,68 @@
+#!/bin/bash
+# test_header.sh - the public header as applications use it: header_user.c
+# built as C99 -pedantic, C11 (gcc and clang, -O0 and -O2), C++17 (g++ and
+# clang++) and with -DPCPUPOOL_NO_INLINE, all with -Wall -Wextra -Werror,
+# linked against build/libpcpupool.so and run against a real pcpupoold.
+# The inline builds must call the library's slow path and not the
+# out-of-line alloc/free on their hit path; the NO_INLINE one the reverse.
+# Prints "ok"/"FAIL" lines and a closing "N passed, N failed".
+set -u
+B=${B:-build}
+D=$B/pcpupoold
+T=$(mktemp -d /tmp/pcpupool-hdr.XXXXXX)
+pass=0 fail=0
+daemon_pid=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok()  { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+echo '{ "pools": [] }' > "$T/conf.json"
+"$D" --config "$T/conf.json" --socket "$T/ctl.sock" 2>>"$T/daemon.log" &
+daemon_pid=$!
+for _ in $(seq 200); do [ -S "$T/ctl.sock" ] && break; sleep 0.05; done
+[ -S "$T/ctl.sock" ] || { cat "$T/daemon.log"; echo "FAIL the daemon did not start"; exit 1; }
+
+W="-Wall -Wextra -Werror -Iinclude"
+L="-L$B -lpcpupool -Wl,-rpath,$(cd "$B" && pwd)"
+i=0
+while IFS='|' read -r name cmd; do
+	i=$((i + 1))
+	exe=$T/user$i
+	if ! $cmd $W tests/header_user.c $L -o "$exe" 2>"$T/cc.log"; then
+		bad "$name: does not build"; sed 's/^/    /' "$T/cc.log"; continue
+	fi
+	ok "$name: builds without a warning"
+	syms=$(nm -u "$exe")
+	case $name in
+	*NO_INLINE*) want=pcpupool_alloc; not=pcpupool__alloc_slow ;;
+	*) want=pcpupool__alloc_slow; not=NONE ;;
+	esac
+	if grep -qw "$want" <<<"$syms" && ! grep -qw "$not" <<<"$syms"; then
+		ok "$name: calls $want"
+	else
+		bad "$name: undefined symbols are $(tr '\n' ' ' <<<"$syms")"
+	fi
+	if "$exe" "$T/ctl.sock" "hdr$i"; then
+		ok "$name: runs against pcpupoold"
+	else
+		bad "$name: run failed"
+	fi
+done <<'LIST'
+C99 -pedantic, gcc -O2|gcc -std=c99 -pedantic -O2
+C11, gcc -O0|gcc -std=c11 -O0
+C11, clang -O2|clang -std=c11 -O2
+C++17, g++ -O2|g++ -x c++ -std=c++17 -O2
+C++17, clang++ -O2|clang++ -x c++ -std=c++17 -O2
+C11, gcc -O2 -DPCPUPOOL_NO_INLINE|gcc -std=c11 -O2 -DPCPUPOOL_NO_INLINE
+LIST
+
+kill "$daemon_pid" && wait "$daemon_pid"
+rc=$?; daemon_pid=
+[ "$rc" -eq 0 ] && ok "the daemon exits 0" || bad "the daemon exited $rc"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
