@@ -633,6 +633,14 @@ void pool_sweep(struct pool *p)
 		if (slab_level(&p->v, c) < p->cfg.low_watermark)
 			pool_refill_cpu(p, c);
 	}
+	/* the spare is only ever walked by the inbox it lands on: check its
+	 * word here, then restock it */
+	uint64_t w = atomic_load_explicit(&p->v.hdr->spare, memory_order_relaxed);
+	if (!p->quarantined && (slab_list_len(w) > SLAB_BATCH_MAX ||
+				(slab_list_len(w) && slab_list_head(w) >= p->published))) {
+		pool_quarantine(p, "corrupt spare list", 0);
+		return;
+	}
 	pool_restock_spare(p);
 }
 

@@ -122,6 +122,11 @@ static void inbox_length_lie(struct victim *vi)
 	atomic_store(&slab_of(&vi->v, 0)->inbox, slab_list_word(5, 100000));
 }
 
+static void spare_index_past_end(struct victim *vi)
+{
+	atomic_store(&vi->v.hdr->spare, slab_list_word(vi->v.max_elems + 5, 1));
+}
+
 static void outbox_returns_depot_element(struct victim *vi)
 {
 	/* an element the daemon holds in its depot, "freed" again: the pool
@@ -139,6 +144,7 @@ static void test_outbox_index_past_end(void **s) { (void)s; scribble_and_check(o
 static void test_outbox_loop(void **s) { (void)s; scribble_and_check(outbox_loop, "outbox links loop"); }
 static void test_inbox_length_lie(void **s) { (void)s; scribble_and_check(inbox_length_lie, "inbox longer than its links"); }
 static void test_outbox_double_free(void **s) { (void)s; scribble_and_check(outbox_returns_depot_element, "element freed twice"); }
+static void test_spare_index_past_end(void **s) { (void)s; scribble_and_check(spare_index_past_end, "spare index past the pool"); }
 
 int main(void)
 {
@@ -149,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_outbox_loop),
 		cmocka_unit_test(test_inbox_length_lie),
 		cmocka_unit_test(test_outbox_double_free),
+		cmocka_unit_test(test_spare_index_past_end),
 	};
 	return cmocka_run_group_tests_name("corrupt", tests, NULL, NULL);
 }
