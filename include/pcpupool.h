@@ -113,6 +113,10 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 	 (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define PCPUPOOL_HAVE_SECTIONS 1
 
+/* The sections index slots[count & PCPUPOOL__SLOT_MASK], so that even a
+ * corrupt count keeps them inside the slab's page and the next. */
+#define PCPUPOOL__SLOT_MASK 1023
+
 /* The commit store adds these to a slab's count word {count : 16, ops : 48}:
  * count -1 or +1, and one more operation. */
 #ifdef PCPUPOOL__NO_STATS
@@ -158,7 +162,8 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 	[f] "r"(fp),                                                      \
 	[f_rseq] "i"(__builtin_offsetof(struct pcpupool_fast, pf_rseq_off)), \
 	[f_cpus] "i"(__builtin_offsetof(struct pcpupool_fast, pf_abi1_cpus)), \
-	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs))
+	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs)), \
+	[mask] "i"(PCPUPOOL__SLOT_MASK)
 
 /*
  * Pop the top of the current CPU's slab if it holds more than its low
@@ -178,7 +183,7 @@ pcpupool__pop(const struct pcpupool_fast *f, void **ret)
 		PCPUPOOL__SECTION_ENTER
 		"movq (%%rcx), %%r10\n\t"              /* count word */
 		"movl %%r10d, %%edx\n\t"
-		"andl $1023, %%edx\n\t"                /* count, kept inside the page */
+		"andl %[mask], %%edx\n\t"              /* count, kept inside the page */
 		"cmpl 12(%%rcx), %%edx\n\t"            /* count <= low: slow path */
 		"jbe %l[slow]\n\t"
 		"movl 188(%%rcx,%%rdx,4), %k[off]\n\t" /* slots[count - 1] */
@@ -220,7 +225,7 @@ pcpupool__push(const struct pcpupool_fast *f, uint32_t off)
 		PCPUPOOL__SECTION_ENTER
 		"movq (%%rcx), %%rax\n\t"              /* count word */
 		"movl %%eax, %%edx\n\t"
-		"andl $1023, %%edx\n\t"
+		"andl %[mask], %%edx\n\t"
 		"cmpl 8(%%rcx), %%edx\n\t"             /* count >= limit: slow path */
 		"jae %l[slow]\n\t"
 		"movl %k[off], 192(%%rcx,%%rdx,4)\n\t" /* slots[count] */

@@ -181,7 +181,7 @@ struct slab {
 
 #define SLAB_CW_COUNT(w)   ((uint32_t)((w) & 0xffffu))
 #define SLAB_CW_OPS(w)     ((w) >> 16)
-#define SLAB_SLOT_MASK     1023u  /* sections index slots[count & mask] */
+#define SLAB_SLOT_MASK     PCPUPOOL__SLOT_MASK  /* sections index slots[count & mask] */
 
 /* Per-element metadata, out of the element so a free element's contents
  * are the user's business.  `next` links lists; `owner` is written by pop
