@@ -210,6 +210,9 @@ pcpupool__pop(const struct pcpupool_fast *f, void **ret)
 		  [f_owner] "i"(__builtin_offsetof(struct pcpupool_fast, pf_owner))
 		: "rax", "rcx", "rdx", "rsi", "r10", "memory", "cc"
 		: slow);
+	/* keeps the section alive when the caller drops the pointer: GCC 12
+	 * deletes an asm goto whose outputs are all dead, labels and all */
+	__asm__ __volatile__("" : : "r"(off));
 	*ret = f->pf_elems + off;
 	return 1;
 slow:

@@ -1606,6 +1606,42 @@ static void *alloc_wait(struct pcpupool *pool)
 	return NULL;
 }
 
+static __attribute__((noinline, cold)) void *alloc_einval(void)
+{
+	errno = EINVAL;
+	return NULL;
+}
+
+/* Everything past the hit path: the reserves, then EAGAIN or the wait. */
+static __attribute__((noinline)) void *alloc_miss(struct pcpupool *pool, int flags)
+{
+	void *p = alloc_reserve(pool);
+
+	if (likely(p))
+		return p;
+	if (!(flags & PCPUPOOL_WAIT)) {
+		errno = EAGAIN;
+		return NULL;
+	}
+	return alloc_wait(pool);
+}
+
+/* pcpupool_alloc() whole: both exported entry points are this (a call
+ * between them would go through the PLT). */
+static inline __attribute__((always_inline)) void *alloc_full(struct pcpupool *pool, int flags)
+{
+	if (unlikely(!pool || (unsigned int)flags > PCPUPOOL_WAIT))
+		return alloc_einval();
+
+	void *p;
+
+	if (likely(slab_hit_pop(&pool->v, &p))) {
+		slab_tsan_acquire(&pool->v);
+		return p;
+	}
+	return alloc_miss(pool, flags);
+}
+
 /**
  * pcpupool__alloc_slow() - pcpupool_alloc() past the inline hit path.
  * @pool: the pool.
@@ -1617,25 +1653,7 @@ static void *alloc_wait(struct pcpupool *pool)
  */
 PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
 {
-	if (unlikely(!pool || (unsigned int)flags > PCPUPOOL_WAIT)) {
-		errno = EINVAL;
-		return NULL;
-	}
-
-	void *p = slab_hit_pop(&pool->v);
-
-	if (likely(p)) {
-		slab_tsan_acquire(&pool->v);
-		return p;
-	}
-	p = alloc_reserve(pool);
-	if (likely(p))
-		return p;
-	if (!(flags & PCPUPOOL_WAIT)) {
-		errno = EAGAIN;
-		return NULL;
-	}
-	return alloc_wait(pool);
+	return alloc_full(pool, flags);
 }
 
 /**
@@ -1671,7 +1689,7 @@ PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
  */
 PCPUPOOL_EXPORT void *pcpupool_alloc(struct pcpupool *pool, int flags)
 {
-	return pcpupool__alloc_slow(pool, flags);
+	return alloc_full(pool, flags);
 }
 
 /**
@@ -1705,7 +1723,8 @@ PCPUPOOL_EXPORT void pcpupool_free(void *elem, struct pcpupool *pool)
  */
 PCPUPOOL_EXPORT void pcpupool__free_slow(void *elem, struct pcpupool *pool)
 {
-	pcpupool_free(elem, pool);
+	if (likely(pool))
+		slab_free_elem(&pool->v, elem);
 }
 
 /* ------------------------------------------------------------------ */

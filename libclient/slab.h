@@ -332,21 +332,19 @@ int slab_validate_hdr(const struct slab_hdr *h, size_t file_size);
  * without rseq sections on this platform every call takes the lists. */
 #if defined(PCPUPOOL_HAVE_SECTIONS) && !defined(PCPUPOOL_NO_RSEQ)
 #define SLAB_HAVE_RSEQ 1
-static inline void *slab_hit_pop(const struct slab_view *v)
+static inline int slab_hit_pop(const struct slab_view *v, void **ret)
 {
-	void *p;
-
-	return pcpupool__pop(slab_fast(v), &p) ? p : NULL;
+	return pcpupool__pop(slab_fast(v), ret);
 }
 static inline int slab_hit_push(const struct slab_view *v, uint32_t off)
 {
 	return pcpupool__push(slab_fast(v), off);
 }
 #else
-static inline void *slab_hit_pop(const struct slab_view *v)
+static inline int slab_hit_pop(const struct slab_view *v, void **ret)
 {
-	(void)v;
-	return NULL;
+	(void)v; (void)ret;
+	return 0;
 }
 static inline int slab_hit_push(const struct slab_view *v, uint32_t off)
 {
@@ -395,10 +393,10 @@ void __tsan_release(void *addr);
  * pointer, without the refill request (returned in *ret_refill_cpu). */
 static inline void *slab_alloc_elem(const struct slab_view *v, int *ret_refill_cpu)
 {
-	void *p = slab_hit_pop(v);
+	void *p;
 
 	*ret_refill_cpu = -1;
-	if (__builtin_expect(p != NULL, 1)) {
+	if (__builtin_expect(slab_hit_pop(v, &p), 1)) {
 		slab_tsan_acquire(v);
 		return p;
 	}
