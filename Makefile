@@ -67,8 +67,8 @@ DAEMON_SRC := daemon/main.c daemon/ctl.c daemon/pool.c daemon/config.c daemon/lo
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
 DAEMON     := $(B)/pcpupoold
 
-C_TESTS  := test_slab test_torture test_exports test_e2e test_reconnect test_nosyscall \
-	test_hostile test_reclaim test_corrupt
+C_TESTS  := test_slab test_races test_torture test_exports test_e2e test_reconnect \
+	test_nosyscall test_hostile test_reclaim test_corrupt
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
 SH_TESTS := test_daemon_cli test_pcpupoolctl test_access $(if $(SANITIZE),,test_header test_fuzz test_systemd)
@@ -158,6 +158,12 @@ $(B)/tests/test_reconnect $(B)/tests/test_nosyscall $(B)/tests/test_hostile \
 $(B)/tests/test_slab: tests/test_slab.c tests/pooltest.h $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) $(LDLIBS_SAN) -o $@
+
+# the slab core compiled in with its test hooks
+$(B)/tests/test_races: tests/test_races.c tests/pooltest.h libclient/slab.c libclient/slab.h include/pcpupool.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -DSLAB_TEST_HOOKS $< libclient/slab.c $(CMOCKA_LIBS) \
+		$(LDLIBS_SAN) -o $@
 
 $(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(SLAB_OBJ)
 	@mkdir -p $(dir $@)

@@ -17,6 +17,15 @@
 
 #define ROUND_UP(x, a) (((x) + (a) - 1) / (a) * (a))
 
+/* Points where tests/test_races.c, which compiles this file with
+ * SLAB_TEST_HOOKS, plays another process at the worst moment. */
+#ifdef SLAB_TEST_HOOKS
+void slab_test_hook(const char *where);
+#define SLAB_HOOK(where) slab_test_hook(where)
+#else
+#define SLAB_HOOK(where) ((void)0)
+#endif
+
 static uint64_t published(const struct slab_view *v)
 {
 	/* acquire: pairs with the daemon's release store after it backed the
@@ -343,9 +352,8 @@ static int chain_walk(const struct slab_view *v, uint32_t head, uint32_t len,
 static void chain_put_back(const struct slab_view *v, _Atomic uint64_t *box,
 			   uint32_t head, uint32_t len)
 {
-	uint64_t pub = published(v);
-
 	slab_tsan_release(v);
+	SLAB_HOOK("put_back");
 	while (len) {
 		uint64_t empty = SLAB_LIST_EMPTY;
 
@@ -356,14 +364,24 @@ static void chain_put_back(const struct slab_view *v, _Atomic uint64_t *box,
 			return;
 		uint64_t w = list_take_word(v, box);
 		uint32_t oh = slab_list_head(w), ol = slab_list_len(w), t = oh;
+		/* read after the take: the daemon publishes new elements before
+		 * it pushes them, and the take's acquire sees that */
+		uint64_t pub = published(v);
 
 		if (ol == 0)
 			continue;
 		/* find the tail of the other chain, bounded by its length */
 		for (uint32_t i = 1; i < ol && t < pub; i++)
 			t = atomic_load_explicit(&v->meta[t].next, memory_order_relaxed);
-		if (t >= pub)
-			return;  /* corrupt: the daemon's sweep reports it */
+		if (t >= pub) {
+			/* corrupt: put it back for the daemon to find (and
+			 * quarantine the pool); ours is lost with the pool */
+			empty = SLAB_LIST_EMPTY;
+			atomic_compare_exchange_strong_explicit(box, &empty, w,
+								memory_order_relaxed,
+								memory_order_relaxed);
+			return;
+		}
 		atomic_store_explicit(&v->meta[t].next, head, memory_order_relaxed);
 		head = oh;
 		len += ol;
