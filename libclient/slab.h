@@ -79,9 +79,12 @@
  * writes the spiller's, a list take the taker's, before the element leaves
  * the slab or list; a list push writes 0.  So an element that is in no
  * slab, no list and not in the daemon's depot is held by its owner, or is
- * in the few instructions between a list take and its walk (owner 0).  A
- * free leaves the mark (the slab holds the element; no store on the hit
- * path).  SLAB_OWNER_HANDOFF marks an element passed to another process,
+ * in the few instructions between a list take and its walk, or between
+ * the spare's take and its landing on an inbox (owner 0: the reclaim pass
+ * takes such an element back only if two censuses 20 ms apart both miss
+ * it, so a thread stalled longer than that right there is the one case it
+ * gets wrong).  A free leaves the mark (the slab holds the element; no
+ * store on the hit path).  SLAB_OWNER_HANDOFF marks an element passed to another process,
  * which the daemon never reclaims.
  *
  * Untrusted memory: every index or offset read from shared memory is
