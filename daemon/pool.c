@@ -713,6 +713,48 @@ static void reclaim_arm(struct pool *p, int ms)
 		event_add(p->ev_reclaim, &tv);
 }
 
+/* An ownerless element both censuses missed: confirm it later. */
+static void orphan_suspect(struct pool *p, uint32_t e)
+{
+	struct timeval tv = { POOL_ORPHAN_GRACE_MS / 1000, (POOL_ORPHAN_GRACE_MS % 1000) * 1000 };
+
+	if (p->orph_mark[e])
+		return;
+	p->orph_mark[e] = 1;
+	p->orph[p->nr_orph++] = e;
+	if (p->ev_orphan && !evtimer_pending(p->ev_orphan, NULL))
+		evtimer_add(p->ev_orphan, &tv);
+}
+
+/* The third census: suspects still nowhere and still ownerless go back. */
+static void orphan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+	uint32_t back = 0;
+
+	(void)fd; (void)what;
+	if (!p->quarantined && census(p) == 0)
+		for (uint32_t i = 0; i < p->nr_orph; i++) {
+			uint32_t e = p->orph[i];
+
+			if (p->in_depot[e] || p->seen[e] ||
+			    atomic_load_explicit(&p->v.meta[e].owner, memory_order_relaxed) != 0)
+				continue;
+			if (depot_put(p, &e, 1, 0) < 0)
+				break;
+			back++;
+			p->orphans++;
+		}
+	for (uint32_t i = 0; i < p->nr_orph; i++)
+		p->orph_mark[p->orph[i]] = 0;
+	p->nr_orph = 0;
+	if (back)
+		log_info("pool %s: %u ownerless element(s) found nowhere, taken back",
+			 p->cfg.name, back);
+	if (!p->quarantined)
+		pool_refill_all(p, NULL);
+}
+
 /* The two-census pass: candidates of the first census that the second,
  * POOL_RECLAIM_GRACE_MS later, finds still nowhere and still owned by the
  * same dead client (or nobody) go back to the depot.  An element moving
@@ -751,14 +793,15 @@ static void reclaim_cb(evutil_socket_t fd, short what, void *arg)
 			if (p->in_depot[e] || p->seen[e] ||
 			    atomic_load_explicit(&p->v.meta[e].owner, memory_order_relaxed) != o)
 				continue;
+			if (o == 0) {
+				orphan_suspect(p, e);
+				continue;
+			}
 			atomic_store_explicit(&p->v.meta[e].owner, 0, memory_order_relaxed);
 			if (depot_put(p, &e, 1, 0) < 0)
 				break;
 			back++;
-			if (o)
-				p->reclaimed++;
-			else
-				p->orphans++;
+			p->reclaimed++;
 		}
 	if (back)
 		log_info("pool %s: %u element(s) taken back from %u dead client(s)",
@@ -819,7 +862,11 @@ static int pool_reclaim_init(struct daemon *d, struct pool *p)
 	p->cand = calloc(p->v.hdr->max_elems, sizeof(*p->cand));
 	p->seen = calloc(p->v.hdr->max_elems, 1);
 	p->ev_reclaim = d->base ? evtimer_new(d->base, reclaim_cb, p) : NULL;
-	return p->dead && p->cand && p->seen && (!d->base || p->ev_reclaim) ? 0 : -ENOMEM;
+	p->orph = calloc(p->v.hdr->max_elems, sizeof(*p->orph));
+	p->orph_mark = calloc(p->v.hdr->max_elems, 1);
+	p->ev_orphan = d->base ? evtimer_new(d->base, orphan_cb, p) : NULL;
+	return p->dead && p->cand && p->seen && p->orph && p->orph_mark &&
+	       (!d->base || (p->ev_reclaim && p->ev_orphan)) ? 0 : -ENOMEM;
 }
 
 /**
@@ -982,6 +1029,10 @@ void pool_free(struct pool *p)
 	free(p->cpu);
 	if (p->ev_reclaim)
 		event_free(p->ev_reclaim);
+	if (p->ev_orphan)
+		event_free(p->ev_orphan);
+	free(p->orph);
+	free(p->orph_mark);
 	free(p->dead);
 	free(p->cand);
 	free(p->seen);

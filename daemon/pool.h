@@ -52,6 +52,7 @@ struct pool_cpu_stats {
 };
 
 #define POOL_RECLAIM_GRACE_MS 20     /* between the two censuses of a pass */
+#define POOL_ORPHAN_GRACE_MS  1000   /* a third census for ownerless ones */
 #define POOL_MAX_DEAD         4096   /* dead clients awaiting a pass */
 
 struct pool_client {
@@ -88,6 +89,14 @@ struct pool {
 	uint32_t nr_cand;
 	uint8_t *seen;               /* census scratch: per element, in a slab */
 	struct event *ev_reclaim;
+	/* ownerless elements both censuses of a pass missed: taken back only
+	 * if a third, POOL_ORPHAN_GRACE_MS later, misses them too (an element
+	 * between two lists is ownerless for a few instructions; this covers
+	 * a thread stalled there for a second instead of 20 ms) */
+	uint32_t *orph;
+	uint32_t nr_orph;
+	uint8_t *orph_mark;          /* per element: 1 while in orph */
+	struct event *ev_orphan;
 	int reclaim_phase;           /* 0 idle, 1 first census due, 2 second */
 	uint64_t reclaimed;          /* elements taken back from dead clients */
 	uint64_t orphans;            /* ownerless elements found nowhere */

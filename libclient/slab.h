@@ -81,9 +81,9 @@
  * slab, no list and not in the daemon's depot is held by its owner, or is
  * in the few instructions between a list take and its walk, or between
  * the spare's take and its landing on an inbox (owner 0: the reclaim pass
- * takes such an element back only if two censuses 20 ms apart both miss
- * it, so a thread stalled longer than that right there is the one case it
- * gets wrong).  A free leaves the mark (the slab holds the element; no
+ * takes such an element back only if three censuses over a second all
+ * miss it, so a thread stalled longer than that right there is the one
+ * case it gets wrong).  A free leaves the mark (the slab holds the element; no
  * store on the hit path).  SLAB_OWNER_HANDOFF marks an element passed to another process,
  * which the daemon never reclaims.
  *

@@ -20,8 +20,10 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "slab.h"
 
 #define NELEM      4096
+#define POOL_ORPHAN_GRACE_MS_FOR_TEST 1000   /* daemon/pool.h */
 #define HOLD       32
 #define SURVIVORS  2
 #define VICTIMS    3     /* alive at once */
@@ -252,6 +254,68 @@ static void test_handed_off_element_is_not_taken_back(void **state)
 	e2e_stop(&e);
 }
 
+/*
+ * A client stalled between two lists while a reclaim pass runs: it took
+ * the spare (8 elements, ownerless while off every list) and sits there
+ * for 300 ms, across both censuses of the pass another client's exit
+ * starts; then it puts them on CPU 0's inbox.  The pass must not take them
+ * back (they would be in the depot and on the inbox at once): ownerless
+ * elements wait for a third census, a second later, which finds them.
+ */
+static void test_stalled_take_is_not_reclaimed(void **state)
+{
+	struct e2e e;
+	char name[E2E_NAME_LEN];
+	struct slab_view v;
+	uint32_t idx[SLAB_BATCH_MAX], n = 0;
+	json_int_t pub;
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "stall", name), 8, 64, 64);
+	assert_non_null(pool);
+	void *el = pcpupool_alloc(pool, PCPUPOOL_WAIT);
+	assert_non_null(el);
+	char *base = (char *)el - pcpupool_elem_offset(pool, el);
+	pcpupool_free(el, pool);
+	assert_int_equal(slab_view_init(&v, base, ((struct slab_hdr *)base)->map_size, 9), 0);
+	assert_true(e2e_poll(slab_list_len(atomic_load(&v.hdr->spare)) == 8, 5000));
+
+	/* the take: the whole spare, off every list (its links read, as the
+	 * client's chain_put_back() would follow them) */
+	uint64_t w = atomic_exchange(&v.hdr->spare, SLAB_LIST_EMPTY);
+	for (uint32_t cur = slab_list_head(w); n < slab_list_len(w); n++) {
+		idx[n] = cur;
+		cur = atomic_load(&v.meta[cur].next);
+	}
+	assert_int_equal(n, 8);
+	/* meanwhile a client exits: a reclaim pass runs */
+	pid_t pid = e2e_fork(&e);
+	if (pid == 0) {
+		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		_exit(cc && pcpupool_open(cc, name) ? 0 : 1);
+	}
+	e2e_expect_child_ok(&e, pid, 5000);
+	e2e_sleep_ms(300);
+	/* the take lands */
+	assert_int_equal(slab_list_push(&v, &slab_of(&v, 0)->inbox, idx, n), 0);
+
+	/* after the third census: nothing reclaimed, nothing twice */
+	e2e_sleep_ms(POOL_ORPHAN_GRACE_MS_FOR_TEST + 500);
+	json_t *s = NULL;
+	assert_true(e2e_poll((json_decref(s), s = NULL,
+			      pool_total(c, name, &pub, &s) == pub), 5000));
+	assert_int_equal(reclaim_stat(s, "orphans"), 0);
+	assert_int_equal(reclaim_stat(s, "duplicates"), 0);
+	assert_string_equal(json_string_value(json_object_get(s, "state")), "ok");
+	json_decref(s);
+	e2e_expect_conserved(c, name);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
 static void test_kill_storm_loses_nothing(void **state)
 {
 	const char *env = getenv("RECLAIM_KILLS");
@@ -337,6 +401,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_killed_client_elements_come_back_quickly),
 		cmocka_unit_test(test_handed_off_element_is_not_taken_back),
+		cmocka_unit_test(test_stalled_take_is_not_reclaimed),
 		cmocka_unit_test(test_kill_storm_loses_nothing),
 	};
 	return cmocka_run_group_tests_name("reclaim", tests, NULL, NULL);
