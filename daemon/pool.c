@@ -13,6 +13,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -713,46 +714,73 @@ static void reclaim_arm(struct pool *p, int ms)
 		event_add(p->ev_reclaim, &tv);
 }
 
-/* An ownerless element both censuses missed: confirm it later. */
-static void orphan_suspect(struct pool *p, uint32_t e)
+/* CLOCK_MONOTONIC in ms, wrapping: only differences are used */
+static uint32_t mono_ms(void)
 {
-	struct timeval tv = { POOL_ORPHAN_GRACE_MS / 1000, (POOL_ORPHAN_GRACE_MS % 1000) * 1000 };
+	struct timespec ts;
 
-	if (p->orph_mark[e])
-		return;
-	p->orph_mark[e] = 1;
-	p->orph[p->nr_orph++] = e;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static void orphan_arm(struct pool *p, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
 	if (p->ev_orphan && !evtimer_pending(p->ev_orphan, NULL))
 		evtimer_add(p->ev_orphan, &tv);
 }
 
-/* The third census: suspects still nowhere and still ownerless go back. */
+/* An ownerless element both censuses missed: confirm it later. */
+static void orphan_suspect(struct pool *p, uint32_t e)
+{
+	if (p->orph_mark[e])
+		return;
+	p->orph_mark[e] = 1;
+	p->orph[p->nr_orph] = (struct pool_orphan){ e, mono_ms() };
+	p->nr_orph++;
+	orphan_arm(p, POOL_ORPHAN_GRACE_MS);
+}
+
+/* The third census: suspects found at least POOL_ORPHAN_GRACE_MS ago and
+ * still nowhere and ownerless go back; younger ones wait their turn. */
 static void orphan_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pool *p = arg;
-	uint32_t back = 0;
+	uint32_t now = mono_ms(), next = 0;
+	uint32_t back = 0, kept = 0;
+	bool counted = !p->quarantined && census(p) == 0;
 
 	(void)fd; (void)what;
-	if (!p->quarantined && census(p) == 0)
-		for (uint32_t i = 0; i < p->nr_orph; i++) {
-			uint32_t e = p->orph[i];
+	for (uint32_t i = 0; i < p->nr_orph; i++) {
+		struct pool_orphan o = p->orph[i];
+		uint32_t age = now - o.found_ms;
 
-			if (p->in_depot[e] || p->seen[e] ||
-			    atomic_load_explicit(&p->v.meta[e].owner, memory_order_relaxed) != 0)
-				continue;
-			if (depot_put(p, &e, 1, 0) < 0)
-				break;
-			back++;
-			p->orphans++;
+		if (counted && age < POOL_ORPHAN_GRACE_MS) {
+			p->orph[kept++] = o;
+			if (!next || POOL_ORPHAN_GRACE_MS - age < next)
+				next = POOL_ORPHAN_GRACE_MS - age;
+			continue;
 		}
-	for (uint32_t i = 0; i < p->nr_orph; i++)
-		p->orph_mark[p->orph[i]] = 0;
-	p->nr_orph = 0;
+		p->orph_mark[o.idx] = 0;
+		if (!counted || p->in_depot[o.idx] || p->seen[o.idx] ||
+		    atomic_load_explicit(&p->v.meta[o.idx].owner, memory_order_relaxed) != 0)
+			continue;
+		if (depot_put(p, &o.idx, 1, 0) < 0) {
+			counted = false;
+			continue;
+		}
+		back++;
+		p->orphans++;
+	}
+	p->nr_orph = kept;
 	if (back)
 		log_info("pool %s: %u ownerless element(s) found nowhere, taken back",
 			 p->cfg.name, back);
 	if (!p->quarantined)
 		pool_refill_all(p, NULL);
+	if (kept)
+		orphan_arm(p, next);
 }
 
 /* The two-census pass: candidates of the first census that the second,

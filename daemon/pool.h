@@ -61,6 +61,11 @@ struct pool_client {
 	uint32_t uid;
 };
 
+struct pool_orphan {
+	uint32_t idx;
+	uint32_t found_ms;           /* CLOCK_MONOTONIC, wrapping */
+};
+
 struct pool_cand {
 	uint32_t idx;
 	uint32_t owner;
@@ -93,7 +98,7 @@ struct pool {
 	 * if a third, POOL_ORPHAN_GRACE_MS later, misses them too (an element
 	 * between two lists is ownerless for a few instructions; this covers
 	 * a thread stalled there for a second instead of 20 ms) */
-	uint32_t *orph;
+	struct pool_orphan *orph;
 	uint32_t nr_orph;
 	uint8_t *orph_mark;          /* per element: 1 while in orph */
 	struct event *ev_orphan;
