@@ -53,6 +53,27 @@ static inline void testpool_free(struct testpool *tp)
 	close(tp->fd);
 }
 
+/* CMocka setup and teardown around testpool_make() / testpool_free(). */
+static inline int testpool_setup(void **state, uint32_t cap, uint64_t size,
+				 uint64_t align, uint64_t max)
+{
+	struct testpool *tp = calloc(1, sizeof(*tp));
+
+	if (!tp || testpool_make(tp, cap, size, align, max) < 0) {
+		free(tp);
+		return -1;
+	}
+	*state = tp;
+	return 0;
+}
+
+static inline int testpool_teardown(void **state)
+{
+	testpool_free(*state);
+	free(*state);
+	return 0;
+}
+
 static inline int pin_to_cpu(int cpu)
 {
 	cpu_set_t set;

@@ -3,21 +3,7 @@
 # configuration errors, SIGHUP reload, clean shutdown, and the examples
 # (producer | consumer) through a real daemon.  Prints "ok"/"FAIL" lines
 # and a closing "N passed, N failed".
-set -u
-B=${B:-build}
-D=$B/pcpupoold
-T=$(mktemp -d /tmp/pcpupool-cli.XXXXXX)
-pass=0 fail=0
-daemon_pid=
-cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok()   { pass=$((pass + 1)); echo "ok   $*"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. "$(dirname "$0")/harness.sh" cli
 
 ctl() { printf '%s\n' "$1" | socat -t2 - UNIX-CONNECT:"$T/ctl.sock"; }
 
@@ -119,5 +105,4 @@ else
 	bad "the daemon starts and answers"; cat "$T/daemon.log"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -6,20 +6,7 @@
 # The inline builds must call the library's slow path and not the
 # out-of-line alloc/free on their hit path; the NO_INLINE one the reverse.
 # Prints "ok"/"FAIL" lines and a closing "N passed, N failed".
-set -u
-B=${B:-build}
-D=$B/pcpupoold
-T=$(mktemp -d /tmp/pcpupool-hdr.XXXXXX)
-pass=0 fail=0
-daemon_pid=
-cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok()  { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/harness.sh" hdr
 
 echo '{ "pools": [] }' > "$T/conf.json"
 "$D" --config "$T/conf.json" --socket "$T/ctl.sock" 2>>"$T/daemon.log" &
@@ -64,5 +51,4 @@ LIST
 kill "$daemon_pid" && wait "$daemon_pid"
 rc=$?; daemon_pid=
 [ "$rc" -eq 0 ] && ok "the daemon exits 0" || bad "the daemon exited $rc"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -30,19 +30,7 @@ void slab_test_hook(const char *where)
 
 static int setup(void **state)
 {
-	struct testpool *tp = calloc(1, sizeof(*tp));
-
-	if (!tp || testpool_make(tp, 64, 64, 8, 100) < 0)
-		return -1;
-	*state = tp;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	testpool_free(*state);
-	free(*state);
-	return 0;
+	return testpool_setup(state, 64, 64, 8, 100);
 }
 
 /* The daemon grows the pool (10 -> 20 published) and refills CPU 0 with
@@ -90,7 +78,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_spare_take_meets_growth_and_refill,
-						setup, teardown),
+						setup, testpool_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

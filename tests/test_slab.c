@@ -17,20 +17,10 @@
 
 static int setup(void **state)
 {
-	struct testpool *tp = calloc(1, sizeof(*tp));
-
-	if (!tp || testpool_make(tp, CAP, 48, 16, NELEM) < 0 || pin_to_cpu(0) < 0)
-		return -1;
-	*state = tp;
-	return 0;
+	return testpool_setup(state, CAP, 48, 16, NELEM) < 0 || pin_to_cpu(0) < 0 ? -1 : 0;
 }
 
-static int teardown(void **state)
-{
-	testpool_free(*state);
-	free(*state);
-	return 0;
-}
+#define teardown testpool_teardown
 
 /* Put n consecutive elements starting at first into CPU cpu's inbox. */
 static void refill_range(struct testpool *tp, uint32_t cpu, uint32_t first, uint32_t n)

@@ -447,20 +447,10 @@ static void test_torture_every_element_accounted_once(void **state)
 
 static int setup(void **state)
 {
-	struct testpool *tp = calloc(1, sizeof(*tp));
-
-	if (!tp || testpool_make(tp, CAP, ELEM_SIZE, 64, NELEM) < 0)
-		return -1;
-	*state = tp;
-	return 0;
+	return testpool_setup(state, CAP, ELEM_SIZE, 64, NELEM);
 }
 
-static int teardown(void **state)
-{
-	testpool_free(*state);
-	free(*state);
-	return 0;
-}
+#define teardown testpool_teardown
 
 static int child_main(char **argv)
 {
