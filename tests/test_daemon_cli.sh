@@ -5,20 +5,6 @@
 # and a closing "N passed, N failed".
 . "$(dirname "$0")/harness.sh" cli
 
-ctl() { printf '%s\n' "$1" | socat -t2 - UNIX-CONNECT:"$T/ctl.sock"; }
-
-# DAEMON_WRAPPER, e.g. "valgrind --leak-check=full --error-exitcode=99",
-# runs the long-lived daemon under a checker: its exit status must stay 0
-start_daemon() {   # config file
-	${DAEMON_WRAPPER:-} "$D" --config "$1" --socket "$T/ctl.sock" 2>>"$T/daemon.log" &
-	daemon_pid=$!
-	for _ in $(seq 400); do
-		[ -S "$T/ctl.sock" ] && ctl '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && return 0
-		kill -0 "$daemon_pid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 
 # --- options
 check "--help explains usage and exits 0" bash -c "'$D' --help | grep -q -- '--check-config'"

@@ -9,10 +9,7 @@
 . "$(dirname "$0")/harness.sh" hdr
 
 echo '{ "pools": [] }' > "$T/conf.json"
-"$D" --config "$T/conf.json" --socket "$T/ctl.sock" 2>>"$T/daemon.log" &
-daemon_pid=$!
-for _ in $(seq 200); do [ -S "$T/ctl.sock" ] && break; sleep 0.05; done
-[ -S "$T/ctl.sock" ] || { cat "$T/daemon.log"; echo "FAIL the daemon did not start"; exit 1; }
+start_daemon "$T/conf.json" || { cat "$T/daemon.log"; echo "FAIL the daemon did not start"; exit 1; }
 
 W="-Wall -Wextra -Werror -Iinclude"
 L="-L$B -lpcpupool -Wl,-rpath,$(cd "$B" && pwd)"
@@ -34,7 +31,7 @@ while IFS='|' read -r name cmd; do
 	else
 		bad "$name: undefined symbols are $(tr '\n' ' ' <<<"$syms")"
 	fi
-	if "$exe" "$T/ctl.sock" "hdr$i"; then
+	if "$exe" "$S" "hdr$i"; then
 		ok "$name: runs against pcpupoold"
 	else
 		bad "$name: run failed"

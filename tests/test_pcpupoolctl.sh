@@ -8,26 +8,16 @@
 # reads the screen, send-keys quits, and the pane must be back to the shell
 # with the terminal modes as they were.  Prints "ok"/"FAIL" lines and a
 # closing "N passed, N failed".
-set -u
-B=${B:-build}
+. "$(dirname "$0")/harness.sh" ctl
 C=$B/pcpupoolctl
-D=$B/pcpupoold
-T=$(mktemp -d /tmp/pcpupool-ctl.XXXXXX)
-S=$T/ctl.sock
 TM="tmux -S $T/tmux.sock"
-pass=0 fail=0
-daemon_pid= holder_pid=
+holder_pid=
 cleanup() {
 	[ -n "$holder_pid" ] && kill "$holder_pid" 2>/dev/null
 	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
 	[ -S "$T/tmux.sock" ] && $TM kill-server 2>/dev/null
 	rm -rf "$T"
 }
-trap cleanup EXIT
-
-ok()   { pass=$((pass + 1)); echo "ok   $*"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 
 # run the tool; its status in $rc, its stdout in $out, its stderr in $err
 run() { out=$("$C" "$@" 2>"$T/stderr"); rc=$?; err=$(cat "$T/stderr"); }
@@ -40,20 +30,6 @@ expect_rc() {
 }
 has() { grep -q -- "$1" <<<"$2"; }
 
-ctl() { printf '%s\n' "$1" | socat -t2 - UNIX-CONNECT:"$S"; }
-
-# DAEMON_WRAPPER, e.g. "valgrind --leak-check=full --error-exitcode=99",
-# runs the daemon under a checker: its exit status must stay 0
-start_daemon() {   # config file
-	${DAEMON_WRAPPER:-} "$D" --config "$1" --socket "$S" 2>>"$T/daemon.log" &
-	daemon_pid=$!
-	for _ in $(seq 400); do
-		[ -S "$S" ] && ctl '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && return 0
-		kill -0 "$daemon_pid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 
 stop_daemon() {
 	local st
@@ -71,7 +47,7 @@ wait_for() {
 
 if [ ! -x "$C" ]; then
 	bad "$C is built"
-	echo "$pass passed, $fail failed"
+	finish
 	exit 1
 fi
 
@@ -302,7 +278,7 @@ cat > "$T/pools.json" <<JSON
 JSON
 if ! start_daemon "$T/pools.json"; then
 	bad "the daemon starts and answers"; cat "$T/daemon.log"
-	echo "$pass passed, $fail failed"
+	finish
 	exit 1
 fi
 ok "the daemon starts and answers"
@@ -564,5 +540,4 @@ stop_daemon
 expect_rc "status after the daemon stopped" 3 --socket "$S" status
 expect_rc "refill after the daemon stopped" 3 --socket "$S" refill one
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
