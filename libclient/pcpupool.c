@@ -1648,12 +1648,14 @@ static inline __attribute__((always_inline)) void *alloc_full(struct pcpupool *p
  * @flags: as pcpupool_alloc().
  *
  * Called by the inline pcpupool_alloc() of pcpupool.h when its section
- * could not serve; does everything pcpupool_alloc() does, hit path
- * included.  Not for direct use.
+ * could not serve: everything pcpupool_alloc() does past its hit path.
+ * Not for direct use.
  */
 PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
 {
-	return alloc_full(pool, flags);
+	if (unlikely(!pool || (unsigned int)flags > PCPUPOOL_WAIT))
+		return alloc_einval();
+	return alloc_miss(pool, flags);   /* the inline section just missed */
 }
 
 /**
@@ -1718,13 +1720,15 @@ PCPUPOOL_EXPORT void pcpupool_free(void *elem, struct pcpupool *pool)
  * @pool: the pool.
  *
  * Called by the inline pcpupool_free() of pcpupool.h when its section
- * could not push; does everything pcpupool_free() does.  Not for direct
- * use.
+ * could not push: everything pcpupool_free() does past its hit path.  Not
+ * for direct use.
  */
 PCPUPOOL_EXPORT void pcpupool__free_slow(void *elem, struct pcpupool *pool)
 {
-	if (likely(pool))
-		slab_free_elem(&pool->v, elem);
+	if (likely(pool)) {
+		slab_tsan_release(&pool->v);
+		slab_free_miss(&pool->v, elem);   /* the inline section just missed */
+	}
 }
 
 /* ------------------------------------------------------------------ */

