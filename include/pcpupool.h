@@ -165,6 +165,13 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs)), \
 	[mask] "i"(PCPUPOOL__SLOT_MASK)
 
+/* What a section needs to check an offset and mark its element's owner. */
+#define PCPUPOOL__ELEM_OPERANDS                                           \
+	[f_div] "i"(__builtin_offsetof(struct pcpupool_fast, pf_div)),    \
+	[f_nr] "i"(__builtin_offsetof(struct pcpupool_fast, pf_nr_elems)), \
+	[f_meta] "i"(__builtin_offsetof(struct pcpupool_fast, pf_meta)),  \
+	[f_owner] "i"(__builtin_offsetof(struct pcpupool_fast, pf_owner))
+
 /*
  * Pop the top of the current CPU's slab if it holds more than its low
  * watermark.  The slot holds the element's byte offset; one multiplication
@@ -203,11 +210,7 @@ pcpupool__pop(const struct pcpupool_fast *f, void **ret)
 		"movq %%r10, (%%rcx)\n\t"              /* commit */
 		"2:\n\t"
 		: [off] "=&r"(off)
-		: PCPUPOOL__SECTION_OPERANDS(f),
-		  [f_div] "i"(__builtin_offsetof(struct pcpupool_fast, pf_div)),
-		  [f_nr] "i"(__builtin_offsetof(struct pcpupool_fast, pf_nr_elems)),
-		  [f_meta] "i"(__builtin_offsetof(struct pcpupool_fast, pf_meta)),
-		  [f_owner] "i"(__builtin_offsetof(struct pcpupool_fast, pf_owner))
+		: PCPUPOOL__SECTION_OPERANDS(f), PCPUPOOL__ELEM_OPERANDS
 		: "rax", "rcx", "rdx", "rsi", "r10", "memory", "cc"
 		: slow);
 	/* keeps the section alive when the caller drops the pointer: GCC 12

@@ -473,11 +473,7 @@ static int rseq_pop(const struct slab_view *v, uint32_t *ret_idx, uint32_t *ret_
 		"movq %%rcx, %[slab]\n\t"
 		: [idx] "=m"(idx), [delta] "=m"(delta), [cnt] "=m"(cnt), [slab] "=m"(slab)
 		: SLAB_SECTION_OPERANDS(v),
-		  [v_cap] "i"(offsetof(struct slab_view, slab_cap)),
-		  [f_div] "i"(offsetof(struct pcpupool_fast, pf_div)),
-		  [f_nr] "i"(offsetof(struct pcpupool_fast, pf_nr_elems)),
-		  [f_meta] "i"(offsetof(struct pcpupool_fast, pf_meta)),
-		  [f_owner] "i"(offsetof(struct pcpupool_fast, pf_owner))
+		  [v_cap] "i"(offsetof(struct slab_view, slab_cap)), PCPUPOOL__ELEM_OPERANDS
 		: "rax", "rcx", "rdx", "rsi", "rdi", "r9", "r10", "memory", "cc"
 		: slow, empty);
 	*ret_slab = (struct slab *)slab;
@@ -600,11 +596,7 @@ static uint32_t rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t ma
 		"7:\n\t"
 		: "=&d"(k), "=&c"(slab), "=&a"(tmp), "=&D"(tmp2)
 		: SLAB_SECTION_OPERANDS(v), [buf] "r"(buf), [max] "r"(max),
-		  [v_cap] "i"(offsetof(struct slab_view, slab_cap)),
-		  [f_div] "i"(offsetof(struct pcpupool_fast, pf_div)),
-		  [f_nr] "i"(offsetof(struct pcpupool_fast, pf_nr_elems)),
-		  [f_meta] "i"(offsetof(struct pcpupool_fast, pf_meta)),
-		  [f_owner] "i"(offsetof(struct pcpupool_fast, pf_owner))
+		  [v_cap] "i"(offsetof(struct slab_view, slab_cap)), PCPUPOOL__ELEM_OPERANDS
 		: "rsi", "r8", "r9", "r10", "memory", "cc");
 	(void)tmp; (void)tmp2;
 	*ret_slab = (struct slab *)slab;
