@@ -27,6 +27,8 @@
 #include <string.h>
 #include <sys/rseq.h>
 
+#include "pcpupool.h"   /* PCPUPOOL__ELEM_MEM() */
+
 #define FLOOR_CACHELINE 64u
 
 #if defined(__x86_64__)
@@ -47,7 +49,6 @@ _Static_assert(offsetof(struct floor_cpu, slots) == FLOOR_CACHELINE,
 struct floor {
 	char *cpus;          /* nr_cpus stacks, stride bytes apart */
 	char *elems;         /* nr_elems elements of elem_size bytes */
-	intptr_t rseq_off;   /* glibc __rseq_offset */
 	size_t elem_size;
 	uint32_t stride;
 	uint32_t nr_cpus;
@@ -71,7 +72,8 @@ static inline struct floor_cpu *floor_cpu_of(const struct floor *f, uint32_t cpu
  * address into this thread's rseq->rseq_cs (the kernel cleared it when it
  * aborted us) and runs the section again from the top.
  *
- * The rseq area glibc registered lies at thread pointer + __rseq_offset; on
+ * The rseq area glibc registered lies at thread pointer + __rseq_offset
+ * (read from glibc, a constant kept in a register, as pcpupool.h does); on
  * x86_64 the thread pointer is the %fs base, hence %fs:field(off).
  */
 #define FLOOR_RSEQ_ENTER						\
@@ -99,12 +101,18 @@ static inline struct floor_cpu *floor_cpu_of(const struct floor *f, uint32_t cpu
 	"addq %q[base], %q[s]\n\t"
 
 #define FLOOR_RSEQ_INPUTS(f)						\
-	[off] "r"((f)->rseq_off), [stride] "r"((f)->stride),		\
+	[off] "r"(__rseq_offset), [stride] "r"((f)->stride),		\
 	[base] "r"((f)->cpus), [sig] "i"(RSEQ_SIG),			\
 	[cs_field] "i"(offsetof(struct rseq, rseq_cs)),			\
 	[cpu_field] "i"(offsetof(struct rseq, cpu_id)),			\
 	[slots] "i"(offsetof(struct floor_cpu, slots))
 
+/* The sections name the caller's memory they depend on instead of
+ * clobbering "memory", as pcpupool.h's do: the element a push gives away,
+ * so that the caller's accesses to it are all made first.  The floor's
+ * fields go in as register values, and the stacks are touched only by the
+ * sections once floor_init() has returned.  PCPUPOOL__ELEM_MEM() is
+ * pcpupool.h's, so that both compile alike. */
 /* Pop the top of the current CPU's stack; NULL if it is empty. */
 static inline void *floor_pop(const struct floor *f)
 {
@@ -126,7 +134,7 @@ static inline void *floor_pop(const struct floor *f)
 		"6:\n\t"
 		: [cs] "=&r"(cs), [s] "=&r"(s), [n] "=&r"(n), [p] "=&r"(p)
 		: FLOOR_RSEQ_INPUTS(f)
-		: "memory", "cc");
+		: "cc");
 	(void)cs;
 	return p;
 }
@@ -144,9 +152,10 @@ static inline void floor_push(const struct floor *f, void *p)
 		"addl $1, %k[n]\n\t"
 		"movl %k[n], (%q[s])\n\t"                 /* commit: count + 1 */
 		"2:\n\t"
-		: [cs] "=&r"(cs), [s] "=&r"(s), [n] "=&r"(n)
+		: [cs] "=&r"(cs), [s] "=&r"(s), [n] "=&r"(n),
+		  [elem] "+m"(PCPUPOOL__ELEM_MEM(p))
 		: FLOOR_RSEQ_INPUTS(f), [p] "r"(p)
-		: "memory", "cc");
+		: "cc");
 	(void)cs; (void)s; (void)n;
 }
 #else
@@ -193,7 +202,6 @@ static inline int floor_init(struct floor *f, uint32_t nr_cpus, const int *cpus,
 	memset(f, 0, sizeof(*f));
 #ifdef FLOOR_HAVE_RSEQ
 	f->usable = __rseq_size > 0;
-	f->rseq_off = (intptr_t)__rseq_offset;
 #endif
 	f->elem_size = elem_size;
 	f->nr_cpus = nr_cpus;

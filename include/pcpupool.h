@@ -17,6 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* glibc 2.35's rseq registration (__rseq_offset), for the inline fast path */
+#if defined(__x86_64__) && defined(__linux__) && defined(__has_include)
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define PCPUPOOL__HAVE_RSEQ_H 1
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -96,7 +104,8 @@ struct pcpupool_fast {
 	char *pf_slabs;        /* CPU n's slab: pf_slabs + n * 4096 */
 	char *pf_elems;        /* the element at byte offset o: pf_elems + o */
 	char *pf_meta;         /* 8 bytes per element: {list link, owner} */
-	intptr_t pf_rseq_off;  /* glibc's __rseq_offset */
+	intptr_t pf_rseq_off;  /* glibc's __rseq_offset (the sections read it
+				* from glibc; kept for the layout) */
 	uint64_t pf_div;       /* 2^64 / element stride, rounded up */
 	uint32_t pf_abi1_cpus; /* slabs the ABI-1 sections may use; 0: none */
 	uint32_t pf_nr_elems;  /* elements the pool may hold */
@@ -108,7 +117,7 @@ void *pcpupool__alloc_slow(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
 void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 
 /* asm goto with outputs: GCC 11, clang 11 */
-#if defined(__x86_64__) && defined(__linux__) && \
+#if defined(PCPUPOOL__HAVE_RSEQ_H) && \
 	((defined(__clang__) && __clang_major__ >= 11) || \
 	 (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define PCPUPOOL_HAVE_SECTIONS 1
@@ -130,9 +139,12 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 /* Register an rseq critical section [1, 2) that restarts at 0 on abort
  * (preemption, migration, signal), then find the slab of the CPU it runs
  * on in %rcx; leave for %l[slow] when the pool has no slab for that CPU
- * (or rseq is not registered: cpu_id is then past every count).  The
- * abort handler is preceded by the signature 0x53053053, as the kernel
- * requires. */
+ * (or rseq is not registered: the library then sets pf_abi1_cpus to 0).
+ * The abort handler is preceded by the signature 0x53053053, as the kernel
+ * requires.  glibc's rseq area is at the thread pointer + __rseq_offset,
+ * taken from glibc itself rather than from the handle: a constant the
+ * compiler keeps in a register, so finding the slab does not wait for a
+ * load through the pool pointer (that chain of loads cost 0.75 ns a pair). */
 #define PCPUPOOL__SECTION_ENTER PCPUPOOL__SECTION_ENTER_TO("%l[slow]")
 #define PCPUPOOL__SECTION_ENTER_TO(nocpu)                                  \
 	".pushsection __rseq_cs, \"aw\"\n\t"                                \
@@ -148,22 +160,42 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 	"jmp 0f\n\t"                                                         \
 	".popsection\n\t"                                                    \
 	"0:\n\t"                                                             \
-	"movq %c[f_rseq](%[f]), %%rsi\n\t"                                   \
 	"leaq 3b(%%rip), %%rax\n\t"                                          \
-	"movq %%rax, %%fs:8(%%rsi)\n\t"        /* rseq->rseq_cs */             \
+	"movq %%rax, %%fs:8(%[rseq])\n\t"      /* rseq->rseq_cs */             \
 	"1:\n\t"                                                             \
-	"movl %%fs:4(%%rsi), %%ecx\n\t"        /* rseq->cpu_id */              \
+	"movl %%fs:4(%[rseq]), %%ecx\n\t"      /* rseq->cpu_id */              \
 	"cmpl %c[f_cpus](%[f]), %%ecx\n\t"                                   \
 	"jae " nocpu "\n\t"                                                  \
 	"shlq $12, %%rcx\n\t"                                                \
 	"addq %c[f_slabs](%[f]), %%rcx\n\t"
 
+/* Where the sections find glibc's __rseq_offset; libclient/slab.h reads
+ * it from the handle instead. */
+#ifndef PCPUPOOL__RSEQ_OFFSET
+#define PCPUPOOL__RSEQ_OFFSET(fp) __rseq_offset
+#endif
+
 #define PCPUPOOL__SECTION_OPERANDS(fp)                                    \
-	[f] "r"(fp),                                                      \
-	[f_rseq] "i"(__builtin_offsetof(struct pcpupool_fast, pf_rseq_off)), \
+	[f] "r"(fp), [fast] "m"(*(fp)), [rseq] "r"(PCPUPOOL__RSEQ_OFFSET(fp)), \
 	[f_cpus] "i"(__builtin_offsetof(struct pcpupool_fast, pf_abi1_cpus)), \
 	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs)), \
 	[mask] "i"(PCPUPOOL__SLOT_MASK)
+
+/* The element a push gives away, as the section's memory operand, read
+ * and written: the caller's loads from it and stores into it are then
+ * all made before the section hands it over, with no "memory" clobber,
+ * which would make the compiler reload everything it keeps in registers
+ * (the pool pointer, say) around every call.  GCC takes an array of
+ * unknown size; clang wants a complete type, and an element is at most
+ * 2^30 bytes. */
+#ifdef __clang__
+struct pcpupool__elem_bytes {
+	unsigned char pe_b[1u << 30];
+};
+#define PCPUPOOL__ELEM_MEM(p) (*(struct pcpupool__elem_bytes *)(p))
+#else
+#define PCPUPOOL__ELEM_MEM(p) (*(unsigned char (*)[])(p))
+#endif
 
 /* What a section needs to check an offset and mark its element's owner. */
 #define PCPUPOOL__ELEM_OPERANDS                                           \
@@ -211,7 +243,7 @@ pcpupool__pop(const struct pcpupool_fast *f, void **ret)
 		"2:\n\t"
 		: [off] "=&r"(off)
 		: PCPUPOOL__SECTION_OPERANDS(f), PCPUPOOL__ELEM_OPERANDS
-		: "rax", "rcx", "rdx", "rsi", "r10", "memory", "cc"
+		: "rax", "rcx", "rdx", "rsi", "r10", "cc"
 		: slow);
 	/* keeps the section alive when the caller drops the pointer: GCC 12
 	 * deletes an asm goto whose outputs are all dead, labels and all */
@@ -222,10 +254,10 @@ slow:
 	return 0;
 }
 
-/* Push byte offset @off onto the current CPU's slab if it is under its
- * limit.  Return: 1 pushed, 0 slow path. */
+/* Push @elem, at byte offset @off, onto the current CPU's slab if it is
+ * under its limit.  Return: 1 pushed, 0 slow path. */
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
-pcpupool__push(const struct pcpupool_fast *f, uint32_t off)
+pcpupool__push(const struct pcpupool_fast *f, void *elem, uint32_t off)
 {
 	__asm__ goto(
 		PCPUPOOL__SECTION_ENTER
@@ -238,9 +270,9 @@ pcpupool__push(const struct pcpupool_fast *f, uint32_t off)
 		"addq $" PCPUPOOL__PUSH_DELTA ", %%rax\n\t"
 		"movq %%rax, (%%rcx)\n\t"              /* commit */
 		"2:\n\t"
-		:
+		: [elem] "+m"(PCPUPOOL__ELEM_MEM(elem))
 		: PCPUPOOL__SECTION_OPERANDS(f), [off] "r"(off)
-		: "rax", "rcx", "rdx", "rsi", "memory", "cc"
+		: "rax", "rcx", "rdx", "cc"
 		: slow);
 	return 1;
 slow:
@@ -283,7 +315,7 @@ pcpupool_free(void *elem, struct pcpupool *pool)
 		uintptr_t off = (uintptr_t)elem - (uintptr_t)f->pf_elems;
 
 		if (__builtin_expect(off <= f->pf_max_off &&
-				     pcpupool__push(f, (uint32_t)off), 1))
+				     pcpupool__push(f, elem, (uint32_t)off), 1))
 			return;
 	}
 	pcpupool__free_slow(elem, pool);

@@ -902,7 +902,7 @@ void slab_free_slow(const struct slab_view *v, uint32_t idx)
 			slab_list_push(v, &s->outbox, buf, n);
 	}
 	slab_tsan_release(v);
-	if (slab_hit_push(v, slab_off_of(v, idx)))
+	if (slab_hit_push(v, slab_elem(v, idx), slab_off_of(v, idx)))
 		return;
 	/* limit 0 (trimmed to nothing), or migrated onto a full slab or off
 	 * rseq: the element goes back to the daemon directly */

@@ -103,6 +103,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The library's entry points get the pool handle in a register, and a
+ * leaf function cannot keep glibc's __rseq_offset in one across calls:
+ * there the sections read it from the handle (one load) rather than from
+ * glibc (two: the GOT entry, then the value).  pcpupool.h uses this when
+ * slab.h is included first, as the library's own files do. */
+#ifndef PCPUPOOL__RSEQ_OFFSET
+#define PCPUPOOL__RSEQ_OFFSET(fp) ((fp)->pf_rseq_off)
+#endif
 #include "pcpupool.h"
 
 #define SLAB_MAGIC          UINT64_C(0x4c4f4f5055504350) /* "PCPUPOOL" */
@@ -332,16 +340,31 @@ int slab_validate_hdr(const struct slab_hdr *h, size_t file_size);
 /* ---- fast path ---- */
 
 /* The hit path is pcpupool__pop() and pcpupool__push() of pcpupool.h;
- * without rseq sections on this platform every call takes the lists. */
+ * without rseq sections on this platform every call takes the lists.
+ * Those sections tell the compiler only about the memory of the caller's
+ * they read (the handle, the element given away); in here, where C code
+ * also reads the slabs, they are compiler barriers as well, so no slab
+ * field read before a section is reused after it. */
 #if defined(PCPUPOOL_HAVE_SECTIONS) && !defined(PCPUPOOL_NO_RSEQ)
 #define SLAB_HAVE_RSEQ 1
+#define slab_compiler_barrier() __asm__ __volatile__("" : : : "memory")
 static inline int slab_hit_pop(const struct slab_view *v, void **ret)
 {
-	return pcpupool__pop(slab_fast(v), ret);
+	int r;
+
+	slab_compiler_barrier();
+	r = pcpupool__pop(slab_fast(v), ret);
+	slab_compiler_barrier();
+	return r;
 }
-static inline int slab_hit_push(const struct slab_view *v, uint32_t off)
+static inline int slab_hit_push(const struct slab_view *v, void *elem, uint32_t off)
 {
-	return pcpupool__push(slab_fast(v), off);
+	int r;
+
+	slab_compiler_barrier();
+	r = pcpupool__push(slab_fast(v), elem, off);
+	slab_compiler_barrier();
+	return r;
 }
 #else
 static inline int slab_hit_pop(const struct slab_view *v, void **ret)
@@ -349,9 +372,9 @@ static inline int slab_hit_pop(const struct slab_view *v, void **ret)
 	(void)v; (void)ret;
 	return 0;
 }
-static inline int slab_hit_push(const struct slab_view *v, uint32_t off)
+static inline int slab_hit_push(const struct slab_view *v, void *elem, uint32_t off)
 {
-	(void)v; (void)off;
+	(void)v; (void)elem; (void)off;
 	return 0;
 }
 #endif
@@ -422,7 +445,7 @@ static inline void slab_free_elem(const struct slab_view *v, void *p)
 	uintptr_t off = (uintptr_t)p - (uintptr_t)v->elems;
 
 	slab_tsan_release(v);
-	if (__builtin_expect(off <= v->max_off && slab_hit_push(v, (uint32_t)off), 1))
+	if (__builtin_expect(off <= v->max_off && slab_hit_push(v, p, (uint32_t)off), 1))
 		return;
 	slab_free_miss(v, p);
 }

@@ -279,7 +279,7 @@ static void test_fallback_without_rseq_uses_lists_only(void **state)
 		    * then, returning 1 (see pcpupool__pop()) */
 
 	assert_int_equal(slab_hit_pop(&nr, &p), 0);
-	assert_int_equal(slab_hit_push(&nr, 0), 0);
+	assert_int_equal(slab_hit_push(&nr, nr.elems, 0), 0);
 	refill_range(tp, 0, 200, 5);
 	uint32_t a = slab_alloc(&nr, &rc), b = slab_alloc(&nr, &rc);
 	assert_true(a >= 200 && a < 205 && b >= 200 && b < 205 && a != b);
