@@ -31,9 +31,12 @@
  *                                the commit stores leave the count word's
  *                                ops field alone, to measure what the
  *                                counters cost.
- *   pcpupool slab (inline)       the same calls inlined into the loop, as
+ *   pcpupool slab (inline)       the hit path inlined into the loop as
  *                                pcpupool.h's inline pcpupool_alloc() and
- *                                pcpupool_free() are.
+ *                                pcpupool_free() have it (pcpupool__pop()
+ *                                and pcpupool__push() given glibc's
+ *                                __rseq_offset), the library's slow paths
+ *                                behind it.
  *   glibc malloc/free            malloc(64) + free() (the tcache hit path).
  *   pthread mutex free list      one global singly linked free list under
  *                                one pthread_mutex_t.
@@ -542,6 +545,36 @@ static BENCH_HOT_ALIGN uint64_t loop_slab_nostats(struct bench *b, struct worker
 	return bad;
 }
 
+/* pcpupool.h's inline pcpupool_alloc() and pcpupool_free() on the view:
+ * the same sections, given glibc's __rseq_offset, with the library's
+ * paths behind them (slab_alloc_slow(), slab_free_miss()). */
+#ifdef SLAB_HAVE_RSEQ
+static inline void *inline_slab_alloc(const struct slab_view *v, int *ret_refill_cpu)
+{
+	void *p;
+
+	*ret_refill_cpu = -1;
+	if (likely(pcpupool__pop(slab_fast(v), __rseq_offset, &p)))
+		return p;
+	struct slab_alloc_res r = slab_alloc_slow(v);
+	*ret_refill_cpu = r.refill_cpu;
+	return r.idx == SLAB_NIL ? NULL : slab_elem(v, r.idx);
+}
+
+static inline void inline_slab_free(const struct slab_view *v, void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)v->elems;
+
+	if (likely(off <= v->max_off &&
+		   pcpupool__push(slab_fast(v), __rseq_offset, p, (uint32_t)off)))
+		return;
+	slab_free_miss(v, p);
+}
+#else
+#define inline_slab_alloc slab_alloc_elem
+#define inline_slab_free  slab_free_elem
+#endif
+
 static BENCH_HOT_ALIGN uint64_t loop_slab_inline(struct bench *b, struct worker *w,
 						 uint64_t pairs)
 {
@@ -550,7 +583,7 @@ static BENCH_HOT_ALIGN uint64_t loop_slab_inline(struct bench *b, struct worker 
 
 	for (uint64_t i = 0; i < pairs; i++) {
 		int refill_cpu;
-		void *p = slab_alloc_elem(v, &refill_cpu);
+		void *p = inline_slab_alloc(v, &refill_cpu);
 
 		if (unlikely(!p)) {
 			bad++;
@@ -559,7 +592,7 @@ static BENCH_HOT_ALIGN uint64_t loop_slab_inline(struct bench *b, struct worker 
 		if (unlikely(refill_cpu >= 0))
 			refills++;
 		*(volatile uint8_t *)p = (uint8_t)i;
-		slab_free_elem(v, p);
+		inline_slab_free(v, p);
 	}
 	w->refills += refills;
 	return bad;
@@ -1065,8 +1098,9 @@ static void usage(FILE *out)
 "\n"
 "Competitors: rseq per-CPU array (floor) inline and out-of-line, pcpupool\n"
 "slab out-of-line, out-of-line with its statistics compiled out\n"
-"(PCPUPOOL__NO_STATS) and inline (slab_alloc_elem/slab_free_elem of\n"
-"libclient/slab.h), glibc malloc/free, a free list under one pthread mutex.\n"
+"(PCPUPOOL__NO_STATS) and inline (the sections of pcpupool.h's inline\n"
+"pcpupool_alloc/pcpupool_free), glibc malloc/free, a free list under one\n"
+"pthread mutex.\n"
 "\n"
 "Exit status: 0 success, 1 a competitor produced a wrong result (a miss or\n"
 "an invalid element in the steady state, an element lost or duplicated,\n"

@@ -125,6 +125,9 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 /* The sections index slots[count & PCPUPOOL__SLOT_MASK], so that even a
  * corrupt count keeps them inside the slab's page and the next. */
 #define PCPUPOOL__SLOT_MASK 1023
+/* and push stores only below slots[976], the end of the slab's page,
+ * whatever a corrupt limit says */
+#define PCPUPOOL__SLOT_CAP 976
 
 /* The commit store adds these to a slab's count word {count : 16, ops : 48}:
  * count -1 or +1, and one more operation. */
@@ -141,10 +144,13 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
  * on in %rcx; leave for %l[slow] when the pool has no slab for that CPU
  * (or rseq is not registered: the library then sets pf_abi1_cpus to 0).
  * The abort handler is preceded by the signature 0x53053053, as the kernel
- * requires.  glibc's rseq area is at the thread pointer + __rseq_offset,
- * taken from glibc itself rather than from the handle: a constant the
- * compiler keeps in a register, so finding the slab does not wait for a
- * load through the pool pointer (that chain of loads cost 0.75 ns a pair). */
+ * requires.  glibc's rseq area is at the thread pointer + __rseq_offset
+ * (%[rseq]).  The inline pcpupool_alloc() and pcpupool_free() take it
+ * from glibc's variable rather than from the handle: a constant the
+ * compiler keeps in a register, so that finding the slab does not wait
+ * for a load through the pool pointer (that chain cost 0.75 ns a pair).
+ * The library's entry points, leaves with the handle in a register, read
+ * the handle's copy: one load where glibc's variable is two (GOT, value). */
 #define PCPUPOOL__SECTION_ENTER PCPUPOOL__SECTION_ENTER_TO("%l[slow]")
 #define PCPUPOOL__SECTION_ENTER_TO(nocpu)                                  \
 	".pushsection __rseq_cs, \"aw\"\n\t"                                \
@@ -169,14 +175,10 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 	"shlq $12, %%rcx\n\t"                                                \
 	"addq %c[f_slabs](%[f]), %%rcx\n\t"
 
-/* Where the sections find glibc's __rseq_offset; libclient/slab.h reads
- * it from the handle instead. */
-#ifndef PCPUPOOL__RSEQ_OFFSET
-#define PCPUPOOL__RSEQ_OFFSET(fp) __rseq_offset
-#endif
-
-#define PCPUPOOL__SECTION_OPERANDS(fp)                                    \
-	[f] "r"(fp), [fast] "m"(*(fp)), [rseq] "r"(PCPUPOOL__RSEQ_OFFSET(fp)), \
+/* @fp: the handle; @roff: glibc's __rseq_offset (the inline functions
+ * below pass glibc's variable, the library the handle's copy of it). */
+#define PCPUPOOL__SECTION_OPERANDS(fp, roff)                              \
+	[f] "r"(fp), [fast] "m"(*(fp)), [rseq] "r"(roff),                 \
 	[f_cpus] "i"(__builtin_offsetof(struct pcpupool_fast, pf_abi1_cpus)), \
 	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs)), \
 	[mask] "i"(PCPUPOOL__SLOT_MASK)
@@ -214,7 +216,7 @@ struct pcpupool__elem_bytes {
  * left the element in the slab or is recorded as its holder.
  */
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
-pcpupool__pop(const struct pcpupool_fast *f, void **ret)
+pcpupool__pop(const struct pcpupool_fast *f, intptr_t roff, void **ret)
 {
 	uint64_t off;
 
@@ -242,7 +244,7 @@ pcpupool__pop(const struct pcpupool_fast *f, void **ret)
 		"movq %%r10, (%%rcx)\n\t"              /* commit */
 		"2:\n\t"
 		: [off] "=&r"(off)
-		: PCPUPOOL__SECTION_OPERANDS(f), PCPUPOOL__ELEM_OPERANDS
+		: PCPUPOOL__SECTION_OPERANDS(f, roff), PCPUPOOL__ELEM_OPERANDS
 		: "rax", "rcx", "rdx", "rsi", "r10", "cc"
 		: slow);
 	/* keeps the section alive when the caller drops the pointer: GCC 12
@@ -257,7 +259,7 @@ slow:
 /* Push @elem, at byte offset @off, onto the current CPU's slab if it is
  * under its limit.  Return: 1 pushed, 0 slow path. */
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
-pcpupool__push(const struct pcpupool_fast *f, void *elem, uint32_t off)
+pcpupool__push(const struct pcpupool_fast *f, intptr_t roff, void *elem, uint32_t off)
 {
 	__asm__ goto(
 		PCPUPOOL__SECTION_ENTER
@@ -266,12 +268,15 @@ pcpupool__push(const struct pcpupool_fast *f, void *elem, uint32_t off)
 		"andl %[mask], %%edx\n\t"
 		"cmpl 8(%%rcx), %%edx\n\t"             /* count >= limit: slow path */
 		"jae %l[slow]\n\t"
+		"cmpl %[cap], %%edx\n\t"               /* a corrupt limit: no store */
+		"jae %l[slow]\n\t"                     /* past the slab's page */
 		"movl %k[off], 192(%%rcx,%%rdx,4)\n\t" /* slots[count] */
 		"addq $" PCPUPOOL__PUSH_DELTA ", %%rax\n\t"
 		"movq %%rax, (%%rcx)\n\t"              /* commit */
 		"2:\n\t"
 		: [elem] "+m"(PCPUPOOL__ELEM_MEM(elem))
-		: PCPUPOOL__SECTION_OPERANDS(f), [off] "r"(off)
+		: PCPUPOOL__SECTION_OPERANDS(f, roff), [off] "r"(off),
+		  [cap] "i"(PCPUPOOL__SLOT_CAP)
 		: "rax", "rcx", "rdx", "cc"
 		: slow);
 	return 1;
@@ -301,7 +306,8 @@ pcpupool_alloc(struct pcpupool *pool, int flags)
 	void *p;
 
 	if (__builtin_expect(PCPUPOOL__NONNULL(pool) && (unsigned int)flags <= PCPUPOOL_WAIT &&
-			     pcpupool__pop((const struct pcpupool_fast *)(void *)pool, &p), 1))
+			     pcpupool__pop((const struct pcpupool_fast *)(void *)pool,
+					   __rseq_offset, &p), 1))
 		return p;
 	return pcpupool__alloc_slow(pool, flags);
 }
@@ -315,7 +321,7 @@ pcpupool_free(void *elem, struct pcpupool *pool)
 		uintptr_t off = (uintptr_t)elem - (uintptr_t)f->pf_elems;
 
 		if (__builtin_expect(off <= f->pf_max_off &&
-				     pcpupool__push(f, elem, (uint32_t)off), 1))
+				     pcpupool__push(f, __rseq_offset, elem, (uint32_t)off), 1))
 			return;
 	}
 	pcpupool__free_slow(elem, pool);

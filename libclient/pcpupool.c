@@ -49,9 +49,9 @@
 #endif
 /* this file defines the out-of-line pcpupool_alloc() and pcpupool_free() */
 #define PCPUPOOL_NO_INLINE 1
-#include "slab.h"       /* first: see PCPUPOOL__RSEQ_OFFSET there */
 #include "pcpupool.h"
 #include "protocol.h"
+#include "slab.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -426,7 +426,7 @@ int slab_list_take(const struct slab_view *v, _Atomic uint64_t *box,
 /* The sections below enter like the hit path's (pcpupool.h), with the view
  * as the struct pcpupool_fast it starts with; leaving for "slow" means
  * rseq cannot be used here. */
-#define SLAB_SECTION_OPERANDS(v) PCPUPOOL__SECTION_OPERANDS(slab_fast(v))
+#define SLAB_SECTION_OPERANDS(v) PCPUPOOL__SECTION_OPERANDS(slab_fast(v), (v)->rseq_off)
 
 enum { POP_OK, POP_EMPTY, POP_NOCPU, POP_DISCARDED };
 

@@ -89,9 +89,11 @@
  *
  * Untrusted memory: every index or offset read from shared memory is
  * checked before use (a slot offset by the pop's multiplication; counts
- * are masked to the page, SLAB_SLOT_MASK, so a section never reads or
- * writes outside the slab's page and the one after it, which the layout
- * always maps); a list longer than its recorded length or pointing past
+ * are masked to the page, SLAB_SLOT_MASK, so a section never reads
+ * outside the slab's page and the one after it, which the layout always
+ * maps, and never writes outside its own page: push stores below
+ * SLAB_MAX_CAP whatever limit says, splice below cap, and a count past
+ * cap is corrupt to every other section); a list longer than its recorded length or pointing past
  * the published elements is reported as corruption (-EUCLEAN), never
  * followed.
  */
@@ -103,14 +105,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The library's entry points get the pool handle in a register, and a
- * leaf function cannot keep glibc's __rseq_offset in one across calls:
- * there the sections read it from the handle (one load) rather than from
- * glibc (two: the GOT entry, then the value).  pcpupool.h uses this when
- * slab.h is included first, as the library's own files do. */
-#ifndef PCPUPOOL__RSEQ_OFFSET
-#define PCPUPOOL__RSEQ_OFFSET(fp) ((fp)->pf_rseq_off)
-#endif
 #include "pcpupool.h"
 
 #define SLAB_MAGIC          UINT64_C(0x4c4f4f5055504350) /* "PCPUPOOL" */
@@ -216,6 +210,7 @@ _Static_assert(sizeof(struct slab_meta) == 8, "meta packs to 8 bytes");
 _Static_assert(SLAB_STRIDE == 4096u, "the sections shift by 12");
 _Static_assert(offsetof(struct slab, slots) + 4u * SLAB_MAX_CAP <= SLAB_STRIDE,
 	       "a full slab fits its page");
+_Static_assert(SLAB_MAX_CAP == PCPUPOOL__SLOT_CAP, "the push's bound is the largest cap");
 
 /* A list word packs {head index : 32 | length : 32}; empty is {NIL, 0}. */
 #define SLAB_LIST_EMPTY (((uint64_t)SLAB_NIL << 32) | 0)
@@ -353,7 +348,7 @@ static inline int slab_hit_pop(const struct slab_view *v, void **ret)
 	int r;
 
 	slab_compiler_barrier();
-	r = pcpupool__pop(slab_fast(v), ret);
+	r = pcpupool__pop(slab_fast(v), v->rseq_off, ret);
 	slab_compiler_barrier();
 	return r;
 }
@@ -362,7 +357,7 @@ static inline int slab_hit_push(const struct slab_view *v, void *elem, uint32_t 
 	int r;
 
 	slab_compiler_barrier();
-	r = pcpupool__push(slab_fast(v), elem, off);
+	r = pcpupool__push(slab_fast(v), v->rseq_off, elem, off);
 	slab_compiler_barrier();
 	return r;
 }

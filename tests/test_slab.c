@@ -377,6 +377,29 @@ static void test_free_of_a_non_element_is_dropped(void **state)
 	assert_int_equal(slab_level(&tp->v, 0), 0);
 }
 
+/* A hostile process sets limit past the page and the count at its end:
+ * the push must not store slots[976], which is the next page's first word
+ * (CPU 1's count word); the element goes to the outbox instead. */
+static void test_corrupt_limit_never_writes_past_the_page(void **state)
+{
+	struct testpool *tp = *state;
+	struct slab *s0 = slab_of(&tp->v, 0);
+	unsigned char *after = (unsigned char *)s0 + SLAB_STRIDE, before[256];
+	uint32_t buf[NELEM], n;
+
+	memcpy(before, after, sizeof(before));
+	s0->limit = SLAB_SLOT_MASK;
+	s0->cw = SLAB_MAX_CAP;                  /* count 976: the page is full */
+	slab_free(&tp->v, 5);
+	assert_memory_equal(before, after, sizeof(before));
+	assert_int_equal(s0->cw & 0xffff, SLAB_MAX_CAP);
+	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(buf[0], 5);
+	s0->cw = 0;
+	s0->limit = CAP;
+}
+
 static void test_counts_are_derived_exactly(void **state)
 {
 	struct testpool *tp = *state;
@@ -441,6 +464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crossing_takes_the_spare_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_of_a_non_element_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_are_derived_exactly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_limit_never_writes_past_the_page, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("slab", tests, NULL, NULL);
 }
