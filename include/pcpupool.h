@@ -17,16 +17,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* glibc 2.35's rseq registration (__rseq_offset), for the inline fast path */
-#if defined(__x86_64__) && defined(__linux__) && defined(__has_include)
-#if __has_include(<sys/rseq.h>)
-#include <sys/rseq.h>
-#define PCPUPOOL__HAVE_RSEQ_H 1
-#endif
-#endif
-
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* glibc 2.35 registers rseq for every thread; its area is at the thread
+ * pointer + __rseq_offset.  Declared here as <sys/rseq.h> declares it, so
+ * that the header does not bring struct rseq and the rest into the
+ * caller's namespace. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && \
+	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#define PCPUPOOL__HAVE_RSEQ_OFFSET 1
+#ifdef __GNUC__
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wredundant-decls"
+#endif
+extern const ptrdiff_t __rseq_offset;
+#ifdef __GNUC__
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 #define PCPUPOOL_VERSION_MAJOR 0
@@ -104,8 +113,9 @@ struct pcpupool_fast {
 	char *pf_slabs;        /* CPU n's slab: pf_slabs + n * 4096 */
 	char *pf_elems;        /* the element at byte offset o: pf_elems + o */
 	char *pf_meta;         /* 8 bytes per element: {list link, owner} */
-	intptr_t pf_rseq_off;  /* glibc's __rseq_offset (the sections read it
-				* from glibc; kept for the layout) */
+	intptr_t pf_rseq_off;  /* glibc's __rseq_offset: the library's
+				* sections read it here, the inline ones
+				* from glibc */
 	uint64_t pf_div;       /* 2^64 / element stride, rounded up */
 	uint32_t pf_abi1_cpus; /* slabs the ABI-1 sections may use; 0: none */
 	uint32_t pf_nr_elems;  /* elements the pool may hold */
@@ -116,8 +126,24 @@ struct pcpupool_fast {
 void *pcpupool__alloc_slow(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
 void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 
+/* The element a push gives away, as the section's memory operand, read
+ * and written: the caller's loads from it and stores into it are then
+ * all made before the section hands it over, with no "memory" clobber,
+ * which would make the compiler reload everything it keeps in registers
+ * (the pool pointer, say) around every call.  GCC takes an array of
+ * unknown size; clang wants a complete type, and an element is at most
+ * 2^30 bytes. */
+#ifdef __clang__
+struct pcpupool__elem_bytes {
+	unsigned char pe_b[1u << 30];
+};
+#define PCPUPOOL__ELEM_MEM(p) (*(struct pcpupool__elem_bytes *)(p))
+#else
+#define PCPUPOOL__ELEM_MEM(p) (*(unsigned char (*)[])(p))
+#endif
+
 /* asm goto with outputs: GCC 11, clang 11 */
-#if defined(PCPUPOOL__HAVE_RSEQ_H) && \
+#if defined(PCPUPOOL__HAVE_RSEQ_OFFSET) && \
 	((defined(__clang__) && __clang_major__ >= 11) || \
 	 (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define PCPUPOOL_HAVE_SECTIONS 1
@@ -183,22 +209,6 @@ void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs)), \
 	[mask] "i"(PCPUPOOL__SLOT_MASK)
 
-/* The element a push gives away, as the section's memory operand, read
- * and written: the caller's loads from it and stores into it are then
- * all made before the section hands it over, with no "memory" clobber,
- * which would make the compiler reload everything it keeps in registers
- * (the pool pointer, say) around every call.  GCC takes an array of
- * unknown size; clang wants a complete type, and an element is at most
- * 2^30 bytes. */
-#ifdef __clang__
-struct pcpupool__elem_bytes {
-	unsigned char pe_b[1u << 30];
-};
-#define PCPUPOOL__ELEM_MEM(p) (*(struct pcpupool__elem_bytes *)(p))
-#else
-#define PCPUPOOL__ELEM_MEM(p) (*(unsigned char (*)[])(p))
-#endif
-
 /* What a section needs to check an offset and mark its element's owner. */
 #define PCPUPOOL__ELEM_OPERANDS                                           \
 	[f_div] "i"(__builtin_offsetof(struct pcpupool_fast, pf_div)),    \
@@ -207,6 +217,10 @@ struct pcpupool__elem_bytes {
 	[f_owner] "i"(__builtin_offsetof(struct pcpupool_fast, pf_owner))
 
 /*
+ * Both sections are volatile: GCC 12 does not treat an asm goto with
+ * outputs as volatile and deletes it, labels and all, when the caller
+ * drops the pointer; clang would take the pop for a read-only statement.
+ *
  * Pop the top of the current CPU's slab if it holds more than its low
  * watermark.  The slot holds the element's byte offset; one multiplication
  * by pf_div gives its index (the high half) and says whether the offset is
@@ -220,7 +234,7 @@ pcpupool__pop(const struct pcpupool_fast *f, intptr_t roff, void **ret)
 {
 	uint64_t off;
 
-	__asm__ goto(
+	__asm__ __volatile__ goto(
 		PCPUPOOL__SECTION_ENTER
 		"movq (%%rcx), %%r10\n\t"              /* count word */
 		"movl %%r10d, %%edx\n\t"
@@ -247,9 +261,6 @@ pcpupool__pop(const struct pcpupool_fast *f, intptr_t roff, void **ret)
 		: PCPUPOOL__SECTION_OPERANDS(f, roff), PCPUPOOL__ELEM_OPERANDS
 		: "rax", "rcx", "rdx", "rsi", "r10", "cc"
 		: slow);
-	/* keeps the section alive when the caller drops the pointer: GCC 12
-	 * deletes an asm goto whose outputs are all dead, labels and all */
-	__asm__ __volatile__("" : : "r"(off));
 	*ret = f->pf_elems + off;
 	return 1;
 slow:
@@ -261,7 +272,7 @@ slow:
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
 pcpupool__push(const struct pcpupool_fast *f, intptr_t roff, void *elem, uint32_t off)
 {
-	__asm__ goto(
+	__asm__ __volatile__ goto(
 		PCPUPOOL__SECTION_ENTER
 		"movq (%%rcx), %%rax\n\t"              /* count word */
 		"movl %%eax, %%edx\n\t"
@@ -303,7 +314,7 @@ slow:
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void *
 pcpupool_alloc(struct pcpupool *pool, int flags)
 {
-	void *p;
+	void *p = 0;   /* set by the pop; -Og cannot tell */
 
 	if (__builtin_expect(PCPUPOOL__NONNULL(pool) && (unsigned int)flags <= PCPUPOOL_WAIT &&
 			     pcpupool__pop((const struct pcpupool_fast *)(void *)pool,

@@ -8,6 +8,13 @@
  * usage: header_user SOCKET POOL
  * Exit status: 0 when every check held; it prints the first that did not.
  */
+#ifdef HEADER_USER_OWN_RSEQ
+/* a program with a struct rseq of its own (its own rseq registration,
+ * say): the header must not declare one */
+struct rseq {
+	int mine;
+};
+#endif
 #include <pcpupool.h>
 
 #include <errno.h>

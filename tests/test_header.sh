@@ -1,7 +1,9 @@
 #!/bin/bash
 # test_header.sh - the public header as applications use it: header_user.c
-# built as C99 -pedantic, C11 (gcc and clang, -O0 and -O2), C++17 (g++ and
-# clang++) and with -DPCPUPOOL_NO_INLINE, all with -Wall -Wextra -Werror,
+# built as C99 -pedantic, C11 (gcc -O0/-Og/-O2/-O3, clang -O0/-O2; some
+# with a struct rseq of the program's own, which the header must not
+# clash with), C++17 (g++ and clang++) and with -DPCPUPOOL_NO_INLINE, all
+# with -Wall -Wextra -Werror,
 # linked against build/libpcpupool.so and run against a real pcpupoold.
 # The inline builds must call the library's slow path and not the
 # out-of-line alloc/free on their hit path; the NO_INLINE one the reverse.
@@ -39,7 +41,10 @@ while IFS='|' read -r name cmd; do
 done <<'LIST'
 C99 -pedantic, gcc -O2|gcc -std=c99 -pedantic -O2
 C11, gcc -O0|gcc -std=c11 -O0
+C11, gcc -Og|gcc -std=c11 -Og
+C11, gcc -O3 -DHEADER_USER_OWN_RSEQ|gcc -std=c11 -O3 -DHEADER_USER_OWN_RSEQ
 C11, clang -O2|clang -std=c11 -O2
+C11, clang -O0 -DHEADER_USER_OWN_RSEQ|clang -std=c11 -O0 -DHEADER_USER_OWN_RSEQ
 C++17, g++ -O2|g++ -x c++ -std=c++17 -O2
 C++17, clang++ -O2|clang++ -x c++ -std=c++17 -O2
 C11, gcc -O2 -DPCPUPOOL_NO_INLINE|gcc -std=c11 -O2 -DPCPUPOOL_NO_INLINE
