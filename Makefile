@@ -175,9 +175,18 @@ $(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) -pthread $(LDLIBS_SAN) -o $@
 
-$(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c bench/rseq_floor.h bench/bench_common.h $(SLAB_OBJ)
+# bench_slab_ablate.c twice: the pop without the owner mark (1), and
+# without the offset check too (2)
+$(B)/bench/ablate%.o: bench/bench_slab_ablate.c bench/slab_inline.h bench/bench_common.h \
+		$(wildcard libclient/*.h include/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) bench/bench_slab.c bench/bench_slab_nostats.c $(SLAB_OBJ) \
+	$(CC) $(ALL_CFLAGS) -DABLATE=$* -c $< -o $@
+
+$(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c bench/rseq_floor.h \
+		bench/bench_common.h bench/slab_inline.h $(B)/bench/ablate1.o $(B)/bench/ablate2.o $(SLAB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) bench/bench_slab.c bench/bench_slab_nostats.c \
+		$(B)/bench/ablate1.o $(B)/bench/ablate2.o $(SLAB_OBJ) \
 		-pthread $(LDLIBS_SAN) -o $@
 
 test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(TOOL) $(B)/tests/sd_client

@@ -105,6 +105,7 @@
 #include "slab.h"
 #include "bench_common.h"
 #include "rseq_floor.h"   /* the floor: struct floor, floor_pop/push */
+#include "slab_inline.h"  /* slab_inline_pairs(): pcpupool.h's hit path */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -173,12 +174,19 @@
 void *nostats_slab_alloc(const struct slab_view *v);
 void nostats_slab_free(const struct slab_view *v, void *p);
 
+/* The inline loop without the owner mark, and without the offset check
+ * either: bench_slab_ablate.c. */
+uint64_t ablate_noowner_pairs(const struct slab_view *v, uint64_t pairs, uint64_t *refills);
+uint64_t ablate_nocheck_pairs(const struct slab_view *v, uint64_t pairs, uint64_t *refills);
+
 enum bench_comp {
 	COMP_FLOOR,
 	COMP_FLOOR_OOL,
 	COMP_SLAB_OOL,
 	COMP_SLAB_NOSTATS,
 	COMP_SLAB_INLINE,
+	COMP_SLAB_NOOWNER,
+	COMP_SLAB_NOCHECK,
 	COMP_MALLOC,
 	COMP_MUTEX,
 	NR_COMPS
@@ -545,57 +553,25 @@ static BENCH_HOT_ALIGN uint64_t loop_slab_nostats(struct bench *b, struct worker
 	return bad;
 }
 
-/* pcpupool.h's inline pcpupool_alloc() and pcpupool_free() on the view:
- * the same sections, given glibc's __rseq_offset, with the library's
- * paths behind them (slab_alloc_slow(), slab_free_miss()). */
-#ifdef SLAB_HAVE_RSEQ
-static inline void *inline_slab_alloc(const struct slab_view *v, int *ret_refill_cpu)
-{
-	void *p;
-
-	*ret_refill_cpu = -1;
-	if (likely(pcpupool__pop(slab_fast(v), __rseq_offset, &p)))
-		return p;
-	struct slab_alloc_res r = slab_alloc_slow(v);
-	*ret_refill_cpu = r.refill_cpu;
-	return r.idx == SLAB_NIL ? NULL : slab_elem(v, r.idx);
-}
-
-static inline void inline_slab_free(const struct slab_view *v, void *p)
-{
-	uintptr_t off = (uintptr_t)p - (uintptr_t)v->elems;
-
-	if (likely(off <= v->max_off &&
-		   pcpupool__push(slab_fast(v), __rseq_offset, p, (uint32_t)off)))
-		return;
-	slab_free_miss(v, p);
-}
-#else
-#define inline_slab_alloc slab_alloc_elem
-#define inline_slab_free  slab_free_elem
-#endif
-
+/* pcpupool.h's inline hit path on the view (slab_inline.h), and the same
+ * with the owner mark, then also the offset check, taken out of the pop
+ * (bench_slab_ablate.c): the breakdown of what the pair costs. */
 static BENCH_HOT_ALIGN uint64_t loop_slab_inline(struct bench *b, struct worker *w,
 						 uint64_t pairs)
 {
-	const struct slab_view *v = b->hot_v;
-	uint64_t bad = 0, refills = 0;
+	return slab_inline_pairs(b->hot_v, pairs, &w->refills);
+}
 
-	for (uint64_t i = 0; i < pairs; i++) {
-		int refill_cpu;
-		void *p = inline_slab_alloc(v, &refill_cpu);
+static BENCH_HOT_ALIGN uint64_t loop_slab_noowner(struct bench *b, struct worker *w,
+						  uint64_t pairs)
+{
+	return ablate_noowner_pairs(b->hot_v, pairs, &w->refills);
+}
 
-		if (unlikely(!p)) {
-			bad++;
-			continue;
-		}
-		if (unlikely(refill_cpu >= 0))
-			refills++;
-		*(volatile uint8_t *)p = (uint8_t)i;
-		inline_slab_free(v, p);
-	}
-	w->refills += refills;
-	return bad;
+static BENCH_HOT_ALIGN uint64_t loop_slab_nocheck(struct bench *b, struct worker *w,
+						  uint64_t pairs)
+{
+	return ablate_nocheck_pairs(b->hot_v, pairs, &w->refills);
 }
 
 static uint64_t loop_malloc(struct bench *b, struct worker *w, uint64_t pairs)
@@ -649,6 +625,8 @@ static const struct competitor {
 	[COMP_SLAB_OOL]     = { "pcpupool slab (out-of-line)",             loop_slab_ool },
 	[COMP_SLAB_NOSTATS] = { "pcpupool slab, stats off (out-of-line)",  loop_slab_nostats },
 	[COMP_SLAB_INLINE]  = { "pcpupool slab (inline)",                  loop_slab_inline },
+	[COMP_SLAB_NOOWNER] = { "  the same, no owner mark",               loop_slab_noowner },
+	[COMP_SLAB_NOCHECK] = { "  ... and no offset check",               loop_slab_nocheck },
 	[COMP_MALLOC]       = { "glibc malloc/free",                       loop_malloc },
 	[COMP_MUTEX]        = { "pthread mutex free list",                 loop_mutex },
 };
@@ -1056,6 +1034,25 @@ static void print_ratio(const struct cell *cells, const char *what, int num, int
 		       sd.valid ? comps[num].name : comps[den].name, BENCH_TARGET_RATIO);
 }
 
+/* What the inline pair spends over the inline floor, 1 thread, as
+ * differences of medians: the owner mark, the offset check, the rest. */
+static void print_breakdown(const struct cell *cells)
+{
+	struct stats full = cell_stats(cells, COMP_SLAB_INLINE, 1);
+	struct stats noown = cell_stats(cells, COMP_SLAB_NOOWNER, 1);
+	struct stats nochk = cell_stats(cells, COMP_SLAB_NOCHECK, 1);
+	struct stats fl = cell_stats(cells, COMP_FLOOR, 1);
+
+	if (!full.valid || !noown.valid || !nochk.valid || !fl.valid) {
+		printf("inline pair over the floor: n/a (a cell is unavailable)\n");
+		return;
+	}
+	printf("inline pair over the floor (1 thread): %+.2f ns = owner mark %+.2f"
+	       " + offset check %+.2f + the rest %+.2f (watermark and bounds checks,"
+	       " offsets)\n", full.med - fl.med, full.med - noown.med,
+	       noown.med - nochk.med, nochk.med - fl.med);
+}
+
 /* ------------------------------------------------------------------ */
 /* main                                                                */
 
@@ -1225,7 +1222,8 @@ static int start_workers(struct bench *b, const int *cpus, int n)
 
 static bool cell_is_slab(int comp)
 {
-	return comp == COMP_SLAB_OOL || comp == COMP_SLAB_NOSTATS || comp == COMP_SLAB_INLINE;
+	return comp == COMP_SLAB_OOL || comp == COMP_SLAB_NOSTATS || comp == COMP_SLAB_INLINE ||
+	       comp == COMP_SLAB_NOOWNER || comp == COMP_SLAB_NOCHECK;
 }
 
 static bool cell_is_floor(int comp)
@@ -1550,6 +1548,7 @@ int main(int argc, char **argv)
 	print_ratio(cells, "slab/floor ratio (1 thread, out-of-line)", COMP_SLAB_OOL,
 		    COMP_FLOOR_OOL);
 	print_ratio(cells, "slab/floor ratio (1 thread, inline)", COMP_SLAB_INLINE, COMP_FLOOR);
+	print_breakdown(cells);
 	{
 		struct stats on = cell_stats(cells, COMP_SLAB_OOL, 1);
 		struct stats off = cell_stats(cells, COMP_SLAB_NOSTATS, 1);

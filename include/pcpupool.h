@@ -209,12 +209,46 @@ struct pcpupool__elem_bytes {
 	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs)), \
 	[mask] "i"(PCPUPOOL__SLOT_MASK)
 
+/* The pop's check of the offset in %[off]: the index in %rdx. */
+#define PCPUPOOL__POP_CHECK_DIV                                           \
+	"movl %k[off], %%eax\n\t"                                          \
+	"mulq %c[f_div](%[f])\n\t"                                         \
+	"cmpq %c[f_div](%[f]), %%rax\n\t"      /* not an element's start */ \
+	"jae %l[slow]\n\t"                                                 \
+	"cmpl %c[f_nr](%[f]), %%edx\n\t"       /* index past the pool */    \
+	"jae %l[slow]\n\t"
+/* ... and the owner mark of element %rdx, written only when it changes. */
+#define PCPUPOOL__POP_MARK_OWNER                                          \
+	"movq %c[f_meta](%[f]), %%rax\n\t"                                 \
+	"movl %c[f_owner](%[f]), %%esi\n\t"                                \
+	"cmpl %%esi, 4(%%rax,%%rdx,8)\n\t"                                 \
+	"je 5f\n\t"                                                        \
+	"movl %%esi, 4(%%rax,%%rdx,8)\n\t"     /* meta[index].owner */      \
+	"5:\n\t"
+/* PCPUPOOL__NO_OWNER_MARK and PCPUPOOL__NO_OFFSET_CHECK take those out,
+ * for bench_slab's breakdown of what the pair costs and nothing else: a
+ * pool used so cannot take back a dead process's elements, and without
+ * the check it hands out whatever offset (in range) a bad free let in. */
+#if defined(PCPUPOOL__NO_OFFSET_CHECK)
+#define PCPUPOOL__POP_CHECK                                               \
+	"cmpl %c[f_max](%[f]), %k[off]\n\t"    /* range only */              \
+	"ja %l[slow]\n\t"
+#define PCPUPOOL__POP_MARK ""
+#elif defined(PCPUPOOL__NO_OWNER_MARK)
+#define PCPUPOOL__POP_CHECK PCPUPOOL__POP_CHECK_DIV
+#define PCPUPOOL__POP_MARK ""
+#else
+#define PCPUPOOL__POP_CHECK PCPUPOOL__POP_CHECK_DIV
+#define PCPUPOOL__POP_MARK PCPUPOOL__POP_MARK_OWNER
+#endif
+
 /* What a section needs to check an offset and mark its element's owner. */
 #define PCPUPOOL__ELEM_OPERANDS                                           \
 	[f_div] "i"(__builtin_offsetof(struct pcpupool_fast, pf_div)),    \
 	[f_nr] "i"(__builtin_offsetof(struct pcpupool_fast, pf_nr_elems)), \
 	[f_meta] "i"(__builtin_offsetof(struct pcpupool_fast, pf_meta)),  \
-	[f_owner] "i"(__builtin_offsetof(struct pcpupool_fast, pf_owner))
+	[f_owner] "i"(__builtin_offsetof(struct pcpupool_fast, pf_owner)), \
+	[f_max] "i"(__builtin_offsetof(struct pcpupool_fast, pf_max_off))
 
 /*
  * Both sections are volatile: GCC 12 does not treat an asm goto with
@@ -242,18 +276,8 @@ pcpupool__pop(const struct pcpupool_fast *f, intptr_t roff, void **ret)
 		"cmpl 12(%%rcx), %%edx\n\t"            /* count <= low: slow path */
 		"jbe %l[slow]\n\t"
 		"movl 188(%%rcx,%%rdx,4), %k[off]\n\t" /* slots[count - 1] */
-		"movl %k[off], %%eax\n\t"
-		"mulq %c[f_div](%[f])\n\t"
-		"cmpq %c[f_div](%[f]), %%rax\n\t"      /* not an element's start */
-		"jae %l[slow]\n\t"
-		"cmpl %c[f_nr](%[f]), %%edx\n\t"       /* index past the pool */
-		"jae %l[slow]\n\t"
-		"movq %c[f_meta](%[f]), %%rax\n\t"
-		"movl %c[f_owner](%[f]), %%esi\n\t"
-		"cmpl %%esi, 4(%%rax,%%rdx,8)\n\t"
-		"je 5f\n\t"
-		"movl %%esi, 4(%%rax,%%rdx,8)\n\t"     /* meta[index].owner */
-		"5:\n\t"
+		PCPUPOOL__POP_CHECK
+		PCPUPOOL__POP_MARK
 		"addq $" PCPUPOOL__POP_DELTA ", %%r10\n\t"
 		"movq %%r10, (%%rcx)\n\t"              /* commit */
 		"2:\n\t"
