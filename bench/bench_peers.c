@@ -808,6 +808,36 @@ static inline void rsq_put(struct rsq_ctx *c, void *p)
 
 PEER_LOOPS(rsq)
 
+/* The same behind a call, as pcpupool-call reaches the library: the floor
+ * of a per-CPU design whose alloc and free are functions.  The pointers
+ * are read each call, so nothing can inline them. */
+static __attribute__((noinline)) void *rsq_pop_fn(const struct floor *f)
+{
+	return floor_pop(f);
+}
+
+static __attribute__((noinline)) void rsq_push_fn(const struct floor *f, void *p)
+{
+	floor_push(f, p);
+}
+
+static void *(*volatile rsqc_pop)(const struct floor *) = rsq_pop_fn;
+static void (*volatile rsqc_push)(const struct floor *, void *) = rsq_push_fn;
+
+#define rsqc_ctx rsq_ctx
+
+static inline void *rsqc_get(struct rsq_ctx *c)
+{
+	return rsqc_pop(&c->f);
+}
+
+static inline void rsqc_put(struct rsq_ctx *c, void *p)
+{
+	rsqc_push(&c->f, p);
+}
+
+PEER_LOOPS(rsqc)
+
 static int rsq_setup(struct child *ch, char *why, size_t len)
 {
 	struct rsq_ctx *c = calloc(PEERS_NR_SIZES, sizeof(*c));
@@ -1352,6 +1382,7 @@ enum {
 	PEER_PCPUPOOL_CALL,
 	PEER_TLS,
 	PEER_RSEQ,
+	PEER_RSEQ_CALL,
 	PEER_GLIBC,
 	PEER_JEMALLOC,
 	PEER_MIMALLOC,
@@ -1382,6 +1413,11 @@ static const struct peer peers[NR_PEERS] = {
 		.name = "rseq-array", .label = "rseq per-CPU array", .floor = true,
 		.setup = rsq_setup, .check = rsq_check, .teardown = rsq_teardown,
 		.pairs = rsq_pairs, .batches = rsq_batches,
+	},
+	[PEER_RSEQ_CALL] = {
+		.name = "rseq-array-call", .label = "rseq per-CPU array, call", .floor = true,
+		.setup = rsq_setup, .check = rsq_check, .teardown = rsq_teardown,
+		.pairs = rsqc_pairs, .batches = rsqc_batches,
 	},
 	[PEER_GLIBC] = {
 		.name = "glibc", .label = "glibc malloc/free",
@@ -3300,6 +3336,8 @@ static int targets(const struct bench *b, struct target *t)
 			int c = cell_index((uint32_t)si, (uint32_t)ti);
 			struct cellrep pc = cell_report(b, PEER_PCPUPOOL, c);
 			struct cellrep fl = cell_report(b, PEER_RSEQ, c);
+			struct cellrep lc = cell_report(b, PEER_PCPUPOOL_CALL, c);
+			struct cellrep flc = cell_report(b, PEER_RSEQ_CALL, c);
 			double best = 0;
 			int best_p = -1;
 
@@ -3315,6 +3353,21 @@ static int targets(const struct bench *b, struct target *t)
 				t[n].value = pc.ns.med / fl.ns.med;
 				snprintf(t[n].note, sizeof(t[n].note), "%.2f ns vs %.2f ns",
 					 pc.ns.med, fl.ns.med);
+			}
+			n++;
+
+			/* the same behind a call: the library's functions against
+			 * the floor's, both through a function pointer */
+			t[n] = (struct target){
+				.what = "  behind a call: library / floor",
+				.size = peers_sizes[si], .threads = b->tcount[ti],
+				.limit = TARGET_FLOOR_RATIO, .le = true,
+				.valid = lc.valid && flc.valid && flc.ns.med > 0,
+			};
+			if (t[n].valid) {
+				t[n].value = lc.ns.med / flc.ns.med;
+				snprintf(t[n].note, sizeof(t[n].note), "%.2f ns vs %.2f ns",
+					 lc.ns.med, flc.ns.med);
 			}
 			n++;
 
@@ -3761,6 +3814,7 @@ static void usage(FILE *out)
 "  pcpupool-call    the same through the library's out-of-line functions\n"
 "  tls-freelist     a __thread free list (the floor)\n"
 "  rseq-array       per-CPU array stack in rseq sections (cross-process floor)\n"
+"  rseq-array-call  the same behind a call (the floor for pcpupool-call)\n"
 "  glibc            glibc malloc/free\n"
 "  jemalloc         malloc/free with " BENCH_JEMALLOC_SO " preloaded\n"
 "  mimalloc         mi_malloc/mi_free with " BENCH_MIMALLOC_SO " preloaded\n"
