@@ -209,14 +209,19 @@ struct pcpupool__elem_bytes {
 	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs)), \
 	[mask] "i"(PCPUPOOL__SLOT_MASK)
 
+/* Check the offset in %eax (zero-extended): leave for @bad unless it is
+ * an element's start; its index is then in %rdx.  The sections of
+ * libclient/slab.c that take elements off a slab use it too. */
+#define PCPUPOOL__CHECK_OFF_TO(bad)                                       \
+	"mulq %c[f_div](%[f])\n\t"                                         \
+	"cmpq %c[f_div](%[f]), %%rax\n\t"      /* not an element's start */ \
+	"jae " bad "\n\t"                                                  \
+	"cmpl %c[f_nr](%[f]), %%edx\n\t"       /* index past the pool */    \
+	"jae " bad "\n\t"
 /* The pop's check of the offset in %[off]: the index in %rdx. */
 #define PCPUPOOL__POP_CHECK_DIV                                           \
 	"movl %k[off], %%eax\n\t"                                          \
-	"mulq %c[f_div](%[f])\n\t"                                         \
-	"cmpq %c[f_div](%[f]), %%rax\n\t"      /* not an element's start */ \
-	"jae %l[slow]\n\t"                                                 \
-	"cmpl %c[f_nr](%[f]), %%edx\n\t"       /* index past the pool */    \
-	"jae %l[slow]\n\t"
+	PCPUPOOL__CHECK_OFF_TO("%l[slow]")
 /* ... and the owner mark of element %rdx, written only when it changes. */
 #define PCPUPOOL__POP_MARK_OWNER                                          \
 	"movq %c[f_meta](%[f]), %%rax\n\t"                                 \

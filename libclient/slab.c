@@ -449,16 +449,8 @@ static int rseq_pop(const struct slab_view *v, uint32_t *ret_idx, uint32_t *ret_
 		"ja %l[empty]\n\t"                     /* the daemon's sweep reports it */
 		"movq $0xffff, %%r9\n\t"               /* a pop (see pcpupool.h) */
 		"movl 188(%%rcx,%%rdi,4), %%eax\n\t"   /* slots[count - 1] */
-		"mulq %c[f_div](%[f])\n\t"
-		"cmpq %c[f_div](%[f]), %%rax\n\t"
-		"jae 6f\n\t"
-		"cmpl %c[f_nr](%[f]), %%edx\n\t"
-		"jae 6f\n\t"
-		"movq %c[f_meta](%[f]), %%rax\n\t"
-		"movl %c[f_owner](%[f]), %%esi\n\t"
-		"cmpl %%esi, 4(%%rax,%%rdx,8)\n\t"
-		"je 7f\n\t"
-		"movl %%esi, 4(%%rax,%%rdx,8)\n\t"
+		PCPUPOOL__CHECK_OFF_TO("6f")
+		PCPUPOOL__POP_MARK_OWNER
 		"jmp 7f\n\t"
 		"6:\n\t"
 		"movq $-1, %%r9\n\t"                   /* not an element: drop it */
@@ -571,11 +563,7 @@ static uint32_t rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t ma
 		"leaq (%%rsi,%%r8), %%r9\n\t"
 		"movl 192(%%rcx,%%r9,4), %%eax\n\t"
 		"movl %%eax, (%[buf],%%r8,4)\n\t"
-		"mulq %c[f_div](%[f])\n\t"            /* index, if an element's start */
-		"cmpq %c[f_div](%[f]), %%rax\n\t"
-		"jae 10f\n\t"
-		"cmpl %c[f_nr](%[f]), %%edx\n\t"
-		"jae 10f\n\t"
+		PCPUPOOL__CHECK_OFF_TO("10f")          /* index, if an element's start */
 		"movq %c[f_meta](%[f]), %%rax\n\t"
 		"movl %c[f_owner](%[f]), %%r9d\n\t"
 		"movl %%r9d, 4(%%rax,%%rdx,8)\n\t"    /* spilled: owner = us */
