@@ -76,6 +76,7 @@ TESTS    := $(C_TESTS) $(SH_TESTS)
 TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
 BENCH_PEERS := $(B)/bench/bench_peers
+BENCH_DESIGNS := $(B)/bench/bench_slot_designs
 # DPDK is compiled into the peer bench only when pkg-config finds it
 HAVE_DPDK         = $(shell $(PKG_CONFIG) --exists libdpdk 2>/dev/null && echo 1)
 BENCH_DPDK_CFLAGS = $(if $(HAVE_DPDK),-DBENCH_HAVE_DPDK $(call pc,--cflags,libdpdk))
@@ -84,7 +85,7 @@ EXAMPLES := $(B)/examples/producer $(B)/examples/consumer
 TOOL     := $(B)/pcpupoolctl
 
 .PHONY: all deps check check-valgrind fuzz fuzz-bins run bench install install-systemd uninstall clean test-bins
-all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
+all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(BENCH_DESIGNS)
 
 deps:
 	@tools/deps.sh
@@ -189,6 +190,12 @@ $(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c bench/rseq_
 		$(B)/bench/ablate1.o $(B)/bench/ablate2.o $(SLAB_OBJ) \
 		-pthread $(LDLIBS_SAN) -o $@
 
+# the inline pair with element indexes in the slots instead of offsets
+$(BENCH_DESIGNS): bench/bench_slot_designs.c bench/rseq_floor.h bench/bench_common.h \
+		include/pcpupool.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(LDLIBS_SAN) -o $@
+
 test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(TOOL) $(B)/tests/sd_client
 
 $(B)/tests/sd_client: tests/sd_client.c $(LIB_SO)
@@ -292,8 +299,9 @@ $(BENCH_PEERS): bench/bench_peers.c bench/rseq_floor.h bench/bench_common.h incl
 # (bench/deps.sh installs jemalloc, mimalloc, DPDK and gnuplot as root)
 bench: deps
 	@bench/deps.sh
-	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BENCH_PEERS) $(DAEMON)
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BENCH_DESIGNS) $(BENCH_PEERS) $(DAEMON)
 	$(BENCH_BIN) $(BENCH_ARGS)
+	$(BENCH_DESIGNS)
 	$(BENCH_PEERS) $(BENCH_PEERS_ARGS)
 
 clean:

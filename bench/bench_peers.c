@@ -792,18 +792,25 @@ static void free_priv(struct child *ch)
 
 /* ---- per-CPU rseq array stack (the cross-process floor) ------------ */
 
+/* The loop reaches the stacks through a pointer in its context, as
+ * pcpupool's loop reaches its pool (struct pcp_ctx) and DPDK's its mempool:
+ * the volatile store into each element makes every loop reload that pointer
+ * before the free.  With the struct floor inline in the context instead,
+ * the floor skipped that reload and its dependent loads, which pcpupool
+ * cannot (its handle is opaque), and read 0.2 ns faster. */
 struct rsq_ctx {
+	struct floor *fp;      /* &f */
 	struct floor f;
 };
 
 static inline void *rsq_get(struct rsq_ctx *c)
 {
-	return floor_pop(&c->f);
+	return floor_pop(c->fp);
 }
 
 static inline void rsq_put(struct rsq_ctx *c, void *p)
 {
-	floor_push(&c->f, p);
+	floor_push(c->fp, p);
 }
 
 PEER_LOOPS(rsq)
@@ -828,12 +835,12 @@ static void (*volatile rsqc_push)(const struct floor *, void *) = rsq_push_fn;
 
 static inline void *rsqc_get(struct rsq_ctx *c)
 {
-	return rsqc_pop(&c->f);
+	return rsqc_pop(c->fp);
 }
 
 static inline void rsqc_put(struct rsq_ctx *c, void *p)
 {
-	rsqc_push(&c->f, p);
+	rsqc_push(c->fp, p);
 }
 
 PEER_LOOPS(rsqc)
@@ -858,6 +865,7 @@ static int rsq_setup(struct child *ch, char *why, size_t len)
 			set_why(why, len, "%s", no);
 			return -EOPNOTSUPP;
 		}
+		c[si].fp = &c[si].f;
 		ch->ctx[si] = &c[si];
 	}
 	snprintf(ch->version, sizeof(ch->version), "bench/rseq_floor.h, __rseq_size %u",
