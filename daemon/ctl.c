@@ -56,7 +56,9 @@ struct attach {
 
 /* A client process whose connection closed: when it has exited (its pidfd
  * turns readable), the elements its attachments held are reclaimed.  Pools
- * are remembered by name: one may be destroyed meanwhile. */
+ * are remembered by name and serial: one may be destroyed meanwhile, and
+ * another created under its name, whose client ids start over (the dead
+ * process's id there would be a live client's). */
 struct watch {
 	struct watch *next;
 	struct ctl *ctl;
@@ -66,6 +68,7 @@ struct watch {
 	unsigned n;
 	struct {
 		char pool[PCP_NAME_MAX + 1];
+		uint64_t serial;
 		uint32_t owner;
 	} e[CTL_WATCH_ENTRIES];
 };
@@ -387,18 +390,24 @@ fail:
 	return ctl_error(c->ctl, ENOMEM, "out of memory");
 }
 
+/* A detach is pcpupool_close(): the process unmaps the pool, so what it
+ * still holds is lost to it (pcpupool(3)) and comes back as a dead
+ * client's would, though the process lives on.  Elements it handed to
+ * another process are marked so and stay where they are. */
 static json_t *cmd_detach(struct ctl_conn *c, json_t *req)
 {
 	json_t *err = NULL;
 	struct pool *p = req_pool(c, req, &err);
-	unsigned before = c->nr_attached;
 
 	if (!p)
 		return err;
-	conn_detach_pool(c, p, false);
-	if (c->nr_attached == before)
-		return ctl_error(c->ctl, ENOENT, "not attached to pool \"%s\"", p->cfg.name);
-	return ctl_ok();
+	for (struct attach *a = c->attached; a; a = a->next)
+		if (a->pool == p) {
+			pool_client_died(p, a->client_id);
+			conn_detach_pool(c, p, false);
+			return ctl_ok();
+		}
+	return ctl_error(c->ctl, ENOENT, "not attached to pool \"%s\"", p->cfg.name);
 }
 
 static json_t *cmd_refill(struct ctl_conn *c, json_t *req)
@@ -641,7 +650,7 @@ static void watch_fire(struct watch *w)
 {
 	for (unsigned i = 0; i < w->n; i++) {
 		struct pool *p = pool_find(w->ctl->d, w->e[i].pool);
-		if (p)
+		if (p && p->serial == w->e[i].serial)
 			pool_client_died(p, w->e[i].owner);
 	}
 	log_debug("client pid %d has exited: reclaiming what its %u attachment(s) held",
@@ -691,6 +700,7 @@ static void conn_watch(struct ctl_conn *c)
 	}
 	for (struct attach *a = c->attached; a; a = a->next) {
 		snprintf(w->e[w->n].pool, sizeof(w->e[w->n].pool), "%s", a->pool->cfg.name);
+		w->e[w->n].serial = a->pool->serial;
 		w->e[w->n++].owner = a->client_id;
 	}
 	/* already gone (killed): no need to wait for the loop */

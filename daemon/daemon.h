@@ -30,6 +30,7 @@ struct daemon {
 
 	struct pool *pools;          /* singly linked, creation order */
 	uint32_t nr_pools;
+	uint64_t pool_serial;        /* the last pool's serial */
 	uint32_t nr_cpus;            /* slabs per pool: possible CPUs */
 	struct ctl *ctl;
 

@@ -123,6 +123,7 @@ static void pool_link(struct daemon *d, struct pool *p)
 	while (*tail)   /* creation order */
 		tail = &(*tail)->next;
 	*tail = p;
+	p->serial = ++d->pool_serial;
 	d->nr_pools++;
 }
 

@@ -73,6 +73,10 @@ struct pool_cand {
 
 struct pool {
 	struct pool *next;
+	uint64_t serial;             /* this daemon's number for this pool,
+				      * never reused: a pool destroyed and
+				      * created again under its name is another
+				      * pool, whose client ids start over */
 	struct pool_config cfg;      /* min_nr and low_watermark resolved */
 	int memfd;
 	void *base;

@@ -255,6 +255,134 @@ static void test_handed_off_element_is_not_taken_back(void **state)
 }
 
 /*
+ * A child opens the pool, takes 48 elements and closes the pool without
+ * freeing them, then lives on.  pcpupool_close() unmaps the pool, so the
+ * 48 are lost to it: the detach must bring them back as a death does.
+ */
+static void test_closed_pool_elements_come_back(void **state)
+{
+	struct e2e e;
+	char name[E2E_NAME_LEN];
+	json_int_t pub;
+	int fds[2];
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "close", name), 64, 64, 64);
+	assert_non_null(pool);
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = e2e_fork(&e);
+	if (pid == 0) {
+		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
+		int got = 0;
+		for (int i = 0; p && i < 48; i++)
+			got += pcpupool_alloc(p, PCPUPOOL_WAIT) != NULL;
+		pcpupool_close(p);
+		if (write(fds[1], &got, sizeof(got)) != sizeof(got))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	int got = 0;
+	assert_int_equal(e2e_read_full(fds[0], &got, sizeof(got), 5000), 0);
+	assert_int_equal(got, 48);
+	json_t *s = NULL;
+	assert_true(e2e_poll((json_decref(s), s = NULL,
+			      pool_total(c, name, &pub, &s) == pub), 5000));
+	assert_int_equal(reclaim_stat(s, "reclaimed"), 48);
+	json_decref(s);
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);   /* it lives on */
+	kill(pid, SIGKILL);
+	e2e_wait_child(&e, pid, 5000);
+	close(fds[0]);
+	close(fds[1]);
+	e2e_expect_conserved(c, name);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
+/*
+ * Client ids start over in a pool created again under the same name.  A
+ * child attaches to the first pool (id 2: the creator is 1) and drops its
+ * connection; the pool is destroyed and created again, and another child
+ * attaches to the new one (id 2 again) and holds 40 elements.  When the
+ * first child exits, the daemon must not take the second child's 40 as the
+ * dead client's.
+ */
+static void test_recreated_pool_keeps_live_clients_elements(void **state)
+{
+	struct e2e e;
+	char name[E2E_NAME_LEN];
+	json_int_t pub;
+	int a_fds[2], b_fds[2];
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "again", name), 64, 64, 64);
+	assert_non_null(pool);
+	assert_int_equal(pipe(a_fds), 0);
+	assert_int_equal(pipe(b_fds), 0);
+	pid_t a = e2e_fork(&e);
+	if (a == 0) {
+		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
+		int ok = p != NULL;
+		pcpupool_disconnect(cc);   /* the pool stays mapped, unattached */
+		if (write(a_fds[1], &ok, sizeof(ok)) != sizeof(ok))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	int ok = 0;
+	assert_int_equal(e2e_read_full(a_fds[0], &ok, sizeof(ok), 5000), 0);
+	assert_int_equal(ok, 1);
+	/* the daemon dropped the child's attachment with its connection */
+	assert_true(e2e_poll(pcpupool_destroy(pool) == 0, 5000));
+	pool = pcpupool_create(c, name, 64, 64, 64);
+	assert_non_null(pool);
+	pid_t b = e2e_fork(&e);
+	if (b == 0) {
+		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
+		int got = 0;
+		for (int i = 0; p && i < 40; i++)
+			got += pcpupool_alloc(p, PCPUPOOL_WAIT) != NULL;
+		if (write(b_fds[1], &got, sizeof(got)) != sizeof(got))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	int got = 0;
+	assert_int_equal(e2e_read_full(b_fds[0], &got, sizeof(got), 5000), 0);
+	assert_int_equal(got, 40);
+	kill(a, SIGKILL);
+	e2e_wait_child(&e, a, 5000);
+	/* a pass would have run by now (the daemon starts one on the exit) */
+	e2e_sleep_ms(500);
+	json_t *s = NULL;
+	json_int_t total = pool_total(c, name, &pub, &s);
+	assert_int_equal(total, pub - 40);
+	assert_int_equal(reclaim_stat(s, "reclaimed"), 0);
+	json_decref(s);
+	/* the live child's elements come back when it dies */
+	kill(b, SIGKILL);
+	e2e_wait_child(&e, b, 5000);
+	assert_true(e2e_poll(pool_total(c, name, &pub, NULL) == pub, 5000));
+	for (int i = 0; i < 2; i++) {
+		close(a_fds[i]);
+		close(b_fds[i]);
+	}
+	e2e_expect_conserved(c, name);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
+/*
  * A client stalled between two lists while a reclaim pass runs: it took
  * the spare (8 elements, ownerless while off every list) and sits there
  * for 300 ms, across both censuses of the pass another client's exit
@@ -401,6 +529,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_killed_client_elements_come_back_quickly),
 		cmocka_unit_test(test_handed_off_element_is_not_taken_back),
+		cmocka_unit_test(test_closed_pool_elements_come_back),
+		cmocka_unit_test(test_recreated_pool_keeps_live_clients_elements),
 		cmocka_unit_test(test_stalled_take_is_not_reclaimed),
 		cmocka_unit_test(test_kill_storm_loses_nothing),
 	};
