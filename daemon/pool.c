@@ -336,7 +336,13 @@ static int pool_grow(struct pool *p, uint64_t want)
 		add = max - n;
 	if (add == 0)
 		return -ENOMEM;
-	if (ftruncate(p->memfd, (off_t)slab_bytes_for(p->v.hdr, n + add)) < 0) {
+	/* Clients hold the memfd too, and one may have made it longer (it
+	 * cannot make it shorter: F_SEAL_SHRINK).  Our ftruncate() would then
+	 * be a shrink, which the seal refuses: grow only what is short. */
+	off_t want_bytes = (off_t)slab_bytes_for(p->v.hdr, n + add);
+	struct stat st;
+	if (fstat(p->memfd, &st) < 0 ||
+	    (st.st_size < want_bytes && ftruncate(p->memfd, want_bytes) < 0)) {
 		int r = -errno;
 		log_err("pool %s: cannot grow to %llu elements: %s", p->cfg.name,
 			(unsigned long long)(n + add), strerror(errno));

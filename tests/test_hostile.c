@@ -1893,6 +1893,71 @@ static void test_error_replies_quote_utf8_safely(void **state)
 			 "came first); e.g. %s", missing, total, first);
 }
 
+/*
+ * A client holds the pool's memfd (it maps it) and can make the file
+ * longer: F_SEAL_SHRINK stops only the other way.  The daemon's next
+ * growth must not then try to "grow" it to a smaller size, which the seal
+ * refuses: the pool would be stuck at the elements it had.
+ */
+static void test_lengthened_memfd_does_not_stop_growth(void **state)
+{
+	static const char attach[] = "{\"cmd\":\"attach\",\"pool\":\"long\"}\n";
+	struct e2e *e = *state;
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool_create_opts opts = { .sz = sizeof(opts), .max_elems = 2048 };
+	struct pcpupool *p = pcpupool_create_opts(c, "long", 4, 64, 64, &opts);
+	int fd = conn_open(e), memfd = -1;
+	char reply[4096];
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { reply, sizeof(reply) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	static void *held[2048];
+	int got = 0;
+
+	assert_non_null(p);
+	send_ok(fd, attach, sizeof(attach) - 1);
+	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	assert_true(n > 0);
+	reply[n] = '\0';
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		for (size_t i = 0; cm->cmsg_type == SCM_RIGHTS &&
+				   i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (memfd < 0)
+				memfd = f;   /* the pool's memory comes first */
+			else
+				close(f);
+		}
+	assert_true(memfd >= 0);
+	json_t *j = e2e_parse_reply(reply);
+	json_int_t map_size = json_integer_value(json_object_get(j, "map_size"));
+	json_decref(j);
+	assert_true(map_size > 0);
+	/* the whole mapping backed: longer than the pool's published part */
+	assert_int_equal(ftruncate(memfd, (off_t)map_size), 0);
+	close(memfd);
+	for (int i = 0; i < 2048; i++) {
+		held[i] = pcpupool_alloc(p, PCPUPOOL_WAIT);
+		if (!held[i])
+			break;
+		got++;
+	}
+	printf("hostile: %d of 2048 elements after a client lengthened the memfd\n", got);
+	assert_int_equal(got, 2048);
+	for (int i = 0; i < got; i++)
+		pcpupool_free(held[i], p);
+	e2e_expect_conserved(c, "long");
+	conn_close(fd);
+	pcpupool_close(p);
+	pcpupool_disconnect(c);
+}
+
 /* ------------------------------------------------------------------ */
 
 int main(void)
@@ -1929,6 +1994,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attach_limit_per_connection, limit_setup,
 						limit_teardown),
 		cmocka_unit_test_setup_teardown(test_error_replies_quote_utf8_safely,
+						limit_setup, limit_teardown),
+		cmocka_unit_test_setup_teardown(test_lengthened_memfd_does_not_stop_growth,
 						limit_setup, limit_teardown),
 	};
 	int failed;
