@@ -26,6 +26,7 @@ struct daemon {
 	const char *config_path;
 	bool config_explicit;
 	const char *socket_override;
+	int log_level_override;      /* --log-level, or -1: the file's */
 	char socket_path[108];
 
 	struct pool *pools;          /* singly linked, creation order */

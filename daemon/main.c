@@ -208,7 +208,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	    strcmp(cfg->socket_path, d->socket_path))
 		log_warning("reload: the socket path changes only at restart (still %s)",
 			    d->socket_path);
-	log_set_level(cfg->log_level);
+	/* --log-level outranks the file, now as at start */
+	log_set_level(d->log_level_override >= 0 ? d->log_level_override : cfg->log_level);
 	apply_pools(d, cfg);
 	config_free(d->cfg);
 	d->cfg = cfg;
@@ -266,7 +267,8 @@ int main(int argc, char **argv)
 		config_free(d.cfg);
 		return 0;
 	}
-	log_set_level(level ? log_level_parse(level) : d.cfg->log_level);
+	d.log_level_override = level ? log_level_parse(level) : -1;
+	log_set_level(d.log_level_override >= 0 ? d.log_level_override : d.cfg->log_level);
 	d.nr_cpus = (uint32_t)get_nprocs_conf();
 	clock_gettime(CLOCK_MONOTONIC, &d.started);
 	snprintf(d.socket_path, sizeof(d.socket_path), "%s",

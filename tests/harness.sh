@@ -25,11 +25,11 @@ finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
 # one request line to the daemon, its reply on stdout
 ctl() { printf '%s\n' "$1" | socat -t2 - UNIX-CONNECT:"$S"; }
 
-# start_daemon CONFIG: pcpupoold on $S, its stderr in $T/daemon.log, until
+# start_daemon CONFIG [ARG...]: pcpupoold on $S (with ARGs), its stderr in $T/daemon.log, until
 # it answers a ping.  DAEMON_WRAPPER, e.g. "valgrind --leak-check=full
 # --error-exitcode=99", runs it under a checker: its exit status must stay 0
 start_daemon() {
-	${DAEMON_WRAPPER:-} "$D" --config "$1" --socket "$S" 2>>"$T/daemon.log" &
+	${DAEMON_WRAPPER:-} "$D" --config "$1" --socket "$S" "${@:2}" 2>>"$T/daemon.log" &
 	daemon_pid=$!
 	for _ in $(seq 400); do
 		[ -S "$S" ] && ctl '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true' && return 0

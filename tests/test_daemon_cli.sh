@@ -91,4 +91,20 @@ else
 	bad "the daemon starts and answers"; cat "$T/daemon.log"
 fi
 
+# --- --log-level outranks the file's log_level, across a reload too
+cat > "$T/chatty.json" <<JSON
+{ "log_level": "debug", "pools": [ { "name": "one", "elem_size": 64, "min_nr": 8 } ] }
+JSON
+from=$(( $(wc -l < "$T/daemon.log") + 1 ))
+if start_daemon "$T/chatty.json" --log-level warning; then
+	kill -HUP "$daemon_pid"; sleep ${RELOAD_WAIT:-0.3}
+	ctl '{"cmd":"attach","pool":"one"}' >/dev/null   # logged at info
+	ctl '{"cmd":"ping"}' >/dev/null
+	kill -TERM "$daemon_pid"; wait "$daemon_pid"; daemon_pid=
+	check "--log-level warning keeps info and debug out of the log, after SIGHUP too" \
+		bash -c "! tail -n +$from '$T/daemon.log' | grep -q '^<[67]>'"
+else
+	bad "the daemon starts with --log-level warning"; tail -n +$from "$T/daemon.log"
+fi
+
 finish
