@@ -242,15 +242,14 @@ static void attach_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void conn_detach_pool(struct ctl_conn *c, struct pool *p, bool all)
+/* End every attachment of @p on @c. */
+static void conn_detach_pool(struct ctl_conn *c, struct pool *p)
 {
 	for (struct attach **ap = &c->attached; *ap;) {
 		struct attach *a = *ap;
 		if (a->pool == p) {
 			*ap = a->next;
 			attach_free(a);
-			if (!all)
-				return;
 		} else {
 			ap = &a->next;
 		}
@@ -393,20 +392,36 @@ fail:
 /* A detach is pcpupool_close(): the process unmaps the pool, so what it
  * still holds is lost to it (pcpupool(3)) and comes back as a dead
  * client's would, though the process lives on.  Elements it handed to
- * another process are marked so and stay where they are. */
+ * another process are marked so and stay where they are.  The request
+ * names the attachment by its client_id (one connection may attach a
+ * pool more than once: the other attachment is still in use); without
+ * one, the connection's latest attachment of the pool goes. */
 static json_t *cmd_detach(struct ctl_conn *c, json_t *req)
 {
-	json_t *err = NULL;
-	struct pool *p = req_pool(c, req, &err);
+	const char *cmd, *name;
+	json_int_t id = 0;
+	json_error_t je;
+	struct pool *p;
 
+	if (json_unpack_ex(req, &je, JSON_STRICT, "{s:s, s:s, s?I}", PCP_F_CMD, &cmd,
+			   PCP_F_POOL, &name, PCP_F_CLIENT_ID, &id) < 0)
+		return ctl_error(c->ctl, EINVAL, "%s", je.text);
+	p = pool_find(c->ctl->d, name);
 	if (!p)
-		return err;
-	for (struct attach *a = c->attached; a; a = a->next)
-		if (a->pool == p) {
-			pool_client_died(p, a->client_id);
-			conn_detach_pool(c, p, false);
-			return ctl_ok();
-		}
+		return ctl_error(c->ctl, ENOENT, "no pool named \"%.*s\"", PCP_NAME_MAX, name);
+	for (struct attach **ap = &c->attached; *ap; ap = &(*ap)->next) {
+		struct attach *a = *ap;
+
+		if (a->pool != p || (id && a->client_id != id))
+			continue;
+		pool_client_died(p, a->client_id);
+		*ap = a->next;
+		attach_free(a);
+		return ctl_ok();
+	}
+	if (id)
+		return ctl_error(c->ctl, ENOENT, "no attachment %lld of pool \"%s\" here",
+				 (long long)id, p->cfg.name);
 	return ctl_error(c->ctl, ENOENT, "not attached to pool \"%s\"", p->cfg.name);
 }
 
@@ -551,7 +566,7 @@ static json_t *cmd_destroy(struct ctl_conn *c, json_t *req)
 	if (p->nr_attached > own)
 		return ctl_error(c->ctl, EBUSY, "pool \"%s\" has %u other client(s) attached",
 				 p->cfg.name, p->nr_attached - own);
-	conn_detach_pool(c, p, true);
+	conn_detach_pool(c, p);
 	log_notice("pool %s destroyed by pid %d uid %u", p->cfg.name, (int)c->cred.pid,
 		   (unsigned)c->cred.uid);
 	pool_destroy(c->ctl->d, p);

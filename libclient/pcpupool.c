@@ -545,6 +545,18 @@ static int ctl_pool_line(const char *cmd, const char *name, char line[PCP_MAX_LI
 			line, ret_len);
 }
 
+/* The detach of attachment @id of pool @name (0: the connection's latest
+ * attachment of it, when the id is not known). */
+static int ctl_detach_line(const char *name, json_int_t id, char line[PCP_MAX_LINE],
+			   size_t *ret_len)
+{
+	if (id <= 0)
+		return ctl_pool_line(PCP_CMD_DETACH, name, line, ret_len);
+	return ctl_line(json_pack("{s:s, s:s, s:I}", PCP_F_CMD, PCP_CMD_DETACH,
+				  PCP_F_POOL, name, PCP_F_CLIENT_ID, id),
+			line, ret_len);
+}
+
 /* 0 for {"ok":true,...}, the daemon's error as -errno, else -EPROTO. */
 static int ctl_status(json_t *reply)
 {
@@ -799,6 +811,7 @@ static int pool_reattach(struct pcpupool *pool, int64_t deadline)
 	same = nfds == ATTACH_NR_FDS && pool_same_object(pool, reply, fds, &ai) &&
 	       pool_swap_refill_fd(pool, fds[ATTACH_FD_REFILL]) == 0;
 	close_fds(fds, nfds < ATTACH_NR_FDS ? nfds : ATTACH_NR_FDS);
+	json_int_t new_id = json_integer_value(json_object_get(reply, PCP_F_CLIENT_ID));
 	json_decref(reply);
 	if (same) {
 		/* see owner_race_benign() */
@@ -808,7 +821,7 @@ static int pool_reattach(struct pcpupool *pool, int64_t deadline)
 	/* a different object: the pool was recreated.  Keep the old memory
 	 * for the fast path, give the new attachment back. */
 	pool->stale = true;
-	r = ctl_pool_line(PCP_CMD_DETACH, pool->name, line, &len);
+	r = ctl_detach_line(pool->name, new_id, line, &len);
 	if (r < 0)
 		return r;
 	r = ctl_call(c, line, len, deadline, NULL, NULL, 0, NULL, NULL);
@@ -1281,7 +1294,8 @@ static int pool_attach(struct pcpupool_client *c, const char *name,
 detach:
 	/* the daemon counts us attached: undo that (best effort; on the
 	 * same connection only, since a broken one took it along) */
-	if (ctl_pool_line(PCP_CMD_DETACH, name, line, &len) == 0)
+	if (ctl_detach_line(name, json_integer_value(json_object_get(reply, PCP_F_CLIENT_ID)),
+			    line, &len) == 0)
 		(void)ctl_call(c, line, len, now_ms() + CTL_REPLY_TIMEOUT_MS,
 			       NULL, NULL, 0, NULL, NULL);
 out_unlock:
@@ -1500,7 +1514,8 @@ PCPUPOOL_EXPORT void pcpupool_close(struct pcpupool *pool)
 	ctl_lock(c, &cs);
 	last = pool_unlink(pool);
 	if (!c->closed && !c->err && !pool->stale &&
-	    ctl_pool_line(PCP_CMD_DETACH, pool->name, line, &len) == 0)
+	    ctl_detach_line(pool->name, __atomic_load_n(&pool->v.owner, __ATOMIC_RELAXED),
+			    line, &len) == 0)
 		(void)ctl_call(c, line, len, now_ms() + CTL_REPLY_TIMEOUT_MS,
 			       NULL, NULL, 0, NULL, NULL);
 	ctl_unlock(c, cs);

@@ -1779,6 +1779,20 @@ static void test_attach_limit_per_connection(void **state)
 		"clients")), PCP_MAX_ATTACH_PER_CLIENT);
 	json_decref(j);
 	free(s);
+	/* a detach names its attachment by client_id, or takes the latest */
+	{
+		static const char bad_id[] =
+			"{\"cmd\":\"detach\",\"pool\":\"att\",\"client_id\":\"7\"}\n";
+		static const char no_such_id[] =
+			"{\"cmd\":\"detach\",\"pool\":\"att\",\"client_id\":999999}\n";
+
+		send_ok(fd, bad_id, sizeof(bad_id) - 1);
+		expect_code(lr_reply(&r, "detach, client_id a string"), "EINVAL",
+			    "detach, client_id a string");
+		send_ok(fd, no_such_id, sizeof(no_such_id) - 1);
+		expect_code(lr_reply(&r, "detach, no such client_id"), "ENOENT",
+			    "detach, no such client_id");
+	}
 	/* one detach makes room for one */
 	send_ok(fd, detach, sizeof(detach) - 1);
 	expect_code(lr_reply(&r, "detach"), "ok", "detach");

@@ -305,6 +305,45 @@ static void test_closed_pool_elements_come_back(void **state)
 }
 
 /*
+ * One connection with the pool open three times (the creator's handle,
+ * then two more).  The newest holds 8 elements; closing an older handle
+ * must end that handle's attachment, not the newest one's, and so must not
+ * take back the 8 the newest still holds.
+ */
+static void test_closing_one_handle_keeps_anothers_elements(void **state)
+{
+	struct e2e e;
+	char name[E2E_NAME_LEN];
+	json_int_t pub;
+	void *held[8];
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "twice", name), 64, 64, 64);
+	assert_non_null(pool);
+	struct pcpupool *older = pcpupool_open(c, name), *newest = pcpupool_open(c, name);
+	assert_non_null(older);
+	assert_non_null(newest);
+	for (int i = 0; i < 8; i++)
+		assert_non_null(held[i] = pcpupool_alloc(newest, PCPUPOOL_WAIT));
+	pcpupool_close(older);
+	e2e_sleep_ms(300);   /* a pass would have run */
+	json_t *s = NULL;
+	json_int_t total = pool_total(c, name, &pub, &s);
+	assert_int_equal(total, pub - 8);
+	assert_int_equal(reclaim_stat(s, "reclaimed"), 0);
+	json_decref(s);
+	for (int i = 0; i < 8; i++)
+		pcpupool_free(held[i], newest);
+	pcpupool_close(newest);
+	e2e_expect_conserved(c, name);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
+/*
  * Client ids start over in a pool created again under the same name.  A
  * child attaches to the first pool (id 2: the creator is 1) and drops its
  * connection; the pool is destroyed and created again, and another child
@@ -530,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_killed_client_elements_come_back_quickly),
 		cmocka_unit_test(test_handed_off_element_is_not_taken_back),
 		cmocka_unit_test(test_closed_pool_elements_come_back),
+		cmocka_unit_test(test_closing_one_handle_keeps_anothers_elements),
 		cmocka_unit_test(test_recreated_pool_keeps_live_clients_elements),
 		cmocka_unit_test(test_stalled_take_is_not_reclaimed),
 		cmocka_unit_test(test_kill_storm_loses_nothing),
