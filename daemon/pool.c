@@ -184,6 +184,14 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		r = -EUCLEAN;
 		goto fail;
 	}
+	/* as pool_create() makes it: the whole mapping backed (a pool of an
+	 * older daemon grew its file as it published) */
+	if ((uint64_t)st.st_size < map_size && ftruncate(memfd, (off_t)map_size) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot extend the pool object: %s", strerror(errno));
+		close(statefd);
+		goto fail;
+	}
 	p->base = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (p->base == MAP_FAILED || slab_view_init(&p->v, p->base, map_size, 0) < 0) {
 		snprintf(err, errlen, "cannot map the pool");
@@ -322,7 +330,9 @@ void pool_shutdown(struct pool *p)
 		p->st->clean = 1;
 }
 
-/* Back more elements with the file and add them to the depot. */
+/* Publish more elements and add them to the depot (the file backs the
+ * whole mapping from the start, pool_create(): nothing to extend, so a
+ * client that lengthened it changes nothing). */
 static int pool_grow(struct pool *p, uint64_t want)
 {
 	uint64_t max = p->v.hdr->max_elems, n = p->published;
@@ -336,25 +346,12 @@ static int pool_grow(struct pool *p, uint64_t want)
 		add = max - n;
 	if (add == 0)
 		return -ENOMEM;
-	/* Clients hold the memfd too, and one may have made it longer (it
-	 * cannot make it shorter: F_SEAL_SHRINK).  Our ftruncate() would then
-	 * be a shrink, which the seal refuses: grow only what is short. */
-	off_t want_bytes = (off_t)slab_bytes_for(p->v.hdr, n + add);
-	struct stat st;
-	if (fstat(p->memfd, &st) < 0 ||
-	    (st.st_size < want_bytes && ftruncate(p->memfd, want_bytes) < 0)) {
-		int r = -errno;
-		log_err("pool %s: cannot grow to %llu elements: %s", p->cfg.name,
-			(unsigned long long)(n + add), strerror(errno));
-		return r;
-	}
 	for (uint64_t i = n; i < n + add; i++) {
 		p->st->depot[p->st->depot_n++] = (uint32_t)i;
 		p->in_depot[i] = 1;
 	}
 	p->published = n + add;
-	/* release: the file is backed up to here before any client can be
-	 * handed an index below it; pairs with the acquire in published() */
+	/* release: pairs with the acquire in published() */
 	atomic_store_explicit(&p->v.hdr->nr_published, p->published, memory_order_release);
 	return 0;
 }
@@ -991,7 +988,11 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 		p->memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (p->memfd < 0)
 		goto sys_fail;
-	if (ftruncate(p->memfd, (off_t)slab_bytes_for(&layout, 0)) < 0)
+	/* The file is the whole mapping from the start, sparse (tmpfs backs a
+	 * page when it is first touched): an offset a corrupt slab hands out
+	 * past the published elements then reads zeros instead of raising
+	 * SIGBUS in the client that touches it.  pool_grow() only publishes. */
+	if (ftruncate(p->memfd, (off_t)layout.map_size) < 0)
 		goto sys_fail;
 	p->base = mmap(NULL, layout.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
 	if (p->base == MAP_FAILED)

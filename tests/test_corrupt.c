@@ -146,6 +146,63 @@ static void test_inbox_length_lie(void **s) { (void)s; scribble_and_check(inbox_
 static void test_outbox_double_free(void **s) { (void)s; scribble_and_check(outbox_returns_depot_element, "element freed twice"); }
 static void test_spare_index_past_end(void **s) { (void)s; scribble_and_check(spare_index_past_end, "spare index past the pool"); }
 
+/*
+ * A slab slot holding the offset of an element the pool has not published
+ * yet (max_elems is large, the pool grows as it needs): the offset is an
+ * element's start, so the pop hands it out.  The memory there must be
+ * backed, not a SIGBUS for the process that writes the element.  In a
+ * child, pinned, so that the slot it scribbles is the one it pops.
+ */
+static void test_unpublished_element_is_not_a_bus_error(void **state)
+{
+	struct e2e e;
+	char name[E2E_NAME_LEN];
+	struct pcpupool_create_opts opts = { .sz = sizeof(opts), .max_elems = 1u << 16 };
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create_opts(c, e2e_name(&e, "far", name), 8, 64, 64,
+						     &opts);
+	assert_non_null(pool);
+	pid_t pid = e2e_fork(&e);
+	if (pid == 0) {
+		int cpu = e2e_first_cpu();
+		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
+		struct slab_view v;
+
+		e2e_pin(cpu);
+		void *el = p ? pcpupool_alloc(p, PCPUPOOL_WAIT) : NULL;
+		if (!el)
+			_exit(2);
+		char *base = (char *)el - pcpupool_elem_offset(p, el);
+		pcpupool_free(el, p);
+		if (slab_view_init(&v, base, ((struct slab_hdr *)base)->map_size, 7) < 0 ||
+		    atomic_load(&v.hdr->nr_published) > 60000)
+			_exit(3);
+		struct slab *sl = slab_of(&v, (uint32_t)cpu);
+		uint64_t cw = __atomic_load_n(&sl->cw, __ATOMIC_RELAXED);
+		uint32_t n = (uint32_t)(cw & 0xffff);
+		if (n + 1 >= sl->limit)
+			_exit(4);
+		sl->slots[n] = (uint32_t)(60000 * v.hdr->elem_stride);
+		__atomic_store_n(&sl->cw, cw + 1, __ATOMIC_RELAXED);
+		char *far = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+		if (far != base + v.hdr->elems_off + 60000 * v.hdr->elem_stride)
+			_exit(5);   /* the pop did not hand it out: nothing tested */
+		memset(far, 0x5a, 64);
+		_exit(0);
+	}
+	int st = e2e_wait_child(&e, pid, 5000);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("child: %s %d", WIFEXITED(st) ? "exit status" : "killed by signal",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_inbox_length_lie),
 		cmocka_unit_test(test_outbox_double_free),
 		cmocka_unit_test(test_spare_index_past_end),
+		cmocka_unit_test(test_unpublished_element_is_not_a_bus_error),
 	};
 	return cmocka_run_group_tests_name("corrupt", tests, NULL, NULL);
 }
