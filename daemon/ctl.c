@@ -204,6 +204,16 @@ out:
 	free(s);
 }
 
+/* A descriptor came free (a connection, a refill channel, a pidfd): if
+ * the listener stopped for want of one, accept again. */
+static void ctl_fd_freed(struct ctl *ctl)
+{
+	if (ctl->paused) {
+		ctl->paused = false;
+		evconnlistener_enable(ctl->lis);
+	}
+}
+
 /* ---- attachments ---- */
 
 static void attach_free(struct attach *a)
@@ -214,6 +224,7 @@ static void attach_free(struct attach *a)
 		close(a->fd);
 	pool_client_remove(a->pool, a->client_id);
 	a->conn->nr_attached--;
+	ctl_fd_freed(a->conn->ctl);
 	free(a);
 }
 
@@ -658,6 +669,7 @@ static void watch_free(struct watch *w)
 		event_free(w->ev);
 	if (w->pidfd >= 0)
 		close(w->pidfd);
+	ctl_fd_freed(w->ctl);
 	free(w);
 }
 
@@ -745,11 +757,7 @@ static void conn_free(struct ctl_conn *c)
 	ctl->nr_conns--;
 	bufferevent_free(c->bev);
 	free(c);
-	if (ctl->paused) {
-		/* a descriptor came free: accept again */
-		ctl->paused = false;
-		evconnlistener_enable(ctl->lis);
-	}
+	ctl_fd_freed(ctl);
 }
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)

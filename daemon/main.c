@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -191,6 +192,24 @@ static int apply_pools(struct daemon *d, const struct config *cfg)
 	return failures;
 }
 
+/* Every connection, attachment (its refill channel) and exited client
+ * being watched (its pidfd) costs a descriptor, and a soft limit of 1024
+ * (the default) is soon reached: take what the hard limit allows (the
+ * unit raises both; under its system call filter this is refused, and
+ * the unit's limit stands).  The event loop is epoll, so large numbers
+ * are fine. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug("cannot raise the descriptor limit to %llu: %s",
+			  (unsigned long long)rl.rlim_cur, strerror(errno));
+}
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -275,6 +294,7 @@ int main(int argc, char **argv)
 		 d.socket_override ? d.socket_override :
 		 d.cfg->socket_path ? d.cfg->socket_path : PCP_DEFAULT_SOCKET);
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 
 	d.base = event_base_new();
 	if (!d.base) {

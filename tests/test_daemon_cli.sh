@@ -91,6 +91,21 @@ else
 	bad "the daemon starts and answers"; cat "$T/daemon.log"
 fi
 
+# --- the daemon takes the hard descriptor limit (connections, attachments
+# and watched clients each cost one)
+hard=$(ulimit -Hn)
+if [ -n "${DAEMON_WRAPPER:-}" ]; then
+	: # valgrind keeps descriptors of its own at the top of the range
+elif [ "$hard" != unlimited ] && [ "$hard" -gt 256 ] &&
+     DAEMON_WRAPPER="prlimit --nofile=256:$hard --" start_daemon "$T/live.json"; then
+	soft=$(awk '/^Max open files/ { print $4 }' "/proc/$daemon_pid/limits")
+	want=$(( hard > 1048576 ? 1048576 : hard ))
+	check "started with a soft limit of 256 descriptors, it runs with $want (has $soft)" test "$soft" = "$want"
+	kill -TERM "$daemon_pid"; wait "$daemon_pid"; daemon_pid=
+else
+	bad "the daemon starts under a soft descriptor limit of 256 (hard limit $hard)"
+fi
+
 # --- --log-level outranks the file's log_level, across a reload too
 cat > "$T/chatty.json" <<JSON
 { "log_level": "debug", "pools": [ { "name": "one", "elem_size": 64, "min_nr": 8 } ] }
