@@ -39,8 +39,9 @@
 #include "protocol.h"
 
 #define CTL_REFILL_MSGS_PER_WAKE 64   /* bound work per refill-channel event */
-#define CTL_MAX_WATCHES          1024 /* exited-process watches pending */
-#define CTL_WATCH_ENTRIES        64   /* attachments one watch remembers */
+#define CTL_MAX_WATCHES          1024 /* processes watched for their exit */
+#define CTL_MAX_WATCHES_PER_UID  256  /* ... of one uid */
+#define CTL_WATCH_MAX_ENTRIES    65536 /* attachments one process's watch keeps */
 #define CTL_MAX_GROUPS           64   /* a peer's groups considered */
 
 struct ctl_conn;
@@ -54,23 +55,26 @@ struct attach {
 	uint32_t client_id;
 };
 
-/* A client process whose connection closed: when it has exited (its pidfd
- * turns readable), the elements its attachments held are reclaimed.  Pools
- * are remembered by name and serial: one may be destroyed meanwhile, and
- * another created under its name, whose client ids start over (the dead
- * process's id there would be a live client's). */
+/* A client process whose connection closed with attachments: when it has
+ * exited (its pidfd turns readable), the elements they held are reclaimed.
+ * One watch per process, whatever number of connections it closed, so one
+ * pidfd.  Pools are remembered by serial, not by name: one may be
+ * destroyed meanwhile, and another created under its name, whose client
+ * ids start over (the dead process's id there would be a live client's). */
+struct watch_entry {
+	uint64_t serial;   /* the pool's, pool_find_serial() */
+	uint32_t owner;
+};
+
 struct watch {
 	struct watch *next;
 	struct ctl *ctl;
 	pid_t pid;
+	uid_t uid;
 	int pidfd;
 	struct event *ev;
-	unsigned n;
-	struct {
-		char pool[PCP_NAME_MAX + 1];
-		uint64_t serial;
-		uint32_t owner;
-	} e[CTL_WATCH_ENTRIES];
+	unsigned n, cap;
+	struct watch_entry *e;
 };
 
 struct ctl_conn {
@@ -670,14 +674,15 @@ static void watch_free(struct watch *w)
 	if (w->pidfd >= 0)
 		close(w->pidfd);
 	ctl_fd_freed(w->ctl);
+	free(w->e);
 	free(w);
 }
 
 static void watch_fire(struct watch *w)
 {
 	for (unsigned i = 0; i < w->n; i++) {
-		struct pool *p = pool_find(w->ctl->d, w->e[i].pool);
-		if (p && p->serial == w->e[i].serial)
+		struct pool *p = pool_find_serial(w->ctl->d, w->e[i].serial);
+		if (p)
 			pool_client_died(p, w->e[i].owner);
 	}
 	log_debug("client pid %d has exited: reclaiming what its %u attachment(s) held",
@@ -699,21 +704,27 @@ static void conn_watch(struct ctl_conn *c)
 {
 	struct ctl *ctl = c->ctl;
 	struct watch *w = NULL;
+	unsigned of_uid = 0;
 
 	if (!c->attached)
 		return;
-	for (struct watch *o = ctl->watches; o; o = o->next)
-		if (o->pid == c->cred.pid && o->n + c->nr_attached <= CTL_WATCH_ENTRIES)
-			w = o;   /* one watch per process */
+	for (struct watch *o = ctl->watches; o; o = o->next) {
+		if (o->pid == c->cred.pid)
+			w = o;
+		of_uid += o->uid == c->cred.uid;
+	}
 	if (!w) {
-		if (ctl->nr_watches >= CTL_MAX_WATCHES || c->pidfd < 0 ||
-		    !(w = calloc(1, sizeof(*w)))) {
-			log_warning("client pid %d: cannot watch for its exit; the elements "
-				    "it holds stay held", (int)c->cred.pid);
+		if (ctl->nr_watches >= CTL_MAX_WATCHES || of_uid >= CTL_MAX_WATCHES_PER_UID ||
+		    c->pidfd < 0 || !(w = calloc(1, sizeof(*w)))) {
+			log_warning("client pid %d: cannot watch for its exit (%u processes "
+				    "watched, %u of uid %u); the elements it holds stay held",
+				    (int)c->cred.pid, ctl->nr_watches, of_uid,
+				    (unsigned)c->cred.uid);
 			return;
 		}
 		w->ctl = ctl;
 		w->pid = c->cred.pid;
+		w->uid = c->cred.uid;
 		w->pidfd = c->pidfd;
 		c->pidfd = -1;
 		w->ev = event_new(ctl->d->base, w->pidfd, EV_READ, watch_cb, w);
@@ -725,11 +736,24 @@ static void conn_watch(struct ctl_conn *c)
 			return;
 		}
 	}
-	for (struct attach *a = c->attached; a; a = a->next) {
-		snprintf(w->e[w->n].pool, sizeof(w->e[w->n].pool), "%s", a->pool->cfg.name);
-		w->e[w->n].serial = a->pool->serial;
-		w->e[w->n++].owner = a->client_id;
+	if (w->n + c->nr_attached > w->cap) {
+		unsigned cap = w->cap ? w->cap : 16;
+		struct watch_entry *e;
+
+		while (cap < w->n + c->nr_attached)
+			cap *= 2;
+		if (cap > CTL_WATCH_MAX_ENTRIES ||
+		    !(e = realloc(w->e, cap * sizeof(*e)))) {
+			log_warning("client pid %d: cannot remember %u more attachments to "
+				    "reclaim at its exit (it has %u); what they hold stays held",
+				    (int)c->cred.pid, c->nr_attached, w->n);
+			return;
+		}
+		w->e = e;
+		w->cap = cap;
 	}
+	for (struct attach *a = c->attached; a; a = a->next)
+		w->e[w->n++] = (struct watch_entry){ a->pool->serial, a->client_id };
 	/* already gone (killed): no need to wait for the loop */
 	struct pollfd pfd = { .fd = w->pidfd, .events = POLLIN };
 	if (poll(&pfd, 1, 0) == 1)

@@ -1091,6 +1091,22 @@ struct pool *pool_find(struct daemon *d, const char *name)
 }
 
 /**
+ * pool_find_serial() - the pool with this serial (struct pool), if it
+ * still exists.
+ * @d: daemon.
+ * @serial: as pool_link() numbered it.
+ *
+ * Return: the pool or NULL.
+ */
+struct pool *pool_find_serial(struct daemon *d, uint64_t serial)
+{
+	for (struct pool *p = d->pools; p; p = p->next)
+		if (p->serial == serial)
+			return p;
+	return NULL;
+}
+
+/**
  * pool_unlink() - remove a pool from the registry (the caller frees it).
  * @d: daemon.
  * @p: a pool in @d.

@@ -135,6 +135,7 @@ void pool_client_remove(struct pool *p, uint32_t id);
 bool pool_may_attach(const struct pool *p, uint32_t uid, const uint32_t *gids, size_t n);
 void pool_free(struct pool *p);
 struct pool *pool_find(struct daemon *d, const char *name);
+struct pool *pool_find_serial(struct daemon *d, uint64_t serial);
 void pool_unlink(struct daemon *d, struct pool *p);
 void pool_destroy(struct daemon *d, struct pool *p);
 int pool_refill_cpu(struct pool *p, uint32_t cpu);
