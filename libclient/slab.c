@@ -321,23 +321,35 @@ static uint64_t list_take_word(const struct slab_view *v, _Atomic uint64_t *box)
 	return w;
 }
 
+/* The link of an element chain_walk() took: not an index, so that the
+ * walk knows an element it meets again (a loop in a corrupt chain). */
+#define SLAB_WALKED (SLAB_NIL - 1)
+
 /* Walk up to @max elements of the chain starting at @head (length @len)
  * into @buf.  Return the number walked, or -EUCLEAN if the chain leaves
- * the published elements or ends early. *ret_rest is the head of what was
- * not walked (SLAB_NIL if all). */
+ * the published elements, ends early, is longer than the pool or meets an
+ * element twice. *ret_rest is the head of what was not walked (SLAB_NIL if
+ * all).  The chain is ours (taken off its list): each element walked has
+ * its link replaced by SLAB_WALKED, as it leaves the chain anyway. */
 static int chain_walk(const struct slab_view *v, uint32_t head, uint32_t len,
 		      uint32_t *buf, uint32_t max, uint32_t *ret_rest)
 {
 	uint64_t pub = published(v);
 	uint32_t n = 0, cur = head;
 
+	if (len > pub)
+		return -EUCLEAN;
 	while (n < len && n < max) {
 		if (cur >= pub)
 			return -EUCLEAN;
+		uint32_t next = atomic_load_explicit(&v->meta[cur].next, memory_order_relaxed);
+		if (next == SLAB_WALKED)
+			return -EUCLEAN;   /* met again: a loop */
+		atomic_store_explicit(&v->meta[cur].next, SLAB_WALKED, memory_order_relaxed);
 		buf[n++] = cur;
 		/* taken off a list: ours now, in case we die holding it */
 		atomic_store_explicit(&v->meta[cur].owner, v->owner, memory_order_relaxed);
-		cur = atomic_load_explicit(&v->meta[cur].next, memory_order_relaxed);
+		cur = next;
 	}
 	if (n == len && cur != SLAB_NIL)
 		return -EUCLEAN;   /* longer than it says: a loop or a lie */
@@ -370,7 +382,10 @@ static void chain_put_back(const struct slab_view *v, _Atomic uint64_t *box,
 
 		if (ol == 0)
 			continue;
-		/* find the tail of the other chain, bounded by its length */
+		if ((uint64_t)len + ol > pub)
+			t = SLAB_NIL;   /* longer than the pool: corrupt */
+		/* find the tail of the other chain, bounded by its length
+		 * (and so by the pool's size) */
 		for (uint32_t i = 1; i < ol && t < pub; i++)
 			t = atomic_load_explicit(&v->meta[t].next, memory_order_relaxed);
 		if (t >= pub) {

@@ -308,6 +308,15 @@ static void test_corrupt_lists_are_detected(void **state)
 	atomic_store(&tp->v.meta[4].next, 3);
 	atomic_store(&s->outbox, slab_list_word(3, 2));
 	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
+	/* a loop in a chain longer than the buffer: 3 -> 3, length 100,
+	 * taken 30 at a time, must not hand out 3 thirty times */
+	atomic_store(&tp->v.meta[3].next, 3);
+	atomic_store(&slab_of(&tp->v, 0)->inbox, slab_list_word(3, 100));
+	assert_int_equal(slab_trim_inbox(&tp->v, 0, buf, 30, &n), -EUCLEAN);
+	/* a length past the pool's size */
+	atomic_store(&tp->v.meta[3].next, SLAB_NIL);
+	atomic_store(&s->outbox, slab_list_word(3, NELEM + 1));
+	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
 	/* a chain that ends before its stated length */
 	atomic_store(&tp->v.meta[4].next, SLAB_NIL);
 	atomic_store(&s->outbox, slab_list_word(3, 7));
