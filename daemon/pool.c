@@ -1049,11 +1049,8 @@ void pool_free(struct pool *p)
 {
 	if (!p)
 		return;
-	if (p->base != MAP_FAILED && p->base) {
-		if (p->v.hdr)
-			atomic_store(&p->v.hdr->state, SLAB_STATE_DESTROYED);
+	if (p->base != MAP_FAILED && p->base)
 		munmap(p->base, p->v.map_size ? p->v.map_size : SLAB_HDR_SIZE);
-	}
 	if (p->memfd >= 0)
 		close(p->memfd);
 	if (p->st)
@@ -1129,6 +1126,9 @@ void pool_unlink(struct daemon *d, struct pool *p)
  */
 void pool_destroy(struct daemon *d, struct pool *p)
 {
+	/* for clients that still map it; a pool freed at exit lives on in the
+	 * fd store and stays as it was */
+	atomic_store(&p->v.hdr->state, SLAB_STATE_DESTROYED);
 	pool_fdstore(p, false);
 	pool_unlink(d, p);
 	pool_free(p);

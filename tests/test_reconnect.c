@@ -47,6 +47,7 @@
 #include <jansson.h>
 
 #include "pcpupool.h"
+#include "slab.h"
 
 #ifndef PCPUPOOLD
 #error "PCPUPOOLD must name the daemon binary (-DPCPUPOOLD=...)"
@@ -769,6 +770,34 @@ static void test_disconnected_client_never_reconnects(void **state)
 	pcpupool_disconnect(watcher);
 }
 
+/* A clean exit (SIGTERM) leaves the pool in the fd store for the next
+ * daemon: its shared header must not say "destroyed" to the clients that
+ * still map it. */
+static void test_clean_exit_leaves_pool_state_ok(void **state)
+{
+	struct rc *t = *state;
+	struct pcpupool_client *c;
+	struct pcpupool *p;
+	int status;
+
+	daemon_start(t, false);
+	c = client(t);
+	p = open_pool(c);
+	void *e = pcpupool_alloc(p, PCPUPOOL_WAIT);
+	assert_non_null(e);
+	const struct slab_hdr *h =
+		(const struct slab_hdr *)((char *)e - pcpupool_elem_offset(p, e));
+	assert_int_equal(atomic_load(&h->state), SLAB_STATE_OK);
+	assert_int_equal(kill(t->pid, SIGTERM), 0);
+	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
+	t->pid = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(atomic_load(&h->state), SLAB_STATE_OK);
+	pcpupool_free(e, p);
+	pcpupool_close(p);
+	pcpupool_disconnect(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -781,6 +810,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_from_fd_store_keeps_handle,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnected_client_never_reconnects,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clean_exit_leaves_pool_state_ok,
 						setup, teardown),
 	};
 
