@@ -64,6 +64,11 @@ check "the service is active and notified READY" test "$(prop ActiveState)" = ac
 check "STATUS= reports pools and clients" bash -c "$BOOT exec systemctl show -P StatusText pcpupoold.service | grep -q 'pools,.*clients'"
 pid1=$(prop MainPID)
 check "the pool's memfds are in the fd store" test "$(prop NFileDescriptorStore)" -ge 2
+# LimitNOFILE=131072, or as many as the box allows
+nofile=$(ct awk '/^Max open files/ { print $4 }' /proc/$pid1/limits)
+box=$(ct awk '/^Max open files/ { print $5 }' /proc/1/limits)
+want=$([ "$box" = unlimited ] || [ "$box" -ge 131072 ] && echo 131072 || echo "$box")
+check "the daemon may open $want descriptors (has $nofile)" test "$nofile" = "$want"
 
 count() { ct cat $W/count 2>/dev/null | awk '{print $1}'; }
 client_check() {   # asks the client to check; prints its verdict
