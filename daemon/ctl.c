@@ -696,68 +696,142 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 	watch_fire(arg);
 }
 
+/* The watch of process @pid, made (with the pidfd *@pidfd, which it then
+ * owns) if there is none.  @uid counts against CTL_MAX_WATCHES_PER_UID;
+ * (uid_t)-1 (the holders a restored pool recorded, bounded by its table)
+ * does not.  NULL if it cannot be made (logged). */
+static struct watch *watch_for(struct ctl *ctl, pid_t pid, uid_t uid, int *pidfd)
+{
+	struct watch *w = NULL;
+	unsigned of_uid = 0;
+
+	for (struct watch *o = ctl->watches; o; o = o->next) {
+		if (o->pid == pid)
+			w = o;
+		of_uid += o->uid == uid;
+	}
+	if (w)
+		return w;
+	if (ctl->nr_watches >= CTL_MAX_WATCHES ||
+	    (uid != (uid_t)-1 && of_uid >= CTL_MAX_WATCHES_PER_UID) ||
+	    *pidfd < 0 || !(w = calloc(1, sizeof(*w)))) {
+		log_warning("client pid %d: cannot watch for its exit (%u processes watched, "
+			    "%u of uid %d); the elements it holds stay held", (int)pid,
+			    ctl->nr_watches, of_uid, (int)uid);
+		return NULL;
+	}
+	w->ctl = ctl;
+	w->pid = pid;
+	w->uid = uid;
+	w->pidfd = *pidfd;
+	*pidfd = -1;
+	w->ev = event_new(ctl->d->base, w->pidfd, EV_READ, watch_cb, w);
+	w->next = ctl->watches;
+	ctl->watches = w;
+	ctl->nr_watches++;
+	if (!w->ev || event_add(w->ev, NULL) < 0) {
+		watch_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Room in @w for @more entries: 0, or -1 (logged). */
+static int watch_reserve(struct watch *w, unsigned more)
+{
+	unsigned cap = w->cap ? w->cap : 16;
+	struct watch_entry *e;
+
+	if (w->n + more <= w->cap)
+		return 0;
+	while (cap < w->n + more)
+		cap *= 2;
+	if (cap > CTL_WATCH_MAX_ENTRIES || !(e = realloc(w->e, cap * sizeof(*e)))) {
+		log_warning("client pid %d: cannot remember %u more attachments to reclaim at "
+			    "its exit (it has %u); what they hold stays held", (int)w->pid,
+			    more, w->n);
+		return -1;
+	}
+	w->e = e;
+	w->cap = cap;
+	return 0;
+}
+
+/* Fire @w now if its process has exited already (killed): no need to
+ * wait for the loop. */
+static void watch_check(struct watch *w)
+{
+	struct pollfd pfd = { .fd = w->pidfd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 0) == 1)
+		watch_fire(w);
+}
+
 /* The connection of a client with attachments closed: reclaim what they
  * held once the process has exited (at once if it has).  A process that
  * lives on (it only closed a pool or lost its connection) keeps its
  * elements: they may still be in use. */
 static void conn_watch(struct ctl_conn *c)
 {
-	struct ctl *ctl = c->ctl;
-	struct watch *w = NULL;
-	unsigned of_uid = 0;
+	struct watch *w;
 
 	if (!c->attached)
 		return;
-	for (struct watch *o = ctl->watches; o; o = o->next) {
-		if (o->pid == c->cred.pid)
-			w = o;
-		of_uid += o->uid == c->cred.uid;
-	}
-	if (!w) {
-		if (ctl->nr_watches >= CTL_MAX_WATCHES || of_uid >= CTL_MAX_WATCHES_PER_UID ||
-		    c->pidfd < 0 || !(w = calloc(1, sizeof(*w)))) {
-			log_warning("client pid %d: cannot watch for its exit (%u processes "
-				    "watched, %u of uid %u); the elements it holds stay held",
-				    (int)c->cred.pid, ctl->nr_watches, of_uid,
-				    (unsigned)c->cred.uid);
-			return;
-		}
-		w->ctl = ctl;
-		w->pid = c->cred.pid;
-		w->uid = c->cred.uid;
-		w->pidfd = c->pidfd;
-		c->pidfd = -1;
-		w->ev = event_new(ctl->d->base, w->pidfd, EV_READ, watch_cb, w);
-		w->next = ctl->watches;
-		ctl->watches = w;
-		ctl->nr_watches++;
-		if (!w->ev || event_add(w->ev, NULL) < 0) {
-			watch_free(w);
-			return;
-		}
-	}
-	if (w->n + c->nr_attached > w->cap) {
-		unsigned cap = w->cap ? w->cap : 16;
-		struct watch_entry *e;
-
-		while (cap < w->n + c->nr_attached)
-			cap *= 2;
-		if (cap > CTL_WATCH_MAX_ENTRIES ||
-		    !(e = realloc(w->e, cap * sizeof(*e)))) {
-			log_warning("client pid %d: cannot remember %u more attachments to "
-				    "reclaim at its exit (it has %u); what they hold stays held",
-				    (int)c->cred.pid, c->nr_attached, w->n);
-			return;
-		}
-		w->e = e;
-		w->cap = cap;
-	}
+	w = watch_for(c->ctl, c->cred.pid, c->cred.uid, &c->pidfd);
+	if (!w || watch_reserve(w, c->nr_attached) < 0)
+		return;
 	for (struct attach *a = c->attached; a; a = a->next)
 		w->e[w->n++] = (struct watch_entry){ a->pool->serial, a->client_id };
-	/* already gone (killed): no need to wait for the loop */
-	struct pollfd pfd = { .fd = w->pidfd, .events = POLLIN };
-	if (poll(&pfd, 1, 0) == 1)
-		watch_fire(w);
+	watch_check(w);
+}
+
+/**
+ * ctl_watch_holders() - watch the processes that held elements of the
+ * pools taken back from the fd store, under the previous daemon's ids:
+ * what a process still holds comes back when it exits (at once if it is
+ * gone).  Its new attachments have new ids and their own watches.
+ * @ctl: the control socket.
+ *
+ * A pid may have been reused meanwhile by a process that never held
+ * anything: then the elements come back when that one exits, not sooner.
+ *
+ * Context: start-up, after the pools are restored.
+ */
+void ctl_watch_holders(struct ctl *ctl)
+{
+	for (struct pool *p = ctl->d->pools; p; p = p->next) {
+		const struct pool_holder *h;
+		uint32_t n, watched = 0, gone = 0;
+
+		if (!p->restored)
+			continue;
+		p->restored = false;
+		h = pool_holders(p, &n);
+		for (uint32_t i = 0; i < n; i++) {
+			if (!h[i].id)
+				continue;
+			int pidfd = h[i].pid > 0 ? pidfd_open(h[i].pid, 0) : -1;
+			if (pidfd < 0) {
+				pool_client_died(p, h[i].id);   /* gone */
+				gone++;
+				continue;
+			}
+			struct watch *w = watch_for(ctl, h[i].pid, (uid_t)-1, &pidfd);
+			if (pidfd >= 0)
+				close(pidfd);   /* the process had a watch already */
+			if (!w || watch_reserve(w, 1) < 0)
+				continue;
+			w->e[w->n++] = (struct watch_entry){ p->serial, h[i].id };
+			watched++;
+		}
+		if (watched || gone)
+			log_info("pool %s: %u earlier client(s) watched for their exit, %u gone "
+				 "(what they held comes back)", p->cfg.name, watched, gone);
+	}
+	for (struct watch *w = ctl->watches, *next; w; w = next) {
+		next = w->next;
+		watch_check(w);
+	}
 }
 
 static void conn_free(struct ctl_conn *c)

@@ -12,5 +12,6 @@ int ctl_open(struct daemon *d, int listen_fd);
 void ctl_close(struct ctl *ctl);
 unsigned ctl_nr_clients(const struct ctl *ctl);
 int ctl_bind(const char *path, int *ret_fd);
+void ctl_watch_holders(struct ctl *ctl);
 
 #endif

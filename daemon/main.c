@@ -328,6 +328,7 @@ int main(int argc, char **argv)
 		close(lfd);
 		goto out;
 	}
+	ctl_watch_holders(d.ctl);
 	d.ev_sweep = event_new(d.base, -1, EV_PERSIST, sweep_cb, &d);
 	d.ev_status = event_new(d.base, -1, EV_PERSIST, status_cb, &d);
 	/* WATCHDOG=1 from the loop itself, at half the interval: a stuck loop

@@ -53,9 +53,72 @@ static void pool_quarantine(struct pool *p, const char *why, uint32_t cpu)
 		p->cfg.name, why, cpu);
 }
 
-static size_t pool_state_size(uint64_t max_elems)
+/* The state memfd: the header, the depot, then the holder table. */
+static size_t pool_depot_end(uint64_t max_elems)
 {
 	return POOL_STATE_HDR + (size_t)max_elems * sizeof(uint32_t);
+}
+
+static size_t pool_holders_off(uint64_t max_elems)
+{
+	return (pool_depot_end(max_elems) + 7) & ~(size_t)7;
+}
+
+static size_t pool_state_size(uint64_t max_elems)
+{
+	return pool_holders_off(max_elems) + POOL_MAX_HOLDERS * sizeof(struct pool_holder);
+}
+
+static struct pool_holder *holders_of(const struct pool *p)
+{
+	return (struct pool_holder *)(void *)((char *)p->st +
+					      pool_holders_off(p->st->max_elems));
+}
+
+/**
+ * pool_holders() - the holder table, as a restored pool found it.
+ * @p: the pool.
+ * @ret_n: entries to look at (some may be free: id 0).
+ *
+ * Return: the table.
+ */
+const struct pool_holder *pool_holders(const struct pool *p, uint32_t *ret_n)
+{
+	*ret_n = p->st->holders_cap ? p->st->holders_hw : 0;
+	return holders_of(p);
+}
+
+/* Record attachment @id of process @pid (the table is full: it is only not
+ * watched across a restart). */
+static void holder_add(struct pool *p, uint32_t id, int32_t pid)
+{
+	struct pool_holder *h = holders_of(p);
+	uint32_t i;
+
+	for (i = 0; i < p->st->holders_hw && h[i].id; i++)
+		;
+	if (i == p->st->holders_cap) {
+		log_warning("pool %s: %u holders recorded: client %u is not watched across "
+			    "a restart", p->cfg.name, i, id);
+		return;
+	}
+	h[i] = (struct pool_holder){ id, pid };
+	if (i == p->st->holders_hw)
+		p->st->holders_hw = i + 1;
+}
+
+/* Forget attachment @id: the reclaim pass for it has run. */
+static void holder_remove(struct pool *p, uint32_t id)
+{
+	struct pool_holder *h = holders_of(p);
+
+	for (uint32_t i = 0; i < p->st->holders_hw; i++)
+		if (h[i].id == id) {
+			h[i].id = 0;
+			break;
+		}
+	while (p->st->holders_hw && !h[p->st->holders_hw - 1].id)
+		p->st->holders_hw--;
 }
 
 /* Map a state memfd and the private in-depot map for @max_elems. */
@@ -94,6 +157,7 @@ static int pool_state_create(struct pool *p, uint64_t max_elems)
 	p->st->magic = POOL_STATE_MAGIC;
 	p->st->version = POOL_STATE_VERSION;
 	p->st->max_elems = max_elems;
+	p->st->holders_cap = POOL_MAX_HOLDERS;
 	return 0;
 }
 
@@ -198,8 +262,16 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		close(statefd);
 		goto fail;
 	}
-	if (fstat(statefd, &st) < 0 || (uint64_t)st.st_size < pool_state_size(max)) {
+	if (fstat(statefd, &st) < 0 || (uint64_t)st.st_size < pool_depot_end(max)) {
 		snprintf(err, errlen, "depot object too small");
+		close(statefd);
+		goto fail;
+	}
+	/* a state without the holder table (an older daemon's): add it */
+	bool had_holders = (uint64_t)st.st_size >= pool_state_size(max);
+	if (!had_holders && ftruncate(statefd, (off_t)pool_state_size(max)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot extend the depot object: %s", strerror(errno));
 		close(statefd);
 		goto fail;
 	}
@@ -221,6 +293,15 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		snprintf(err, errlen, "invalid depot");
 		goto fail;
 	}
+	if (!had_holders || p->st->holders_cap != POOL_MAX_HOLDERS ||
+	    p->st->holders_hw > POOL_MAX_HOLDERS) {
+		if (had_holders)
+			log_warning("pool %s: holder table invalid: dropped", name);
+		memset(holders_of(p), 0, POOL_MAX_HOLDERS * sizeof(struct pool_holder));
+		p->st->holders_cap = POOL_MAX_HOLDERS;
+		p->st->holders_hw = 0;
+	}
+	p->restored = true;
 	for (uint64_t i = 0; i < p->st->depot_n; i++) {
 		uint32_t e = p->st->depot[i];
 		if (e >= p->published || p->in_depot[e]) {
@@ -303,6 +384,7 @@ int pool_client_add(struct pool *p, uint32_t id, int32_t pid, uint32_t uid)
 		return -ENOMEM;
 	p->clients = n;
 	n[p->nr_attached++] = (struct pool_client){ id, pid, uid };
+	holder_add(p, id, pid);
 	return 0;
 }
 
@@ -838,7 +920,9 @@ static void reclaim_cb(evutil_socket_t fd, short what, void *arg)
 	if (back)
 		log_info("pool %s: %u element(s) taken back from %u dead client(s)",
 			 p->cfg.name, back, p->nr_dead_pass);
-	/* the pass handled the ids it started with */
+	/* the pass handled the ids it started with: nothing left to watch */
+	for (uint32_t i = 0; i < p->nr_dead_pass; i++)
+		holder_remove(p, p->dead[i]);
 	memmove(p->dead, p->dead + p->nr_dead_pass,
 		(p->nr_dead - p->nr_dead_pass) * sizeof(*p->dead));
 	p->nr_dead -= p->nr_dead_pass;

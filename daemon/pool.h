@@ -33,10 +33,25 @@ struct pool_state {
 	uint32_t next_owner;      /* last client id handed out: ids stay unique
 				   * across restarts, so a mark is never reused */
 	uint32_t uid, gid, mode;  /* who may attach */
-	uint8_t pad[POOL_STATE_HDR - 64];
-	uint32_t depot[];         /* max_elems entries */
+	uint32_t holders_cap;     /* entries of the holder table; 0: none (a
+				   * state an older daemon wrote) */
+	uint32_t holders_hw;      /* entries in use lie below this */
+	uint8_t pad[POOL_STATE_HDR - 72];
+	uint32_t depot[];         /* max_elems entries, then the holder table
+				   * (pool_holders()) */
 };
 _Static_assert(sizeof(struct pool_state) == POOL_STATE_HDR, "state header is one page");
+
+/* An attachment whose elements the daemon may still have to take back:
+ * recorded at attach, dropped when the reclaim pass for its id has run.
+ * It lives in the state memfd, so a daemon that takes the pool back from
+ * the fd store can watch the holder's process for its exit: the ids of the
+ * daemon before it are not lost with it. */
+struct pool_holder {
+	uint32_t id;              /* client id; 0: a free entry */
+	int32_t pid;
+};
+#define POOL_MAX_HOLDERS (PCP_MAX_CLIENTS * PCP_MAX_ATTACH_PER_CLIENT)
 
 #define POOL_LAT_BUCKETS 40   /* log2 buckets of nanoseconds */
 
@@ -73,6 +88,8 @@ struct pool_cand {
 
 struct pool {
 	struct pool *next;
+	bool restored;               /* taken back from the fd store: its holder
+				      * table names processes to watch */
 	uint64_t serial;             /* this daemon's number for this pool,
 				      * never reused: a pool destroyed and
 				      * created again under its name is another
@@ -131,6 +148,7 @@ void pool_reclaim_orphans(struct pool *p);
 int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **ret_pool,
 		char *err, size_t errlen);
 int pool_client_add(struct pool *p, uint32_t id, int32_t pid, uint32_t uid);
+const struct pool_holder *pool_holders(const struct pool *p, uint32_t *ret_n);
 void pool_client_remove(struct pool *p, uint32_t id);
 bool pool_may_attach(const struct pool *p, uint32_t uid, const uint32_t *gids, size_t n);
 void pool_free(struct pool *p);

@@ -770,6 +770,74 @@ static void test_disconnected_client_never_reconnects(void **state)
 	pcpupool_disconnect(watcher);
 }
 
+/* (e) A process holds 8 elements when the daemon dies; the next daemon
+ * takes the pool back from the fd store.  When that process exits, its 8
+ * come back, though this daemon never issued its id: the pool's state
+ * recorded it with the pid. */
+static void test_holder_of_an_earlier_daemon_gives_back_at_exit(void **state)
+{
+	struct rc *t = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pid_t parent = getpid(), holder;
+	int fds[2], got = 0, status;
+
+	t->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(t->notify_fd >= 0);
+	set_sun_path(&sa, t->notify);
+	assert_int_equal(bind(t->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	daemon_start(t, false);
+	if (!poll_until(notify_collect(t), POLL_MS))
+		fail_msg("no FDSTORE=1 for pool.%s and depot.%s", POOL_NAME, POOL_NAME);
+	close(t->notify_fd);
+	t->notify_fd = -1;
+	unlink(t->notify);
+
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(125);
+		struct pcpupool_client *hc = pcpupool_connect(t->sock);
+		struct pcpupool *hp = hc ? pcpupool_open(hc, POOL_NAME) : NULL;
+		int n = 0;
+		for (int i = 0; hp && i < 8; i++)
+			n += pcpupool_alloc(hp, PCPUPOOL_WAIT) != NULL;
+		if (write(fds[1], &n, sizeof(n)) != sizeof(n))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &got, sizeof(got)), (ssize_t)sizeof(got));
+	assert_int_equal(got, 8);
+
+	daemon_kill(t);
+	daemon_start(t, true);
+	if (!file_contains(t->log, "restored from the fd store")) {
+		dump_log(t);
+		fail_msg("the daemon did not take pool %s back from the fd store", POOL_NAME);
+	}
+	struct pcpupool_client *c = client(t);
+	assert_int_equal(kill(holder, SIGKILL), 0);
+	assert_int_equal(waitpid(holder, &status, 0), holder);
+	json_int_t back = 0;
+	bool ok = poll_until(({
+		json_t *ps = pool_stats(c, POOL_NAME);
+		back = json_integer_value(json_object_get(json_object_get(ps, "reclaim"),
+							   "reclaimed"));
+		json_decref(ps);
+		back == 8; }), POLL_MS);
+	if (!ok) {
+		dump_log(t);
+		fail_msg("%lld of the 8 elements the earlier daemon's client held came back",
+			 (long long)back);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	pcpupool_disconnect(c);
+}
+
 /* A clean exit (SIGTERM) leaves the pool in the fd store for the next
  * daemon: its shared header must not say "destroyed" to the clients that
  * still map it. */
@@ -812,6 +880,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disconnected_client_never_reconnects,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_exit_leaves_pool_state_ok,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_holder_of_an_earlier_daemon_gives_back_at_exit,
 						setup, teardown),
 	};
 
