@@ -41,7 +41,7 @@
 #define CTL_REFILL_MSGS_PER_WAKE 64   /* bound work per refill-channel event */
 #define CTL_MAX_WATCHES          1024 /* processes watched for their exit */
 #define CTL_MAX_WATCHES_PER_UID  256  /* ... of one uid */
-#define CTL_WATCH_MAX_ENTRIES    65536 /* attachments one process's watch keeps */
+#define CTL_WATCH_MAX_ENTRIES    4096 /* attachments one process's watch keeps */
 #define CTL_MAX_GROUPS           64   /* a peer's groups considered */
 
 struct ctl_conn;
@@ -76,6 +76,9 @@ struct watch {
 	unsigned n, cap;
 	struct watch_entry *e;
 };
+
+static struct watch *watch_for(struct ctl *ctl, pid_t pid, uid_t uid, int *pidfd);
+static int watch_reserve(struct watch *w, unsigned more);
 
 struct ctl_conn {
 	struct ctl_conn *next, *prev;
@@ -424,12 +427,26 @@ static json_t *cmd_detach(struct ctl_conn *c, json_t *req)
 	p = pool_find(c->ctl->d, name);
 	if (!p)
 		return ctl_error(c->ctl, ENOENT, "no pool named \"%.*s\"", PCP_NAME_MAX, name);
+	unsigned of_pool = 0;
+
+	for (struct attach *a = c->attached; a; a = a->next)
+		of_pool += a->pool == p;
 	for (struct attach **ap = &c->attached; *ap; ap = &(*ap)->next) {
 		struct attach *a = *ap;
 
 		if (a->pool != p || (id && a->client_id != id))
 			continue;
-		pool_client_died(p, a->client_id);
+		if (id || of_pool == 1) {
+			pool_client_died(p, a->client_id);
+		} else {
+			/* no id (an older library) and several attachments: the
+			 * latest may not be the handle that was closed, so what
+			 * it holds waits for the process's exit */
+			struct watch *w = watch_for(c->ctl, c->cred.pid, c->cred.uid,
+						    &c->pidfd);
+			if (w && watch_reserve(w, 1) == 0)
+				w->e[w->n++] = (struct watch_entry){ p->serial, a->client_id };
+		}
 		*ap = a->next;
 		attach_free(a);
 		return ctl_ok();
@@ -696,6 +713,18 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 	watch_fire(arg);
 }
 
+/* Fire (and free) @w now if its process has exited already: no need to
+ * wait for the loop.  Return whether it did. */
+static bool watch_check(struct watch *w)
+{
+	struct pollfd pfd = { .fd = w->pidfd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 0) != 1)
+		return false;
+	watch_fire(w);
+	return true;
+}
+
 /* The watch of process @pid, made (with the pidfd *@pidfd, which it then
  * owns) if there is none.  @uid counts against CTL_MAX_WATCHES_PER_UID;
  * (uid_t)-1 (the holders a restored pool recorded, bounded by its table)
@@ -710,6 +739,10 @@ static struct watch *watch_for(struct ctl *ctl, pid_t pid, uid_t uid, int *pidfd
 			w = o;
 		of_uid += o->uid == uid;
 	}
+	/* that process may have exited (its event not dispatched yet) and
+	 * the pid been reused: fire the old watch, make a new one */
+	if (w && watch_check(w))
+		w = NULL;
 	if (w)
 		return w;
 	if (ctl->nr_watches >= CTL_MAX_WATCHES ||
@@ -757,16 +790,6 @@ static int watch_reserve(struct watch *w, unsigned more)
 	return 0;
 }
 
-/* Fire @w now if its process has exited already (killed): no need to
- * wait for the loop. */
-static void watch_check(struct watch *w)
-{
-	struct pollfd pfd = { .fd = w->pidfd, .events = POLLIN };
-
-	if (poll(&pfd, 1, 0) == 1)
-		watch_fire(w);
-}
-
 /* The connection of a client with attachments closed: reclaim what they
  * held once the process has exited (at once if it has).  A process that
  * lives on (it only closed a pool or lost its connection) keeps its
@@ -811,9 +834,17 @@ void ctl_watch_holders(struct ctl *ctl)
 			if (!h[i].id)
 				continue;
 			int pidfd = h[i].pid > 0 ? pidfd_open(h[i].pid, 0) : -1;
-			if (pidfd < 0) {
+			if (pidfd < 0 && h[i].pid > 0 && errno == ESRCH) {
 				pool_client_died(p, h[i].id);   /* gone */
 				gone++;
+				continue;
+			}
+			if (pidfd < 0) {
+				/* not known to be gone: what it holds stays held (the
+				 * sweep's holder check retries) */
+				log_warning("pool %s: cannot watch earlier client %u (pid %d): %s",
+					    p->cfg.name, h[i].id, (int)h[i].pid,
+					    h[i].pid > 0 ? strerror(errno) : "no pid");
 				continue;
 			}
 			struct watch *w = watch_for(ctl, h[i].pid, (uid_t)-1, &pidfd);

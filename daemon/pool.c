@@ -13,6 +13,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #endif
 
 static int pool_reclaim_init(struct daemon *d, struct pool *p);
+static void holders_check(struct pool *p);
 
 #define POOL_GROW_MIN   64u
 #define POOL_CAP_MIN    32u
@@ -729,6 +731,7 @@ void pool_sweep(struct pool *p)
 		return;
 	}
 	pool_restock_spare(p);
+	holders_check(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -749,14 +752,19 @@ uint32_t pool_new_owner(struct pool *p)
 	return p->st->next_owner;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Whether @owner is one of the pass's dead ids, p->dead[0..upto), sorted. */
 static bool owner_dead(const struct pool *p, uint32_t owner, uint32_t upto)
 {
 	if (owner == 0)
 		return true;   /* an orphan: lost in a list take */
-	for (uint32_t i = 0; i < upto; i++)
-		if (p->dead[i] == owner)
-			return true;
-	return false;
+	return bsearch(&owner, p->dead, upto, sizeof(*p->dead), cmp_u32) != NULL;
 }
 
 /* One census: every list back into the depot, then every slab's contents
@@ -884,7 +892,8 @@ static void reclaim_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (p->reclaim_phase == 1) {
-		p->nr_dead_pass = p->nr_dead;
+		p->nr_dead_pass = p->nr_dead < POOL_MAX_DEAD ? p->nr_dead : POOL_MAX_DEAD;
+		qsort(p->dead, p->nr_dead_pass, sizeof(*p->dead), cmp_u32);
 		p->nr_cand = 0;
 		if (census(p) == 0)
 			for (uint64_t e = 0; e < p->published; e++) {
@@ -953,12 +962,51 @@ static void reclaim_schedule(struct pool *p)
  */
 void pool_client_died(struct pool *p, uint32_t owner)
 {
-	if (p->nr_dead < POOL_MAX_DEAD)
-		p->dead[p->nr_dead++] = owner;
-	else
-		log_warning("pool %s: too many dead clients pending; client %u's "
-			    "elements stay held", p->cfg.name, owner);
+	if (p->nr_dead == p->dead_cap) {
+		uint32_t cap = p->dead_cap * 2;
+		uint32_t *n = cap <= POOL_MAX_DEAD_QUEUED ?
+			      realloc(p->dead, cap * sizeof(*n)) : NULL;
+		if (!n) {
+			log_warning("pool %s: %u dead clients pending; client %u's elements "
+				    "stay held", p->cfg.name, p->nr_dead, owner);
+			reclaim_schedule(p);
+			return;
+		}
+		p->dead = n;
+		p->dead_cap = cap;
+	}
+	p->dead[p->nr_dead++] = owner;
 	reclaim_schedule(p);
+}
+
+/*
+ * Once a second, from the sweep: a recorded holder whose process is gone
+ * and that is not attached any more, yet still in the table, was never
+ * watched (no room for a watch, a pidfd that could not be had) or its id
+ * did not fit the dead queue: its pass runs now.  A pid reused meanwhile
+ * keeps its entry until that process is gone too.
+ */
+static void holders_check(struct pool *p)
+{
+	const uint32_t now = mono_ms();
+	struct pool_holder *h;
+
+	if (now - p->holders_checked_ms < POOL_HOLDERS_CHECK_MS || p->quarantined)
+		return;
+	p->holders_checked_ms = now;
+	h = holders_of(p);
+	for (uint32_t i = 0; i < p->st->holders_hw; i++) {
+		bool attached = false;
+
+		if (!h[i].id || h[i].pid <= 0 || kill(h[i].pid, 0) == 0 || errno != ESRCH)
+			continue;
+		for (uint32_t k = 0; k < p->nr_attached && !attached; k++)
+			attached = p->clients[k].id == h[i].id;
+		for (uint32_t k = 0; k < p->nr_dead && !attached; k++)
+			attached = p->dead[k] == h[i].id;   /* queued already */
+		if (!attached)
+			pool_client_died(p, h[i].id);
+	}
 }
 
 /**
@@ -974,7 +1022,8 @@ void pool_reclaim_orphans(struct pool *p)
 
 static int pool_reclaim_init(struct daemon *d, struct pool *p)
 {
-	p->dead = calloc(POOL_MAX_DEAD, sizeof(*p->dead));
+	p->dead_cap = POOL_MAX_DEAD;
+	p->dead = calloc(p->dead_cap, sizeof(*p->dead));
 	p->cand = calloc(p->v.hdr->max_elems, sizeof(*p->cand));
 	p->seen = calloc(p->v.hdr->max_elems, 1);
 	p->ev_reclaim = d->base ? evtimer_new(d->base, reclaim_cb, p) : NULL;

@@ -68,7 +68,9 @@ struct pool_cpu_stats {
 
 #define POOL_RECLAIM_GRACE_MS 20     /* between the two censuses of a pass */
 #define POOL_ORPHAN_GRACE_MS  1000   /* a third census for ownerless ones */
-#define POOL_MAX_DEAD         4096   /* dead clients awaiting a pass */
+#define POOL_MAX_DEAD         4096   /* dead clients one pass handles */
+#define POOL_MAX_DEAD_QUEUED  (1u << 22)  /* ... and awaiting one */
+#define POOL_HOLDERS_CHECK_MS 1000   /* holders_check() at most this often */
 
 struct pool_client {
 	uint32_t id;                 /* owner id of the attachment */
@@ -109,8 +111,11 @@ struct pool {
 	struct pool_cpu_stats *cpu;  /* nr_cpus entries */
 	/* reclaim: elements held by dead clients go back to the depot */
 	uint32_t *dead;              /* owner ids of clients that died */
-	uint32_t nr_dead;
-	uint32_t nr_dead_pass;       /* of which the running pass handles */
+	uint32_t nr_dead, dead_cap;  /* a queue: the ids wait their pass */
+	uint32_t holders_checked_ms; /* holders_check(), CLOCK_MONOTONIC ms */
+	uint32_t nr_dead_pass;       /* of which the running pass handles (the
+				      * first ones, at most POOL_MAX_DEAD,
+				      * sorted) */
 	struct pool_cand *cand;      /* first census's candidates */
 	uint32_t nr_cand;
 	uint8_t *seen;               /* census scratch: per element, in a slab */

@@ -344,6 +344,66 @@ static void test_closing_one_handle_keeps_anothers_elements(void **state)
 }
 
 /*
+ * A detach that names no attachment (an older library's) while the
+ * connection has the pool attached twice: the daemon ends the latest, but
+ * that may not be the handle that was closed, so what it holds must wait
+ * for the process's exit, not come back at once.  The 8 elements are the
+ * spare's, taken as a client's pop would and marked with the latest
+ * attachment's id.
+ */
+static void test_detach_without_id_keeps_elements_of_a_second_attachment(void **state)
+{
+	struct e2e e;
+	char name[E2E_NAME_LEN], line[256];
+	struct slab_view v;
+	uint32_t idx[SLAB_BATCH_MAX], n = 0;
+	json_int_t pub, ids[2];
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "noid", name), 8, 64, 64);
+	assert_non_null(pool);
+	void *el = pcpupool_alloc(pool, PCPUPOOL_WAIT);
+	assert_non_null(el);
+	char *base = (char *)el - pcpupool_elem_offset(pool, el);
+	pcpupool_free(el, pool);
+	assert_int_equal(slab_view_init(&v, base, ((struct slab_hdr *)base)->map_size, 9), 0);
+	assert_true(e2e_poll(slab_list_len(atomic_load(&v.hdr->spare)) == 8, 5000));
+
+	int fd = e2e_raw_connect(&e);
+	snprintf(line, sizeof(line), "{\"cmd\":\"attach\",\"pool\":\"%s\"}", name);
+	for (int i = 0; i < 2; i++) {
+		json_t *r = e2e_parse_reply(e2e_raw_xfer(fd, line));
+		ids[i] = json_integer_value(json_object_get(r, "client_id"));
+		json_decref(r);
+		assert_true(ids[i] > 0);
+	}
+	uint64_t w = atomic_exchange(&v.hdr->spare, SLAB_LIST_EMPTY);
+	for (uint32_t cur = slab_list_head(w); n < slab_list_len(w); n++) {
+		idx[n] = cur;
+		atomic_store(&v.meta[cur].owner, (uint32_t)ids[1]);
+		cur = atomic_load(&v.meta[cur].next);
+	}
+	assert_int_equal(n, 8);
+	snprintf(line, sizeof(line), "{\"cmd\":\"detach\",\"pool\":\"%s\"}", name);
+	e2e_expect_ok(e2e_raw_xfer(fd, line));
+	e2e_sleep_ms(300);   /* a pass would have run */
+	json_t *s = NULL;
+	json_int_t total = pool_total(c, name, &pub, &s);
+	assert_int_equal(total, pub - 8);
+	assert_int_equal(reclaim_stat(s, "reclaimed"), 0);
+	json_decref(s);
+	close(fd);
+	/* put them back where a pop-then-free would: the inbox */
+	assert_int_equal(slab_list_push(&v, &slab_of(&v, 0)->inbox, idx, n), 0);
+	e2e_expect_conserved(c, name);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
+/*
  * Client ids start over in a pool created again under the same name.  A
  * child attaches to the first pool (id 2: the creator is 1) and drops its
  * connection; the pool is destroyed and created again, and another child
@@ -570,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_handed_off_element_is_not_taken_back),
 		cmocka_unit_test(test_closed_pool_elements_come_back),
 		cmocka_unit_test(test_closing_one_handle_keeps_anothers_elements),
+		cmocka_unit_test(test_detach_without_id_keeps_elements_of_a_second_attachment),
 		cmocka_unit_test(test_recreated_pool_keeps_live_clients_elements),
 		cmocka_unit_test(test_stalled_take_is_not_reclaimed),
 		cmocka_unit_test(test_kill_storm_loses_nothing),
