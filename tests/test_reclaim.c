@@ -374,9 +374,11 @@ static void test_detach_without_id_keeps_elements_of_a_second_attachment(void **
 	int fd = e2e_raw_connect(&e);
 	snprintf(line, sizeof(line), "{\"cmd\":\"attach\",\"pool\":\"%s\"}", name);
 	for (int i = 0; i < 2; i++) {
-		json_t *r = e2e_parse_reply(e2e_raw_xfer(fd, line));
+		char *reply = e2e_raw_xfer(fd, line);
+		json_t *r = e2e_parse_reply(reply);
 		ids[i] = json_integer_value(json_object_get(r, "client_id"));
 		json_decref(r);
+		free(reply);
 		assert_true(ids[i] > 0);
 	}
 	uint64_t w = atomic_exchange(&v.hdr->spare, SLAB_LIST_EMPTY);
