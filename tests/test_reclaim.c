@@ -151,34 +151,48 @@ static json_int_t reclaim_stat(json_t *s, const char *key)
 	return json_integer_value(json_object_get(json_object_get(s, "reclaim"), key));
 }
 
+/*
+ * Fork a client process that opens pool @name, takes @n elements (WAIT),
+ * closes the pool if @close_pool, and then lives on holding what it took
+ * (until killed).  Returns its pid once it has taken all @n.
+ */
+static pid_t fork_holder(struct e2e *e, const char *name, int n, bool close_pool)
+{
+	int fds[2], got = 0;
+
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = e2e_fork(e);
+	if (pid == 0) {
+		struct pcpupool_client *cc = pcpupool_connect(e->sock);
+		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
+		for (int i = 0; p && i < n; i++)
+			got += pcpupool_alloc(p, PCPUPOOL_WAIT) != NULL;
+		if (close_pool)
+			pcpupool_close(p);
+		if (write(fds[1], &got, sizeof(got)) != sizeof(got))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(e2e_read_full(fds[0], &got, sizeof(got), 5000), 0);
+	assert_int_equal(got, n);
+	close(fds[0]);
+	close(fds[1]);
+	return pid;
+}
+
 static void test_killed_client_elements_come_back_quickly(void **state)
 {
 	struct e2e e;
 	char name[E2E_NAME_LEN];
 	json_int_t pub, total;
-	int fds[2];
 
 	(void)state;
 	e2e_start(&e, NULL);
 	struct pcpupool_client *c = e2e_client(&e);
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "one", name), 64, 64, 64);
 	assert_non_null(pool);
-	assert_int_equal(pipe(fds), 0);
-	pid_t pid = e2e_fork(&e);
-	if (pid == 0) {
-		struct pcpupool_client *cc = pcpupool_connect(e.sock);
-		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
-		int got = 0;
-		for (int i = 0; p && i < 48; i++)
-			got += pcpupool_alloc(p, PCPUPOOL_WAIT) != NULL;
-		if (write(fds[1], &got, sizeof(got)) != sizeof(got))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	int got = 0;
-	assert_int_equal(e2e_read_full(fds[0], &got, sizeof(got), 5000), 0);
-	assert_int_equal(got, 48);
+	pid_t pid = fork_holder(&e, name, 48, false);
 	total = pool_total(c, name, &pub, NULL);
 	assert_int_equal(total, pub - 48);   /* 48 held by the child */
 	int64_t t0 = e2e_now_ns();
@@ -193,8 +207,6 @@ static void test_killed_client_elements_come_back_quickly(void **state)
 	assert_int_equal(reclaim_stat(s, "reclaimed"), 48);
 	assert_int_equal(reclaim_stat(s, "duplicates"), 0);
 	json_decref(s);
-	close(fds[0]);
-	close(fds[1]);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
 	e2e_stop(&e);
@@ -264,30 +276,13 @@ static void test_closed_pool_elements_come_back(void **state)
 	struct e2e e;
 	char name[E2E_NAME_LEN];
 	json_int_t pub;
-	int fds[2];
 
 	(void)state;
 	e2e_start(&e, NULL);
 	struct pcpupool_client *c = e2e_client(&e);
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "close", name), 64, 64, 64);
 	assert_non_null(pool);
-	assert_int_equal(pipe(fds), 0);
-	pid_t pid = e2e_fork(&e);
-	if (pid == 0) {
-		struct pcpupool_client *cc = pcpupool_connect(e.sock);
-		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
-		int got = 0;
-		for (int i = 0; p && i < 48; i++)
-			got += pcpupool_alloc(p, PCPUPOOL_WAIT) != NULL;
-		pcpupool_close(p);
-		if (write(fds[1], &got, sizeof(got)) != sizeof(got))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	int got = 0;
-	assert_int_equal(e2e_read_full(fds[0], &got, sizeof(got), 5000), 0);
-	assert_int_equal(got, 48);
+	pid_t pid = fork_holder(&e, name, 48, true);
 	json_t *s = NULL;
 	assert_true(e2e_poll((json_decref(s), s = NULL,
 			      pool_total(c, name, &pub, &s) == pub), 5000));
@@ -296,8 +291,6 @@ static void test_closed_pool_elements_come_back(void **state)
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);   /* it lives on */
 	kill(pid, SIGKILL);
 	e2e_wait_child(&e, pid, 5000);
-	close(fds[0]);
-	close(fds[1]);
 	e2e_expect_conserved(c, name);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
@@ -418,7 +411,7 @@ static void test_recreated_pool_keeps_live_clients_elements(void **state)
 	struct e2e e;
 	char name[E2E_NAME_LEN];
 	json_int_t pub;
-	int a_fds[2], b_fds[2];
+	int a_fds[2];
 
 	(void)state;
 	e2e_start(&e, NULL);
@@ -426,7 +419,6 @@ static void test_recreated_pool_keeps_live_clients_elements(void **state)
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "again", name), 64, 64, 64);
 	assert_non_null(pool);
 	assert_int_equal(pipe(a_fds), 0);
-	assert_int_equal(pipe(b_fds), 0);
 	pid_t a = e2e_fork(&e);
 	if (a == 0) {
 		struct pcpupool_client *cc = pcpupool_connect(e.sock);
@@ -445,21 +437,7 @@ static void test_recreated_pool_keeps_live_clients_elements(void **state)
 	assert_true(e2e_poll(pcpupool_destroy(pool) == 0, 5000));
 	pool = pcpupool_create(c, name, 64, 64, 64);
 	assert_non_null(pool);
-	pid_t b = e2e_fork(&e);
-	if (b == 0) {
-		struct pcpupool_client *cc = pcpupool_connect(e.sock);
-		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
-		int got = 0;
-		for (int i = 0; p && i < 40; i++)
-			got += pcpupool_alloc(p, PCPUPOOL_WAIT) != NULL;
-		if (write(b_fds[1], &got, sizeof(got)) != sizeof(got))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	int got = 0;
-	assert_int_equal(e2e_read_full(b_fds[0], &got, sizeof(got), 5000), 0);
-	assert_int_equal(got, 40);
+	pid_t b = fork_holder(&e, name, 40, false);
 	kill(a, SIGKILL);
 	e2e_wait_child(&e, a, 5000);
 	/* a pass would have run by now (the daemon starts one on the exit) */
@@ -473,10 +451,8 @@ static void test_recreated_pool_keeps_live_clients_elements(void **state)
 	kill(b, SIGKILL);
 	e2e_wait_child(&e, b, 5000);
 	assert_true(e2e_poll(pool_total(c, name, &pub, NULL) == pub, 5000));
-	for (int i = 0; i < 2; i++) {
-		close(a_fds[i]);
-		close(b_fds[i]);
-	}
+	close(a_fds[0]);
+	close(a_fds[1]);
 	e2e_expect_conserved(c, name);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);

@@ -666,20 +666,13 @@ static void *hammer_fn(void *arg)
 	return NULL;
 }
 
-/* A daemon that takes the pool back from the fd store hands out the same
- * memfd: the handle is kept, with a working new refill channel. */
-static void test_restart_from_fd_store_keeps_handle(void **state)
+/* Start the daemon with a NOTIFY_SOCKET that collects what it puts in the
+ * fd store (t->store), then close that socket: the daemon's later
+ * notifications just fail. */
+static void daemon_start_storing(struct rc *t)
 {
-	struct rc *t = *state;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct pcpupool_client *c;
-	struct hammer h = { 0 };
-	struct pcpupool *p;
-	pthread_t th;
-	void *kept, *e;
-	int nr_cpus;
 
-	/* a NOTIFY_SOCKET to collect what the daemon puts in the fd store */
 	t->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(t->notify_fd >= 0);
 	set_sun_path(&sa, t->notify);
@@ -687,10 +680,24 @@ static void test_restart_from_fd_store_keeps_handle(void **state)
 	daemon_start(t, false);
 	if (!poll_until(notify_collect(t), POLL_MS))
 		fail_msg("no FDSTORE=1 for pool.%s and depot.%s", POOL_NAME, POOL_NAME);
-	/* done with it: the daemon's later notifications just fail */
 	close(t->notify_fd);
 	t->notify_fd = -1;
 	unlink(t->notify);
+}
+
+/* A daemon that takes the pool back from the fd store hands out the same
+ * memfd: the handle is kept, with a working new refill channel. */
+static void test_restart_from_fd_store_keeps_handle(void **state)
+{
+	struct rc *t = *state;
+	struct pcpupool_client *c;
+	struct hammer h = { 0 };
+	struct pcpupool *p;
+	pthread_t th;
+	void *kept, *e;
+	int nr_cpus;
+
+	daemon_start_storing(t);
 
 	c = client(t);
 	p = open_pool(c);
@@ -777,20 +784,10 @@ static void test_disconnected_client_never_reconnects(void **state)
 static void test_holder_of_an_earlier_daemon_gives_back_at_exit(void **state)
 {
 	struct rc *t = *state;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	pid_t parent = getpid(), holder;
 	int fds[2], got = 0, status;
 
-	t->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(t->notify_fd >= 0);
-	set_sun_path(&sa, t->notify);
-	assert_int_equal(bind(t->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	daemon_start(t, false);
-	if (!poll_until(notify_collect(t), POLL_MS))
-		fail_msg("no FDSTORE=1 for pool.%s and depot.%s", POOL_NAME, POOL_NAME);
-	close(t->notify_fd);
-	t->notify_fd = -1;
-	unlink(t->notify);
+	daemon_start_storing(t);
 
 	assert_int_equal(pipe(fds), 0);
 	fflush(NULL);
