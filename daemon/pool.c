@@ -1346,12 +1346,18 @@ json_t *pool_stats_json(struct pool *p)
 		goto fail;
 	}
 	cpus = NULL;
-	json_t *rc = json_pack("{s:I, s:I, s:I, s:i, s:I}",
+	uint32_t nr_holders = 0, hw;
+	const struct pool_holder *h = pool_holders(p, &hw);
+	for (uint32_t i = 0; i < hw; i++)
+		nr_holders += h[i].id != 0;
+	json_t *rc = json_pack("{s:I, s:I, s:I, s:i, s:I, s:I, s:I}",
 			       "reclaimed", (json_int_t)p->reclaimed,
 			       "orphans", (json_int_t)p->orphans,
 			       "duplicates", (json_int_t)p->duplicates,
 			       "dead_clients_pending", (int)p->nr_dead,
-			       "next_client_id", (json_int_t)p->st->next_owner);
+			       "next_client_id", (json_int_t)p->st->next_owner,
+			       "holders", (json_int_t)nr_holders,
+			       "holders_max", (json_int_t)p->st->holders_cap);
 	if (!rc || json_object_set_new(o, "reclaim", rc) < 0)
 		goto fail;
 	json_t *att = json_array();

@@ -193,12 +193,16 @@ static void test_killed_client_elements_come_back_quickly(void **state)
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "one", name), 64, 64, 64);
 	assert_non_null(pool);
 	pid_t pid = fork_holder(&e, name, 48, false);
-	total = pool_total(c, name, &pub, NULL);
+	json_t *s = NULL;
+	total = pool_total(c, name, &pub, &s);
 	assert_int_equal(total, pub - 48);   /* 48 held by the child */
+	/* both attachments recorded: ours and the child's */
+	assert_int_equal(reclaim_stat(s, "holders"), 2);
+	json_decref(s);
+	s = NULL;
 	int64_t t0 = e2e_now_ns();
 	kill(pid, SIGKILL);
 	e2e_wait_child(&e, pid, 5000);
-	json_t *s = NULL;
 	bool back = e2e_poll((json_decref(s), s = NULL,
 			      pool_total(c, name, &pub, &s) == pub), 5000);
 	double ms = (double)(e2e_now_ns() - t0) / 1e6;
@@ -206,6 +210,11 @@ static void test_killed_client_elements_come_back_quickly(void **state)
 	assert_true(back);
 	assert_int_equal(reclaim_stat(s, "reclaimed"), 48);
 	assert_int_equal(reclaim_stat(s, "duplicates"), 0);
+	json_decref(s);
+	/* the child's record goes once its pass has run */
+	s = NULL;
+	assert_true(e2e_poll((json_decref(s), s = e2e_pool_stats(c, name),
+			      reclaim_stat(s, "holders") == 1), 5000));
 	json_decref(s);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
