@@ -407,6 +407,82 @@ static void test_detach_without_id_keeps_elements_of_a_second_attachment(void **
 	e2e_stop(&e);
 }
 
+/* The owner mark of element @e of the pool viewed by @v. */
+static uint32_t owner_of(const struct slab_view *v, void *e)
+{
+	return atomic_load(&v->meta[slab_index_of(v, e)].owner);
+}
+
+/*
+ * A child of fork() using the handles it inherited: its first pops are
+ * marked handed off (not under the parent's id, which the parent's death
+ * would take back from the child), its first control call connects anew
+ * (while the parent keeps using its own connection: no reply goes to the
+ * wrong process) and attaches again, after which it pops under an id of
+ * its own, whose elements come back when the child dies.
+ */
+static void test_forked_child_gets_its_own_connection_and_id(void **state)
+{
+	struct e2e e;
+	char name[E2E_NAME_LEN];
+	struct slab_view v;
+	json_int_t pub;
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "fork", name), 64, 64, 64);
+	assert_non_null(pool);
+	void *el = pcpupool_alloc(pool, PCPUPOOL_WAIT);
+	assert_non_null(el);
+	char *base = (char *)el - pcpupool_elem_offset(pool, el);
+	pcpupool_free(el, pool);
+	assert_int_equal(slab_view_init(&v, base, ((struct slab_hdr *)base)->map_size, 9), 0);
+	const uint32_t parent_id = ((const struct pcpupool_fast *)(const void *)pool)->pf_owner;
+
+	pid_t pid = e2e_fork(&e);
+	if (pid == 0) {
+		if (((const struct pcpupool_fast *)(const void *)pool)->pf_owner !=
+		    SLAB_OWNER_HANDOFF)
+			_exit(2);
+		void *a = pcpupool_alloc(pool, PCPUPOOL_NOWAIT);
+		if (!a || owner_of(&v, a) != SLAB_OWNER_HANDOFF)
+			_exit(3);
+		for (int i = 0; i < 50; i++) {
+			char *st = pcpupool_stats_json(c, name);
+			bool mine = st && strstr(st, "\"ok\":true");
+			free(st);
+			if (!mine)
+				_exit(4);
+		}
+		void *b = pcpupool_alloc(pool, PCPUPOOL_NOWAIT);
+		uint32_t id = b ? owner_of(&v, b) : 0;
+		if (!b || id == parent_id || id == SLAB_OWNER_HANDOFF || id == 0)
+			_exit(5);
+		pcpupool_free(a, pool);
+		_exit(0);   /* holding b */
+	}
+	/* meanwhile the parent talks on its own connection */
+	for (int i = 0; i < 50; i++) {
+		char *st = pcpupool_stats_json(c, name);
+		assert_non_null(st);
+		assert_non_null(strstr(st, "\"ok\":true"));
+		free(st);
+	}
+	e2e_expect_child_ok(&e, pid, 10000);
+	assert_int_equal(((const struct pcpupool_fast *)(const void *)pool)->pf_owner, parent_id);
+	/* the one it held under its own id comes back */
+	json_t *s = NULL;
+	assert_true(e2e_poll((json_decref(s), s = NULL,
+			      pool_total(c, name, &pub, &s) == pub), 5000));
+	assert_int_equal(reclaim_stat(s, "reclaimed"), 1);
+	json_decref(s);
+	e2e_expect_conserved(c, name);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
 /*
  * Client ids start over in a pool created again under the same name.  A
  * child attaches to the first pool (id 2: the creator is 1) and drops its
@@ -619,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_closing_one_handle_keeps_anothers_elements),
 		cmocka_unit_test(test_detach_without_id_keeps_elements_of_a_second_attachment),
 		cmocka_unit_test(test_recreated_pool_keeps_live_clients_elements),
+		cmocka_unit_test(test_forked_child_gets_its_own_connection_and_id),
 		cmocka_unit_test(test_stalled_take_is_not_reclaimed),
 		cmocka_unit_test(test_kill_storm_loses_nothing),
 	};
