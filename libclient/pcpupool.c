@@ -1083,6 +1083,8 @@ static void fork_child(void)
 
 static void atfork_register(void)
 {
+	/* fails only for want of memory: children then behave as before
+	 * this existed (see pcpupool(3), fork) */
 	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -1172,18 +1174,17 @@ PCPUPOOL_EXPORT struct pcpupool_client *pcpupool_connect(const char *socket_path
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* registered before the socket exists and connected under the lock,
+	 * so that a fork() meanwhile leaves the child no copy of it that
+	 * nothing would close (the daemon would not see the parent go) */
+	client_register(c);
 	deadline = now_ms() + CTL_REPLY_TIMEOUT_MS;
-	fd = connect_unix(c->path, deadline);
-	if (fd < 0) {
-		r = fd;
-		goto fail;
-	}
 	ctl_lock(c, &cs);
-	r = ctl_hello(c, fd, deadline);
+	fd = connect_unix(c->path, deadline);
+	r = fd < 0 ? fd : ctl_hello(c, fd, deadline);
 	ctl_unlock(c, cs);
 	if (r < 0)
 		goto fail;
-	client_register(c);
 	return c;
 fail:
 	client_free(c);

@@ -12,6 +12,7 @@
  *
  * RECLAIM_KILLS (default 10000) sets the number of kills.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -483,6 +484,58 @@ static void test_forked_child_gets_its_own_connection_and_id(void **state)
 	e2e_stop(&e);
 }
 
+static _Atomic bool churn_stop;
+
+static void *connect_churn(void *arg)
+{
+	const char *sock = arg;
+
+	while (!atomic_load(&churn_stop))
+		pcpupool_disconnect(pcpupool_connect(sock));
+	return NULL;
+}
+
+/*
+ * fork() while another thread connects: the child must not keep a copy of
+ * a control socket (nothing in it would close it, and the daemon would not
+ * see the parent's connection end while the child lives).  Each child
+ * counts the stream sockets it has; none may have any.
+ */
+static void test_fork_while_connecting_leaves_no_socket_in_the_child(void **state)
+{
+	struct e2e e;
+	pthread_t th;
+	int with_socket = 0;
+
+	(void)state;
+	e2e_start(&e, NULL);
+	atomic_store(&churn_stop, false);
+	assert_int_equal(pthread_create(&th, NULL, connect_churn, e.sock), 0);
+	for (int i = 0; i < 300; i++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			int n = 0;
+			for (int fd = 3; fd < 1024; fd++) {
+				int type = 0;
+				socklen_t len = sizeof(type);
+				n += getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+				     type == SOCK_STREAM;
+			}
+			_exit(n);
+		}
+		int st = 0;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		with_socket += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	}
+	atomic_store(&churn_stop, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	print_message("%d of 300 children forked during connects had a control socket\n",
+		      with_socket);
+	assert_int_equal(with_socket, 0);
+	e2e_stop(&e);
+}
+
 /*
  * Client ids start over in a pool created again under the same name.  A
  * child attaches to the first pool (id 2: the creator is 1) and drops its
@@ -696,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_detach_without_id_keeps_elements_of_a_second_attachment),
 		cmocka_unit_test(test_recreated_pool_keeps_live_clients_elements),
 		cmocka_unit_test(test_forked_child_gets_its_own_connection_and_id),
+		cmocka_unit_test(test_fork_while_connecting_leaves_no_socket_in_the_child),
 		cmocka_unit_test(test_stalled_take_is_not_reclaimed),
 		cmocka_unit_test(test_kill_storm_loses_nothing),
 	};
