@@ -152,6 +152,17 @@ static json_int_t reclaim_stat(json_t *s, const char *key)
 	return json_integer_value(json_object_get(json_object_get(s, "reclaim"), key));
 }
 
+/* A view of @pool's shared memory, for playing a client's part by hand
+ * (found from an element: the handle does not say where it is mapped). */
+static void pool_view(struct pcpupool *pool, struct slab_view *v)
+{
+	void *el = pcpupool_alloc(pool, PCPUPOOL_WAIT);
+	assert_non_null(el);
+	char *base = (char *)el - pcpupool_elem_offset(pool, el);
+	pcpupool_free(el, pool);
+	assert_int_equal(slab_view_init(v, base, ((struct slab_hdr *)base)->map_size, 9), 0);
+}
+
 /*
  * Fork a client process that opens pool @name, takes @n elements (WAIT),
  * closes the pool if @close_pool, and then lives on holding what it took
@@ -367,11 +378,7 @@ static void test_detach_without_id_keeps_elements_of_a_second_attachment(void **
 	struct pcpupool_client *c = e2e_client(&e);
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "noid", name), 8, 64, 64);
 	assert_non_null(pool);
-	void *el = pcpupool_alloc(pool, PCPUPOOL_WAIT);
-	assert_non_null(el);
-	char *base = (char *)el - pcpupool_elem_offset(pool, el);
-	pcpupool_free(el, pool);
-	assert_int_equal(slab_view_init(&v, base, ((struct slab_hdr *)base)->map_size, 9), 0);
+	pool_view(pool, &v);
 	assert_true(e2e_poll(slab_list_len(atomic_load(&v.hdr->spare)) == 8, 5000));
 
 	int fd = e2e_raw_connect(&e);
@@ -434,11 +441,7 @@ static void test_forked_child_gets_its_own_connection_and_id(void **state)
 	struct pcpupool_client *c = e2e_client(&e);
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "fork", name), 64, 64, 64);
 	assert_non_null(pool);
-	void *el = pcpupool_alloc(pool, PCPUPOOL_WAIT);
-	assert_non_null(el);
-	char *base = (char *)el - pcpupool_elem_offset(pool, el);
-	pcpupool_free(el, pool);
-	assert_int_equal(slab_view_init(&v, base, ((struct slab_hdr *)base)->map_size, 9), 0);
+	pool_view(pool, &v);
 	const uint32_t parent_id = ((const struct pcpupool_fast *)(const void *)pool)->pf_owner;
 
 	pid_t pid = e2e_fork(&e);
@@ -618,11 +621,7 @@ static void test_stalled_take_is_not_reclaimed(void **state)
 	struct pcpupool_client *c = e2e_client(&e);
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "stall", name), 8, 64, 64);
 	assert_non_null(pool);
-	void *el = pcpupool_alloc(pool, PCPUPOOL_WAIT);
-	assert_non_null(el);
-	char *base = (char *)el - pcpupool_elem_offset(pool, el);
-	pcpupool_free(el, pool);
-	assert_int_equal(slab_view_init(&v, base, ((struct slab_hdr *)base)->map_size, 9), 0);
+	pool_view(pool, &v);
 	assert_true(e2e_poll(slab_list_len(atomic_load(&v.hdr->spare)) == 8, 5000));
 
 	/* the take: the whole spare, off every list (its links read, as the
