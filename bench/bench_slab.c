@@ -288,7 +288,9 @@ static int slabpool_init(struct slabpool *sp, uint32_t nr_cpus)
 	if (ftruncate(sp->fd, (off_t)slab_bytes_for(&hdr, BENCH_MAX_ELEMS)) < 0)
 		return -errno;
 	sp->map_size = hdr.map_size;
-	sp->base = mmap(NULL, sp->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, sp->fd, 0);
+	if (pwrite(sp->fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		return -errno;
+	sp->base = slab_map(sp->fd, sp->map_size);
 	if (sp->base == MAP_FAILED)
 		return -errno;
 	r = slab_format(sp->base, &hdr, "bench_slab");

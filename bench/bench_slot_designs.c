@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <time.h>
 
@@ -57,12 +58,15 @@
 struct sd_pool {
 	struct pcpupool_fast f;
 	uint64_t stride;
+	uint32_t nr;          /* elements */
+	char *elems_map;      /* the reservation pf_elems lies in */
+	size_t elems_len;
 };
 
 /*
  * The index design's pop: pcpupool__pop() with the slot read as an index.
- * index < nr_elems is the whole check; the owner mark is the header's, on
- * the index in %rdx.
+ * index < nr_elems is the whole check; the owner mark is checked as the
+ * header's, on the index in %rdx.
  */
 static inline __attribute__((always_inline)) int
 sd_pop_index(const struct pcpupool_fast *f, intptr_t roff, uint64_t *ret)
@@ -77,14 +81,15 @@ sd_pop_index(const struct pcpupool_fast *f, intptr_t roff, uint64_t *ret)
 		"cmpl 12(%%rcx), %%edx\n\t"
 		"jbe %l[slow]\n\t"
 		"movl 188(%%rcx,%%rdx,4), %%edx\n\t"   /* the index */
-		"cmpl %c[f_nr](%[f]), %%edx\n\t"
+		"cmpl %c[sd_nr](%[f]), %%edx\n\t"
 		"jae %l[slow]\n\t"
-		PCPUPOOL__POP_MARK_OWNER
+		PCPUPOOL__POP_OWNED
 		"addq $" PCPUPOOL__POP_DELTA ", %%r10\n\t"
 		"movq %%r10, (%%rcx)\n\t"
 		"2:\n\t"
 		: "=&d"(idx)
-		: PCPUPOOL__SECTION_OPERANDS(f, roff), PCPUPOOL__ELEM_OPERANDS
+		: PCPUPOOL__SECTION_OPERANDS(f, roff), PCPUPOOL__ELEM_OPERANDS,
+		  [sd_nr] "i"(offsetof(struct sd_pool, nr))
 		: "rax", "rcx", "rsi", "r10", "cc"
 		: slow);
 	*ret = idx;
@@ -115,7 +120,8 @@ sd_offsets(struct sd_pool *const *pp, uint64_t n)
 		f = &(*pp)->f;
 		uintptr_t off = (uintptr_t)p - (uintptr_t)f->pf_elems;
 
-		if (!(off <= f->pf_max_off && pcpupool__push(f, __rseq_offset, p, (uint32_t)off)))
+		if (!(off <= f->pf_max_off &&
+		      pcpupool__push(f, __rseq_offset, p, (uint32_t)(uintptr_t)p)))
 			bad++;
 	}
 	return bad;
@@ -144,7 +150,7 @@ sd_indexes(struct sd_pool *const *pp, uint64_t n)
 		unsigned __int128 m = (unsigned __int128)off * sp->f.pf_div;
 
 		/* an element's start (low half below div), then its index */
-		if (!(off <= sp->f.pf_max_off && (uint64_t)m < sp->f.pf_div &&
+		if (!(off <= sp->f.pf_max_off && (uint64_t)m <= sp->f.pf_bound &&
 		      pcpupool__push(&sp->f, __rseq_offset, p, (uint32_t)(m >> 64))))
 			bad++;
 	}
@@ -172,14 +178,26 @@ sd_floor(struct floor *const *fp, uint64_t n)
 
 /* A fake pool of SD_NR_ELEMS elements of @stride bytes with slabs for
  * @nr_cpus CPUs; CPU @cpu's slab holds elements 0..SD_PER_CPU-1, as byte
- * offsets or (@indexes) as indexes, all owned by SD_OWNER already. */
+ * offsets or (@indexes) as indexes, all owned by SD_OWNER already.  The
+ * elements start on a 4 GiB boundary, as libpcpupool maps a pool's (the
+ * inline free stores an address's low half). */
 static int sd_pool_init(struct sd_pool *sp, uint32_t nr_cpus, int cpu, uint64_t stride,
 			bool indexes)
 {
 	memset(sp, 0, sizeof(*sp));
 	sp->stride = stride;
 	sp->f.pf_slabs = aligned_alloc(SD_SLAB, (size_t)(nr_cpus + 1) * SD_SLAB);
-	sp->f.pf_elems = aligned_alloc(SD_SLAB, SD_NR_ELEMS * stride);
+	sp->elems_len = ((size_t)1 << 33);
+	sp->elems_map = mmap(NULL, sp->elems_len, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sp->elems_map == MAP_FAILED) {
+		sp->elems_map = NULL;
+		return -ENOMEM;
+	}
+	sp->f.pf_elems = (char *)(((uintptr_t)sp->elems_map + ((uintptr_t)1 << 32) - 1) &
+				  ~(((uintptr_t)1 << 32) - 1));
+	if (mprotect(sp->f.pf_elems, SD_NR_ELEMS * stride, PROT_READ | PROT_WRITE))
+		return -ENOMEM;
 	sp->f.pf_meta = aligned_alloc(SD_SLAB, SD_NR_ELEMS * 8);
 	if (!sp->f.pf_slabs || !sp->f.pf_elems || !sp->f.pf_meta)
 		return -ENOMEM;
@@ -187,9 +205,10 @@ static int sd_pool_init(struct sd_pool *sp, uint32_t nr_cpus, int cpu, uint64_t 
 	memset(sp->f.pf_elems, 0, SD_NR_ELEMS * stride);
 	memset(sp->f.pf_meta, 0, SD_NR_ELEMS * 8);
 	sp->f.pf_rseq_off = __rseq_offset;
-	sp->f.pf_div = UINT64_MAX / stride + 1;
-	sp->f.pf_abi1_cpus = nr_cpus;
-	sp->f.pf_nr_elems = SD_NR_ELEMS;
+	sp->f.pf_div = (uint64_t)(((unsigned __int128)1 << 64) / stride) + 1;
+	sp->f.pf_cpus = nr_cpus;
+	sp->f.pf_bound = (SD_NR_ELEMS - 1) * (sp->f.pf_div * stride);
+	sp->nr = SD_NR_ELEMS;
 	sp->f.pf_owner = SD_OWNER;
 	sp->f.pf_max_off = (uint32_t)((SD_NR_ELEMS - 1) * stride);
 
@@ -210,7 +229,8 @@ static int sd_pool_init(struct sd_pool *sp, uint32_t nr_cpus, int cpu, uint64_t 
 static void sd_pool_destroy(struct sd_pool *sp)
 {
 	free(sp->f.pf_slabs);
-	free(sp->f.pf_elems);
+	if (sp->elems_map)
+		munmap(sp->elems_map, sp->elems_len);
 	free(sp->f.pf_meta);
 }
 

@@ -97,34 +97,48 @@ char *pcpupool_stats_json(struct pcpupool_client *c, const char *pool) PCPUPOOL_
  * the caller: one rseq critical section each on the current CPU's slab, no
  * call, no atomic read-modify-write.  Anything the section cannot do (the
  * slab under its low watermark, empty or full, rseq unusable, a foreign
- * pointer) goes to the library through pcpupool__alloc_slow() and
- * pcpupool__free_slow(), which do the whole job.  Taking the address of
+ * pointer, an element another process held last) goes to the library
+ * through pcpupool__alloc_miss() and pcpupool__free_miss(), which do the
+ * whole job.  Taking the address of
  * pcpupool_alloc or pcpupool_free gives the library's out-of-line versions,
  * which behave the same.  Define PCPUPOOL_NO_INLINE before including this
  * header to call the library for everything.
  *
  * What the inline code reads is struct pcpupool_fast, the first bytes of
- * every pool handle, and the slab layout of pcpupoold's pools: version 1 of
- * this inline ABI.  A library with a different layout sets pf_abi1_cpus to
- * 0, so code compiled against this header then always takes the library's
- * path: slower, never wrong.  Not for direct use.
+ * every pool handle, and the slab layout of pcpupoold's pools: version 2 of
+ * this inline ABI.  A library with a different layout sets pf_cpus to 0,
+ * so code compiled against this header then always takes the library's
+ * path: slower, never wrong.  (Code compiled against version 1 read
+ * pf_abi1_cpus, which this library keeps at 0; code compiled against this
+ * header calls pcpupool__alloc_miss() and pcpupool__free_miss(), of
+ * version node PCPUPOOL_0.2, so that an older library refuses to load it.)
+ * Not for direct use.
  */
 struct pcpupool_fast {
 	char *pf_slabs;        /* CPU n's slab: pf_slabs + n * 4096 */
-	char *pf_elems;        /* the element at byte offset o: pf_elems + o */
+	char *pf_elems;        /* the element at byte offset o: pf_elems + o;
+				* 2^32-aligned while pf_cpus is not 0, so an
+				* element's offset is its address's low half */
 	char *pf_meta;         /* 8 bytes per element: {list link, owner} */
 	intptr_t pf_rseq_off;  /* glibc's __rseq_offset: the library's
 				* sections read it here, the inline ones
 				* from glibc */
-	uint64_t pf_div;       /* 2^64 / element stride, rounded up */
-	uint32_t pf_abi1_cpus; /* slabs the ABI-1 sections may use; 0: none */
-	uint32_t pf_nr_elems;  /* elements the pool may hold */
+	uint64_t pf_div;       /* 2^64 / element stride, rounded down, + 1 */
+	uint32_t pf_abi1_cpus; /* 0: code built for inline ABI 1 goes slow */
+	uint32_t pf_cpus;      /* slabs the inline sections may use; 0: none */
 	uint32_t pf_owner;     /* this process's owner mark */
 	uint32_t pf_max_off;   /* offset of the last element */
+	uint64_t pf_bound;     /* an offset o is an element's start exactly
+				* when the low half of o * pf_div is at most
+				* this: (elements - 1) * (pf_div * stride - 2^64) */
 };
 
+/* The inline ABI 1 entry points, still exported for programs built
+ * against it; the same functions as the two below. */
 void *pcpupool__alloc_slow(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
 void pcpupool__free_slow(void *elem, struct pcpupool *pool);
+void *pcpupool__alloc_miss(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
+void pcpupool__free_miss(void *elem, struct pcpupool *pool);
 
 /* The element a push gives away, as the section's memory operand, read
  * and written: the caller's loads from it and stores into it are then
@@ -168,7 +182,8 @@ struct pcpupool__elem_bytes {
 /* Register an rseq critical section [1, 2) that restarts at 0 on abort
  * (preemption, migration, signal), then find the slab of the CPU it runs
  * on in %rcx; leave for %l[slow] when the pool has no slab for that CPU
- * (or rseq is not registered: the library then sets pf_abi1_cpus to 0).
+ * (or rseq is not registered, or the pool's mapping is not 2^32-aligned:
+ * the library then sets pf_cpus to 0).
  * The abort handler is preceded by the signature 0x53053053, as the kernel
  * requires.  glibc's rseq area is at the thread pointer + __rseq_offset
  * (%[rseq]).  The inline pcpupool_alloc() and pcpupool_free() take it
@@ -204,25 +219,37 @@ struct pcpupool__elem_bytes {
 /* @fp: the handle; @roff: glibc's __rseq_offset (the inline functions
  * below pass glibc's variable, the library the handle's copy of it). */
 #define PCPUPOOL__SECTION_OPERANDS(fp, roff)                              \
+	PCPUPOOL__SECTION_OPERANDS_CPUS(fp, roff,                         \
+		__builtin_offsetof(struct pcpupool_fast, pf_cpus))
+/* ... with the count of usable slabs read at byte @cpus of the handle
+ * (the library's own sections read one that does not depend on the
+ * elements' alignment) */
+#define PCPUPOOL__SECTION_OPERANDS_CPUS(fp, roff, cpus)                   \
 	[f] "r"(fp), [fast] "m"(*(fp)), [rseq] "r"(roff),                 \
-	[f_cpus] "i"(__builtin_offsetof(struct pcpupool_fast, pf_abi1_cpus)), \
+	[f_cpus] "i"(cpus),                                                \
 	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs)), \
 	[mask] "i"(PCPUPOOL__SLOT_MASK)
 
 /* Check the offset in %eax (zero-extended): leave for @bad unless it is
- * an element's start; its index is then in %rdx.  The sections of
- * libclient/slab.c that take elements off a slab use it too. */
+ * an element's start; its index is then in %rdx.  With pf_div =
+ * floor(2^64 / stride) + 1 = (2^64 + e) / stride, 1 <= e <= stride, the
+ * offset o = k * stride + r (r < stride, o < 2^32) gives o * pf_div =
+ * k * 2^64 + k * e + r * pf_div: for r = 0 the high half is k and the low
+ * half k * e, at most pf_bound exactly when k is below the pool's element
+ * count; for r > 0 the low half is at least pf_div >= 2^34 > pf_bound.
+ * So one multiplication and one compare divide, check alignment and
+ * check range.  The sections of libclient/slab.c that take elements off a
+ * slab use it too. */
 #define PCPUPOOL__CHECK_OFF_TO(bad)                                       \
 	"mulq %c[f_div](%[f])\n\t"                                         \
-	"cmpq %c[f_div](%[f]), %%rax\n\t"      /* not an element's start */ \
-	"jae " bad "\n\t"                                                  \
-	"cmpl %c[f_nr](%[f]), %%edx\n\t"       /* index past the pool */    \
-	"jae " bad "\n\t"
+	"cmpq %c[f_bound](%[f]), %%rax\n\t"    /* not an element's start */ \
+	"ja " bad "\n\t"
 /* The pop's check of the offset in %[off]: the index in %rdx. */
 #define PCPUPOOL__POP_CHECK_DIV                                           \
 	"movl %k[off], %%eax\n\t"                                          \
 	PCPUPOOL__CHECK_OFF_TO("%l[slow]")
-/* ... and the owner mark of element %rdx, written only when it changes. */
+/* The owner mark of element %rdx, written only when it changes (the
+ * library's sections). */
 #define PCPUPOOL__POP_MARK_OWNER                                          \
 	"movq %c[f_meta](%[f]), %%rax\n\t"                                 \
 	"movl %c[f_owner](%[f]), %%esi\n\t"                                \
@@ -230,6 +257,14 @@ struct pcpupool__elem_bytes {
 	"je 5f\n\t"                                                        \
 	"movl %%esi, 4(%%rax,%%rdx,8)\n\t"     /* meta[index].owner */      \
 	"5:\n\t"
+/* The inline pop's: an element whose mark is not this process's goes to
+ * the library, which marks it.  A process mostly gets back what it freed,
+ * so the hit path only compares, and falls through. */
+#define PCPUPOOL__POP_OWNED                                               \
+	"movq %c[f_meta](%[f]), %%rax\n\t"                                 \
+	"movl %c[f_owner](%[f]), %%esi\n\t"                                \
+	"cmpl %%esi, 4(%%rax,%%rdx,8)\n\t"     /* meta[index].owner */      \
+	"jne %l[slow]\n\t"
 /* PCPUPOOL__NO_OWNER_MARK and PCPUPOOL__NO_OFFSET_CHECK take those out,
  * for bench_slab's breakdown of what the pair costs and nothing else: a
  * pool used so cannot take back a dead process's elements, and without
@@ -244,13 +279,13 @@ struct pcpupool__elem_bytes {
 #define PCPUPOOL__POP_MARK ""
 #else
 #define PCPUPOOL__POP_CHECK PCPUPOOL__POP_CHECK_DIV
-#define PCPUPOOL__POP_MARK PCPUPOOL__POP_MARK_OWNER
+#define PCPUPOOL__POP_MARK PCPUPOOL__POP_OWNED
 #endif
 
 /* What a section needs to check an offset and mark its element's owner. */
 #define PCPUPOOL__ELEM_OPERANDS                                           \
 	[f_div] "i"(__builtin_offsetof(struct pcpupool_fast, pf_div)),    \
-	[f_nr] "i"(__builtin_offsetof(struct pcpupool_fast, pf_nr_elems)), \
+	[f_bound] "i"(__builtin_offsetof(struct pcpupool_fast, pf_bound)), \
 	[f_meta] "i"(__builtin_offsetof(struct pcpupool_fast, pf_meta)),  \
 	[f_owner] "i"(__builtin_offsetof(struct pcpupool_fast, pf_owner)), \
 	[f_max] "i"(__builtin_offsetof(struct pcpupool_fast, pf_max_off))
@@ -263,33 +298,65 @@ struct pcpupool__elem_bytes {
  * Pop the top of the current CPU's slab if it holds more than its low
  * watermark.  The slot holds the element's byte offset; one multiplication
  * by pf_div gives its index (the high half) and says whether the offset is
- * an element's start (the low half is then below pf_div), so a bad value
- * that a free let in is never handed out.  The owner mark is written (only
- * when it changes) before the commit: a process killed anywhere either
- * left the element in the slab or is recorded as its holder.
+ * an element's start inside the pool (PCPUPOOL__CHECK_OFF_TO), so a bad
+ * value that a free let in is never handed out.  The element must already
+ * bear this process's owner mark, else the library pops it and marks it
+ * in its own section: a process killed anywhere either left the element
+ * in the slab or is recorded as its holder.
  */
+/* The pop section, as a statement: the offset in @off (a uint64_t), or a
+ * jump to the label @slow; the count of usable slabs at byte @cpus of @f
+ * (the library's own hit path reads one that does not depend on the
+ * elements' alignment). */
+#define PCPUPOOL__POP_SECTION(f, roff, cpus, off, slow)                   \
+	__asm__ __volatile__ goto(                                         \
+		PCPUPOOL__SECTION_ENTER                                    \
+		"movq (%%rcx), %%r10\n\t"              /* count word */         \
+		"movl %%r10d, %%edx\n\t"                                    \
+		"andl %[mask], %%edx\n\t"  /* count, kept inside the page */ \
+		"cmpl 12(%%rcx), %%edx\n\t"  /* count <= low: slow path */  \
+		"jbe %l[" #slow "]\n\t"                                      \
+		"movl 188(%%rcx,%%rdx,4), %k[off]\n\t" /* slots[count - 1] */ \
+		PCPUPOOL__POP_CHECK                                        \
+		PCPUPOOL__POP_MARK                                         \
+		"addq $" PCPUPOOL__POP_DELTA ", %%r10\n\t"                  \
+		"movq %%r10, (%%rcx)\n\t"              /* commit */             \
+		"2:\n\t"                                                     \
+		: [off] "=&r"(off)                                         \
+		: PCPUPOOL__SECTION_OPERANDS_CPUS(f, roff, cpus),          \
+		  PCPUPOOL__ELEM_OPERANDS                                  \
+		: "rax", "rcx", "rdx", "rsi", "r10", "cc"                  \
+		: slow)
+
+/* The push section: @elem given away at byte offset @off, or a jump to
+ * @slow. */
+#define PCPUPOOL__PUSH_SECTION(f, roff, cpus, elem, off, slow)            \
+	__asm__ __volatile__ goto(                                         \
+		PCPUPOOL__SECTION_ENTER                                    \
+		"movq (%%rcx), %%rax\n\t"              /* count word */         \
+		"movl %%eax, %%edx\n\t"                                     \
+		"andl %[mask], %%edx\n\t"                                   \
+		"cmpl 8(%%rcx), %%edx\n\t"  /* count >= limit: slow path */ \
+		"jae %l[" #slow "]\n\t"                                      \
+		"cmpl %[cap], %%edx\n\t"     /* a corrupt limit: no store */ \
+		"jae %l[" #slow "]\n\t"      /* past the slab's page */      \
+		"movl %k[off], 192(%%rcx,%%rdx,4)\n\t" /* slots[count] */     \
+		"addq $" PCPUPOOL__PUSH_DELTA ", %%rax\n\t"                 \
+		"movq %%rax, (%%rcx)\n\t"              /* commit */             \
+		"2:\n\t"                                                     \
+		: [elem] "+m"(PCPUPOOL__ELEM_MEM(elem))                    \
+		: PCPUPOOL__SECTION_OPERANDS_CPUS(f, roff, cpus),          \
+		  [off] "r"(off), [cap] "i"(PCPUPOOL__SLOT_CAP)            \
+		: "rax", "rcx", "rdx", "cc"                                \
+		: slow)
+
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
 pcpupool__pop(const struct pcpupool_fast *f, intptr_t roff, void **ret)
 {
 	uint64_t off;
 
-	__asm__ __volatile__ goto(
-		PCPUPOOL__SECTION_ENTER
-		"movq (%%rcx), %%r10\n\t"              /* count word */
-		"movl %%r10d, %%edx\n\t"
-		"andl %[mask], %%edx\n\t"              /* count, kept inside the page */
-		"cmpl 12(%%rcx), %%edx\n\t"            /* count <= low: slow path */
-		"jbe %l[slow]\n\t"
-		"movl 188(%%rcx,%%rdx,4), %k[off]\n\t" /* slots[count - 1] */
-		PCPUPOOL__POP_CHECK
-		PCPUPOOL__POP_MARK
-		"addq $" PCPUPOOL__POP_DELTA ", %%r10\n\t"
-		"movq %%r10, (%%rcx)\n\t"              /* commit */
-		"2:\n\t"
-		: [off] "=&r"(off)
-		: PCPUPOOL__SECTION_OPERANDS(f, roff), PCPUPOOL__ELEM_OPERANDS
-		: "rax", "rcx", "rdx", "rsi", "r10", "cc"
-		: slow);
+	PCPUPOOL__POP_SECTION(f, roff, __builtin_offsetof(struct pcpupool_fast, pf_cpus),
+			      off, slow);
 	*ret = f->pf_elems + off;
 	return 1;
 slow:
@@ -297,28 +364,15 @@ slow:
 }
 
 /* Push @elem, at byte offset @off, onto the current CPU's slab if it is
- * under its limit.  Return: 1 pushed, 0 slow path. */
+ * under its limit.  Return: 1 pushed, 0 slow path.  (pf_elems being
+ * 2^32-aligned, pcpupool_free() passes the address's low half: no
+ * subtraction between the pop's load of a slot and the push's store of
+ * it, which a pair in a loop would wait for.) */
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
 pcpupool__push(const struct pcpupool_fast *f, intptr_t roff, void *elem, uint32_t off)
 {
-	__asm__ __volatile__ goto(
-		PCPUPOOL__SECTION_ENTER
-		"movq (%%rcx), %%rax\n\t"              /* count word */
-		"movl %%eax, %%edx\n\t"
-		"andl %[mask], %%edx\n\t"
-		"cmpl 8(%%rcx), %%edx\n\t"             /* count >= limit: slow path */
-		"jae %l[slow]\n\t"
-		"cmpl %[cap], %%edx\n\t"               /* a corrupt limit: no store */
-		"jae %l[slow]\n\t"                     /* past the slab's page */
-		"movl %k[off], 192(%%rcx,%%rdx,4)\n\t" /* slots[count] */
-		"addq $" PCPUPOOL__PUSH_DELTA ", %%rax\n\t"
-		"movq %%rax, (%%rcx)\n\t"              /* commit */
-		"2:\n\t"
-		: [elem] "+m"(PCPUPOOL__ELEM_MEM(elem))
-		: PCPUPOOL__SECTION_OPERANDS(f, roff), [off] "r"(off),
-		  [cap] "i"(PCPUPOOL__SLOT_CAP)
-		: "rax", "rcx", "rdx", "cc"
-		: slow);
+	PCPUPOOL__PUSH_SECTION(f, roff, __builtin_offsetof(struct pcpupool_fast, pf_cpus),
+			       elem, off, slow);
 	return 1;
 slow:
 	return 0;
@@ -349,7 +403,7 @@ pcpupool_alloc(struct pcpupool *pool, int flags)
 			     pcpupool__pop((const struct pcpupool_fast *)(void *)pool,
 					   __rseq_offset, &p), 1))
 		return p;
-	return pcpupool__alloc_slow(pool, flags);
+	return pcpupool__alloc_miss(pool, flags);
 }
 
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void
@@ -361,10 +415,11 @@ pcpupool_free(void *elem, struct pcpupool *pool)
 		uintptr_t off = (uintptr_t)elem - (uintptr_t)f->pf_elems;
 
 		if (__builtin_expect(off <= f->pf_max_off &&
-				     pcpupool__push(f, __rseq_offset, elem, (uint32_t)off), 1))
+				     pcpupool__push(f, __rseq_offset, elem,
+						    (uint32_t)(uintptr_t)elem), 1))
 			return;
 	}
-	pcpupool__free_slow(elem, pool);
+	pcpupool__free_miss(elem, pool);
 }
 #endif
 #endif /* PCPUPOOL_HAVE_SECTIONS */

@@ -1288,8 +1288,7 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 	pool->mem_ino = st.st_ino;
 
 	pool->map_size = (size_t)ai.map_size;
-	pool->base = mmap(NULL, pool->map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			  pool->memfd, 0);
+	pool->base = slab_map(pool->memfd, pool->map_size);
 	if (pool->base == MAP_FAILED) {
 		pool->base = NULL;
 		return -errno;
@@ -1745,7 +1744,7 @@ static inline __attribute__((always_inline)) void *alloc_full(struct pcpupool *p
 }
 
 /**
- * pcpupool__alloc_slow() - pcpupool_alloc() past the inline hit path.
+ * pcpupool__alloc_miss() - pcpupool_alloc() past the inline hit path.
  * @pool: the pool.
  * @flags: as pcpupool_alloc().
  *
@@ -1753,12 +1752,16 @@ static inline __attribute__((always_inline)) void *alloc_full(struct pcpupool *p
  * could not serve: everything pcpupool_alloc() does past its hit path.
  * Not for direct use.
  */
-PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
+PCPUPOOL_EXPORT void *pcpupool__alloc_miss(struct pcpupool *pool, int flags)
 {
 	if (unlikely(!pool || (unsigned int)flags > PCPUPOOL_WAIT))
 		return alloc_einval();
 	return alloc_miss(pool, flags);   /* the inline section just missed */
 }
+
+/* The same, for programs built against inline ABI 1. */
+PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
+	__attribute__((alias("pcpupool__alloc_miss")));
 
 /**
  * pcpupool_alloc() - take one element from the pool.
@@ -1817,7 +1820,7 @@ PCPUPOOL_EXPORT void pcpupool_free(void *elem, struct pcpupool *pool)
 }
 
 /**
- * pcpupool__free_slow() - pcpupool_free() past the inline hit path.
+ * pcpupool__free_miss() - pcpupool_free() past the inline hit path.
  * @elem: as pcpupool_free().
  * @pool: the pool.
  *
@@ -1825,13 +1828,17 @@ PCPUPOOL_EXPORT void pcpupool_free(void *elem, struct pcpupool *pool)
  * could not push: everything pcpupool_free() does past its hit path.  Not
  * for direct use.
  */
-PCPUPOOL_EXPORT void pcpupool__free_slow(void *elem, struct pcpupool *pool)
+PCPUPOOL_EXPORT void pcpupool__free_miss(void *elem, struct pcpupool *pool)
 {
 	if (likely(pool)) {
 		slab_tsan_release(&pool->v);
 		slab_free_miss(&pool->v, elem);   /* the inline section just missed */
 	}
 }
+
+/* The same, for programs built against inline ABI 1. */
+PCPUPOOL_EXPORT void pcpupool__free_slow(void *elem, struct pcpupool *pool)
+	__attribute__((alias("pcpupool__free_miss")));
 
 /* ------------------------------------------------------------------ */
 /* refill / resize                                                     */

@@ -12,8 +12,10 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/rseq.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ROUND_UP(x, a) (((x) + (a) - 1) / (a) * (a))
 
@@ -239,15 +241,73 @@ int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owne
 	v->slab_cap = h->slab_cap;
 	v->max_elems = (uint32_t)h->max_elems;
 	v->max_off = (uint32_t)((h->max_elems - 1) * h->elem_stride);
-	/* ceil(2^64 / stride); the stride is at least 8, so no overflow */
-	v->div = UINT64_MAX / h->elem_stride + 1;
+	v->div = slab_div(h->elem_stride);
+	/* div * stride = 2^64 + e, 1 <= e <= stride: see
+	 * PCPUPOOL__CHECK_OFF_TO() */
+	v->bound = (h->max_elems - 1) * (v->div * h->elem_stride);
 	v->owner = owner;
 	v->map_size = h->map_size;
 #ifdef SLAB_HAVE_RSEQ
 	v->rseq_off = (intptr_t)__rseq_offset;
 	v->rseq_cpus = slab_rseq_available() ? h->nr_cpus : 0;
+	/* the inline free stores an element address's low half */
+	if (((uintptr_t)v->elems & UINT32_MAX) == 0)
+		v->inline_cpus = v->rseq_cpus;
 #endif
 	return 0;
+}
+
+/**
+ * slab_map() - map a pool's shared object read-write, its first element
+ * on a 4 GiB boundary if the address space allows.
+ * @fd: the pool's memfd.
+ * @map_size: bytes to map (the header's map_size, checked by the caller).
+ *
+ * The inline pcpupool_free() of pcpupool.h stores an element's address's
+ * low 32 bits as its offset, which is right only in a mapping whose first
+ * element is 2^32-aligned; slab_view_init() lets the inline sections run
+ * on a view only then.  So this reserves 4 GiB more than the pool, maps
+ * the pool inside at the aligned place and gives the rest back.  Where
+ * that fails (an address-space limit), it maps the pool anywhere: the
+ * pool works, through the library's entry points.  The header is read
+ * with pread() for its elements' offset: a lie there only costs the
+ * alignment, which slab_view_init() checks on the mapping itself.
+ *
+ * Context: any thread; not signal-safe.
+ * Return: the mapping, or MAP_FAILED with errno set.
+ */
+void *slab_map(int fd, size_t map_size)
+{
+	const size_t align = (size_t)1 << 32;
+	struct slab_hdr h;
+	size_t elems_off = 0, len;
+	char *res, *at;
+
+	if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == SLAB_MAGIC &&
+	    h.elems_off < map_size && h.elems_off % 4096 == 0)
+		elems_off = (size_t)h.elems_off;
+	if (map_size > SIZE_MAX - align)
+		goto anywhere;
+	len = map_size + align;
+	res = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		goto anywhere;
+	at = (char *)((((uintptr_t)res + elems_off + align - 1) & ~(uintptr_t)(align - 1)) -
+		      elems_off);
+	if (mmap(at, map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		int e = errno;
+
+		munmap(res, len);
+		errno = e;
+		return MAP_FAILED;
+	}
+	if (at > res)
+		munmap(res, (size_t)(at - res));
+	if (at + map_size < res + len)
+		munmap(at + map_size, (size_t)(res + len - (at + map_size)));
+	return at;
+anywhere:
+	return mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -439,9 +499,13 @@ int slab_list_take(const struct slab_view *v, _Atomic uint64_t *box,
 
 #ifdef SLAB_HAVE_RSEQ
 /* The sections below enter like the hit path's (pcpupool.h), with the view
- * as the struct pcpupool_fast it starts with; leaving for "slow" means
- * rseq cannot be used here. */
-#define SLAB_SECTION_OPERANDS(v) PCPUPOOL__SECTION_OPERANDS(slab_fast(v), (v)->rseq_off)
+ * as the struct pcpupool_fast it starts with, but check the CPU against
+ * rseq_cpus, which does not depend on the elements' alignment; leaving for
+ * "slow" means rseq cannot be used here.  They read the view's second line
+ * too, which their "memory" clobber covers. */
+#define SLAB_SECTION_OPERANDS(v)                                          \
+	PCPUPOOL__SECTION_OPERANDS_CPUS(slab_fast(v), (v)->rseq_off,      \
+					offsetof(struct slab_view, rseq_cpus))
 
 enum { POP_OK, POP_EMPTY, POP_NOCPU, POP_DISCARDED };
 

@@ -240,12 +240,15 @@ struct slab_view {
 	char *elems;              /* base + elems_off */
 	struct slab_meta *meta;
 	intptr_t rseq_off;        /* glibc __rseq_offset */
-	uint64_t div;             /* ceil(2^64 / elem_stride) */
-	uint32_t rseq_cpus;       /* nr_cpus when rseq is usable, else 0 */
-	uint32_t max_elems;
+	uint64_t div;             /* floor(2^64 / elem_stride) + 1 */
+	uint32_t abi1_cpus;       /* 0: inline ABI 1 code takes the library */
+	uint32_t inline_cpus;     /* rseq_cpus if elems is 2^32-aligned, else 0 */
 	uint32_t owner;           /* written into slab_meta.owner by pop */
 	uint32_t max_off;         /* (max_elems - 1) * elem_stride */
+	uint64_t bound;           /* see PCPUPOOL__CHECK_OFF_TO() */
 	/* line 1 */
+	uint32_t rseq_cpus;       /* nr_cpus when rseq is usable, else 0 */
+	uint32_t max_elems;
 	uint32_t slab_stride;
 	uint32_t elem_stride;
 	uint32_t nr_cpus;
@@ -262,10 +265,11 @@ SLAB_VIEW_FAST(elems, pf_elems);
 SLAB_VIEW_FAST(meta, pf_meta);
 SLAB_VIEW_FAST(rseq_off, pf_rseq_off);
 SLAB_VIEW_FAST(div, pf_div);
-SLAB_VIEW_FAST(rseq_cpus, pf_abi1_cpus);
-SLAB_VIEW_FAST(max_elems, pf_nr_elems);
+SLAB_VIEW_FAST(abi1_cpus, pf_abi1_cpus);
+SLAB_VIEW_FAST(inline_cpus, pf_cpus);
 SLAB_VIEW_FAST(owner, pf_owner);
 SLAB_VIEW_FAST(max_off, pf_max_off);
+SLAB_VIEW_FAST(bound, pf_bound);
 _Static_assert(sizeof(struct pcpupool_fast) <= SLAB_CACHELINE, "the fast part is one line");
 
 static inline const struct pcpupool_fast *slab_fast(const struct slab_view *v)
@@ -293,9 +297,9 @@ static inline uint32_t slab_off_of(const struct slab_view *v, uint32_t idx)
  * @v: pool view.
  * @off: an offset from the first element (untrusted).
  *
- * off * div = idx * 2^64 + r with r < div exactly when @off is a multiple
- * of the stride (div = ceil(2^64 / stride), off < 2^32): one multiplication
- * divides and checks.
+ * The multiplication of PCPUPOOL__CHECK_OFF_TO(): one multiplication
+ * divides, checks that @off is an element's start and that the element is
+ * in the pool.
  *
  * Context: async-signal-safe.
  * Return: the index, or SLAB_NIL when @off is not an element's start.
@@ -303,12 +307,10 @@ static inline uint32_t slab_off_of(const struct slab_view *v, uint32_t idx)
 static inline uint32_t slab_idx_of_off(const struct slab_view *v, uint64_t off)
 {
 	unsigned __int128 m = (unsigned __int128)off * v->div;
-	uint64_t idx = (uint64_t)(m >> 64);
 
-	if (__builtin_expect(off > v->max_off || (uint64_t)m >= v->div ||
-			     idx >= v->max_elems, 0))
+	if (__builtin_expect(off > v->max_off || (uint64_t)m > v->bound, 0))
 		return SLAB_NIL;
-	return (uint32_t)idx;
+	return (uint32_t)(m >> 64);
 }
 
 /**
@@ -330,12 +332,22 @@ int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr);
 size_t slab_bytes_for(const struct slab_hdr *h, uint64_t nr_elems);
 int slab_format(void *base, const struct slab_hdr *layout, const char *name);
 int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner);
+void *slab_map(int fd, size_t map_size);
+
+/* floor(2^64 / @stride) + 1, the pools' multiplier (the stride is at
+ * least 8 and at most 2^30) */
+static inline uint64_t slab_div(uint64_t stride)
+{
+	return (uint64_t)(((unsigned __int128)1 << 64) / stride) + 1;
+}
 int slab_validate_hdr(const struct slab_hdr *h, size_t file_size);
 
 /* ---- fast path ---- */
 
-/* The hit path is pcpupool__pop() and pcpupool__push() of pcpupool.h;
- * without rseq sections on this platform every call takes the lists.
+/* The hit path is the sections of pcpupool.h's pcpupool__pop() and
+ * pcpupool__push(), checking the CPU against rseq_cpus (the library's own
+ * offsets are right whatever the mapping's alignment); without rseq
+ * sections on this platform every call takes the lists.
  * Those sections tell the compiler only about the memory of the caller's
  * they read (the handle, the element given away); in here, where C code
  * also reads the slabs, they are compiler barriers as well, so no slab
@@ -345,21 +357,28 @@ int slab_validate_hdr(const struct slab_hdr *h, size_t file_size);
 #define slab_compiler_barrier() __asm__ __volatile__("" : : : "memory")
 static inline int slab_hit_pop(const struct slab_view *v, void **ret)
 {
-	int r;
+	uint64_t off;
 
 	slab_compiler_barrier();
-	r = pcpupool__pop(slab_fast(v), v->rseq_off, ret);
+	PCPUPOOL__POP_SECTION(slab_fast(v), v->rseq_off, offsetof(struct slab_view, rseq_cpus),
+			      off, slow);
 	slab_compiler_barrier();
-	return r;
+	*ret = v->elems + off;
+	return 1;
+slow:
+	slab_compiler_barrier();
+	return 0;
 }
 static inline int slab_hit_push(const struct slab_view *v, void *elem, uint32_t off)
 {
-	int r;
-
 	slab_compiler_barrier();
-	r = pcpupool__push(slab_fast(v), v->rseq_off, elem, off);
+	PCPUPOOL__PUSH_SECTION(slab_fast(v), v->rseq_off, offsetof(struct slab_view, rseq_cpus),
+			       elem, off, slow);
 	slab_compiler_barrier();
-	return r;
+	return 1;
+slow:
+	slab_compiler_barrier();
+	return 0;
 }
 #else
 static inline int slab_hit_pop(const struct slab_view *v, void **ret)

@@ -37,8 +37,10 @@ static inline int testpool_make(struct testpool *tp, uint32_t cap, uint64_t size
 	tp->fd = memfd_create("pooltest", MFD_CLOEXEC);
 	if (tp->fd < 0 || ftruncate(tp->fd, (off_t)slab_bytes_for(&tp->layout, max)) < 0)
 		return -1;
-	tp->base = mmap(NULL, tp->layout.map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			tp->fd, 0);
+	/* written before slab_map() reads it: the elements' offset */
+	if (pwrite(tp->fd, &tp->layout, sizeof(tp->layout), 0) != (ssize_t)sizeof(tp->layout))
+		return -1;
+	tp->base = slab_map(tp->fd, tp->layout.map_size);
 	if (tp->base == MAP_FAILED)
 		return -1;
 	if (slab_format(tp->base, &tp->layout, "test") < 0)

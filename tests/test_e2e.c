@@ -15,6 +15,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <sys/rseq.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <cmocka.h>
@@ -965,6 +967,77 @@ static void test_killed_client_is_detached(void **state)
 	pcpupool_disconnect(c);
 }
 
+/* ---- the mapping the inline path needs ---- */
+
+static const struct pcpupool_fast *fast_of(struct pcpupool *p)
+{
+	return (const struct pcpupool_fast *)(const void *)p;
+}
+
+/* A process whose address space has no 4 GiB to spare: its pool is
+ * mapped anywhere, the inline sections stay off (the inline free would
+ * store a wrong offset) and everything works through the library. */
+static int no_room_child(struct e2e *e, const char *name)
+{
+	struct rlimit rl;
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	CHILD_CHECK(f && fscanf(f, "%lu", &pages) == 1);
+	fclose(f);
+	rl.rlim_cur = rl.rlim_max = pages * 4096ul + (1ul << 30);
+	CHILD_CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+
+	struct pcpupool_client *c = pcpupool_connect(e->sock);
+	CHILD_CHECK(c);
+	struct pcpupool *p = pcpupool_open(c, name);
+	CHILD_CHECK(p);
+	CHILD_CHECK(fast_of(p)->pf_cpus == 0);
+	CHILD_CHECK(fast_of(p)->pf_abi1_cpus == 0);
+	for (int i = 0; i < 10000; i++) {
+		char *el = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+
+		CHILD_CHECK(el);
+		CHILD_CHECK(pcpupool_elem_at(p, pcpupool_elem_offset(p, el)) == el);
+		memset(el, 0x5a, 64);
+		pcpupool_free(el, p);
+	}
+	pcpupool_close(p);
+	pcpupool_disconnect(c);
+	return 0;
+}
+
+static void test_pool_mapped_for_the_inline_path(void **state)
+{
+	struct e2e *e = *state;
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *p;
+	char name[E2E_NAME_LEN];
+	pid_t pid;
+	int st;
+
+	p = pcpupool_create(c, e2e_name(e, "map4g", name), 16, 64, 64);
+	assert_non_null(p);
+	/* the first element on a 4 GiB boundary, the inline sections on
+	 * where rseq is, and code built for inline ABI 1 sent to the library */
+	assert_int_equal((uintptr_t)pcpupool_elem_at(p, 0) & UINT32_MAX, 0);
+	assert_int_equal(fast_of(p)->pf_abi1_cpus, 0);
+	if (__rseq_size > 0)
+		assert_int_equal(fast_of(p)->pf_cpus, pcpupool_nr_cpus(p));
+	else
+		assert_int_equal(fast_of(p)->pf_cpus, 0);
+
+	pid = e2e_fork(e);
+	if (pid == 0)
+		_exit(no_room_child(e, name));
+	st = e2e_wait_child(e, pid, CHILD_TIMEOUT_MS);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	e2e_expect_conserved(c, name);
+	assert_int_equal(pcpupool_destroy(p), 0);
+	pcpupool_disconnect(c);
+}
+
 /* ---- the control protocol ---- */
 
 static void test_malformed_requests_get_errors(void **state)
@@ -1284,6 +1357,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_destroy_refused_while_attached,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_client_is_detached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_mapped_for_the_inline_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_requests_get_errors,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_clients_refused_then_served,

@@ -25,10 +25,11 @@ while IFS='|' read -r name cmd; do
 	ok "$name: builds without a warning"
 	syms=$(nm -u "$exe")
 	case $name in
-	*NO_INLINE*) want=pcpupool_alloc; not=pcpupool__alloc_slow ;;
-	*) want=pcpupool__alloc_slow; not=NONE ;;
+	*NO_INLINE*) want=pcpupool_alloc@PCPUPOOL_0; not=pcpupool__alloc_miss ;;
+	# inline ABI 2: the version node an older library does not have
+	*) want=pcpupool__alloc_miss@PCPUPOOL_0.2; not=pcpupool__alloc_slow ;;
 	esac
-	if grep -qw "$want" <<<"$syms" && ! grep -qw "$not" <<<"$syms"; then
+	if grep -qE "(^| )${want//./\\.}\$" <<<"$syms" && ! grep -qF "$not" <<<"$syms"; then
 		ok "$name: calls $want"
 	else
 		bad "$name: undefined symbols are $(tr '\n' ' ' <<<"$syms")"

@@ -275,6 +275,7 @@ static void test_fallback_without_rseq_uses_lists_only(void **state)
 	int rc;
 
 	nr.rseq_cpus = 0;   /* what a process with glibc.pthread.rseq=0 sees */
+	nr.inline_cpus = 0;
 	void *p;   /* left unused on purpose: GCC 12 once deleted the section
 		    * then, returning 1 (see pcpupool__pop()) */
 
@@ -367,6 +368,92 @@ static void test_crossing_takes_the_spare_at_once(void **state)
 	assert_int_equal(slab_level(&tp->v, 0), 9);
 	assert_int_equal(atomic_load(&s->refill_coalesced), 1);
 	assert_int_equal(atomic_load(&s->from_spare), 31);
+}
+
+#ifdef PCPUPOOL_HAVE_SECTIONS
+/* PCPUPOOL__CHECK_OFF_TO() of pcpupool.h, run on its own: the index of
+ * the element at @off, or SLAB_NIL where the sections would leave. */
+static uint32_t asm_idx_of_off(const struct slab_view *v, uint32_t off)
+{
+	const struct pcpupool_fast *f = slab_fast(v);
+	uint32_t idx;
+
+	__asm__("movl %k[o], %%eax\n\t"
+		PCPUPOOL__CHECK_OFF_TO("1f")
+		"movl %%edx, %k[idx]\n\t"
+		"jmp 2f\n\t"
+		"1:\n\t"
+		"movl $-1, %k[idx]\n\t"
+		"2:\n\t"
+		: [idx] "=r"(idx)
+		: [o] "r"(off), [f] "r"(f), [fast] "m"(*f), PCPUPOOL__ELEM_OPERANDS
+		: "rax", "rdx", "cc");
+	return idx;
+}
+#endif
+
+/* One offset against the pool: both checks agree with the arithmetic. */
+static void check_off(const struct slab_view *v, uint64_t off)
+{
+	uint64_t s = v->elem_stride;
+	uint32_t want = off % s == 0 && off / s < v->max_elems ? (uint32_t)(off / s) : SLAB_NIL;
+
+	if (slab_idx_of_off(v, off) != want)
+		fail_msg("stride %llu, %u elements: offset %llu gave %u, not %u",
+			 (unsigned long long)s, v->max_elems, (unsigned long long)off,
+			 slab_idx_of_off(v, off), want);
+#ifdef PCPUPOOL_HAVE_SECTIONS
+	if (off <= UINT32_MAX && asm_idx_of_off(v, (uint32_t)off) != want)
+		fail_msg("stride %llu, %u elements: the sections' check of %llu gave %u, not %u",
+			 (unsigned long long)s, v->max_elems, (unsigned long long)off,
+			 asm_idx_of_off(v, (uint32_t)off), want);
+#endif
+}
+
+/* The pop's one multiplication and one compare (pf_div, pf_bound) accept
+ * exactly the offsets of the pool's elements and give their indexes, for
+ * strides odd and even, powers of two and not, up to 2^30, and pools
+ * whose elements reach the 4 GiB the offsets can address. */
+static void test_offset_check_is_exact(void **state)
+{
+	static const struct { uint64_t size, align, max; } geo[] = {
+		{ 8, 8, 1000 }, { 3, 8, 999 }, { 24, 8, 1000 }, { 48, 16, 500 },
+		{ 64, 64, 1u << 20 }, { 72, 8, 777 }, { 1000, 8, 333 },
+		{ 1024, 1024, 4096 }, { 4104, 8, 100 }, { 12288, 4096, 7 },
+		{ 1u << 20, 4096, 4096 }, { 1u << 30, 4096, 4 }, { (1u << 30) - 8, 8, 4 },
+	};
+	uint64_t rnd = 88172645463325252ull;
+
+	(void)state;
+	for (size_t g = 0; g < sizeof(geo) / sizeof(geo[0]); g++) {
+		struct testpool tp;
+
+		assert_int_equal(testpool_make(&tp, CAP, geo[g].size, geo[g].align, geo[g].max), 0);
+		const struct slab_view *v = &tp.v;
+		uint64_t s = v->elem_stride, nr = v->max_elems;
+
+		/* every offset of the first elements and past the last */
+		for (uint64_t off = 0; off < 3 * s && off < 70000; off++) {
+			check_off(v, off);
+			check_off(v, (nr - 1) * s + off);
+		}
+		/* around every element's start (a sample of them if many) */
+		for (uint64_t k = 0; k <= nr + 1; k += 1 + nr / 4096) {
+			for (int d = -2; d <= 2; d++)
+				if (k * s + (uint64_t)(int64_t)d <= UINT32_MAX)
+					check_off(v, k * s + (uint64_t)(int64_t)d);
+		}
+		check_off(v, nr * s);
+		check_off(v, UINT32_MAX);
+		check_off(v, (uint64_t)UINT32_MAX + 1);
+		check_off(v, UINT64_MAX);
+		for (int i = 0; i < 20000; i++) {
+			rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+			check_off(v, (uint32_t)rnd);
+			check_off(v, (uint32_t)rnd / s * s);   /* a start, maybe past the pool */
+		}
+		testpool_free(&tp);
+	}
 }
 
 static void test_free_of_a_non_element_is_dropped(void **state)
@@ -472,6 +559,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_take_more_than_buffer_puts_back_rest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crossing_takes_the_spare_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_of_a_non_element_is_dropped, setup, teardown),
+		cmocka_unit_test(test_offset_check_is_exact),
 		cmocka_unit_test_setup_teardown(test_counts_are_derived_exactly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_limit_never_writes_past_the_page, setup, teardown),
 	};

@@ -464,7 +464,7 @@ static int child_main(char **argv)
 		return 2;
 	size_t size = h->map_size;
 	munmap(h, 4096);
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, pool_fd, 0);
+	base = slab_map(pool_fd, size);
 	if (base == MAP_FAILED || slab_view_init(&view, base, size, (uint32_t)getpid()) < 0)
 		return 3;
 	return strcmp(argv[2], "daemon") == 0 ? run_daemon() : run_client(no);
