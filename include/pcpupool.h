@@ -258,8 +258,10 @@ struct pcpupool__elem_bytes {
 	"movl %%esi, 4(%%rax,%%rdx,8)\n\t"     /* meta[index].owner */      \
 	"5:\n\t"
 /* The inline pop's: an element whose mark is not this process's goes to
- * the library, which marks it.  A process mostly gets back what it freed,
- * so the hit path only compares, and falls through. */
+ * the library, whose first try is a pop with PCPUPOOL__POP_MARK_OWNER.  A
+ * process mostly gets back what it freed, so the hit path only compares,
+ * and falls through: no taken branch, no store, and no second section
+ * inlined at every call. */
 #define PCPUPOOL__POP_OWNED                                               \
 	"movq %c[f_meta](%[f]), %%rax\n\t"                                 \
 	"movl %c[f_owner](%[f]), %%esi\n\t"                                \
@@ -274,12 +276,15 @@ struct pcpupool__elem_bytes {
 	"cmpl %c[f_max](%[f]), %k[off]\n\t"    /* range only */              \
 	"ja %l[slow]\n\t"
 #define PCPUPOOL__POP_MARK ""
+#define PCPUPOOL__POP_MARK_ALWAYS ""
 #elif defined(PCPUPOOL__NO_OWNER_MARK)
 #define PCPUPOOL__POP_CHECK PCPUPOOL__POP_CHECK_DIV
 #define PCPUPOOL__POP_MARK ""
+#define PCPUPOOL__POP_MARK_ALWAYS ""
 #else
 #define PCPUPOOL__POP_CHECK PCPUPOOL__POP_CHECK_DIV
 #define PCPUPOOL__POP_MARK PCPUPOOL__POP_OWNED
+#define PCPUPOOL__POP_MARK_ALWAYS PCPUPOOL__POP_MARK_OWNER
 #endif
 
 /* What a section needs to check an offset and mark its element's owner. */
@@ -300,25 +305,25 @@ struct pcpupool__elem_bytes {
  * by pf_div gives its index (the high half) and says whether the offset is
  * an element's start inside the pool (PCPUPOOL__CHECK_OFF_TO), so a bad
  * value that a free let in is never handed out.  The element must already
- * bear this process's owner mark, else the library pops it and marks it
- * in its own section: a process killed anywhere either left the element
+ * bear this process's owner mark, else the library pops it in a section
+ * that writes the mark: a process killed anywhere either left the element
  * in the slab or is recorded as its holder.
  */
 /* The pop section, as a statement: the offset in @off (a uint64_t), or a
- * jump to the label @slow; the count of usable slabs at byte @cpus of @f
+ * jump to the label slow; the count of usable slabs at byte @cpus of @f
  * (the library's own hit path reads one that does not depend on the
- * elements' alignment). */
-#define PCPUPOOL__POP_SECTION(f, roff, cpus, off, slow)                   \
+ * elements' alignment); @marks: the owner mark's code. */
+#define PCPUPOOL__POP_SECTION(f, roff, cpus, off, marks)                  \
 	__asm__ __volatile__ goto(                                         \
 		PCPUPOOL__SECTION_ENTER                                    \
 		"movq (%%rcx), %%r10\n\t"              /* count word */         \
 		"movl %%r10d, %%edx\n\t"                                    \
 		"andl %[mask], %%edx\n\t"  /* count, kept inside the page */ \
 		"cmpl 12(%%rcx), %%edx\n\t"  /* count <= low: slow path */  \
-		"jbe %l[" #slow "]\n\t"                                      \
+		"jbe %l[slow]\n\t"                                           \
 		"movl 188(%%rcx,%%rdx,4), %k[off]\n\t" /* slots[count - 1] */ \
 		PCPUPOOL__POP_CHECK                                        \
-		PCPUPOOL__POP_MARK                                         \
+		marks                                                      \
 		"addq $" PCPUPOOL__POP_DELTA ", %%r10\n\t"                  \
 		"movq %%r10, (%%rcx)\n\t"              /* commit */             \
 		"2:\n\t"                                                     \
@@ -356,7 +361,7 @@ pcpupool__pop(const struct pcpupool_fast *f, intptr_t roff, void **ret)
 	uint64_t off;
 
 	PCPUPOOL__POP_SECTION(f, roff, __builtin_offsetof(struct pcpupool_fast, pf_cpus),
-			      off, slow);
+			      off, PCPUPOOL__POP_MARK);
 	*ret = f->pf_elems + off;
 	return 1;
 slow:

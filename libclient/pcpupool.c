@@ -1749,14 +1749,13 @@ static inline __attribute__((always_inline)) void *alloc_full(struct pcpupool *p
  * @flags: as pcpupool_alloc().
  *
  * Called by the inline pcpupool_alloc() of pcpupool.h when its section
- * could not serve: everything pcpupool_alloc() does past its hit path.
- * Not for direct use.
+ * could not serve.  That section leaves for an element another process
+ * held last, which the library's hit path pops and marks as ours, so this
+ * is the whole pcpupool_alloc().  Not for direct use.
  */
 PCPUPOOL_EXPORT void *pcpupool__alloc_miss(struct pcpupool *pool, int flags)
 {
-	if (unlikely(!pool || (unsigned int)flags > PCPUPOOL_WAIT))
-		return alloc_einval();
-	return alloc_miss(pool, flags);   /* the inline section just missed */
+	return alloc_full(pool, flags);
 }
 
 /* The same, for programs built against inline ABI 1. */

@@ -361,7 +361,7 @@ static inline int slab_hit_pop(const struct slab_view *v, void **ret)
 
 	slab_compiler_barrier();
 	PCPUPOOL__POP_SECTION(slab_fast(v), v->rseq_off, offsetof(struct slab_view, rseq_cpus),
-			      off, slow);
+			      off, PCPUPOOL__POP_MARK_ALWAYS);
 	slab_compiler_barrier();
 	*ret = v->elems + off;
 	return 1;
