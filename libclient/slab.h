@@ -30,14 +30,19 @@
  *                spilled and discarded once committed.  allocs and frees
  *                follow: ops = allocs + frees, and count = frees - allocs +
  *                spliced - spilled - discarded (slab_cpu_counts()).
- *   offsets      the hit path turns a slot into a pointer with one add and
- *                a pointer into a slot with one subtract (the pool's
- *                elements span at most 4 GiB).  Pop checks the offset it
- *                hands out with one multiplication (pf_div below): the high
- *                half is the element's index, the low half says whether it
- *                is an element's start.  So free only checks the range, and
- *                an offset inside the pool that is not an element's start
- *                is discarded when it reaches the top of the slab.
+ *   offsets      the hit path turns a slot into a pointer with one add (the
+ *                pool's elements span at most 4 GiB).  A client maps the
+ *                pool with its first element on a 4 GiB boundary
+ *                (slab_map()), so the inline free stores an address's low
+ *                half, with no subtraction on the way from one pop's load
+ *                of a slot to the next push's store of it.  Pop checks the
+ *                offset it hands out with one multiplication and one
+ *                compare (div and bound below): the high half is the
+ *                element's index, the low half says whether it is the
+ *                start of an element of the pool.  So free only checks the
+ *                range, and an offset inside the pool that is not an
+ *                element's start is discarded when it reaches the top of
+ *                the slab.
  *   inbox N      a list of free elements, linked through slab_meta.next,
  *                packed with its length in one 64-bit word.  The daemon
  *                pushes refill batches into it (CAS); a client takes the
@@ -75,7 +80,9 @@
  * are ordered by the CPU itself and by the context switches between them.
  *
  * Ownership (what reclaiming a dead client's elements relies on): pop
- * writes the popper's id into slab_meta.owner inside its section; a spill
+ * writes the popper's id into slab_meta.owner inside its section (the
+ * inline pop of pcpupool.h only compares, and leaves an element that is
+ * not marked ours to the library's, which writes); a spill
  * writes the spiller's, a list take the taker's, before the element leaves
  * the slab or list; a list push writes 0.  So an element that is in no
  * slab, no list and not in the daemon's depot is held by its owner, or is
