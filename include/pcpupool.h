@@ -334,17 +334,17 @@ struct pcpupool__elem_bytes {
 		: slow)
 
 /* The push section: @elem given away at byte offset @off, or a jump to
- * @slow. */
-#define PCPUPOOL__PUSH_SECTION(f, roff, cpus, elem, off, slow)            \
+ * the label slow. */
+#define PCPUPOOL__PUSH_SECTION(f, roff, cpus, elem, off)                  \
 	__asm__ __volatile__ goto(                                         \
 		PCPUPOOL__SECTION_ENTER                                    \
 		"movq (%%rcx), %%rax\n\t"              /* count word */         \
 		"movl %%eax, %%edx\n\t"                                     \
 		"andl %[mask], %%edx\n\t"                                   \
 		"cmpl 8(%%rcx), %%edx\n\t"  /* count >= limit: slow path */ \
-		"jae %l[" #slow "]\n\t"                                      \
+		"jae %l[slow]\n\t"                                             \
 		"cmpl %[cap], %%edx\n\t"     /* a corrupt limit: no store */ \
-		"jae %l[" #slow "]\n\t"      /* past the slab's page */      \
+		"jae %l[slow]\n\t"             /* past the slab's page */      \
 		"movl %k[off], 192(%%rcx,%%rdx,4)\n\t" /* slots[count] */     \
 		"addq $" PCPUPOOL__PUSH_DELTA ", %%rax\n\t"                 \
 		"movq %%rax, (%%rcx)\n\t"              /* commit */             \
@@ -377,7 +377,7 @@ extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
 pcpupool__push(const struct pcpupool_fast *f, intptr_t roff, void *elem, uint32_t off)
 {
 	PCPUPOOL__PUSH_SECTION(f, roff, __builtin_offsetof(struct pcpupool_fast, pf_cpus),
-			       elem, off, slow);
+			       elem, off);
 	return 1;
 slow:
 	return 0;

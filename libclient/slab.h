@@ -380,7 +380,7 @@ static inline int slab_hit_push(const struct slab_view *v, void *elem, uint32_t 
 {
 	slab_compiler_barrier();
 	PCPUPOOL__PUSH_SECTION(slab_fast(v), v->rseq_off, offsetof(struct slab_view, rseq_cpus),
-			       elem, off, slow);
+			       elem, off);
 	slab_compiler_barrier();
 	return 1;
 slow:
