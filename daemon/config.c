@@ -11,6 +11,7 @@
  *     "socket": "/run/pcpupool/control.sock",
  *     "log_level": "info",
  *     "sweep_interval_ms": 50,
+ *     "refill_poll_us": 1000, "refill_poll_linger_ms": 100,
  *     "max_clients": 1024,
  *     "pools": [ { "name": "frames", "elem_size": 1024, "align": 64,
  *                  "min_nr": 64, "low_watermark": 16, "max_elems": 65536 } ]
@@ -262,12 +263,25 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 {
 	const char *sock = NULL, *level = NULL;
 	json_int_t sweep = CONFIG_DEFAULT_SWEEP_MS, maxc = PCP_MAX_CLIENTS;
+	json_int_t poll = CONFIG_DEFAULT_POLL_US, linger = CONFIG_DEFAULT_LINGER_MS;
 	json_t *pools = NULL, *admin = NULL, *sgroup = NULL;
 	json_error_t je;
 	char why[CONFIG_ERR_MAX];
 
-	if (json_unpack_ex(root, &je, JSON_STRICT, "{s?s, s?s, s?I, s?I, s?o, s?o, s?o}",
+	/* jansson's own message would not name the setting */
+	static const char *const ints[] = { "sweep_interval_ms", "refill_poll_us",
+					    "refill_poll_linger_ms", "max_clients" };
+	for (size_t i = 0; json_is_object(root) && i < sizeof(ints) / sizeof(ints[0]); i++) {
+		json_t *v = json_object_get(root, ints[i]);
+
+		if (v && !json_is_integer(v)) {
+			seterr(err, errlen, "%s: %s: must be an integer", path, ints[i]);
+			return -EINVAL;
+		}
+	}
+	if (json_unpack_ex(root, &je, JSON_STRICT, "{s?s, s?s, s?I, s?I, s?I, s?I, s?o, s?o, s?o}",
 			   "socket", &sock, "log_level", &level, "sweep_interval_ms", &sweep,
+			   "refill_poll_us", &poll, "refill_poll_linger_ms", &linger,
 			   "max_clients", &maxc, "pools", &pools, "admin_group", &admin,
 			   "socket_group", &sgroup) < 0) {
 		seterr(err, errlen, "%s: %s", path, je.text);
@@ -305,6 +319,18 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 		return -EINVAL;
 	}
 	cfg->sweep_ms = (uint32_t)sweep;
+	if (poll < 0 || poll > CONFIG_MAX_POLL_US) {
+		seterr(err, errlen, "%s: refill_poll_us: must be 0 (no polling)..%u", path,
+		       CONFIG_MAX_POLL_US);
+		return -EINVAL;
+	}
+	cfg->poll_us = (uint32_t)poll;
+	if (linger < 1 || linger > CONFIG_MAX_LINGER_MS) {
+		seterr(err, errlen, "%s: refill_poll_linger_ms: must be 1..%u", path,
+		       CONFIG_MAX_LINGER_MS);
+		return -EINVAL;
+	}
+	cfg->poll_linger_ms = (uint32_t)linger;
 	if (maxc < 1 || maxc > PCP_MAX_CLIENTS) {
 		seterr(err, errlen, "%s: max_clients: must be 1..%u", path, PCP_MAX_CLIENTS);
 		return -EINVAL;
@@ -366,6 +392,8 @@ int config_load(const char *path, bool must_exist, struct config **ret_cfg,
 		return -ENOMEM;
 	cfg->log_level = LOG_INFO;
 	cfg->sweep_ms = CONFIG_DEFAULT_SWEEP_MS;
+	cfg->poll_us = CONFIG_DEFAULT_POLL_US;
+	cfg->poll_linger_ms = CONFIG_DEFAULT_LINGER_MS;
 	cfg->max_clients = PCP_MAX_CLIENTS;
 	if (stat(path, &st) < 0) {
 		r = -errno;

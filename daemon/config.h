@@ -17,6 +17,10 @@
 #define CONFIG_DEFAULT_SWEEP_MS 50u
 #define CONFIG_MIN_SWEEP_MS     1u
 #define CONFIG_MAX_SWEEP_MS     60000u
+#define CONFIG_DEFAULT_POLL_US  1000u     /* refill_poll_us */
+#define CONFIG_MAX_POLL_US      1000000u
+#define CONFIG_DEFAULT_LINGER_MS 100u     /* refill_poll_linger_ms */
+#define CONFIG_MAX_LINGER_MS    60000u
 #define CONFIG_ERR_MAX          512
 
 /* One pool's parameters: from the config file or a create request. */
@@ -40,6 +44,8 @@ struct config {
 	char *socket_path;        /* NULL: PCP_DEFAULT_SOCKET */
 	int log_level;            /* syslog priority */
 	uint32_t sweep_ms;
+	uint32_t poll_us;         /* 0: never poll, every crossing sends */
+	uint32_t poll_linger_ms;  /* poll this long after the last request */
 	uint32_t max_clients;
 	bool has_admin_group, has_socket_group;
 	uint32_t admin_group;     /* gid whose members may create/resize/destroy */

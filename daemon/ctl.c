@@ -257,6 +257,9 @@ static void attach_read_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		pool_refill_cpu(p, m.cpu);
+		/* a client is crossing: poll its flags a while, so its next
+		 * crossings need no message */
+		pool_poll_heat(a->conn->ctl->d, p);
 	}
 }
 

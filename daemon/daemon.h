@@ -36,6 +36,12 @@ struct daemon {
 	struct ctl *ctl;
 
 	struct event *ev_sweep, *ev_status, *ev_term, *ev_int, *ev_hup;
+	/* the refill poll's clock: a periodic timerfd, running while a pool
+	 * polls its request flags (a kernel interval timer: nothing to re-arm
+	 * per loop iteration, unlike a libevent timeout) */
+	int poll_fd;
+	struct event *ev_poll;
+	uint32_t poll_armed_us;      /* its period, 0: stopped */
 	uint64_t watchdog_usec;      /* 0: no systemd watchdog */
 	struct timespec started;
 	uint64_t requests;

@@ -48,6 +48,7 @@ static void setup(void)
 	cfg.sweep_ms = 50;
 	d.cfg = &cfg;
 	d.nr_cpus = 2;
+	d.poll_fd = -1;
 	d.base = event_base_new();
 	if (!d.base || pool_create(&d, &pc, &p, err, sizeof(err)) < 0 ||
 	    ctl_bind(sock_path, &lfd) < 0 || ctl_open(&d, lfd) < 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
+#include <sys/timerfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -138,6 +139,16 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 		pool_sweep(p);
 }
 
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t expirations;
+
+	(void)what;
+	if (read(fd, &expirations, sizeof(expirations)) < 0)
+		return;   /* EAGAIN: disarmed meanwhile */
+	pool_poll_tick(arg);
+}
+
 static int arm_sweep(struct daemon *d)
 {
 	struct timeval tv = { d->cfg->sweep_ms / 1000, (d->cfg->sweep_ms % 1000) * 1000 };
@@ -249,7 +260,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
-	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH };
+	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH, .poll_fd = -1 };
 	const char *level = NULL;
 	char err[CONFIG_ERR_MAX];
 	bool check_only = false, bound = false;
@@ -331,6 +342,9 @@ int main(int argc, char **argv)
 	ctl_watch_holders(d.ctl);
 	d.ev_sweep = event_new(d.base, -1, EV_PERSIST, sweep_cb, &d);
 	d.ev_status = event_new(d.base, -1, EV_PERSIST, status_cb, &d);
+	d.poll_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d.poll_fd >= 0)
+		d.ev_poll = event_new(d.base, d.poll_fd, EV_READ | EV_PERSIST, poll_cb, &d);
 	/* WATCHDOG=1 from the loop itself, at half the interval: a stuck loop
 	 * stops the pings and systemd restarts us */
 	uint64_t status_us = 1000000;
@@ -344,7 +358,8 @@ int main(int argc, char **argv)
 	d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
 	d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
 	d.ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
-	if (!d.ev_sweep || !d.ev_term || !d.ev_int || !d.ev_hup || arm_sweep(&d) < 0 ||
+	if (!d.ev_sweep || !d.ev_poll || !d.ev_term || !d.ev_int || !d.ev_hup ||
+	    arm_sweep(&d) < 0 || event_add(d.ev_poll, NULL) < 0 ||
 	    event_add(d.ev_term, NULL) < 0 || event_add(d.ev_int, NULL) < 0 ||
 	    event_add(d.ev_hup, NULL) < 0) {
 		log_err("cannot set up events");
@@ -371,6 +386,10 @@ out:
 		event_free(d.ev_sweep);
 	if (d.ev_status)
 		event_free(d.ev_status);
+	if (d.ev_poll)
+		event_free(d.ev_poll);
+	if (d.poll_fd >= 0)
+		close(d.poll_fd);
 	if (d.ev_term)
 		event_free(d.ev_term);
 	if (d.ev_int)

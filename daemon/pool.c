@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@
 
 static int pool_reclaim_init(struct daemon *d, struct pool *p);
 static void holders_check(struct pool *p);
+static uint32_t pool_serve_raised(struct pool *p);
 
 #define POOL_GROW_MIN   64u
 #define POOL_CAP_MIN    32u
@@ -51,6 +53,9 @@ static void pool_quarantine(struct pool *p, const char *why, uint32_t cpu)
 		return;
 	p->quarantined = true;
 	atomic_store_explicit(&p->v.hdr->state, SLAB_STATE_QUARANTINED, memory_order_relaxed);
+	/* crossings send again (and get nothing: the pool is frozen) */
+	slab_poll_set(&p->v, false);
+	p->polling = false;
 	log_err("pool %s: shared memory corrupt (%s, cpu %u): quarantined, no further refills",
 		p->cfg.name, why, cpu);
 }
@@ -335,6 +340,10 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 	atomic_fetch_add(&p->v.hdr->generation, 1);
 	for (uint32_t c = 0; c < p->v.nr_cpus; c++)
 		slab_set_limits(&p->v, c, p->cfg.low_watermark, pool_limit(p));
+	/* a daemon that died polling left the flag up: its clients' quiet
+	 * requests are served here, and from now on they send */
+	slab_poll_set(&p->v, false);
+	pool_serve_raised(p);
 	pool_link(d, p);
 	*ret_pool = p;
 	return 0;
@@ -410,6 +419,9 @@ void pool_client_remove(struct pool *p, uint32_t id)
  */
 void pool_shutdown(struct pool *p)
 {
+	if (p->polling)
+		slab_poll_set(&p->v, false);   /* nobody polls until the next start */
+	p->polling = false;
 	if (p->st)
 		p->st->clean = 1;
 }
@@ -696,7 +708,8 @@ int pool_resize(struct pool *p, uint32_t min_nr, uint32_t low_watermark)
 
 /**
  * pool_sweep() - the periodic pass: take spills back, refill reserves under
- * their low watermark (covers lost requests), trim reserves far above
+ * their low watermark and serve raised request flags (covers lost
+ * requests), trim reserves far above
  * min_nr, check the slab descriptors.
  * @p: the pool.
  *
@@ -722,6 +735,9 @@ void pool_sweep(struct pool *p)
 		if (slab_level(&p->v, c) < p->cfg.low_watermark)
 			pool_refill_cpu(p, c);
 	}
+	/* a request raised for a poll that has ended (or lost with its
+	 * message): served here at the latest */
+	pool_serve_raised(p);
 	/* the spare is only ever walked by the inbox it lands on: check its
 	 * word here, then restock it */
 	uint64_t w = atomic_load_explicit(&p->v.hdr->spare, memory_order_relaxed);
@@ -732,6 +748,99 @@ void pool_sweep(struct pool *p)
 	}
 	pool_restock_spare(p);
 	holders_check(p);
+}
+
+/* Serve every CPU whose request flag is up.  Return how many. */
+static uint32_t pool_serve_raised(struct pool *p)
+{
+	uint32_t n = 0;
+
+	for (uint32_t c = 0; c < p->v.nr_cpus && !p->quarantined; c++)
+		if (slab_request_raised(&p->v, c)) {
+			pool_refill_cpu(p, c);
+			n++;
+		}
+	p->polled += n;
+	return n;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Run the poll's timerfd every @us (0: stop it). */
+static void poll_arm(struct daemon *d, uint32_t us)
+{
+	struct itimerspec its = {
+		.it_interval = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 },
+		.it_value = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 },
+	};
+
+	if (d->poll_armed_us == us)
+		return;
+	if (timerfd_settime(d->poll_fd, 0, &its, NULL) < 0) {
+		log_warning("refill poll: timerfd_settime: %s", strerror(errno));
+		return;
+	}
+	d->poll_armed_us = us;
+}
+
+/**
+ * pool_poll_heat() - a request came for @p: poll its CPUs' request flags
+ * every refill_poll_us for the next refill_poll_linger_ms, and tell its
+ * clients that a crossing the spare covered need not send.
+ * @d: daemon.
+ * @p: the pool.
+ *
+ * A client that crosses its watermark after each of the daemon's refills
+ * then sends nothing: the refill it needs is the spare's, which the poll
+ * restocks.  Idle, the daemon does not poll (it stops after the linger).
+ *
+ * Context: event loop.
+ */
+void pool_poll_heat(struct daemon *d, struct pool *p)
+{
+	if (!d->ev_poll || !d->cfg->poll_us || p->quarantined)
+		return;
+	p->poll_until_ns = mono_ns() + (uint64_t)d->cfg->poll_linger_ms * 1000000u;
+	if (!p->polling)
+		slab_poll_set(&p->v, true);
+	p->polling = true;
+	poll_arm(d, d->cfg->poll_us);
+}
+
+/**
+ * pool_poll_tick() - the poll timer: serve the raised request flags of
+ * every polling pool; a pool whose linger has passed stops polling (and
+ * looks at its flags once more after telling its clients, so none is left
+ * behind).  Re-arms itself while any pool polls.
+ * @d: daemon.
+ *
+ * Context: event loop timer.
+ */
+void pool_poll_tick(struct daemon *d)
+{
+	uint64_t now = mono_ns();
+	bool again = false;
+
+	for (struct pool *p = d->pools; p; p = p->next) {
+		if (!p->polling)
+			continue;
+		if (pool_serve_raised(p))
+			p->poll_until_ns = now + (uint64_t)d->cfg->poll_linger_ms * 1000000u;
+		if (d->cfg->poll_us && !p->quarantined && now < p->poll_until_ns) {
+			again = true;
+			continue;
+		}
+		slab_poll_set(&p->v, false);
+		p->polling = false;
+		pool_serve_raised(p);
+	}
+	poll_arm(d, again ? d->cfg->poll_us : 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1182,6 +1291,8 @@ void pool_free(struct pool *p)
 {
 	if (!p)
 		return;
+	if (p->polling)
+		slab_poll_set(&p->v, false);
 	if (p->base != MAP_FAILED && p->base)
 		munmap(p->base, p->v.map_size ? p->v.map_size : SLAB_HDR_SIZE);
 	if (p->memfd >= 0)
@@ -1315,7 +1426,7 @@ json_t *pool_stats_json(struct pool *p)
 
 		slab_cpu_counts(&p->v, c, &allocs, &frees);
 		json_t *e = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-				      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				      PCP_F_CPU, (int)c, "slab", (json_int_t)cnt,
 				      "inbox", (json_int_t)in, "outbox", (json_int_t)out,
 				      "level", (json_int_t)cnt + in,
@@ -1328,6 +1439,7 @@ json_t *pool_stats_json(struct pool *p)
 				      "from_spare", (json_int_t)atomic_load(&s->from_spare),
 				      "refill_requests", (json_int_t)atomic_load(&s->refill_requests),
 				      "refill_coalesced", (json_int_t)atomic_load(&s->refill_coalesced),
+				      "refill_quiet", (json_int_t)atomic_load(&s->refill_quiet),
 				      "refills_served", (json_int_t)cs->served,
 				      "refilled", (json_int_t)cs->refilled,
 				      "drained", (json_int_t)cs->drained,
@@ -1368,11 +1480,14 @@ json_t *pool_stats_json(struct pool *p)
 						     "uid", (json_int_t)p->clients[i].uid));
 	if (!att || json_object_set_new(o, "attached", att) < 0)
 		goto fail;
-	json_t *n = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_t *n = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			      " s:I}",
+			      "polling", p->polling,
 			      "reserved", (json_int_t)reserved,
 			      "spare", (json_int_t)slab_list_len(atomic_load_explicit(
 					&p->v.hdr->spare, memory_order_relaxed)),
 			      "spare_stocked", (json_int_t)p->spare_stocked,
+			      "polled", (json_int_t)p->polled,
 			      "published", (json_int_t)p->published,
 			      "grown_bytes", (json_int_t)slab_bytes_for(p->v.hdr, p->published),
 			      "depot", (json_int_t)p->st->depot_n,

@@ -142,6 +142,12 @@ struct pool {
 	uint64_t trimmed;            /* elements taken back from inboxes */
 	uint64_t shortfalls;         /* refills the depot could not cover */
 	uint64_t spare_stocked;      /* elements moved depot -> spare */
+	/* polling: after a request, the daemon looks at the CPUs' request
+	 * flags every refill_poll_us until refill_poll_linger_ms pass without
+	 * one, and clients whose crossing the spare covered send nothing */
+	bool polling;
+	uint64_t poll_until_ns;      /* CLOCK_MONOTONIC */
+	uint64_t polled;             /* raised flags the poll served */
 };
 
 int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
@@ -165,6 +171,8 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu);
 int pool_refill_all(struct pool *p, uint64_t *ret_moved);
 int pool_resize(struct pool *p, uint32_t min_nr, uint32_t low_watermark);
 void pool_sweep(struct pool *p);
+void pool_poll_heat(struct daemon *d, struct pool *p);
+void pool_poll_tick(struct daemon *d);
 json_t *pool_summary_json(const struct pool *p);
 json_t *pool_stats_json(struct pool *p);
 

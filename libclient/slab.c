@@ -739,21 +739,53 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Raise @s's pending flag.  True if this caller raised it and so sends the
- * request; false if one is already out (coalesced). */
+/* Raise @s's request flag for a message: true if the caller sends it,
+ * false if one is already on its way (coalesced).  A flag raised quietly
+ * (slab_request_quiet()) is taken over: the reserve needs more than the
+ * poll's pace now. */
 static bool slab_request(const struct slab_view *v, struct slab *s)
 {
 	(void)v;
-	/* acq_rel: orders this exchange after the level we read and before
+	/* seq_cst: orders this exchange after the level we read and before
 	 * the request; pairs with the daemon's store of 0 in
 	 * slab_claim_request(), which it makes before reading levels */
-	if (atomic_exchange_explicit(&s->refill_pending, 1, memory_order_acq_rel)) {
+	uint32_t old = atomic_exchange_explicit(&s->refill_pending, SLAB_REQ_SENT,
+						memory_order_seq_cst);
+
+	if (old == SLAB_REQ_SENT) {
+		atomic_fetch_add_explicit(&s->refill_coalesced, 1, memory_order_relaxed);
+		return false;
+	}
+	if (old == 0)
+		atomic_store_explicit(&s->pending_since_ns, now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->refill_requests, 1, memory_order_relaxed);
+	return true;
+}
+
+/* A request the spare has already covered: raise the flag quietly, and
+ * send nothing while the daemon polls the flags.  True if the caller
+ * must send after all (the daemon does not poll).
+ *
+ * The daemon stops polling by storing 0 and then reading every flag
+ * (slab_poll_set(), slab_request_raised()); this side raises the flag and
+ * then reads polling, both seq_cst, so at least one of the two sees the
+ * other and no request is left unserved. */
+static bool slab_request_quiet(const struct slab_view *v, struct slab *s)
+{
+	uint32_t none = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&s->refill_pending, &none, SLAB_REQ_QUIET,
+						     memory_order_seq_cst,
+						     memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&s->refill_coalesced, 1, memory_order_relaxed);
 		return false;
 	}
 	atomic_store_explicit(&s->pending_since_ns, now_ns(), memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->refill_requests, 1, memory_order_relaxed);
-	return true;
+	if (atomic_load_explicit(&v->hdr->polling, memory_order_seq_cst)) {
+		atomic_fetch_add_explicit(&s->refill_quiet, 1, memory_order_relaxed);
+		return false;
+	}
+	return slab_request(v, s);
 }
 
 /**
@@ -806,16 +838,25 @@ static uint32_t take_spare(const struct slab_view *v, uint32_t c)
  * @c: slab index.
  * @level: the reserve's level.
  *
+ * When the spare brought the reserve back to its watermark, the request
+ * is raised quietly: while the daemon polls, its next poll serves it and
+ * nothing is sent.
+ *
  * Context: async-signal-safe, lock-free, no syscall.
- * Return: @c if the caller must send the request, -1 if one is pending.
+ * Return: @c if the caller must send the request, -1 if one is pending or
+ * left to the daemon's poll.
  */
 int slab_low_refill(const struct slab_view *v, uint32_t c, uint32_t level)
 {
 	uint32_t min_nr = atomic_load_explicit(&v->hdr->min_nr, memory_order_relaxed);
+	struct slab *s = slab_of(v, c);
+	uint32_t got = 0;
 
 	if (min_nr > level)
-		take_spare(v, c);
-	return slab_request(v, slab_of(v, c)) ? (int)c : -1;
+		got = take_spare(v, c);
+	if (got && level + got >= __atomic_load_n(&s->low, __ATOMIC_RELAXED))
+		return slab_request_quiet(v, s) ? (int)c : -1;
+	return slab_request(v, s) ? (int)c : -1;
 }
 
 /* Splice buf[0..n) (element indices) into the current CPU's slab; what
@@ -1091,6 +1132,38 @@ uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t ta
 	atomic_thread_fence(memory_order_seq_cst);
 	uint32_t level = slab_level(v, cpu);
 	return target > level ? target - level : 0;
+}
+
+/**
+ * slab_request_raised() - whether CPU @cpu's request flag is up (a
+ * request is out, or a crossing left it to the daemon's poll).
+ * @v: pool view.
+ * @cpu: slab index.
+ *
+ * Context: daemon.
+ */
+bool slab_request_raised(const struct slab_view *v, uint32_t cpu)
+{
+	return atomic_load_explicit(&slab_of(v, cpu)->refill_pending, memory_order_seq_cst);
+}
+
+/**
+ * slab_poll_set() - tell the clients whether the daemon polls the request
+ * flags (slab_hdr.polling).
+ * @v: pool view.
+ * @on: true from now on, false: from now on every crossing sends.
+ *
+ * Turning it off, the caller must then look at every flag once more
+ * (slab_request_raised()): the store and the fence here order that look
+ * after the store, against a client's raise-then-read in
+ * slab_request_quiet().
+ *
+ * Context: daemon.
+ */
+void slab_poll_set(const struct slab_view *v, bool on)
+{
+	atomic_store_explicit(&v->hdr->polling, on, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 /**

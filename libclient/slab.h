@@ -60,7 +60,9 @@
  *                and asks for an async refill
  *                (refill_pending is set with one exchange, so a burst sends
  *                one request); the daemon restocks the spare and tops the
- *                reserve up.
+ *                reserve up.  While the daemon polls the flags
+ *                (slab_hdr.polling), a crossing the spare covered sends
+ *                nothing: no syscall at all.
  *
  * Lists are only ever pushed onto (CAS linking the pushed chain to the head
  * it read) and taken whole (exchange with empty).  A push whose CAS succeeds
@@ -159,6 +161,13 @@ struct slab_hdr {
 	 * daemon (which restocks the spare): a refill that waits for no
 	 * wake-up.  At most min_nr and SLAB_BATCH_MAX elements. */
 	_Atomic uint64_t spare;
+	/* non-zero while the daemon polls the CPUs' refill_pending flags (it
+	 * received a request lately): a crossing that the spare covered then
+	 * raises its flag and sends nothing; the poll serves it.  The daemon
+	 * stores 0, then looks at every flag once more (seq_cst both ways, see
+	 * slab_request_quiet()), so no request is left behind.  0 in pools an
+	 * older daemon formatted: their clients always send. */
+	_Atomic uint64_t polling;
 };
 
 enum slab_state { SLAB_STATE_OK = 0, SLAB_STATE_QUARANTINED = 1, SLAB_STATE_DESTROYED = 2 };
@@ -174,7 +183,7 @@ struct slab {
 	uint8_t pad0[SLAB_CACHELINE - 20];
 	/* line 1: daemon -> clients, and the slow paths' counters */
 	_Atomic uint64_t inbox;            /* slab_list word */
-	_Atomic uint32_t refill_pending;   /* 1 while an async request is out */
+	_Atomic uint32_t refill_pending;   /* 0, or SLAB_REQ_SENT / SLAB_REQ_QUIET */
 	uint32_t pad1a;
 	_Atomic uint64_t refill_requests;  /* requests sent (not coalesced) */
 	_Atomic uint64_t refill_coalesced; /* crossings that found one pending */
@@ -187,9 +196,16 @@ struct slab {
 	_Atomic uint64_t spilled;          /* elements spilled out (committed) */
 	_Atomic uint64_t discarded;        /* slots dropped as not elements */
 	_Atomic uint64_t from_spare;       /* elements taken from the spare */
-	uint8_t pad2[SLAB_CACHELINE - 32];
+	_Atomic uint64_t refill_quiet;     /* requests left to the daemon's poll */
+	uint8_t pad2[SLAB_CACHELINE - 40];
 	uint32_t slots[];                  /* cap entries: element offsets */
 };
+
+/* slab.refill_pending: a message is on its way to the daemon; or the
+ * request is raised for the daemon's poll only (slab_hdr.polling), and a
+ * client that finds the reserve short again sends the message after all */
+#define SLAB_REQ_SENT      1u
+#define SLAB_REQ_QUIET     2u
 
 #define SLAB_CW_COUNT(w)   ((uint32_t)((w) & 0xffffu))
 #define SLAB_CW_OPS(w)     ((w) >> 16)
@@ -501,6 +517,8 @@ void slab_cpu_counts(const struct slab_view *v, uint32_t cpu, uint64_t *ret_allo
 void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint32_t limit);
 uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target,
 			    uint64_t *ret_wait_ns);
+bool slab_request_raised(const struct slab_view *v, uint32_t cpu);
+void slab_poll_set(const struct slab_view *v, bool on);
 int slab_refill(const struct slab_view *v, uint32_t cpu, const uint32_t *idx, uint32_t n);
 int slab_drain_outbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
 		      uint32_t max, uint32_t *ret_n);

@@ -330,6 +330,164 @@ static void test_low_watermark_sends_one_coalesced_request(void **state)
 	pcpupool_disconnect(c);
 }
 
+/* ---- the daemon polls: crossings the spare covered send nothing ---- */
+
+/* Allocate on the current CPU (pinned to @cpu) until an allocation takes
+ * the pool's spare (the level goes up instead of down) or fails; the
+ * elements go to held[*n...].  Return whether the spare landed. */
+static bool cross_watermark(struct pcpupool *p, int cpu, void **held, int *n, int max)
+{
+	int prev = pcpupool_nr_elems_cpu(p, cpu);
+
+	while (*n < max) {
+		void *e = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+		int lvl;
+
+		if (!e)
+			return false;
+		held[(*n)++] = e;
+		lvl = pcpupool_nr_elems_cpu(p, cpu);
+		if (lvl > prev - 1)
+			return true;
+		prev = lvl;
+	}
+	return false;
+}
+
+static json_int_t cpu_stat_now(struct pcpupool_client *c, const char *name, int cpu,
+			       const char *key)
+{
+	json_t *s = e2e_pool_stats(c, name);
+	json_int_t v = cpu < 0 ? e2e_stat(s, key) : e2e_cpu_stat(s, cpu, key);
+
+	json_decref(s);
+	return v;
+}
+
+static bool pool_polling_now(struct pcpupool_client *c, const char *name)
+{
+	json_t *s = e2e_pool_stats(c, name);
+	bool on = json_is_true(json_object_get(s, "polling"));
+
+	if (!json_is_boolean(json_object_get(s, "polling")))
+		fail_msg("stats: no boolean \"polling\"");
+	json_decref(s);
+	return on;
+}
+
+static void test_crossings_while_the_daemon_polls_send_nothing(void **state)
+{
+	struct e2e *e = *state;
+	struct pcpupool_create_opts o = { .sz = sizeof(o), .low_watermark = 16 };
+	struct pcpupool_client *c;
+	struct pcpupool *p;
+	char name[E2E_NAME_LEN];
+	enum { min_nr = 64, max_held = 4096 };
+	int cpu0 = e2e_first_cpu(), n = 0;
+	void **held = calloc(max_held, sizeof(*held));
+
+	/* a linger no slow build outlasts: polling stops only when told */
+	e2e_stop(e);
+	e2e_start(e, "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 60000,");
+	c = e2e_client(e);
+	assert_non_null(held);
+	p = pcpupool_create_opts(c, e2e_name(e, "poll", name), min_nr, 64, 64, &o);
+	assert_non_null(p);
+	e2e_pin(cpu0);
+	assert_false(pool_polling_now(c, name));
+
+	/* the first crossing sends: nobody polls yet */
+	assert_true(cross_watermark(p, cpu0, held, &n, max_held));
+	assert_true(e2e_poll(cpu_stat_now(c, name, -1, "refill_messages") == 1, E2E_POLL_MS));
+	assert_true(e2e_poll(pool_polling_now(c, name), E2E_POLL_MS));
+	assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_requests"), 1);
+	assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_quiet"), 0);
+	assert_true(e2e_poll(cpu_stat_now(c, name, -1, "spare") == min_nr, E2E_POLL_MS));
+
+	/* two more: raised in shared memory, no message; the poll restocks
+	 * the spare each time (else the next crossing would find it empty) */
+	for (int k = 1; k <= 2; k++) {
+		json_int_t polled = cpu_stat_now(c, name, -1, "polled");
+
+		assert_true(cross_watermark(p, cpu0, held, &n, max_held));
+		assert_true(e2e_poll(cpu_stat_now(c, name, -1, "polled") > polled, E2E_POLL_MS));
+		assert_true(e2e_poll(cpu_stat_now(c, name, -1, "spare") == min_nr, E2E_POLL_MS));
+		assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_quiet"), k);
+		assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_requests"), 1);
+		assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_coalesced"), 0);
+		assert_int_equal(cpu_stat_now(c, name, -1, "refill_messages"), 1);
+	}
+
+	/* a quiet crossing the poll cannot serve (the daemon is stopped), then
+	 * the reserve runs dry: that allocation sends the message after all,
+	 * and the refill comes as soon as the daemon runs */
+	e2e_daemon_pause(e);
+	assert_true(cross_watermark(p, cpu0, held, &n, max_held));
+	while (n < max_held && (held[n] = pcpupool_alloc(p, PCPUPOOL_NOWAIT)) != NULL)
+		n++;
+	assert_true(n < max_held);
+	e2e_daemon_resume(e);
+	assert_true(e2e_poll(cpu_stat_now(c, name, -1, "refill_messages") == 2, E2E_POLL_MS));
+	assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_quiet"), 3);
+	assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_requests"), 2);
+	assert_true(e2e_poll(pcpupool_nr_elems_cpu(p, cpu0) >= min_nr, E2E_POLL_MS));
+
+	while (n > 0)
+		pcpupool_free(held[--n], p);
+	e2e_unpin();
+	e2e_expect_conserved(c, name);
+	assert_int_equal(pcpupool_destroy(p), 0);
+	pcpupool_disconnect(c);
+	free(held);
+}
+
+/* Polling stops after the linger, and then a crossing sends again; with
+ * refill_poll_us 0 the daemon never polls. */
+static void test_polling_stops_after_its_linger(void **state)
+{
+	struct e2e *e = *state;
+	struct pcpupool_create_opts o = { .sz = sizeof(o), .low_watermark = 16 };
+	struct pcpupool_client *c;
+	struct pcpupool *p;
+	char name[E2E_NAME_LEN];
+	enum { min_nr = 64, max_held = 4096 };
+	int cpu0 = e2e_first_cpu(), n = 0;
+	void **held = calloc(max_held, sizeof(*held));
+
+	assert_non_null(held);
+	for (int pass = 0; pass < 2; pass++) {
+		bool never = pass == 1;
+
+		e2e_stop(e);
+		e2e_start(e, never ? "\"refill_poll_us\": 0," :
+				     "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 30,");
+		c = e2e_client(e);
+		p = pcpupool_create_opts(c, e2e_name(e, "linger", name), min_nr, 64, 64, &o);
+		assert_non_null(p);
+		e2e_pin(cpu0);
+		for (int k = 1; k <= 3; k++) {
+			assert_true(cross_watermark(p, cpu0, held, &n, max_held));
+			assert_true(e2e_poll(cpu_stat_now(c, name, -1, "refill_messages") == k,
+					     E2E_POLL_MS));
+			/* polling (if at all) ends 30 ms after the last request */
+			assert_true(e2e_poll(!pool_polling_now(c, name), E2E_POLL_MS));
+			assert_true(e2e_poll(cpu_stat_now(c, name, -1, "spare") == min_nr,
+					     E2E_POLL_MS));
+			while (n > 0)
+				pcpupool_free(held[--n], p);
+		}
+		assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_quiet"), 0);
+		assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_requests"), 3);
+		if (never)
+			assert_int_equal(cpu_stat_now(c, name, -1, "polled"), 0);
+		e2e_unpin();
+		e2e_expect_conserved(c, name);
+		assert_int_equal(pcpupool_destroy(p), 0);
+		pcpupool_disconnect(c);
+	}
+	free(held);
+}
+
 /* ---- resize with another client attached ---- */
 
 enum { OBSERVER_QUIT = 0, OBSERVER_CHECK = 1 };
@@ -1346,6 +1504,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_low_watermark_sends_one_coalesced_request,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crossings_while_the_daemon_polls_send_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_polling_stops_after_its_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resize_up_and_down_with_clients_attached,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_elements_aligned_full_size_and_unique,

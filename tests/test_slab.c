@@ -370,6 +370,61 @@ static void test_crossing_takes_the_spare_at_once(void **state)
 	assert_int_equal(atomic_load(&s->from_spare), 31);
 }
 
+/* While the daemon polls, a crossing the spare covered raises its flag
+ * quietly (no message); the allocation that then finds the reserve short
+ * takes the request over and sends it; once the daemon has stopped
+ * polling, a crossing sends again. */
+static void test_quiet_request_while_the_daemon_polls(void **state)
+{
+	struct testpool *tp = *state;
+	struct slab *s = slab_of(&tp->v, 0);
+	uint32_t idx[31];
+	uint64_t waited;
+	int rc = -1;
+
+	for (uint32_t i = 0; i < 31; i++)
+		idx[i] = 500 + i;
+	assert_int_equal(slab_list_push(&tp->v, &tp->v.hdr->spare, idx, 31), 0);
+	atomic_store(&tp->v.hdr->min_nr, 40);
+	slab_set_limits(&tp->v, 0, 10, CAP);
+	refill_range(tp, 0, 0, 40);
+	slab_poll_set(&tp->v, true);
+	for (int i = 0; i < 31; i++) {
+		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+		assert_int_equal(rc, -1);                  /* nothing to send */
+	}
+	assert_int_equal(slab_level(&tp->v, 0), 40);       /* the spare landed */
+	assert_true(slab_request_raised(&tp->v, 0));
+	assert_int_equal(atomic_load(&s->refill_pending), SLAB_REQ_QUIET);
+	assert_int_equal(atomic_load(&s->refill_quiet), 1);
+	assert_int_equal(atomic_load(&s->refill_requests), 0);
+	/* the spare is gone: the next crossing needs the daemon now */
+	for (int i = 0; i < 30; i++) {
+		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+		assert_int_equal(rc, -1);
+	}
+	assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+	assert_int_equal(rc, 0);                           /* sent after all */
+	assert_int_equal(atomic_load(&s->refill_pending), SLAB_REQ_SENT);
+	assert_int_equal(atomic_load(&s->refill_requests), 1);
+	assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+	assert_int_equal(rc, -1);                          /* coalesced */
+	assert_int_equal(atomic_load(&s->refill_coalesced), 1);
+	/* the daemon serves it and stops polling: a crossing sends again */
+	assert_int_equal(slab_claim_request(&tp->v, 0, 40, &waited), 40 - 8);
+	assert_false(slab_request_raised(&tp->v, 0));
+	slab_poll_set(&tp->v, false);
+	assert_int_equal(slab_list_push(&tp->v, &tp->v.hdr->spare, idx, 31), 0);
+	refill_range(tp, 0, 0, 10);
+	assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);   /* 17 left */
+	while (rc < 0 && slab_level(&tp->v, 0) >= 10)
+		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
+	assert_int_equal(rc, 0);
+	assert_int_equal(atomic_load(&s->refill_pending), SLAB_REQ_SENT);
+	assert_int_equal(atomic_load(&s->refill_quiet), 1);
+	assert_int_equal(atomic_load(&s->refill_requests), 2);
+}
+
 #ifdef PCPUPOOL_HAVE_SECTIONS
 /* PCPUPOOL__CHECK_OFF_TO() of pcpupool.h, run on its own: the index of
  * the element at @off, or SLAB_NIL where the sections would leave. */
@@ -558,6 +613,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_lists_are_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_more_than_buffer_puts_back_rest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crossing_takes_the_spare_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_request_while_the_daemon_polls, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_free_of_a_non_element_is_dropped, setup, teardown),
 		cmocka_unit_test(test_offset_check_is_exact),
 		cmocka_unit_test_setup_teardown(test_counts_are_derived_exactly, setup, teardown),

@@ -841,6 +841,8 @@ static const struct prom_metric prom_pool[] = {
 	  "Free elements held by the daemon, outside every reserve." },
 	{ "refill_messages", NULL, "pcpupool_pool_refill_messages_total", PROM_COUNTER, 0,
 	  "Refill request messages received from clients." },
+	{ "polled", NULL, "pcpupool_pool_polled_requests_total", PROM_COUNTER, 0,
+	  "Raised refill requests the daemon's poll served." },
 	{ "bad_messages", NULL, "pcpupool_pool_bad_messages_total", PROM_COUNTER, 0,
 	  "Malformed refill messages ignored." },
 	{ "refills", NULL, "pcpupool_pool_refills_total", PROM_COUNTER, 0,
@@ -880,6 +882,8 @@ static const struct prom_metric prom_cpu[] = {
 	  "Asynchronous refill requests sent for this CPU." },
 	{ "refill_coalesced", NULL, "pcpupool_cpu_refill_coalesced_total", PROM_COUNTER, 0,
 	  "Low-watermark crossings that found a request already pending." },
+	{ "refill_quiet", NULL, "pcpupool_cpu_refill_quiet_total", PROM_COUNTER, 0,
+	  "Refill requests raised for the daemon's poll, with no message sent." },
 	{ "refills_served", NULL, "pcpupool_cpu_refills_served_total", PROM_COUNTER, 0,
 	  "Refills of this CPU's reserve that moved elements." },
 	{ "refilled", NULL, "pcpupool_cpu_refilled_elements_total", PROM_COUNTER, 0,
@@ -1018,6 +1022,15 @@ static void prom_pools_out(FILE *f, json_t *pools, bool cpus)
 
 		prom_sample(f, "pcpupool_pool_quarantined", PROM_GAUGE,
 			    "1 if the pool is quarantined (corrupt shared memory), else 0.",
+			    &started, (const char *const[]){ "pool", jstr(p, "name"), NULL }, q, 0);
+		json_decref(q);
+	}
+	started = false;
+	json_array_foreach(pools, i, p) {
+		json_t *q = json_integer(json_is_true(json_object_get(p, "polling")));
+
+		prom_sample(f, "pcpupool_pool_polling", PROM_GAUGE,
+			    "1 while the daemon polls the pool's refill request flags, else 0.",
 			    &started, (const char *const[]){ "pool", jstr(p, "name"), NULL }, q, 0);
 		json_decref(q);
 	}
