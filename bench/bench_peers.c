@@ -90,7 +90,9 @@
  * their own in the same daemon; see refill_figures()): the cost of a
  * NOWAIT miss with every reserve dry; the time from the allocation that
  * takes a CPU's reserve under its low watermark to the refill showing in
- * the reserve, with 1 client and with 8 client processes; the rate a
+ * the reserve (the pool's spare lands in that allocation; its request goes
+ * as a message, or is left to the daemon's poll), with 1 client and with 8
+ * client processes; the rate a
  * producer sustains from a 64-element reserve while a consumer on the
  * other CPU frees everything (elements come back only through the daemon).
  *
@@ -2686,6 +2688,9 @@ struct lat {
 	uint32_t lost;
 	uint32_t dry;
 	uint32_t unseen;
+	/* the pools' own counts over the run: crossings whose request went
+	 * as a message, and those raised for the daemon's poll only */
+	uint64_t sent, quiet;
 };
 
 struct refill_figs {
@@ -2757,6 +2762,26 @@ static struct pcpupool *refill_pool(struct bench *b, const char *tag, int min_nr
 
 	snprintf(name, len, "%s-%s", b->d.prefix, tag);
 	return pcpupool_create_opts(b->d.client, name, min_nr, 64, CACHELINE, &co);
+}
+
+/* Add pool @name's refill_requests and refill_quiet, summed over its
+ * CPUs, to @l (from the daemon's stats). */
+static void lat_add_requests(struct bench *b, const char *name, struct lat *l)
+{
+	char *text = pcpupool_stats_json(b->d.client, name);
+	json_t *root = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *pool = json_array_get(json_object_get(json_object_get(root, "stats"),
+						      "pools"), 0);
+	json_t *cpu;
+	size_t i;
+
+	json_array_foreach(json_object_get(pool, "cpus"), i, cpu) {
+		l->sent += (uint64_t)json_integer_value(json_object_get(cpu,
+								      "refill_requests"));
+		l->quiet += (uint64_t)json_integer_value(json_object_get(cpu, "refill_quiet"));
+	}
+	json_decref(root);
+	free(text);
 }
 
 /* Wait until CPU @cpu's reserve of @pool holds @want (cpu < 0: the whole
@@ -3001,6 +3026,8 @@ static void refill_many(struct bench *b, struct refill_figs *f, uint32_t rounds)
 			f->many.unseen += l->unseen;
 		}
 	}
+	for (int i = 0; i < started; i++)
+		lat_add_requests(b, names[i], &f->many);
 out:
 	for (int i = 0; i < REFILL_CLIENTS; i++)
 		if (pools[i] && pcpupool_destroy(pools[i]) < 0)
@@ -3209,8 +3236,10 @@ static void refill_figures(struct bench *b, struct refill_figs *f)
 			why_add(f, "1 client: pcpupool_create(%s): %s", name, strerror(errno));
 		else if (wait_level(pool, b->cpus[0], REFILL_MIN_NR, REFILL_FILL_MS) < 0)
 			why_add(f, "1 client: pool %s never filled", name);
-		else
+		else {
 			refill_cross(pool, b->cpus[0], REFILL_LOW, rounds, b->hz, one, &f->one);
+			lat_add_requests(b, name, &f->one);
+		}
 		if (pool && pcpupool_destroy(pool) < 0)
 			pcpupool_close(pool);
 	}
@@ -3246,6 +3275,10 @@ static void print_lat_row(const char *what, const struct lat *l, double scale,
 	if (l->unseen)
 		printf(", %u unseen", l->unseen);
 	printf(")  %s: %s\n", target, met ? "met" : "MISSED");
+	if (l->sent + l->quiet)
+		printf("  %-40s %llu by message, %llu raised for the daemon's poll "
+		       "(no syscall)\n", "    requests of those crossings",
+		       (unsigned long long)l->sent, (unsigned long long)l->quiet);
 }
 
 static void print_refill(const struct refill_figs *f)
@@ -3268,7 +3301,7 @@ static void print_refill(const struct refill_figs *f)
 		      lat_q(&f->many, 0.99) <= TARGET_REFILL_US * 1e3);
 	if (f->wake.n)
 		printf("  %-40s p50 %8.2f us  p99 %8.2f us  max %9.2f us  (%u)  the floor of "
-		       "any async refill here\n", "baseline: datagram wakes a sleeper",
+		       "a refill that waits for the daemon\n", "baseline: datagram wakes a sleeper",
 		       lat_q(&f->wake, 0.5) / 1e3, lat_q(&f->wake, 0.99) / 1e3,
 		       f->wake.v[f->wake.n - 1] / 1e3, f->wake.n);
 	if (f->draw_ms) {
@@ -3289,11 +3322,12 @@ static json_t *json_latset(const struct lat *l, double scale)
 	if (!l->n)
 		return json_pack("{s:i, s:i, s:i, s:i}", "n", 0, "lost", (int)l->lost,
 				 "ran_dry", (int)l->dry, "unseen", (int)l->unseen);
-	return json_pack("{s:f, s:f, s:f, s:f, s:i, s:i, s:i, s:i}",
+	return json_pack("{s:f, s:f, s:f, s:f, s:i, s:i, s:i, s:i, s:I, s:I}",
 			 "p50", lat_q(l, 0.5) / scale, "p90", lat_q(l, 0.9) / scale,
 			 "p99", lat_q(l, 0.99) / scale, "max", l->v[l->n - 1] / scale,
 			 "n", (int)l->n, "lost", (int)l->lost, "ran_dry", (int)l->dry,
-			 "unseen", (int)l->unseen);
+			 "unseen", (int)l->unseen, "requests_sent", (json_int_t)l->sent,
+			 "requests_quiet", (json_int_t)l->quiet);
 }
 
 static json_t *json_refill(const struct refill_figs *f)
@@ -3833,8 +3867,11 @@ static void usage(FILE *out)
 "\n"
 "Refill figures (pcpupool alone, after the table): the cost of a NOWAIT\n"
 "allocation when every reserve is dry; the time from the allocation that\n"
-"takes a CPU's reserve under its low watermark to the daemon's refill\n"
-"showing, for 1 client and for %d (one pool each, spread over the CPUs);\n"
+"takes a CPU's reserve under its low watermark to the refill showing (the\n"
+"pool's spare, or the daemon's refill when the spare is empty), the\n"
+"allocation and its request included, for 1 client and for %d (one pool\n"
+"each, spread over the CPUs), with how many of those requests were sent\n"
+"as messages and how many were left to the daemon's poll;\n"
 "the rate a producer on one CPU sustains from a 64-element reserve while a\n"
 "consumer on another frees everything, and how often it misses.\n"
 "\n"
