@@ -375,25 +375,41 @@ static bool pool_polling_now(struct pcpupool_client *c, const char *name)
 	return on;
 }
 
+enum { POLL_MIN_NR = 64, POLL_LOW = 16, POLL_MAX_HELD = 4096 };
+
+/* Restart the daemon with @config, connect, create a pool (min_nr
+ * POLL_MIN_NR, low watermark POLL_LOW) named after @tag in @name, and
+ * pin this thread to @cpu. */
+static struct pcpupool *poll_pool(struct e2e *e, const char *config, const char *tag,
+				  int cpu, struct pcpupool_client **ret_c,
+				  char name[E2E_NAME_LEN])
+{
+	struct pcpupool_create_opts o = { .sz = sizeof(o), .low_watermark = POLL_LOW };
+	struct pcpupool *p;
+
+	e2e_stop(e);
+	e2e_start(e, config);
+	*ret_c = e2e_client(e);
+	p = pcpupool_create_opts(*ret_c, e2e_name(e, tag, name), POLL_MIN_NR, 64, 64, &o);
+	assert_non_null(p);
+	e2e_pin(cpu);
+	return p;
+}
+
 static void test_crossings_while_the_daemon_polls_send_nothing(void **state)
 {
 	struct e2e *e = *state;
-	struct pcpupool_create_opts o = { .sz = sizeof(o), .low_watermark = 16 };
 	struct pcpupool_client *c;
 	struct pcpupool *p;
 	char name[E2E_NAME_LEN];
-	enum { min_nr = 64, max_held = 4096 };
+	enum { min_nr = POLL_MIN_NR, max_held = POLL_MAX_HELD };
 	int cpu0 = e2e_first_cpu(), n = 0;
 	void **held = calloc(max_held, sizeof(*held));
 
-	/* a linger no slow build outlasts: polling stops only when told */
-	e2e_stop(e);
-	e2e_start(e, "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 60000,");
-	c = e2e_client(e);
 	assert_non_null(held);
-	p = pcpupool_create_opts(c, e2e_name(e, "poll", name), min_nr, 64, 64, &o);
-	assert_non_null(p);
-	e2e_pin(cpu0);
+	/* a linger no slow build outlasts: polling stops only when told */
+	p = poll_pool(e, "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 60000,", "poll",
+		      cpu0, &c, name);
 	assert_false(pool_polling_now(c, name));
 
 	/* the first crossing sends: nobody polls yet */
@@ -446,11 +462,10 @@ static void test_crossings_while_the_daemon_polls_send_nothing(void **state)
 static void test_polling_stops_after_its_linger(void **state)
 {
 	struct e2e *e = *state;
-	struct pcpupool_create_opts o = { .sz = sizeof(o), .low_watermark = 16 };
 	struct pcpupool_client *c;
 	struct pcpupool *p;
 	char name[E2E_NAME_LEN];
-	enum { min_nr = 64, max_held = 4096 };
+	enum { min_nr = POLL_MIN_NR, max_held = POLL_MAX_HELD };
 	int cpu0 = e2e_first_cpu(), n = 0;
 	void **held = calloc(max_held, sizeof(*held));
 
@@ -458,13 +473,9 @@ static void test_polling_stops_after_its_linger(void **state)
 	for (int pass = 0; pass < 2; pass++) {
 		bool never = pass == 1;
 
-		e2e_stop(e);
-		e2e_start(e, never ? "\"refill_poll_us\": 0," :
-				     "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 30,");
-		c = e2e_client(e);
-		p = pcpupool_create_opts(c, e2e_name(e, "linger", name), min_nr, 64, 64, &o);
-		assert_non_null(p);
-		e2e_pin(cpu0);
+		p = poll_pool(e, never ? "\"refill_poll_us\": 0," :
+				 "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 30,",
+			      "linger", cpu0, &c, name);
 		for (int k = 1; k <= 3; k++) {
 			assert_true(cross_watermark(p, cpu0, held, &n, max_held));
 			assert_true(e2e_poll(cpu_stat_now(c, name, -1, "refill_messages") == k,

@@ -338,6 +338,18 @@ static void test_corrupt_lists_are_detected(void **state)
 	assert_int_equal(slab_count(&tp->v, 0), 0);
 }
 
+/* The pool's spare holds 31 elements (500..530, also left in @idx), CPU
+ * 0's reserve 40 = min_nr, its low watermark 10. */
+static void spare_setup(struct testpool *tp, uint32_t idx[31])
+{
+	for (uint32_t i = 0; i < 31; i++)
+		idx[i] = 500 + i;
+	assert_int_equal(slab_list_push(&tp->v, &tp->v.hdr->spare, idx, 31), 0);
+	atomic_store(&tp->v.hdr->min_nr, 40);
+	slab_set_limits(&tp->v, 0, 10, CAP);
+	refill_range(tp, 0, 0, 40);
+}
+
 static void test_crossing_takes_the_spare_at_once(void **state)
 {
 	struct testpool *tp = *state;
@@ -345,12 +357,7 @@ static void test_crossing_takes_the_spare_at_once(void **state)
 	uint32_t idx[31];
 	int rc = -1;
 
-	for (uint32_t i = 0; i < 31; i++)
-		idx[i] = 500 + i;
-	assert_int_equal(slab_list_push(&tp->v, &tp->v.hdr->spare, idx, 31), 0);
-	atomic_store(&tp->v.hdr->min_nr, 40);
-	slab_set_limits(&tp->v, 0, 10, CAP);
-	refill_range(tp, 0, 0, 40);
+	spare_setup(tp, idx);
 	/* 40 in the reserve: the 31st allocation leaves 9 < 10 */
 	for (int i = 0; i < 30; i++) {
 		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
@@ -382,12 +389,7 @@ static void test_quiet_request_while_the_daemon_polls(void **state)
 	uint64_t waited;
 	int rc = -1;
 
-	for (uint32_t i = 0; i < 31; i++)
-		idx[i] = 500 + i;
-	assert_int_equal(slab_list_push(&tp->v, &tp->v.hdr->spare, idx, 31), 0);
-	atomic_store(&tp->v.hdr->min_nr, 40);
-	slab_set_limits(&tp->v, 0, 10, CAP);
-	refill_range(tp, 0, 0, 40);
+	spare_setup(tp, idx);
 	slab_poll_set(&tp->v, true);
 	for (int i = 0; i < 31; i++) {
 		assert_int_not_equal(slab_alloc(&tp->v, &rc), SLAB_NIL);
