@@ -28,7 +28,7 @@ WERROR      ?= -Werror
 PKG_CONFIG  ?= pkg-config
 
 VERSION_MAJOR := 0
-VERSION_MINOR := 1
+VERSION_MINOR := 2
 VERSION_PATCH := 0
 VERSION     := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 SONAME      := libpcpupool.so.$(VERSION_MAJOR)
@@ -84,7 +84,7 @@ BENCH_DPDK_LIBS   = $(if $(HAVE_DPDK),$(call pc,--libs,libdpdk))
 EXAMPLES := $(B)/examples/producer $(B)/examples/consumer
 TOOL     := $(B)/pcpupoolctl
 
-.PHONY: all deps check check-valgrind fuzz fuzz-bins run bench install install-systemd uninstall clean test-bins
+.PHONY: all deps check check-valgrind fuzz fuzz-bins run bench install install-systemd uninstall clean test-bins print-version
 all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(BENCH_DESIGNS)
 
 deps:
@@ -306,3 +306,7 @@ bench: deps
 
 clean:
 	rm -rf build build-* $(FUZZ_B)
+
+# the release (the .so's name and pcpupoold --version agree with it; tests check)
+print-version:
+	@echo $(VERSION)

@@ -9,6 +9,13 @@
 # --- options
 check "--help explains usage and exits 0" bash -c "'$D' --help | grep -q -- '--check-config'"
 check "--version prints the version" bash -c "'$D' --version | grep -q '^pcpupoold [0-9]'"
+ver=$(make --no-print-directory -s print-version)
+check "pcpupoold --version is the release ($ver), the library's name and header agree" bash -c "
+	'$D' --version | grep -q '^pcpupoold $ver ' &&
+	test -e '$B/libpcpupool.so.$ver' &&
+	grep -q '^#define PCPUPOOL_VERSION_MAJOR ${ver%%.*}\$' include/pcpupool.h &&
+	v=${ver#*.} && grep -q \"^#define PCPUPOOL_VERSION_MINOR \${v%%.*}\$\" include/pcpupool.h &&
+	grep -q '\"pcpupool $ver\"' docs/man/pcpupool.3"
 "$D" --bogus >/dev/null 2>&1; check "an unknown option exits 2" test $? -eq 2
 "$D" extra-arg >/dev/null 2>&1; check "a stray argument exits 2" test $? -eq 2
 "$D" --log-level loud --check-config >/dev/null 2>&1

@@ -31,7 +31,7 @@ wait_for() {   # seconds, command...
 cleanup() { "$BOOT" stop >/dev/null 2>&1; rm -rf "$SDBOOT_STATE"; }
 trap cleanup EXIT
 
-make --no-print-directory -s "$B/pcpupoold" "$B/libpcpupool.so.0.1.0" "$B/tests/sd_client" \
+make --no-print-directory -s "$B/pcpupoold" "$B/libpcpupool.so.$(make --no-print-directory -s print-version)" "$B/tests/sd_client" \
 	>/dev/null || { echo "build failed"; exit 1; }
 "$BOOT" start || { echo "FAIL cannot boot systemd"; echo "0 passed, 1 failed"; exit 1; }
 R=$("$BOOT" root)
