@@ -319,9 +319,9 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 		return -EINVAL;
 	}
 	cfg->sweep_ms = (uint32_t)sweep;
-	if (poll < 0 || poll > CONFIG_MAX_POLL_US) {
-		seterr(err, errlen, "%s: refill_poll_us: must be 0 (no polling)..%u", path,
-		       CONFIG_MAX_POLL_US);
+	if (poll != 0 && (poll < CONFIG_MIN_POLL_US || poll > CONFIG_MAX_POLL_US)) {
+		seterr(err, errlen, "%s: refill_poll_us: must be 0 (no polling) or %u..%u", path,
+		       CONFIG_MIN_POLL_US, CONFIG_MAX_POLL_US);
 		return -EINVAL;
 	}
 	cfg->poll_us = (uint32_t)poll;

@@ -18,6 +18,7 @@
 #define CONFIG_MIN_SWEEP_MS     1u
 #define CONFIG_MAX_SWEEP_MS     60000u
 #define CONFIG_DEFAULT_POLL_US  1000u     /* refill_poll_us */
+#define CONFIG_MIN_POLL_US      50u       /* shorter: the timer would never rest */
 #define CONFIG_MAX_POLL_US      1000000u
 #define CONFIG_DEFAULT_LINGER_MS 100u     /* refill_poll_linger_ms */
 #define CONFIG_MAX_LINGER_MS    60000u

@@ -345,6 +345,13 @@ int main(int argc, char **argv)
 	d.poll_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (d.poll_fd >= 0)
 		d.ev_poll = event_new(d.base, d.poll_fd, EV_READ | EV_PERSIST, poll_cb, &d);
+	if (d.ev_poll && event_add(d.ev_poll, NULL) < 0) {
+		event_free(d.ev_poll);
+		d.ev_poll = NULL;
+	}
+	if (!d.ev_poll)   /* every crossing then sends, as with refill_poll_us 0 */
+		log_warning("refill poll unavailable (timerfd: %s): clients send every request",
+			    d.poll_fd < 0 ? strerror(errno) : "cannot watch it");
 	/* WATCHDOG=1 from the loop itself, at half the interval: a stuck loop
 	 * stops the pings and systemd restarts us */
 	uint64_t status_us = 1000000;
@@ -358,8 +365,7 @@ int main(int argc, char **argv)
 	d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
 	d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
 	d.ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
-	if (!d.ev_sweep || !d.ev_poll || !d.ev_term || !d.ev_int || !d.ev_hup ||
-	    arm_sweep(&d) < 0 || event_add(d.ev_poll, NULL) < 0 ||
+	if (!d.ev_sweep || !d.ev_term || !d.ev_int || !d.ev_hup || arm_sweep(&d) < 0 ||
 	    event_add(d.ev_term, NULL) < 0 || event_add(d.ev_int, NULL) < 0 ||
 	    event_add(d.ev_hup, NULL) < 0) {
 		log_err("cannot set up events");

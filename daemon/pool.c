@@ -738,6 +738,15 @@ void pool_sweep(struct pool *p)
 	/* a request raised for a poll that has ended (or lost with its
 	 * message): served here at the latest */
 	pool_serve_raised(p);
+	/* only the daemon writes the polling word: a client that set it would
+	 * make the others' requests wait for this sweep */
+	if (!p->polling && atomic_load_explicit(&p->v.hdr->polling, memory_order_relaxed)) {
+		if (p->bad_polling++ == 0)
+			log_warning("pool %s: a client set the shared polling word; reset",
+				    p->cfg.name);
+		slab_poll_set(&p->v, false);
+		pool_serve_raised(p);
+	}
 	/* the spare is only ever walked by the inbox it lands on: check its
 	 * word here, then restock it */
 	uint64_t w = atomic_load_explicit(&p->v.hdr->spare, memory_order_relaxed);
@@ -760,7 +769,6 @@ static uint32_t pool_serve_raised(struct pool *p)
 			pool_refill_cpu(p, c);
 			n++;
 		}
-	p->polled += n;
 	return n;
 }
 
@@ -772,8 +780,9 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Run the poll's timerfd every @us (0: stop it). */
-static void poll_arm(struct daemon *d, uint32_t us)
+/* Run the poll's timerfd every @us (0: stop it).  Return false if it
+ * could not be armed. */
+static bool poll_arm(struct daemon *d, uint32_t us)
 {
 	struct itimerspec its = {
 		.it_interval = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 },
@@ -781,12 +790,13 @@ static void poll_arm(struct daemon *d, uint32_t us)
 	};
 
 	if (d->poll_armed_us == us)
-		return;
+		return true;
 	if (timerfd_settime(d->poll_fd, 0, &its, NULL) < 0) {
 		log_warning("refill poll: timerfd_settime: %s", strerror(errno));
-		return;
+		return false;
 	}
 	d->poll_armed_us = us;
+	return true;
 }
 
 /**
@@ -804,13 +814,13 @@ static void poll_arm(struct daemon *d, uint32_t us)
  */
 void pool_poll_heat(struct daemon *d, struct pool *p)
 {
-	if (!d->ev_poll || !d->cfg->poll_us || p->quarantined)
+	/* no timer, no promise to the clients: they keep sending */
+	if (!d->ev_poll || !d->cfg->poll_us || p->quarantined || !poll_arm(d, d->cfg->poll_us))
 		return;
 	p->poll_until_ns = mono_ns() + (uint64_t)d->cfg->poll_linger_ms * 1000000u;
 	if (!p->polling)
 		slab_poll_set(&p->v, true);
 	p->polling = true;
-	poll_arm(d, d->cfg->poll_us);
 }
 
 /**
@@ -830,7 +840,10 @@ void pool_poll_tick(struct daemon *d)
 	for (struct pool *p = d->pools; p; p = p->next) {
 		if (!p->polling)
 			continue;
-		if (pool_serve_raised(p))
+		uint32_t n = pool_serve_raised(p);
+
+		p->polled += n;
+		if (n)
 			p->poll_until_ns = now + (uint64_t)d->cfg->poll_linger_ms * 1000000u;
 		if (d->cfg->poll_us && !p->quarantined && now < p->poll_until_ns) {
 			again = true;
@@ -838,7 +851,7 @@ void pool_poll_tick(struct daemon *d)
 		}
 		slab_poll_set(&p->v, false);
 		p->polling = false;
-		pool_serve_raised(p);
+		p->polled += pool_serve_raised(p);
 	}
 	poll_arm(d, again ? d->cfg->poll_us : 0);
 }

@@ -148,6 +148,7 @@ struct pool {
 	bool polling;
 	uint64_t poll_until_ns;      /* CLOCK_MONOTONIC */
 	uint64_t polled;             /* raised flags the poll served */
+	uint64_t bad_polling;        /* times a client set hdr->polling */
 };
 
 int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,

@@ -329,12 +329,13 @@ static inline int e2e_connect_path(const char *path)
 }
 
 /*
- * e2e_start() - start a daemon with no pools in a fresh directory.
+ * e2e_start_sweep() - start a daemon with no pools in a fresh directory.
  * @e: zeroed state, filled here.
  * @extra_config: more top-level members for the config ("" for none),
  *                e.g. "\"max_clients\": 8,".
+ * @sweep_ms: its sweep_interval_ms.
  */
-static inline void e2e_start(struct e2e *e, const char *extra_config)
+static inline void e2e_start_sweep(struct e2e *e, const char *extra_config, int sweep_ms)
 {
 	char text[1024];
 	int64_t deadline;
@@ -350,7 +351,7 @@ static inline void e2e_start(struct e2e *e, const char *extra_config)
 	snprintf(e->log, sizeof(e->log), "%s/daemon.log", e->dir);
 	snprintf(text, sizeof(text),
 		 "{\n  %s\n  \"log_level\": \"info\",\n  \"sweep_interval_ms\": %d,\n"
-		 "  \"pools\": []\n}\n", extra_config ? extra_config : "", E2E_SWEEP_MS);
+		 "  \"pools\": []\n}\n", extra_config ? extra_config : "", sweep_ms);
 	e2e_write_file(e->cfg, text);
 
 	fflush(NULL);
@@ -397,6 +398,12 @@ static inline void e2e_start(struct e2e *e, const char *extra_config)
 /* Freeze / thaw the daemon, to hold it still while the test sets up a
  * situation it must only see afterwards.  No control call may be made
  * while it is paused (it would wait for the reply). */
+/* e2e_start_sweep() with the usual sweep, E2E_SWEEP_MS. */
+static inline void e2e_start(struct e2e *e, const char *extra_config)
+{
+	e2e_start_sweep(e, extra_config, E2E_SWEEP_MS);
+}
+
 static inline void e2e_daemon_pause(struct e2e *e)
 {
 	siginfo_t si;

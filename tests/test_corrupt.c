@@ -147,6 +147,40 @@ static void test_outbox_double_free(void **s) { (void)s; scribble_and_check(outb
 static void test_spare_index_past_end(void **s) { (void)s; scribble_and_check(spare_index_past_end, "spare index past the pool"); }
 
 /*
+ * A client that sets the pool's polling word while the daemon does not
+ * poll would make the other clients leave their requests to a poll that
+ * never comes: the sweep puts it back, logs it, and the pool keeps
+ * working (it is not corruption of anything the daemon follows).
+ */
+static void test_polling_word_set_by_a_client_is_reset(void **state)
+{
+	struct e2e e;
+	struct victim vi;
+	bool logged = false;
+	char line[512];
+	FILE *f;
+
+	(void)state;
+	e2e_start(&e, "\"refill_poll_us\": 0,");
+	struct pcpupool_client *c = e2e_client(&e);
+	open_victim(&e, c, &vi, "poller");
+	atomic_store(&vi.v.hdr->polling, 1);
+	if (!e2e_poll(atomic_load(&vi.v.hdr->polling) == 0, 5000))
+		fail_msg("the polling word a client set was never reset");
+	assert_string_equal(pool_state(c, vi.name), "ok");
+	f = fopen(e.log, "r");
+	while (f && fgets(line, sizeof(line), f))
+		logged |= strstr(line, "set the shared polling word") != NULL;
+	if (f)
+		fclose(f);
+	assert_true(logged);
+	expect_serving(vi.pool);
+	pcpupool_close(vi.pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
+/*
  * A slab slot holding the offset of an element the pool has not published
  * yet (max_elems is large, the pool grows as it needs): the offset is an
  * element's start, so the pop hands it out.  The memory there must be
@@ -206,6 +240,7 @@ static void test_unpublished_element_is_not_a_bus_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_polling_word_set_by_a_client_is_reset),
 		cmocka_unit_test(test_count_past_capacity),
 		cmocka_unit_test(test_limit_past_capacity),
 		cmocka_unit_test(test_outbox_index_past_end),

@@ -50,7 +50,7 @@ check "a syntax error names file:line:column" bash -c "grep -q '$T/syntax.json:3
 printf '{"pools":[{"name":"a","elem_size":64,"min_nr":0}]}' > "$T/range.json"
 out=$("$D" --check-config --config "$T/range.json" 2>&1)
 check "an out-of-range value names the setting" bash -c "grep -q 'pools\[0\]: min_nr' <<<'$out'"
-for bad in '"refill_poll_us": -1' '"refill_poll_us": 1000001' '"refill_poll_linger_ms": 0' \
+for bad in '"refill_poll_us": -1' '"refill_poll_us": 10' '"refill_poll_us": 1000001' '"refill_poll_linger_ms": 0' \
 	   '"refill_poll_linger_ms": 60001' '"refill_poll_us": "fast"'; do
 	printf '{%s}' "$bad" > "$T/poll.json"
 	out=$("$D" --check-config --config "$T/poll.json" 2>&1); rc=$?

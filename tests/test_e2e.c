@@ -377,18 +377,18 @@ static bool pool_polling_now(struct pcpupool_client *c, const char *name)
 
 enum { POLL_MIN_NR = 64, POLL_LOW = 16, POLL_MAX_HELD = 4096 };
 
-/* Restart the daemon with @config, connect, create a pool (min_nr
- * POLL_MIN_NR, low watermark POLL_LOW) named after @tag in @name, and
- * pin this thread to @cpu. */
-static struct pcpupool *poll_pool(struct e2e *e, const char *config, const char *tag,
-				  int cpu, struct pcpupool_client **ret_c,
+/* Restart the daemon with @config and a sweep every @sweep_ms, connect,
+ * create a pool (min_nr POLL_MIN_NR, low watermark POLL_LOW) named after
+ * @tag in @name, and pin this thread to @cpu. */
+static struct pcpupool *poll_pool(struct e2e *e, const char *config, int sweep_ms,
+				  const char *tag, int cpu, struct pcpupool_client **ret_c,
 				  char name[E2E_NAME_LEN])
 {
 	struct pcpupool_create_opts o = { .sz = sizeof(o), .low_watermark = POLL_LOW };
 	struct pcpupool *p;
 
 	e2e_stop(e);
-	e2e_start(e, config);
+	e2e_start_sweep(e, config, sweep_ms);
 	*ret_c = e2e_client(e);
 	p = pcpupool_create_opts(*ret_c, e2e_name(e, tag, name), POLL_MIN_NR, 64, 64, &o);
 	assert_non_null(p);
@@ -407,9 +407,10 @@ static void test_crossings_while_the_daemon_polls_send_nothing(void **state)
 	void **held = calloc(max_held, sizeof(*held));
 
 	assert_non_null(held);
-	/* a linger no slow build outlasts: polling stops only when told */
-	p = poll_pool(e, "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 60000,", "poll",
-		      cpu0, &c, name);
+	/* a linger no slow build outlasts, and no sweep (which serves raised
+	 * flags too): only the poll can serve a quiet request here */
+	p = poll_pool(e, "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 60000,", 60000,
+		      "poll", cpu0, &c, name);
 	assert_false(pool_polling_now(c, name));
 
 	/* the first crossing sends: nobody polls yet */
@@ -435,13 +436,16 @@ static void test_crossings_while_the_daemon_polls_send_nothing(void **state)
 	}
 
 	/* a quiet crossing the poll cannot serve (the daemon is stopped), then
-	 * the reserve runs dry: that allocation sends the message after all,
-	 * and the refill comes as soon as the daemon runs */
+	 * the reserve runs short again, with the spare gone: that allocation
+	 * sends the message after all, and the refill comes as soon as the
+	 * daemon runs */
 	e2e_daemon_pause(e);
 	assert_true(cross_watermark(p, cpu0, held, &n, max_held));
-	while (n < max_held && (held[n] = pcpupool_alloc(p, PCPUPOOL_NOWAIT)) != NULL)
+	while (n < max_held && pcpupool_nr_elems_cpu(p, cpu0) >= POLL_LOW) {
+		held[n] = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+		assert_non_null(held[n]);
 		n++;
-	assert_true(n < max_held);
+	}
 	e2e_daemon_resume(e);
 	assert_true(e2e_poll(cpu_stat_now(c, name, -1, "refill_messages") == 2, E2E_POLL_MS));
 	assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_quiet"), 3);
@@ -474,13 +478,16 @@ static void test_polling_stops_after_its_linger(void **state)
 		bool never = pass == 1;
 
 		p = poll_pool(e, never ? "\"refill_poll_us\": 0," :
-				 "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 30,",
-			      "linger", cpu0, &c, name);
+				 "\"refill_poll_us\": 1000, \"refill_poll_linger_ms\": 300,",
+			      E2E_SWEEP_MS, "linger", cpu0, &c, name);
 		for (int k = 1; k <= 3; k++) {
 			assert_true(cross_watermark(p, cpu0, held, &n, max_held));
 			assert_true(e2e_poll(cpu_stat_now(c, name, -1, "refill_messages") == k,
 					     E2E_POLL_MS));
-			/* polling (if at all) ends 30 ms after the last request */
+			/* the message started the poll (for 300 ms), which ends
+			 * with no further request */
+			if (!never && !e2e_poll(pool_polling_now(c, name), E2E_POLL_MS))
+				fail_msg("a request did not start the poll");
 			assert_true(e2e_poll(!pool_polling_now(c, name), E2E_POLL_MS));
 			assert_true(e2e_poll(cpu_stat_now(c, name, -1, "spare") == min_nr,
 					     E2E_POLL_MS));
