@@ -116,6 +116,8 @@ check "journal: the ready line at priority notice (5)" \
 	bash -c "$BOOT exec journalctl -u pcpupoold -o json | grep '\"PRIORITY\":\"5\"' | grep -q 'ready on'"
 check "journal: -p err shows no info lines" \
 	bash -c "! $BOOT exec journalctl -u pcpupoold -p err -o cat | grep -q 'attached to pool'"
+check "journal: the refill poll's timerfd passes the unit's system call filter" \
+	bash -c "$BOOT exec journalctl -u pcpupoold -o cat | grep -q 'ready on' && ! $BOOT exec journalctl -u pcpupoold -o cat | grep -q 'refill poll unavailable'"
 
 # --- security exposure
 score=$(ct systemd-analyze security pcpupoold.service 2>/dev/null | sed -n 's/.*Overall exposure level for pcpupoold.service: \([0-9.]*\).*/\1/p')
