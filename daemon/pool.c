@@ -36,6 +36,7 @@
 static int pool_reclaim_init(struct daemon *d, struct pool *p);
 static void holders_check(struct pool *p);
 static uint32_t pool_serve_raised(struct pool *p);
+static uint32_t pool_poll_stop(struct pool *p);
 
 #define POOL_GROW_MIN   64u
 #define POOL_CAP_MIN    32u
@@ -54,8 +55,7 @@ static void pool_quarantine(struct pool *p, const char *why, uint32_t cpu)
 	p->quarantined = true;
 	atomic_store_explicit(&p->v.hdr->state, SLAB_STATE_QUARANTINED, memory_order_relaxed);
 	/* crossings send again (and get nothing: the pool is frozen) */
-	slab_poll_set(&p->v, false);
-	p->polling = false;
+	pool_poll_stop(p);
 	log_err("pool %s: shared memory corrupt (%s, cpu %u): quarantined, no further refills",
 		p->cfg.name, why, cpu);
 }
@@ -342,8 +342,7 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		slab_set_limits(&p->v, c, p->cfg.low_watermark, pool_limit(p));
 	/* a daemon that died polling left the flag up: its clients' quiet
 	 * requests are served here, and from now on they send */
-	slab_poll_set(&p->v, false);
-	pool_serve_raised(p);
+	pool_poll_stop(p);
 	pool_link(d, p);
 	*ret_pool = p;
 	return 0;
@@ -744,8 +743,7 @@ void pool_sweep(struct pool *p)
 		if (p->bad_polling++ == 0)
 			log_warning("pool %s: a client set the shared polling word; reset",
 				    p->cfg.name);
-		slab_poll_set(&p->v, false);
-		pool_serve_raised(p);
+		pool_poll_stop(p);
 	}
 	/* the spare is only ever walked by the inbox it lands on: check its
 	 * word here, then restock it */
@@ -772,12 +770,13 @@ static uint32_t pool_serve_raised(struct pool *p)
 	return n;
 }
 
-static uint64_t mono_ns(void)
+/* Stop polling @p: tell its clients, then serve what they raised before
+ * they could see it.  Return how many flags were up. */
+static uint32_t pool_poll_stop(struct pool *p)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	slab_poll_set(&p->v, false);
+	p->polling = false;
+	return pool_serve_raised(p);
 }
 
 /* Run the poll's timerfd every @us (0: stop it).  Return false if it
@@ -817,7 +816,7 @@ void pool_poll_heat(struct daemon *d, struct pool *p)
 	/* no timer, no promise to the clients: they keep sending */
 	if (!d->ev_poll || !d->cfg->poll_us || p->quarantined || !poll_arm(d, d->cfg->poll_us))
 		return;
-	p->poll_until_ns = mono_ns() + (uint64_t)d->cfg->poll_linger_ms * 1000000u;
+	p->poll_until_ns = slab_now_ns() + (uint64_t)d->cfg->poll_linger_ms * 1000000u;
 	if (!p->polling)
 		slab_poll_set(&p->v, true);
 	p->polling = true;
@@ -834,7 +833,7 @@ void pool_poll_heat(struct daemon *d, struct pool *p)
  */
 void pool_poll_tick(struct daemon *d)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = slab_now_ns();
 	bool again = false;
 
 	for (struct pool *p = d->pools; p; p = p->next) {
@@ -849,9 +848,7 @@ void pool_poll_tick(struct daemon *d)
 			again = true;
 			continue;
 		}
-		slab_poll_set(&p->v, false);
-		p->polling = false;
-		p->polled += pool_serve_raised(p);
+		p->polled += pool_poll_stop(p);
 	}
 	poll_arm(d, again ? d->cfg->poll_us : 0);
 }
@@ -933,10 +930,7 @@ static void reclaim_arm(struct pool *p, int ms)
 /* CLOCK_MONOTONIC in ms, wrapping: only differences are used */
 static uint32_t mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	return (uint32_t)(slab_now_ns() / 1000000u);
 }
 
 static void orphan_arm(struct pool *p, uint64_t ms)

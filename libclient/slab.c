@@ -731,7 +731,8 @@ static int slab_index(const struct slab_view *v, const struct slab *s)
 	return (int)(((const char *)s - v->slabs) / v->slab_stride);
 }
 
-static uint64_t now_ns(void)
+/* CLOCK_MONOTONIC in ns (the daemon's clock too). */
+uint64_t slab_now_ns(void)
 {
 	struct timespec ts;
 
@@ -757,7 +758,7 @@ static bool slab_request(const struct slab_view *v, struct slab *s)
 		return false;
 	}
 	if (old == 0)
-		atomic_store_explicit(&s->pending_since_ns, now_ns(), memory_order_relaxed);
+		atomic_store_explicit(&s->pending_since_ns, slab_now_ns(), memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->refill_requests, 1, memory_order_relaxed);
 	return true;
 }
@@ -780,7 +781,7 @@ static bool slab_request_quiet(const struct slab_view *v, struct slab *s)
 		atomic_fetch_add_explicit(&s->refill_coalesced, 1, memory_order_relaxed);
 		return false;
 	}
-	atomic_store_explicit(&s->pending_since_ns, now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&s->pending_since_ns, slab_now_ns(), memory_order_relaxed);
 	if (atomic_load_explicit(&v->hdr->polling, memory_order_seq_cst)) {
 		atomic_fetch_add_explicit(&s->refill_quiet, 1, memory_order_relaxed);
 		return false;
@@ -1123,7 +1124,7 @@ uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t ta
 	*ret_wait_ns = 0;
 	if (atomic_load_explicit(&s->refill_pending, memory_order_acquire)) {
 		uint64_t since = atomic_load_explicit(&s->pending_since_ns, memory_order_relaxed);
-		uint64_t now = now_ns();
+		uint64_t now = slab_now_ns();
 		*ret_wait_ns = since && since <= now ? now - since : 0;
 	}
 	/* seq_cst: the clear must be ordered before the level loads below;

@@ -517,6 +517,7 @@ void slab_cpu_counts(const struct slab_view *v, uint32_t cpu, uint64_t *ret_allo
 void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint32_t limit);
 uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target,
 			    uint64_t *ret_wait_ns);
+uint64_t slab_now_ns(void);
 bool slab_request_raised(const struct slab_view *v, uint32_t cpu);
 void slab_poll_set(const struct slab_view *v, bool on);
 int slab_refill(const struct slab_view *v, uint32_t cpu, const uint32_t *idx, uint32_t n);
