@@ -343,7 +343,7 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 		return -EINVAL;
 	}
 	if (json_array_size(pools) > PCP_MAX_POOLS) {
-		seterr(err, errlen, "%s: pools: more than %u pools", path, PCP_MAX_POOLS);
+		seterr(err, errlen, "%s: pools: more than %u pools", path, (unsigned int)PCP_MAX_POOLS);
 		return -EINVAL;
 	}
 	cfg->pools = calloc(json_array_size(pools) + 1, sizeof(*cfg->pools));

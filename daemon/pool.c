@@ -1180,7 +1180,7 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 		return -EEXIST;
 	}
 	if (d->nr_pools >= PCP_MAX_POOLS) {
-		snprintf(err, errlen, "at most %u pools", PCP_MAX_POOLS);
+		snprintf(err, errlen, "at most %u pools", (unsigned int)PCP_MAX_POOLS);
 		return -ENOSPC;
 	}
 	if (!c.low_watermark)
