@@ -301,6 +301,8 @@ check "pools lists both pools with their configuration" \
 # --- stats
 expect_rc "stats" 0 --socket "$S" stats
 check "stats has a header per pool" bash -c "grep -q '^pool one: 64-byte elements' <<<\"\$0\" && grep -q '^pool two: 128-byte elements' <<<\"\$0\"" "$out"
+check "stats shows the daemon's refill counters, polled requests included" \
+	bash -c "grep -Eq '^  daemon: +[0-9]+ refill messages \\([0-9]+ bad\\), [0-9]+ requests polled' <<<\"\$0\"" "$out"
 check "stats has the per-CPU columns" has "CPU  LEVEL  MIN_NR  LOW_WM  ALLOCS  FREES  MISSES  STEALS  REQUESTS  COALESCED  SERVED  TRIMMED  P50_US  P99_US  MAX_US" "$out"
 rows=$(grep -Ec '^ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ ' <<<"$out")
 check "stats has one row per CPU per pool ($rows = 2 x $ncpu)" test "$rows" -eq $((2 * ncpu))

@@ -665,9 +665,11 @@ static void print_pool_head(json_t *p)
 	       (long long)jint(p, "reserved"), (long long)jint(p, "spare"),
 	       (long long)jint(p, "published"), (long long)jint(p, "grown_bytes"),
 	       (long long)jint(p, "depot"));
-	printf("  daemon:   %lld refill messages (%lld bad), %lld refills, %lld refilled, "
-	       "%lld drained, %lld trimmed\n",
+	printf("  daemon:   %lld refill messages (%lld bad), %lld requests polled%s, "
+	       "%lld refills, %lld refilled, %lld drained, %lld trimmed\n",
 	       (long long)jint(p, "refill_messages"), (long long)jint(p, "bad_messages"),
+	       (long long)jint(p, "polled"),
+	       json_is_true(json_object_get(p, "polling")) ? " (polling now)" : "",
 	       (long long)jint(p, "refills"), (long long)jint(p, "refilled"),
 	       (long long)jint(p, "drained"), (long long)jint(p, "trimmed"));
 }
