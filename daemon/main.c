@@ -312,6 +312,17 @@ int main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		goto out;
 	}
+	/* signals before the socket: a SIGTERM that comes as soon as it
+	 * accepts (from a test, from systemd) is kept for the loop's start,
+	 * and the shutdown is as clean as ever */
+	d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+	d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+	d.ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+	if (!d.ev_term || !d.ev_int || !d.ev_hup || event_add(d.ev_term, NULL) < 0 ||
+	    event_add(d.ev_int, NULL) < 0 || event_add(d.ev_hup, NULL) < 0) {
+		log_err("cannot set up signal handling");
+		goto out;
+	}
 	lfd = adopt_fds(&d);
 	if (lfd == -2)
 		goto out;
@@ -362,12 +373,7 @@ int main(int argc, char **argv)
 		log_err("cannot set up the status timer");
 		goto out;
 	}
-	d.ev_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
-	d.ev_int = evsignal_new(d.base, SIGINT, on_stop, &d);
-	d.ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
-	if (!d.ev_sweep || !d.ev_term || !d.ev_int || !d.ev_hup || arm_sweep(&d) < 0 ||
-	    event_add(d.ev_term, NULL) < 0 || event_add(d.ev_int, NULL) < 0 ||
-	    event_add(d.ev_hup, NULL) < 0) {
+	if (!d.ev_sweep || arm_sweep(&d) < 0) {
 		log_err("cannot set up events");
 		goto out;
 	}

@@ -170,6 +170,20 @@ static inline void e2e_write_file(const char *path, const char *text)
 }
 
 /* Print the daemon's log (to explain a failure). */
+/* Whether the daemon's log so far has a line containing @what. */
+static inline bool e2e_log_has(const struct e2e *e, const char *what)
+{
+	FILE *f = fopen(e->log, "r");
+	char line[1024];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 static inline void e2e_dump_log(const struct e2e *e)
 {
 	char buf[4096];
@@ -392,6 +406,11 @@ static inline void e2e_start_sweep(struct e2e *e, const char *extra_config, int 
 				 E2E_START_TIMEOUT_MS);
 		}
 		e2e_sleep_ms(2);
+	}
+	/* and set up: the socket accepts a little before the loop runs */
+	if (!e2e_poll(e2e_log_has(e, " ready on "), E2E_START_TIMEOUT_MS)) {
+		e2e_dump_log(e);
+		fail_msg("pcpupoold: no ready line after %d ms", E2E_START_TIMEOUT_MS);
 	}
 }
 
