@@ -71,6 +71,15 @@ static void expect_levels(struct pcpupool *p, int n)
 				 pcpupool_nr_elems_cpu(p, cpu), n);
 }
 
+/* A test's pool at its end: unpin, nothing lost, destroy it, disconnect. */
+static void finish_pool(struct pcpupool_client *c, struct pcpupool *p, const char *name)
+{
+	e2e_unpin();
+	e2e_expect_conserved(c, name);
+	assert_int_equal(pcpupool_destroy(p), 0);
+	pcpupool_disconnect(c);
+}
+
 static int nr_cpus_conf(void)
 {
 	return get_nprocs_conf();
@@ -190,10 +199,7 @@ static void test_nowait_never_blocks(void **state)
 	x = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
 	assert_non_null(x);
 	pcpupool_free(x, p);
-	e2e_unpin();
-	e2e_expect_conserved(c, name);
-	assert_int_equal(pcpupool_destroy(p), 0);
-	pcpupool_disconnect(c);
+	finish_pool(c, p, name);
 	free(held);
 }
 
@@ -324,10 +330,7 @@ static void test_low_watermark_sends_one_coalesced_request(void **state)
 
 	for (int i = 0; i < nalloc; i++)
 		pcpupool_free(held[i], p);
-	e2e_unpin();
-	e2e_expect_conserved(c, name);
-	assert_int_equal(pcpupool_destroy(p), 0);
-	pcpupool_disconnect(c);
+	finish_pool(c, p, name);
 }
 
 /* ---- the daemon polls: crossings the spare covered send nothing ---- */
@@ -454,10 +457,7 @@ static void test_crossings_while_the_daemon_polls_send_nothing(void **state)
 
 	while (n > 0)
 		pcpupool_free(held[--n], p);
-	e2e_unpin();
-	e2e_expect_conserved(c, name);
-	assert_int_equal(pcpupool_destroy(p), 0);
-	pcpupool_disconnect(c);
+	finish_pool(c, p, name);
 	free(held);
 }
 
@@ -498,10 +498,7 @@ static void test_polling_stops_after_its_linger(void **state)
 		assert_int_equal(cpu_stat_now(c, name, cpu0, "refill_requests"), 3);
 		if (never)
 			assert_int_equal(cpu_stat_now(c, name, -1, "polled"), 0);
-		e2e_unpin();
-		e2e_expect_conserved(c, name);
-		assert_int_equal(pcpupool_destroy(p), 0);
-		pcpupool_disconnect(c);
+		finish_pool(c, p, name);
 	}
 	free(held);
 }
@@ -1431,10 +1428,7 @@ static void test_wait_alloc_refills_synchronously(void **state)
 	pcpupool_free(x, p);
 	for (int i = 0; i < got; i++)
 		pcpupool_free(held[i], p);
-	e2e_unpin();
-	e2e_expect_conserved(c, name);
-	assert_int_equal(pcpupool_destroy(p), 0);
-	pcpupool_disconnect(c);
+	finish_pool(c, p, name);
 	free(held);
 }
 
