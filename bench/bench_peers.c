@@ -3388,6 +3388,23 @@ struct target {
 
 #define MAX_TARGETS 32
 
+/* Target @what: the median pair of @ours at most TARGET_FLOOR_RATIO times
+ * that of @floor, in the same cell. */
+static void floor_target(struct target *t, const char *what, size_t size, int threads,
+			 const struct cellrep *ours, const struct cellrep *floor)
+{
+	*t = (struct target){
+		.what = what, .size = size, .threads = threads,
+		.limit = TARGET_FLOOR_RATIO, .le = true,
+		.valid = ours->valid && floor->valid && floor->ns.med > 0,
+	};
+	if (t->valid) {
+		t->value = ours->ns.med / floor->ns.med;
+		snprintf(t->note, sizeof(t->note), "%.2f ns vs %.2f ns", ours->ns.med,
+			 floor->ns.med);
+	}
+}
+
 static int targets(const struct bench *b, struct target *t)
 {
 	int n = 0;
@@ -3404,33 +3421,12 @@ static int targets(const struct bench *b, struct target *t)
 
 			if (ti && b->tcount[1] == 1)
 				continue;
-			t[n] = (struct target){
-				.what = "pair <= 1.5x the rseq per-CPU floor",
-				.size = peers_sizes[si], .threads = b->tcount[ti],
-				.limit = TARGET_FLOOR_RATIO, .le = true,
-				.valid = pc.valid && fl.valid && fl.ns.med > 0,
-			};
-			if (t[n].valid) {
-				t[n].value = pc.ns.med / fl.ns.med;
-				snprintf(t[n].note, sizeof(t[n].note), "%.2f ns vs %.2f ns",
-					 pc.ns.med, fl.ns.med);
-			}
-			n++;
-
+			floor_target(&t[n++], "pair <= 1.5x the rseq per-CPU floor",
+				     peers_sizes[si], b->tcount[ti], &pc, &fl);
 			/* the same behind a call: the library's functions against
 			 * the floor's, both through a function pointer */
-			t[n] = (struct target){
-				.what = "  behind a call: library / floor",
-				.size = peers_sizes[si], .threads = b->tcount[ti],
-				.limit = TARGET_FLOOR_RATIO, .le = true,
-				.valid = lc.valid && flc.valid && flc.ns.med > 0,
-			};
-			if (t[n].valid) {
-				t[n].value = lc.ns.med / flc.ns.med;
-				snprintf(t[n].note, sizeof(t[n].note), "%.2f ns vs %.2f ns",
-					 lc.ns.med, flc.ns.med);
-			}
-			n++;
+			floor_target(&t[n++], "  behind a call: library / floor",
+				     peers_sizes[si], b->tcount[ti], &lc, &flc);
 
 			/* the fastest peer: ratio pcpupool / peer, met when <= 1 */
 			for (int p = 0; p < NR_PEERS; p++) {
