@@ -12,9 +12,9 @@
  *
  *   floor     bench/rseq_floor.h: a stack of pointers per CPU, nothing
  *             checked (the 1.00x of every ratio);
- *   offsets   pcpupool.h's pcpupool__pop()/pcpupool__push() and the free
- *             range check, as the inline pcpupool_alloc()/pcpupool_free()
- *             run them;
+ *   offsets   pcpupool.h's pcpupool__pop()/pcpupool__push() and the free's
+ *             check of the address's high half, as the inline
+ *             pcpupool_alloc()/pcpupool_free() run them;
  *   indexes   the alternative: the same sections and layout, but the pop
  *             takes an index (checked against nr_elems, owner marked by it)
  *             and the caller computes elems + index * stride; free computes
@@ -118,9 +118,9 @@ sd_offsets(struct sd_pool *const *pp, uint64_t n)
 		}
 		*(volatile uint8_t *)p = (uint8_t)i;
 		f = &(*pp)->f;
-		uintptr_t off = (uintptr_t)p - (uintptr_t)f->pf_elems;
+		uintptr_t other = ((uintptr_t)p ^ (uintptr_t)f->pf_elems) >> 32;
 
-		if (!(off <= f->pf_max_off &&
+		if (!(other == 0 &&
 		      pcpupool__push(f, __rseq_offset, p, (uint32_t)(uintptr_t)p)))
 			bad++;
 	}
@@ -176,17 +176,23 @@ sd_floor(struct floor *const *fp, uint64_t n)
 	return bad;
 }
 
-/* A fake pool of SD_NR_ELEMS elements of @stride bytes with slabs for
- * @nr_cpus CPUs; CPU @cpu's slab holds elements 0..SD_PER_CPU-1, as byte
+/* A fake pool of SD_NR_ELEMS elements of @stride bytes with a slab for
+ * every CPU id; CPU @cpu's slab holds elements 0..SD_PER_CPU-1, as byte
  * offsets or (@indexes) as indexes, all owned by SD_OWNER already.  The
  * elements start on a 4 GiB boundary, as libpcpupool maps a pool's (the
  * inline free stores an address's low half). */
-static int sd_pool_init(struct sd_pool *sp, uint32_t nr_cpus, int cpu, uint64_t stride,
-			bool indexes)
+static int sd_pool_init(struct sd_pool *sp, int cpu, uint64_t stride, bool indexes)
 {
 	memset(sp, 0, sizeof(*sp));
 	sp->stride = stride;
-	sp->f.pf_slabs = aligned_alloc(SD_SLAB, (size_t)(nr_cpus + 1) * SD_SLAB);
+	/* a page for every CPU id the inline sections accept, as a
+	 * libpcpupool view has */
+	sp->f.pf_slabs = mmap(NULL, (size_t)PCPUPOOL__SLABS_PAGES * SD_SLAB, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sp->f.pf_slabs == MAP_FAILED) {
+		sp->f.pf_slabs = NULL;
+		return -ENOMEM;
+	}
 	sp->elems_len = ((size_t)1 << 33);
 	sp->elems_map = mmap(NULL, sp->elems_len, PROT_NONE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -201,12 +207,10 @@ static int sd_pool_init(struct sd_pool *sp, uint32_t nr_cpus, int cpu, uint64_t 
 	sp->f.pf_meta = aligned_alloc(SD_SLAB, SD_NR_ELEMS * 8);
 	if (!sp->f.pf_slabs || !sp->f.pf_elems || !sp->f.pf_meta)
 		return -ENOMEM;
-	memset(sp->f.pf_slabs, 0, (size_t)(nr_cpus + 1) * SD_SLAB);
 	memset(sp->f.pf_elems, 0, SD_NR_ELEMS * stride);
 	memset(sp->f.pf_meta, 0, SD_NR_ELEMS * 8);
 	sp->f.pf_rseq_off = __rseq_offset;
 	sp->f.pf_div = (uint64_t)(((unsigned __int128)1 << 64) / stride) + 1;
-	sp->f.pf_cpus = nr_cpus;
 	sp->f.pf_bound = (SD_NR_ELEMS - 1) * (sp->f.pf_div * stride);
 	sp->nr = SD_NR_ELEMS;
 	sp->f.pf_owner = SD_OWNER;
@@ -228,7 +232,8 @@ static int sd_pool_init(struct sd_pool *sp, uint32_t nr_cpus, int cpu, uint64_t 
 
 static void sd_pool_destroy(struct sd_pool *sp)
 {
-	free(sp->f.pf_slabs);
+	if (sp->f.pf_slabs)
+		munmap(sp->f.pf_slabs, (size_t)PCPUPOOL__SLABS_PAGES * SD_SLAB);
 	if (sp->elems_map)
 		munmap(sp->elems_map, sp->elems_len);
 	free(sp->f.pf_meta);
@@ -309,8 +314,8 @@ static int sd_run(uint32_t nr_cpus, int cpu, uint64_t stride, uint32_t rounds)
 	h->sh_offp = &h->sh_off;
 	h->sh_idxp = &h->sh_idx;
 	h->sh_flp = &h->sh_fl;
-	if (sd_pool_init(&h->sh_off, nr_cpus, cpu, stride, false) ||
-	    sd_pool_init(&h->sh_idx, nr_cpus, cpu, stride, true) ||
+	if (sd_pool_init(&h->sh_off, cpu, stride, false) ||
+	    sd_pool_init(&h->sh_idx, cpu, stride, true) ||
 	    sd_floor_init(&h->sh_fl, nr_cpus, cpu, stride)) {
 		fprintf(stderr, "bench_slot_designs: out of memory\n");
 		goto out;

@@ -105,19 +105,33 @@ char *pcpupool_stats_json(struct pcpupool_client *c, const char *pool) PCPUPOOL_
  * header to call the library for everything.
  *
  * What the inline code reads is struct pcpupool_fast, the first bytes of
- * every pool handle, and the slab layout of pcpupoold's pools: version 2 of
- * this inline ABI.  A library with a different layout sets pf_cpus to 0,
- * so code compiled against this header then always takes the library's
- * path: slower, never wrong.  (Code compiled against version 1 read
- * pf_abi1_cpus, which this library keeps at 0; code compiled against this
- * header calls pcpupool__alloc_miss() and pcpupool__free_miss(), of
- * version node PCPUPOOL_0.2, so that an older library refuses to load it.)
+ * every pool handle, and the slab layout of pcpupoold's pools: version 3 of
+ * this inline ABI.  A library with a different layout points pf_slabs at
+ * pages of zeros, so code compiled against this header then always takes
+ * the library's path: slower, never wrong.  (Code compiled against version
+ * 1 read pf_abi1_cpus, which this library keeps at 0, and code compiled
+ * against version 2 reads pf_abi2_cpus; code compiled against this header
+ * calls pcpupool__alloc_miss3() and pcpupool__free_miss3(), of version
+ * node PCPUPOOL_0.3, so that an older library refuses to load it.)
  * Not for direct use.
  */
+/* The CPU ids pf_slabs has a page for: pcpupoold's most.  An id past it
+ * (or glibc's -1 and -2 where rseq is not registered) leaves the inline
+ * sections at once.  pf_slabs has PCPUPOOL__SLABS_PAGES pages: one per id,
+ * and the 64 that the inline pop, which reads slots[count - 1] for any
+ * 16-bit count, can reach past the last one. */
+#define PCPUPOOL__MAX_CPUS 4096
+#define PCPUPOOL__SLABS_PAGES (PCPUPOOL__MAX_CPUS + 64)
+
 struct pcpupool_fast {
-	char *pf_slabs;        /* CPU n's slab: pf_slabs + n * 4096 */
+	char *pf_slabs;        /* CPU n's slab, for every n below
+				* PCPUPOOL__MAX_CPUS: pf_slabs + n * 4096; a
+				* page of zeros (count, limit and low 0, which
+				* every section leaves) where n has no slab
+				* the inline sections may use, and after the
+				* last */
 	char *pf_elems;        /* the element at byte offset o: pf_elems + o;
-				* 2^32-aligned while pf_cpus is not 0, so an
+				* 2^32-aligned where pf_slabs has slabs, so an
 				* element's offset is its address's low half */
 	char *pf_meta;         /* 8 bytes per element: {list link, owner} */
 	intptr_t pf_rseq_off;  /* glibc's __rseq_offset: the library's
@@ -125,20 +139,24 @@ struct pcpupool_fast {
 				* from glibc */
 	uint64_t pf_div;       /* 2^64 / element stride, rounded down, + 1 */
 	uint32_t pf_abi1_cpus; /* 0: code built for inline ABI 1 goes slow */
-	uint32_t pf_cpus;      /* slabs the inline sections may use; 0: none */
+	uint32_t pf_abi2_cpus; /* what inline ABI 2 code reads for the count
+				* of slabs it may use (0: none) */
 	uint32_t pf_owner;     /* this process's owner mark */
-	uint32_t pf_max_off;   /* offset of the last element */
+	uint32_t pf_max_off;   /* offset of the last element (ABI 2 code) */
 	uint64_t pf_bound;     /* an offset o is an element's start exactly
 				* when the low half of o * pf_div is at most
 				* this: (elements - 1) * (pf_div * stride - 2^64) */
 };
 
-/* The inline ABI 1 entry points, still exported for programs built
- * against it; the same functions as the two below. */
+/* The library's path past the inline sections.  The entry points of
+ * inline ABI 1 and 2 are still exported for programs built against them;
+ * all three pairs are the same functions. */
 void *pcpupool__alloc_slow(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
 void pcpupool__free_slow(void *elem, struct pcpupool *pool);
 void *pcpupool__alloc_miss(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
 void pcpupool__free_miss(void *elem, struct pcpupool *pool);
+void *pcpupool__alloc_miss3(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
+void pcpupool__free_miss3(void *elem, struct pcpupool *pool);
 
 /* The element a push gives away, as the section's memory operand, read
  * and written: the caller's loads from it and stores into it are then
@@ -181,9 +199,14 @@ struct pcpupool__elem_bytes {
 
 /* Register an rseq critical section [1, 2) that restarts at 0 on abort
  * (preemption, migration, signal), then find the slab of the CPU it runs
- * on in %rcx; leave for %l[slow] when the pool has no slab for that CPU
- * (or rseq is not registered, or the pool's mapping is not 2^32-aligned:
- * the library then sets pf_cpus to 0).
+ * on in %rcx; leave for %l[slow] when the CPU id is not below %[cpus]: an
+ * immediate PCPUPOOL__MAX_CPUS in the inline sections, whose pf_slabs
+ * has a page for each such id (zeros for a CPU the pool has no usable
+ * slab for, or for all of them when rseq is not registered or the pool's
+ * mapping is not 2^32-aligned: the sections then leave at the count).
+ * No load of a bound from the handle: that load, with the free's two of
+ * pf_elems and pf_max_off, made the pair 1.47x the rseq floor instead of
+ * 1.38x (bench_peers), its loads being what the pair waits for.
  * The abort handler is preceded by the signature 0x53053053, as the kernel
  * requires.  glibc's rseq area is at the thread pointer + __rseq_offset
  * (%[rseq]).  The inline pcpupool_alloc() and pcpupool_free() take it
@@ -211,24 +234,24 @@ struct pcpupool__elem_bytes {
 	"movq %%rax, %%fs:8(%[rseq])\n\t"      /* rseq->rseq_cs */             \
 	"1:\n\t"                                                             \
 	"movl %%fs:4(%[rseq]), %%ecx\n\t"      /* rseq->cpu_id */              \
-	"cmpl %c[f_cpus](%[f]), %%ecx\n\t"                                   \
+	"cmpl %[cpus], %%ecx\n\t"                                            \
 	"jae " nocpu "\n\t"                                                  \
 	"shlq $12, %%rcx\n\t"                                                \
 	"addq %c[f_slabs](%[f]), %%rcx\n\t"
 
-/* @fp: the handle; @roff: glibc's __rseq_offset (the inline functions
- * below pass glibc's variable, the library the handle's copy of it). */
+/* The operands of the inline sections: @fp the handle, @roff glibc's
+ * __rseq_offset (the inline functions below pass glibc's variable, the
+ * library the handle's copy of it). */
 #define PCPUPOOL__SECTION_OPERANDS(fp, roff)                              \
-	PCPUPOOL__SECTION_OPERANDS_CPUS(fp, roff,                         \
-		__builtin_offsetof(struct pcpupool_fast, pf_cpus))
-/* ... with the count of usable slabs read at byte @cpus of the handle
- * (the library's own sections read one that does not depend on the
- * elements' alignment) */
-#define PCPUPOOL__SECTION_OPERANDS_CPUS(fp, roff, cpus)                   \
-	[f] "r"(fp), [fast] "m"(*(fp)), [rseq] "r"(roff),                 \
-	[f_cpus] "i"(cpus),                                                \
-	[f_slabs] "i"(__builtin_offsetof(struct pcpupool_fast, pf_slabs)), \
-	[mask] "i"(PCPUPOOL__SLOT_MASK)
+	PCPUPOOL__SECTION_OPERANDS_AT(fp, roff, "i"(PCPUPOOL__MAX_CPUS),  \
+		__builtin_offsetof(struct pcpupool_fast, pf_slabs))
+/* ... with the CPU bound @bound an operand (constraint and value) and the
+ * slabs at byte @slabs of the handle: the library's own sections check the
+ * CPU against the pool's slabs, which they reach whatever the elements'
+ * alignment */
+#define PCPUPOOL__SECTION_OPERANDS_AT(fp, roff, bound, slabs)             \
+	[f] "r"(fp), [fast] "m"(*(fp)), [rseq] "r"(roff), [cpus] bound,   \
+	[f_slabs] "i"(slabs), [mask] "i"(PCPUPOOL__SLOT_MASK)
 
 /* Check the offset in %eax (zero-extended): leave for @bad unless it is
  * an element's start; its index is then in %rdx.  With pf_div =
@@ -309,16 +332,26 @@ struct pcpupool__elem_bytes {
  * that writes the mark: a process killed anywhere either left the element
  * in the slab or is recorded as its holder.
  */
+/* The count of the count word in %r10, into %edx, for the pop: all 16
+ * bits where the slabs are followed by the 64 pages slots[count - 1] can
+ * reach (the inline sections' pf_slabs), else masked to stay inside the
+ * slab's page and the next (the library's on a mapping of the pool; a
+ * count is only wrong if a process corrupted it). */
+#define PCPUPOOL__POP_COUNT                                               \
+	"movzwl %%r10w, %%edx\n\t"
+#define PCPUPOOL__POP_COUNT_MASKED                                        \
+	"movl %%r10d, %%edx\n\t"                                            \
+	"andl %[mask], %%edx\n\t"
+
 /* The pop section, as a statement: the offset in @off (a uint64_t), or a
- * jump to the label slow; the count of usable slabs at byte @cpus of @f
- * (the library's own hit path reads one that does not depend on the
- * elements' alignment); @marks: the owner mark's code. */
-#define PCPUPOOL__POP_SECTION(f, roff, cpus, off, marks)                  \
+ * jump to the label slow; @ops: the handle's operands
+ * (PCPUPOOL__SECTION_OPERANDS(), or the library's own); @count: one of
+ * the two above; @marks: the owner mark's code. */
+#define PCPUPOOL__POP_SECTION(ops, count, off, marks)                     \
 	__asm__ __volatile__ goto(                                         \
 		PCPUPOOL__SECTION_ENTER                                    \
 		"movq (%%rcx), %%r10\n\t"              /* count word */         \
-		"movl %%r10d, %%edx\n\t"                                    \
-		"andl %[mask], %%edx\n\t"  /* count, kept inside the page */ \
+		count                                                      \
 		"cmpl 12(%%rcx), %%edx\n\t"  /* count <= low: slow path */  \
 		"jbe %l[slow]\n\t"                                           \
 		"movl 188(%%rcx,%%rdx,4), %k[off]\n\t" /* slots[count - 1] */ \
@@ -328,19 +361,29 @@ struct pcpupool__elem_bytes {
 		"movq %%r10, (%%rcx)\n\t"              /* commit */             \
 		"2:\n\t"                                                     \
 		: [off] "=&r"(off)                                         \
-		: PCPUPOOL__SECTION_OPERANDS_CPUS(f, roff, cpus),          \
-		  PCPUPOOL__ELEM_OPERANDS                                  \
+		: ops, PCPUPOOL__ELEM_OPERANDS                             \
 		: "rax", "rcx", "rdx", "rsi", "r10", "cc"                  \
 		: slow)
 
+/* The inline push's check that the element's address %[p] is in the
+ * 4 GiB block of the pool's elements: its high half against that of
+ * pf_elems (which the little-endian handle holds at byte 4 of it). */
+#define PCPUPOOL__PUSH_SAME_BLOCK                                         \
+	"movq %[p], %%rax\n\t"                                              \
+	"shrq $32, %%rax\n\t"                                               \
+	"cmpl %c[f_elems]+4(%[f]), %%eax\n\t"                               \
+	"jne %l[slow]\n\t"
+
 /* The push section: @elem given away at byte offset @off, or a jump to
- * the label slow. */
-#define PCPUPOOL__PUSH_SECTION(f, roff, cpus, elem, off)                  \
+ * the label slow; @pre: asm run first (PCPUPOOL__PUSH_SAME_BLOCK, or
+ * nothing).  The count is all 16 bits: the cap check keeps the store
+ * inside the slab's page whatever it is. */
+#define PCPUPOOL__PUSH_SECTION(ops, pre, elem, off)                       \
 	__asm__ __volatile__ goto(                                         \
+		pre                                                        \
 		PCPUPOOL__SECTION_ENTER                                    \
 		"movq (%%rcx), %%rax\n\t"              /* count word */         \
-		"movl %%eax, %%edx\n\t"                                     \
-		"andl %[mask], %%edx\n\t"                                   \
+		"movzwl %%ax, %%edx\n\t"                                     \
 		"cmpl 8(%%rcx), %%edx\n\t"  /* count >= limit: slow path */ \
 		"jae %l[slow]\n\t"                                             \
 		"cmpl %[cap], %%edx\n\t"     /* a corrupt limit: no store */ \
@@ -350,8 +393,9 @@ struct pcpupool__elem_bytes {
 		"movq %%rax, (%%rcx)\n\t"              /* commit */             \
 		"2:\n\t"                                                     \
 		: [elem] "+m"(PCPUPOOL__ELEM_MEM(elem))                    \
-		: PCPUPOOL__SECTION_OPERANDS_CPUS(f, roff, cpus),          \
-		  [off] "r"(off), [cap] "i"(PCPUPOOL__SLOT_CAP)            \
+		: ops, [off] "r"(off), [p] "r"(elem),                      \
+		  [f_elems] "i"(__builtin_offsetof(struct pcpupool_fast, pf_elems)), \
+		  [cap] "i"(PCPUPOOL__SLOT_CAP)                            \
 		: "rax", "rcx", "rdx", "cc"                                \
 		: slow)
 
@@ -360,23 +404,24 @@ pcpupool__pop(const struct pcpupool_fast *f, intptr_t roff, void **ret)
 {
 	uint64_t off;
 
-	PCPUPOOL__POP_SECTION(f, roff, __builtin_offsetof(struct pcpupool_fast, pf_cpus),
-			      off, PCPUPOOL__POP_MARK);
+	PCPUPOOL__POP_SECTION(PCPUPOOL__SECTION_OPERANDS(f, roff), PCPUPOOL__POP_COUNT, off,
+			      PCPUPOOL__POP_MARK);
 	*ret = f->pf_elems + off;
 	return 1;
 slow:
 	return 0;
 }
 
-/* Push @elem, at byte offset @off, onto the current CPU's slab if it is
- * under its limit.  Return: 1 pushed, 0 slow path.  (pf_elems being
- * 2^32-aligned, pcpupool_free() passes the address's low half: no
- * subtraction between the pop's load of a slot and the push's store of
- * it, which a pair in a loop would wait for.) */
+/* Push @elem, at byte offset @off, onto the current CPU's slab if @elem
+ * is in the 4 GiB block of the pool's elements and the slab is under its
+ * limit.  Return: 1 pushed, 0 slow path.  (pf_elems being 2^32-aligned,
+ * pcpupool_free() passes the address's low half: no subtraction between
+ * the pop's load of a slot and the push's store of it, which a pair in a
+ * loop would wait for.) */
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) int
 pcpupool__push(const struct pcpupool_fast *f, intptr_t roff, void *elem, uint32_t off)
 {
-	PCPUPOOL__PUSH_SECTION(f, roff, __builtin_offsetof(struct pcpupool_fast, pf_cpus),
+	PCPUPOOL__PUSH_SECTION(PCPUPOOL__SECTION_OPERANDS(f, roff), PCPUPOOL__PUSH_SAME_BLOCK,
 			       elem, off);
 	return 1;
 slow:
@@ -408,23 +453,26 @@ pcpupool_alloc(struct pcpupool *pool, int flags)
 			     pcpupool__pop((const struct pcpupool_fast *)(void *)pool,
 					   __rseq_offset, &p), 1))
 		return p;
-	return pcpupool__alloc_miss(pool, flags);
+	return pcpupool__alloc_miss3(pool, flags);
 }
+
+/* An element is pushed when its address is in the 4 GiB block of the
+ * pool's elements (the same high half as pf_elems): its low half is then
+ * its offset, and the pop checks every offset it takes.  An address there
+ * that is not an element's start is dropped by the pop that meets it
+ * (counted as discarded); any other address goes to the library, which
+ * drops it.  One compare with the handle, where checking the offset
+ * against pf_max_off took two loads and a subtraction. */
 
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void
 pcpupool_free(void *elem, struct pcpupool *pool)
 {
 	const struct pcpupool_fast *f = (const struct pcpupool_fast *)(void *)pool;
 
-	if (__builtin_expect(PCPUPOOL__NONNULL(pool), 1)) {
-		uintptr_t off = (uintptr_t)elem - (uintptr_t)f->pf_elems;
-
-		if (__builtin_expect(off <= f->pf_max_off &&
-				     pcpupool__push(f, __rseq_offset, elem,
-						    (uint32_t)(uintptr_t)elem), 1))
-			return;
-	}
-	pcpupool__free_miss(elem, pool);
+	if (__builtin_expect(PCPUPOOL__NONNULL(pool) &&
+			     pcpupool__push(f, __rseq_offset, elem, (uint32_t)(uintptr_t)elem), 1))
+		return;
+	pcpupool__free_miss3(elem, pool);
 }
 #endif
 #endif /* PCPUPOOL_HAVE_SECTIONS */

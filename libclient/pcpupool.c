@@ -1257,6 +1257,7 @@ static bool pool_unlink(struct pcpupool *pool)
  * channel into a descriptor number closed here and reused elsewhere. */
 static void pool_free(struct pcpupool *pool)
 {
+	slab_view_fini(&pool->v);
 	if (pool->base)
 		munmap(pool->base, pool->map_size);
 	if (pool->memfd >= 0)
@@ -1311,7 +1312,10 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 		return -errno;
 	if ((uint64_t)st.st_size < slab_bytes_for(h, pub))
 		return -EUCLEAN;
-	return slab_view_init(&pool->v, pool->base, pool->map_size, (uint32_t)ai.client_id);
+	r = slab_view_init(&pool->v, pool->base, pool->map_size, (uint32_t)ai.client_id);
+	if (r == 0)
+		(void)slab_view_map_inline(&pool->v, pool->memfd);
+	return r;
 }
 
 /**
@@ -1758,7 +1762,9 @@ PCPUPOOL_EXPORT void *pcpupool__alloc_miss(struct pcpupool *pool, int flags)
 	return alloc_full(pool, flags);
 }
 
-/* The same, for programs built against inline ABI 1. */
+/* The same, for programs built against inline ABI 3 (this header) and 1. */
+PCPUPOOL_EXPORT void *pcpupool__alloc_miss3(struct pcpupool *pool, int flags)
+	__attribute__((alias("pcpupool__alloc_miss")));
 PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
 	__attribute__((alias("pcpupool__alloc_miss")));
 
@@ -1835,7 +1841,9 @@ PCPUPOOL_EXPORT void pcpupool__free_miss(void *elem, struct pcpupool *pool)
 	}
 }
 
-/* The same, for programs built against inline ABI 1. */
+/* The same, for programs built against inline ABI 3 (this header) and 1. */
+PCPUPOOL_EXPORT void pcpupool__free_miss3(void *elem, struct pcpupool *pool)
+	__attribute__((alias("pcpupool__free_miss")));
 PCPUPOOL_EXPORT void pcpupool__free_slow(void *elem, struct pcpupool *pool)
 	__attribute__((alias("pcpupool__free_miss")));
 

@@ -10,6 +10,7 @@
 #include "slab.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -207,6 +208,22 @@ bool slab_rseq_available(void)
 #endif
 }
 
+/* The inline sections' pages for a view whose slabs they may not use: a
+ * zero page, read-only, for every CPU id they accept and the 64 after (a
+ * count, limit and low of 0 send both sections to the library).  One mapping for the whole
+ * process, made on first use and never unmapped; only address space until
+ * a section reads it. */
+static char *no_slabs;
+static pthread_once_t no_slabs_once = PTHREAD_ONCE_INIT;
+
+static void no_slabs_map(void)
+{
+	void *m = mmap(NULL, (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE, PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	no_slabs = m == MAP_FAILED ? NULL : m;
+}
+
 /**
  * slab_view_init() - build a process's view of a mapped pool.
  * @v: view to fill.
@@ -214,9 +231,13 @@ bool slab_rseq_available(void)
  * @mapped: bytes mapped at @base.
  * @owner: id written into slab_meta.owner by this process's pops (non-zero).
  *
+ * The view's inline sections (pcpupool.h) leave at once on every CPU until
+ * slab_view_map_inline() gives them the slabs.
+ *
  * Context: any thread; not signal-safe.
- * Return: 0, or the slab_validate_hdr() error, or -EINVAL when @mapped is
- * smaller than the pool.
+ * Return: 0, or the slab_validate_hdr() error, -EINVAL when @mapped is
+ * smaller than the pool, or -ENOMEM when the address space has no room
+ * for the inline sections' zero pages.
  */
 int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner)
 {
@@ -230,7 +251,10 @@ int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owne
 		return r;
 	if (mapped < h->map_size)
 		return -EINVAL;
+	if (pthread_once(&no_slabs_once, no_slabs_map) != 0 || !no_slabs)
+		return -ENOMEM;
 	memset(v, 0, sizeof(*v));
+	v->inline_slabs = no_slabs;
 	v->hdr = h;
 	v->slabs = (char *)base + h->slabs_off;
 	v->elems = (char *)base + h->elems_off;
@@ -250,11 +274,66 @@ int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owne
 #ifdef SLAB_HAVE_RSEQ
 	v->rseq_off = (intptr_t)__rseq_offset;
 	v->rseq_cpus = slab_rseq_available() ? h->nr_cpus : 0;
-	/* the inline free stores an element address's low half */
-	if (((uintptr_t)v->elems & UINT32_MAX) == 0)
-		v->inline_cpus = v->rseq_cpus;
 #endif
 	return 0;
+}
+
+/**
+ * slab_view_map_inline() - give a client's view the pages its inline
+ * sections use.
+ * @v: a view slab_view_init() built on a slab_map() mapping.
+ * @fd: the pool's memfd.
+ *
+ * The inline sections of pcpupool.h check a CPU id against the constant
+ * PCPUPOOL__MAX_CPUS, not against the pool's count of slabs, which would
+ * be one more load of the handle in each (see PCPUPOOL__SECTION_ENTER_TO),
+ * and their pop does not mask the count.  So they need a page for every
+ * id and 64 more: this maps the pool's slabs again at the start of a
+ * region of PCPUPOOL__SLABS_PAGES pages, the rest read-only zeros, and
+ * has the whole library reach the slabs there.  Only where the sections
+ * can work: rseq registered, and the first element on a 4 GiB boundary
+ * (the inline free stores an element address's low half).  Anything that
+ * fails leaves the view as it was: the library serves every call.
+ *
+ * Context: any thread; not signal-safe.
+ * Return: true when the inline sections are on.
+ */
+bool slab_view_map_inline(struct slab_view *v, int fd)
+{
+#ifdef SLAB_HAVE_RSEQ
+	const size_t len = (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE;
+	char *m;
+
+	if (!v->rseq_cpus || ((uintptr_t)v->elems & UINT32_MAX) != 0 || v->inline_map)
+		return false;
+	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return false;
+	if (mmap(m, (size_t)v->nr_cpus * SLAB_STRIDE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, (off_t)v->hdr->slabs_off) == MAP_FAILED) {
+		munmap(m, len);
+		return false;
+	}
+	v->inline_map = m;
+	v->slabs = m;
+	v->inline_slabs = m;
+	v->abi2_cpus = v->rseq_cpus;
+	return true;
+#else
+	(void)v; (void)fd;
+	return false;
+#endif
+}
+
+/**
+ * slab_view_fini() - unmap what slab_view_map_inline() mapped.
+ * @v: the view; its pool's mapping is the caller's.
+ */
+void slab_view_fini(struct slab_view *v)
+{
+	if (v->inline_map)
+		munmap(v->inline_map, (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE);
+	v->inline_map = NULL;
 }
 
 /**
@@ -503,9 +582,6 @@ int slab_list_take(const struct slab_view *v, _Atomic uint64_t *box,
  * rseq_cpus, which does not depend on the elements' alignment; leaving for
  * "slow" means rseq cannot be used here.  They read the view's second line
  * too, which their "memory" clobber covers. */
-#define SLAB_SECTION_OPERANDS(v)                                          \
-	PCPUPOOL__SECTION_OPERANDS_CPUS(slab_fast(v), (v)->rseq_off,      \
-					offsetof(struct slab_view, rseq_cpus))
 
 enum { POP_OK, POP_EMPTY, POP_NOCPU, POP_DISCARDED };
 

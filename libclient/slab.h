@@ -259,13 +259,18 @@ struct slab_geometry {
  * field for field; the rest is for the slow paths. */
 struct slab_view {
 	/* line 0: struct pcpupool_fast */
-	char *slabs;              /* base + slabs_off */
+	char *inline_slabs;       /* PCPUPOOL__SLABS_PAGES pages, one for
+				   * each CPU id below PCPUPOOL__MAX_CPUS:
+				   * the slabs, where the inline sections
+				   * may use them (slab_view_map_inline()),
+				   * else zeros */
 	char *elems;              /* base + elems_off */
 	struct slab_meta *meta;
 	intptr_t rseq_off;        /* glibc __rseq_offset */
 	uint64_t div;             /* floor(2^64 / elem_stride) + 1 */
 	uint32_t abi1_cpus;       /* 0: inline ABI 1 code takes the library */
-	uint32_t inline_cpus;     /* rseq_cpus if elems is 2^32-aligned, else 0 */
+	uint32_t abi2_cpus;       /* for inline ABI 2 code: nr_cpus where
+				   * inline_slabs has the slabs, else 0 */
 	uint32_t owner;           /* written into slab_meta.owner by pop */
 	uint32_t max_off;         /* (max_elems - 1) * elem_stride */
 	uint64_t bound;           /* see PCPUPOOL__CHECK_OFF_TO() */
@@ -278,22 +283,28 @@ struct slab_view {
 	uint32_t slab_cap;
 	struct slab_hdr *hdr;
 	size_t map_size;
+	char *slabs;              /* CPU n's slab, n < nr_cpus (the inline
+				   * view of them when there is one, so that
+				   * a process reaches a slab at one address) */
+	char *inline_map;         /* this view's own inline_slabs mapping */
 } __attribute__((aligned(SLAB_CACHELINE)));
 
 #define SLAB_VIEW_FAST(field, pf)                                          \
 	_Static_assert(offsetof(struct slab_view, field) ==                \
 		       offsetof(struct pcpupool_fast, pf), #field " is " #pf)
-SLAB_VIEW_FAST(slabs, pf_slabs);
+SLAB_VIEW_FAST(inline_slabs, pf_slabs);
 SLAB_VIEW_FAST(elems, pf_elems);
 SLAB_VIEW_FAST(meta, pf_meta);
 SLAB_VIEW_FAST(rseq_off, pf_rseq_off);
 SLAB_VIEW_FAST(div, pf_div);
 SLAB_VIEW_FAST(abi1_cpus, pf_abi1_cpus);
-SLAB_VIEW_FAST(inline_cpus, pf_cpus);
+SLAB_VIEW_FAST(abi2_cpus, pf_abi2_cpus);
 SLAB_VIEW_FAST(owner, pf_owner);
 SLAB_VIEW_FAST(max_off, pf_max_off);
 SLAB_VIEW_FAST(bound, pf_bound);
 _Static_assert(sizeof(struct pcpupool_fast) <= SLAB_CACHELINE, "the fast part is one line");
+_Static_assert(sizeof(struct slab_view) == 2 * SLAB_CACHELINE, "a view is two lines");
+_Static_assert(SLAB_MAX_CPUS == PCPUPOOL__MAX_CPUS, "an inline view has a page per CPU id");
 
 static inline const struct pcpupool_fast *slab_fast(const struct slab_view *v)
 {
@@ -355,6 +366,8 @@ int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr);
 size_t slab_bytes_for(const struct slab_hdr *h, uint64_t nr_elems);
 int slab_format(void *base, const struct slab_hdr *layout, const char *name);
 int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner);
+bool slab_view_map_inline(struct slab_view *v, int fd);
+void slab_view_fini(struct slab_view *v);
 void *slab_map(int fd, size_t map_size);
 
 /* floor(2^64 / @stride) + 1, the pools' multiplier (the stride is at
@@ -377,14 +390,20 @@ int slab_validate_hdr(const struct slab_hdr *h, size_t file_size);
  * field read before a section is reused after it. */
 #if defined(PCPUPOOL_HAVE_SECTIONS) && !defined(PCPUPOOL_NO_RSEQ)
 #define SLAB_HAVE_RSEQ 1
+/* The library's sections: the CPU checked against rseq_cpus, the slab
+ * found through slabs; both right whatever the elements' alignment. */
+#define SLAB_SECTION_OPERANDS(v)                                          \
+	PCPUPOOL__SECTION_OPERANDS_AT(slab_fast(v), (v)->rseq_off,        \
+				      "m"((v)->rseq_cpus),                \
+				      offsetof(struct slab_view, slabs))
 #define slab_compiler_barrier() __asm__ __volatile__("" : : : "memory")
 static inline int slab_hit_pop(const struct slab_view *v, void **ret)
 {
 	uint64_t off;
 
 	slab_compiler_barrier();
-	PCPUPOOL__POP_SECTION(slab_fast(v), v->rseq_off, offsetof(struct slab_view, rseq_cpus),
-			      off, PCPUPOOL__POP_MARK_ALWAYS);
+	PCPUPOOL__POP_SECTION(SLAB_SECTION_OPERANDS(v), PCPUPOOL__POP_COUNT_MASKED, off,
+			      PCPUPOOL__POP_MARK_ALWAYS);
 	slab_compiler_barrier();
 	*ret = v->elems + off;
 	return 1;
@@ -395,8 +414,7 @@ slow:
 static inline int slab_hit_push(const struct slab_view *v, void *elem, uint32_t off)
 {
 	slab_compiler_barrier();
-	PCPUPOOL__PUSH_SECTION(slab_fast(v), v->rseq_off, offsetof(struct slab_view, rseq_cpus),
-			       elem, off);
+	PCPUPOOL__PUSH_SECTION(SLAB_SECTION_OPERANDS(v), "", elem, off);
 	slab_compiler_barrier();
 	return 1;
 slow:

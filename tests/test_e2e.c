@@ -1165,7 +1165,7 @@ static int no_room_child(struct e2e *e, const char *name)
 	CHILD_CHECK(c);
 	struct pcpupool *p = pcpupool_open(c, name);
 	CHILD_CHECK(p);
-	CHILD_CHECK(fast_of(p)->pf_cpus == 0);
+	CHILD_CHECK(fast_of(p)->pf_abi2_cpus == 0);
 	CHILD_CHECK(fast_of(p)->pf_abi1_cpus == 0);
 	for (int i = 0; i < 10000; i++) {
 		char *el = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
@@ -1196,9 +1196,9 @@ static void test_pool_mapped_for_the_inline_path(void **state)
 	assert_int_equal((uintptr_t)pcpupool_elem_at(p, 0) & UINT32_MAX, 0);
 	assert_int_equal(fast_of(p)->pf_abi1_cpus, 0);
 	if (__rseq_size > 0)
-		assert_int_equal(fast_of(p)->pf_cpus, pcpupool_nr_cpus(p));
+		assert_int_equal(fast_of(p)->pf_abi2_cpus, pcpupool_nr_cpus(p));
 	else
-		assert_int_equal(fast_of(p)->pf_cpus, 0);
+		assert_int_equal(fast_of(p)->pf_abi2_cpus, 0);
 
 	pid = e2e_fork(e);
 	if (pid == 0)

@@ -52,7 +52,7 @@ static void header_api(struct symset *s)
 	regmatch_t m[2];
 
 	assert_non_null(f);
-	assert_int_equal(regcomp(&re, "[ *](pcpupool_[a-z_]+)\\(", REG_EXTENDED), 0);
+	assert_int_equal(regcomp(&re, "[ *](pcpupool_[a-z0-9_]+)\\(", REG_EXTENDED), 0);
 	while (fgets(line, sizeof(line), f)) {
 		if (line[0] == ' ' || line[0] == '\t' || line[0] == '/' || line[0] == '#')
 			continue;   /* continuation lines, comments, macros */

@@ -26,8 +26,8 @@ while IFS='|' read -r name cmd; do
 	syms=$(nm -u "$exe")
 	case $name in
 	*NO_INLINE*) want=pcpupool_alloc@PCPUPOOL_0; not=pcpupool__alloc_miss ;;
-	# inline ABI 2: the version node an older library does not have
-	*) want=pcpupool__alloc_miss@PCPUPOOL_0.2; not=pcpupool__alloc_slow ;;
+	# inline ABI 3: the version node an older library does not have
+	*) want=pcpupool__alloc_miss3@PCPUPOOL_0.3; not=pcpupool__alloc_miss@ ;;
 	esac
 	if grep -qE "(^| )${want//./\\.}\$" <<<"$syms" && ! grep -qF "$not" <<<"$syms"; then
 		ok "$name: calls $want"

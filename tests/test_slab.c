@@ -275,7 +275,7 @@ static void test_fallback_without_rseq_uses_lists_only(void **state)
 	int rc;
 
 	nr.rseq_cpus = 0;   /* what a process with glibc.pthread.rseq=0 sees */
-	nr.inline_cpus = 0;
+	nr.abi2_cpus = 0;
 	void *p;   /* left unused on purpose: GCC 12 once deleted the section
 		    * then, returning 1 (see pcpupool__pop()) */
 
