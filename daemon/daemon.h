@@ -12,7 +12,7 @@
 
 #include "config.h"
 
-#define PCPUPOOLD_VERSION "0.2.0"
+#define PCPUPOOLD_VERSION "0.3.0"
 
 struct pool;
 struct ctl;

@@ -1433,7 +1433,7 @@ json_t *pool_stats_json(struct pool *p)
 
 		slab_cpu_counts(&p->v, c, &allocs, &frees);
 		json_t *e = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-				      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				      PCP_F_CPU, (int)c, "slab", (json_int_t)cnt,
 				      "inbox", (json_int_t)in, "outbox", (json_int_t)out,
 				      "level", (json_int_t)cnt + in,
@@ -1447,6 +1447,7 @@ json_t *pool_stats_json(struct pool *p)
 				      "refill_requests", (json_int_t)atomic_load(&s->refill_requests),
 				      "refill_coalesced", (json_int_t)atomic_load(&s->refill_coalesced),
 				      "refill_quiet", (json_int_t)atomic_load(&s->refill_quiet),
+				      "discarded", (json_int_t)atomic_load(&s->discarded),
 				      "refills_served", (json_int_t)cs->served,
 				      "refilled", (json_int_t)cs->refilled,
 				      "drained", (json_int_t)cs->drained,

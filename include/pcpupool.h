@@ -39,7 +39,7 @@ extern const ptrdiff_t __rseq_offset;
 #endif
 
 #define PCPUPOOL_VERSION_MAJOR 0
-#define PCPUPOOL_VERSION_MINOR 2
+#define PCPUPOOL_VERSION_MINOR 3
 
 #if defined(__GNUC__)
 #define PCPUPOOL_WUR __attribute__((warn_unused_result))

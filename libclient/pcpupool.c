@@ -1812,7 +1812,9 @@ PCPUPOOL_EXPORT void *pcpupool_alloc(struct pcpupool *pool, int flags)
  *
  * Pushes @elem onto the current CPU's reserve; a reserve at its limit
  * spills a batch back to the daemon.  A pointer that is not the start of
- * one of @pool's elements is ignored: free never fails.  Freeing an element
+ * one of @pool's elements is ignored: free never fails (one in the 4 GiB
+ * from the pool's first element waits in the reserve until the next
+ * allocation there drops it and counts it as discarded).  Freeing an element
  * twice corrupts the pool.
  *
  * Context: async-signal-safe, lock-free, no malloc, no system call, never

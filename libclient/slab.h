@@ -39,10 +39,10 @@
  *                offset it hands out with one multiplication and one
  *                compare (div and bound below): the high half is the
  *                element's index, the low half says whether it is the
- *                start of an element of the pool.  So free only checks the
- *                range, and an offset inside the pool that is not an
- *                element's start is discarded when it reaches the top of
- *                the slab.
+ *                start of an element of the pool.  So free only checks
+ *                that the address is in the 4 GiB from the first element,
+ *                and one there that is not an element's start is
+ *                discarded when it reaches the top of the slab.
  *   inbox N      a list of free elements, linked through slab_meta.next,
  *                packed with its length in one 64-bit word.  The daemon
  *                pushes refill batches into it (CAS); a client takes the
@@ -499,8 +499,11 @@ static inline void slab_free_elem(const struct slab_view *v, void *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)v->elems;
 
+	/* as the inline free: any address in the 4 GiB from the first
+	 * element is pushed, and the pop drops (and counts) what is not an
+	 * element's start */
 	slab_tsan_release(v);
-	if (__builtin_expect(off <= v->max_off && slab_hit_push(v, p, (uint32_t)off), 1))
+	if (__builtin_expect(off <= UINT32_MAX && slab_hit_push(v, p, (uint32_t)off), 1))
 		return;
 	slab_free_miss(v, p);
 }

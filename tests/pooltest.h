@@ -24,12 +24,13 @@ struct testpool {
 	struct slab_view v;
 };
 
-/* Create, back and map a pool of @max elements, all published. */
-static inline int testpool_make(struct testpool *tp, uint32_t cap, uint64_t size,
-				uint64_t align, uint64_t max)
+/* Create, back and map a pool of @max elements, all published, with
+ * slabs for CPUs 0..@nr_cpus-1. */
+static inline int testpool_make_cpus(struct testpool *tp, uint32_t nr_cpus, uint32_t cap,
+				     uint64_t size, uint64_t align, uint64_t max)
 {
 	struct slab_geometry g = {
-		.nr_cpus = (uint32_t)get_nprocs_conf(), .slab_cap = cap,
+		.nr_cpus = nr_cpus, .slab_cap = cap,
 		.elem_size = size, .elem_align = align, .max_elems = max,
 	};
 	if (slab_layout(&g, &tp->layout) < 0)
@@ -49,8 +50,16 @@ static inline int testpool_make(struct testpool *tp, uint32_t cap, uint64_t size
 	return slab_view_init(&tp->v, tp->base, tp->layout.map_size, 1);
 }
 
+/* ... with a slab for every configured CPU */
+static inline int testpool_make(struct testpool *tp, uint32_t cap, uint64_t size,
+				uint64_t align, uint64_t max)
+{
+	return testpool_make_cpus(tp, (uint32_t)get_nprocs_conf(), cap, size, align, max);
+}
+
 static inline void testpool_free(struct testpool *tp)
 {
+	slab_view_fini(&tp->v);
 	munmap(tp->base, tp->layout.map_size);
 	close(tp->fd);
 }

@@ -1140,6 +1140,44 @@ static void test_killed_client_is_detached(void **state)
 	pcpupool_disconnect(c);
 }
 
+/* pcpupool_free() of what is not an element: the inline free pushes an
+ * address in the 4 GiB block of the pool's elements, and the next pop on
+ * that CPU drops it and counts it (per-CPU "discarded"); any other address
+ * goes to the library, which drops it.  Nothing is lost or handed out. */
+static void test_bad_frees_are_dropped_and_counted(void **state)
+{
+	struct e2e *e = *state;
+	struct pcpupool_client *c = e2e_client(e);
+	char name[E2E_NAME_LEN], local[64];
+	struct pcpupool *p;
+	json_t *st;
+
+	p = pcpupool_create(c, e2e_name(e, "badfree", name), 32, 64, 64);
+	assert_non_null(p);
+	e2e_pin(0);
+	char *a = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+
+	assert_non_null(a);
+	/* the elements start the block (the library maps them so) */
+	char *block = (char *)((uintptr_t)a & ~(uintptr_t)UINT32_MAX);
+
+	pcpupool_free(a + 8, p);                          /* inside an element */
+	pcpupool_free(block + ((size_t)1 << 31), p);      /* past the elements */
+	pcpupool_free(local, p);                          /* another block */
+	pcpupool_free(NULL, p);
+	char *b = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+
+	assert_non_null(b);
+	assert_int_equal(pcpupool_elem_at(p, pcpupool_elem_offset(p, b)), b);
+	assert_ptr_not_equal(b, a);
+	st = e2e_pool_stats(c, name);
+	assert_int_equal(e2e_cpu_stat(st, 0, "discarded"), 2);
+	json_decref(st);
+	pcpupool_free(b, p);
+	pcpupool_free(a, p);
+	finish_pool(c, p, name);
+}
+
 /* ---- the mapping the inline path needs ---- */
 
 static const struct pcpupool_fast *fast_of(struct pcpupool *p)
@@ -1530,6 +1568,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_destroy_refused_while_attached,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_client_is_detached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_frees_are_dropped_and_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_mapped_for_the_inline_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_requests_get_errors,
 						setup, teardown),

@@ -3,7 +3,7 @@
 # built as C99 -pedantic, C11 (gcc -O0/-Og/-O2/-O3, clang -O0/-O2; some
 # with a struct rseq of the program's own, which the header must not
 # clash with), C++17 (g++ and clang++) and with -DPCPUPOOL_NO_INLINE, all
-# with -Wall -Wextra -Werror,
+# with -Wall -Wextra -Werror, and against 0.2.0's header (inline ABI 2),
 # linked against build/libpcpupool.so and run against a real pcpupoold.
 # The inline builds must call the library's slow path and not the
 # out-of-line alloc/free on their hit path; the NO_INLINE one the reverse.
@@ -26,6 +26,8 @@ while IFS='|' read -r name cmd; do
 	syms=$(nm -u "$exe")
 	case $name in
 	*NO_INLINE*) want=pcpupool_alloc@PCPUPOOL_0; not=pcpupool__alloc_miss ;;
+	# a program built against 0.2.0's header runs with this library
+	*"ABI 2"*) want=pcpupool__alloc_miss@PCPUPOOL_0.2; not=pcpupool__alloc_miss3 ;;
 	# inline ABI 3: the version node an older library does not have
 	*) want=pcpupool__alloc_miss3@PCPUPOOL_0.3; not=pcpupool__alloc_miss@ ;;
 	esac
@@ -49,6 +51,7 @@ C11, clang -O0 -DHEADER_USER_OWN_RSEQ|clang -std=c11 -O0 -DHEADER_USER_OWN_RSEQ
 C++17, g++ -O2|g++ -x c++ -std=c++17 -O2
 C++17, clang++ -O2|clang++ -x c++ -std=c++17 -O2
 C11, gcc -O2 -DPCPUPOOL_NO_INLINE|gcc -std=c11 -O2 -DPCPUPOOL_NO_INLINE
+C11, gcc -O2, inline ABI 2 (0.2.0's header)|gcc -std=c11 -O2 -Itests/abi2
 LIST
 
 kill "$daemon_pid" && wait "$daemon_pid"

@@ -523,12 +523,13 @@ static void test_free_of_a_non_element_is_dropped(void **state)
 	slab_free_elem(&tp->v, e3 + 8);          /* inside an element */
 	slab_free_elem(&tp->v, e3 - 4096 * 64);  /* before the pool */
 	slab_free_elem(&tp->v, slab_elem(&tp->v, NELEM)); /* past it */
+	slab_free_elem(&tp->v, tp->v.elems + ((size_t)1 << 32)); /* past the block */
 	slab_free_elem(&tp->v, NULL);
-	/* the inside one reached the slab (free checks the range only); pop
-	 * drops it */
-	assert_int_equal(slab_count(&tp->v, 0), 1);
+	/* those in the 4 GiB from the first element reached the slab (free
+	 * checks only that); pop drops them */
+	assert_int_equal(slab_count(&tp->v, 0), 2);
 	assert_int_equal(alloc1(tp), SLAB_NIL);
-	assert_int_equal(atomic_load(&slab_of(&tp->v, 0)->discarded), 1);
+	assert_int_equal(atomic_load(&slab_of(&tp->v, 0)->discarded), 2);
 	assert_int_equal(slab_level(&tp->v, 0), 0);
 }
 
@@ -597,6 +598,148 @@ static void test_take_more_than_buffer_puts_back_rest(void **state)
 		assert_int_equal(buf[i], 30 + i);
 }
 
+/* ---- the inline sections' view (pcpupool.h's pcpupool__pop/push) ---- */
+
+#ifdef SLAB_HAVE_RSEQ
+static struct slab *slab_at_base(struct testpool *tp, uint32_t cpu)
+{
+	return (struct slab *)((char *)tp->base + tp->layout.slabs_off +
+			       (size_t)cpu * SLAB_STRIDE);
+}
+
+/* A view from slab_view_init() alone: the inline sections read zero pages
+ * and leave on every CPU; slab_view_map_inline() gives them the slabs, at
+ * one address that the whole library then uses, the same memory as the
+ * pool's mapping. */
+static void test_inline_sections_need_map_inline(void **state)
+{
+	struct testpool *tp = *state;
+	const struct pcpupool_fast *f = slab_fast(&tp->v);
+	void *p = NULL;
+	uint64_t cw;
+
+	slab_set_limits(&tp->v, 0, 0, CAP);
+	refill_range(tp, 0, 0, 20);
+	uint32_t a = alloc1(tp);                /* the rest spliced, ours */
+
+	assert_int_not_equal(a, SLAB_NIL);
+	assert_non_null(f->pf_slabs);
+	assert_ptr_not_equal(f->pf_slabs, tp->v.slabs);
+	assert_int_equal(f->pf_abi2_cpus, 0);
+	cw = slab_of(&tp->v, 0)->cw;
+	assert_int_equal(pcpupool__pop(f, __rseq_offset, &p), 0);
+	assert_int_equal(pcpupool__push(f, __rseq_offset, slab_elem(&tp->v, a),
+					(uint32_t)(uintptr_t)slab_elem(&tp->v, a)), 0);
+	assert_int_equal(slab_of(&tp->v, 0)->cw, cw);
+	for (size_t off = 0; off < (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE; off += 4096)
+		assert_int_equal(f->pf_slabs[off] | f->pf_slabs[off + 8] | f->pf_slabs[off + 12], 0);
+
+	assert_int_equal(slab_view_map_inline(&tp->v, tp->fd), slab_rseq_available());
+	if (!slab_rseq_available())
+		return;   /* glibc.pthread.rseq=0: no section runs anywhere */
+	assert_ptr_equal(f->pf_slabs, tp->v.slabs);
+	assert_int_equal(f->pf_abi2_cpus, tp->v.nr_cpus);
+	assert_false(slab_view_map_inline(&tp->v, tp->fd));   /* once */
+	assert_int_equal(slab_at_base(tp, 0)->cw, cw);
+
+	assert_int_equal(pcpupool__pop(f, __rseq_offset, &p), 1);
+	assert_int_not_equal(slab_index_of(&tp->v, p), SLAB_NIL);
+	assert_int_equal(slab_at_base(tp, 0)->cw & 0xffff, (cw & 0xffff) - 1);
+	assert_int_equal(pcpupool__push(f, __rseq_offset, p, (uint32_t)(uintptr_t)p), 1);
+	assert_int_equal(slab_at_base(tp, 0)->cw & 0xffff, cw & 0xffff);
+	/* past the pool's slabs: zeros */
+	for (uint32_t c = tp->v.nr_cpus; c < PCPUPOOL__SLABS_PAGES; c++)
+		assert_int_equal(*(const uint64_t *)(f->pf_slabs + (size_t)c * 4096), 0);
+	slab_free(&tp->v, a);
+}
+
+/* The inline free pushes any address in the 4 GiB block of the elements
+ * and nothing else; the pop hands out only elements, and the library's
+ * pop drops (and counts) what is not one. */
+static void test_inline_push_checks_the_block_and_pop_the_offset(void **state)
+{
+	struct testpool *tp = *state;
+	const struct pcpupool_fast *f = slab_fast(&tp->v);
+	char *e5 = slab_elem(&tp->v, 5), *far = tp->v.elems + ((size_t)1 << 32);
+	char local[8];
+	void *p = NULL;
+
+	if (!slab_view_map_inline(&tp->v, tp->fd)) {
+		assert_false(slab_rseq_available());
+		return;
+	}
+	slab_set_limits(&tp->v, 0, 0, CAP);
+	assert_int_equal(pcpupool__push(f, __rseq_offset, local, (uint32_t)(uintptr_t)local), 0);
+	assert_int_equal(pcpupool__push(f, __rseq_offset, far, (uint32_t)(uintptr_t)far), 0);
+	assert_int_equal(slab_count(&tp->v, 0), 0);
+	assert_int_equal(pcpupool__push(f, __rseq_offset, e5 + 8, (uint32_t)(uintptr_t)(e5 + 8)), 1);
+	assert_int_equal(slab_count(&tp->v, 0), 1);
+	assert_int_equal(pcpupool__pop(f, __rseq_offset, &p), 0);  /* not an element */
+	assert_int_equal(alloc1(tp), SLAB_NIL);                    /* dropped */
+	assert_int_equal(atomic_load(&slab_of(&tp->v, 0)->discarded), 1);
+	assert_int_equal(slab_count(&tp->v, 0), 0);
+	/* an element whose owner mark is another process's: the library */
+	atomic_store(&tp->v.meta[5].owner, 99);
+	assert_int_equal(pcpupool__push(f, __rseq_offset, e5, (uint32_t)(uintptr_t)e5), 1);
+	assert_int_equal(pcpupool__pop(f, __rseq_offset, &p), 0);
+	assert_int_equal(alloc1(tp), 5);
+	assert_int_equal(atomic_load(&tp->v.meta[5].owner), 1);
+	slab_free(&tp->v, 5);
+	assert_int_equal(pcpupool__pop(f, __rseq_offset, &p), 1);
+	assert_ptr_equal(p, e5);
+	/* a corrupt count (all 16 bits, the pop does not mask it) reads
+	 * inside the 64 pages past the slabs and hands out no non-element */
+	struct slab *s0 = slab_of(&tp->v, 0);
+	uint64_t cw = s0->cw;
+
+	s0->cw = (cw & ~(uint64_t)0xffff) | 0xffff;
+	if (pcpupool__pop(f, __rseq_offset, &p) == 1)
+		assert_int_not_equal(slab_index_of(&tp->v, p), SLAB_NIL);
+	s0->cw = cw;
+}
+
+/* A CPU the pool has no slab for: its page is zeros, both sections leave
+ * (the id is below PCPUPOOL__MAX_CPUS, so only the page stops them). */
+static void test_inline_sections_leave_on_a_cpu_without_a_slab(void **state)
+{
+	struct testpool tp;
+	void *p = NULL;
+	(void)state;
+
+	if (get_nprocs() < 2) {
+		print_message("one CPU online: no CPU without a slab to run on\n");
+		return;
+	}
+	assert_int_equal(testpool_make_cpus(&tp, 1, CAP, 48, 16, NELEM), 0);
+	if (!slab_view_map_inline(&tp.v, tp.fd)) {
+		assert_false(slab_rseq_available());
+		testpool_free(&tp);
+		return;
+	}
+	const struct pcpupool_fast *f = slab_fast(&tp.v);
+	char *e = slab_elem(&tp.v, 0);
+
+	assert_int_equal(pin_to_cpu(1), 0);
+	assert_int_equal(pcpupool__push(f, __rseq_offset, e, (uint32_t)(uintptr_t)e), 0);
+	assert_int_equal(pcpupool__pop(f, __rseq_offset, &p), 0);
+	assert_int_equal(*(const uint64_t *)(f->pf_slabs + 4096), 0);
+	assert_int_equal(pin_to_cpu(0), 0);
+	slab_set_limits(&tp.v, 0, 0, CAP);
+	assert_int_equal(pcpupool__push(f, __rseq_offset, e, (uint32_t)(uintptr_t)e), 1);
+	assert_int_equal(slab_count(&tp.v, 0), 1);
+	testpool_free(&tp);
+}
+#else
+static void test_inline_sections_need_map_inline(void **state)
+{
+	struct testpool *tp = *state;
+
+	assert_false(slab_view_map_inline(&tp->v, tp->fd));
+}
+#define test_inline_push_checks_the_block_and_pop_the_offset test_inline_sections_need_map_inline
+#define test_inline_sections_leave_on_a_cpu_without_a_slab test_inline_sections_need_map_inline
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +766,11 @@ int main(void)
 		cmocka_unit_test(test_offset_check_is_exact),
 		cmocka_unit_test_setup_teardown(test_counts_are_derived_exactly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_limit_never_writes_past_the_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inline_sections_need_map_inline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inline_push_checks_the_block_and_pop_the_offset,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inline_sections_leave_on_a_cpu_without_a_slab,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests_name("slab", tests, NULL, NULL);
 }

@@ -886,6 +886,8 @@ static const struct prom_metric prom_cpu[] = {
 	  "Low-watermark crossings that found a request already pending." },
 	{ "refill_quiet", NULL, "pcpupool_cpu_refill_quiet_total", PROM_COUNTER, 0,
 	  "Refill requests raised for the daemon's poll, with no message sent." },
+	{ "discarded", NULL, "pcpupool_cpu_discarded_total", PROM_COUNTER, 0,
+	  "Slots a pop dropped for not holding an element (bad frees)." },
 	{ "refills_served", NULL, "pcpupool_cpu_refills_served_total", PROM_COUNTER, 0,
 	  "Refills of this CPU's reserve that moved elements." },
 	{ "refilled", NULL, "pcpupool_cpu_refilled_elements_total", PROM_COUNTER, 0,
