@@ -279,6 +279,7 @@ static int slabpool_init(struct slabpool *sp, uint32_t nr_cpus)
 
 	sp->fd = -1;
 	sp->base = MAP_FAILED;
+	memset(&sp->v, 0, sizeof(sp->v));
 	r = slab_layout(&g, &hdr);
 	if (r < 0)
 		return r;
@@ -300,6 +301,10 @@ static int slabpool_init(struct slabpool *sp, uint32_t nr_cpus)
 	r = slab_view_init(&sp->v, sp->base, sp->map_size, BENCH_OWNER);
 	if (r < 0)
 		return r;
+	/* the inline sections' pages, as libpcpupool gives a client's view */
+	r = slab_view_map_inline(&sp->v, sp->fd);
+	if (r < 0)
+		return r;
 
 	sp->per_cpu = BENCH_PREFILL;
 	if ((uint64_t)nr_cpus * sp->per_cpu > BENCH_MAX_ELEMS)
@@ -318,6 +323,7 @@ static int slabpool_init(struct slabpool *sp, uint32_t nr_cpus)
 
 static void slabpool_destroy(struct slabpool *sp)
 {
+	slab_view_fini(&sp->v);
 	if (sp->base != MAP_FAILED)
 		munmap(sp->base, sp->map_size);
 	if (sp->fd >= 0)

@@ -34,10 +34,7 @@ inline_slab_alloc(const struct slab_view *v, int *ret_refill_cpu)
 static inline __attribute__((always_inline)) void
 inline_slab_free(const struct slab_view *v, void *p)
 {
-	uintptr_t off = (uintptr_t)p - (uintptr_t)v->elems;
-
-	if (__builtin_expect(off <= v->max_off &&
-			     pcpupool__push(slab_fast(v), __rseq_offset, p,
+	if (__builtin_expect(pcpupool__push(slab_fast(v), __rseq_offset, p,
 					    (uint32_t)(uintptr_t)p), 1))
 		return;
 	slab_free_miss(v, p);

@@ -98,7 +98,7 @@ char *pcpupool_stats_json(struct pcpupool_client *c, const char *pool) PCPUPOOL_
  * call, no atomic read-modify-write.  Anything the section cannot do (the
  * slab under its low watermark, empty or full, rseq unusable, a foreign
  * pointer, an element another process held last) goes to the library
- * through pcpupool__alloc_miss() and pcpupool__free_miss(), which do the
+ * through pcpupool__alloc_miss3() and pcpupool__free_miss3(), which do the
  * whole job.  Taking the address of
  * pcpupool_alloc or pcpupool_free gives the library's out-of-line versions,
  * which behave the same.  Define PCPUPOOL_NO_INLINE before including this
@@ -118,10 +118,10 @@ char *pcpupool_stats_json(struct pcpupool_client *c, const char *pool) PCPUPOOL_
 /* The CPU ids pf_slabs has a page for: pcpupoold's most.  An id past it
  * (or glibc's -1 and -2 where rseq is not registered) leaves the inline
  * sections at once.  pf_slabs has PCPUPOOL__SLABS_PAGES pages: one per id,
- * and the 64 that the inline pop, which reads slots[count - 1] for any
- * 16-bit count, can reach past the last one. */
+ * and the one after the last, into which the pop's slots[count - 1] can
+ * reach (see PCPUPOOL__SLOT_MASK). */
 #define PCPUPOOL__MAX_CPUS 4096
-#define PCPUPOOL__SLABS_PAGES (PCPUPOOL__MAX_CPUS + 64)
+#define PCPUPOOL__SLABS_PAGES (PCPUPOOL__MAX_CPUS + 1)
 
 struct pcpupool_fast {
 	char *pf_slabs;        /* CPU n's slab, for every n below
@@ -180,11 +180,12 @@ struct pcpupool__elem_bytes {
 	 (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define PCPUPOOL_HAVE_SECTIONS 1
 
-/* The sections index slots[count & PCPUPOOL__SLOT_MASK], so that even a
- * corrupt count keeps them inside the slab's page and the next. */
+/* The pop reads slots[(count & PCPUPOOL__SLOT_MASK) - 1], so that even a
+ * corrupt count keeps it inside the slab's page and the start of the next
+ * (never another slab's slots) */
 #define PCPUPOOL__SLOT_MASK 1023
 /* and push stores only below slots[976], the end of the slab's page,
- * whatever a corrupt limit says */
+ * whatever a corrupt count or limit says */
 #define PCPUPOOL__SLOT_CAP 976
 
 /* The commit store adds these to a slab's count word {count : 16, ops : 48}:
@@ -332,26 +333,16 @@ struct pcpupool__elem_bytes {
  * that writes the mark: a process killed anywhere either left the element
  * in the slab or is recorded as its holder.
  */
-/* The count of the count word in %r10, into %edx, for the pop: all 16
- * bits where the slabs are followed by the 64 pages slots[count - 1] can
- * reach (the inline sections' pf_slabs), else masked to stay inside the
- * slab's page and the next (the library's on a mapping of the pool; a
- * count is only wrong if a process corrupted it). */
-#define PCPUPOOL__POP_COUNT                                               \
-	"movzwl %%r10w, %%edx\n\t"
-#define PCPUPOOL__POP_COUNT_MASKED                                        \
-	"movl %%r10d, %%edx\n\t"                                            \
-	"andl %[mask], %%edx\n\t"
-
 /* The pop section, as a statement: the offset in @off (a uint64_t), or a
  * jump to the label slow; @ops: the handle's operands
- * (PCPUPOOL__SECTION_OPERANDS(), or the library's own); @count: one of
- * the two above; @marks: the owner mark's code. */
-#define PCPUPOOL__POP_SECTION(ops, count, off, marks)                     \
+ * (PCPUPOOL__SECTION_OPERANDS(), or the library's own); @marks: the
+ * owner mark's code. */
+#define PCPUPOOL__POP_SECTION(ops, off, marks)                            \
 	__asm__ __volatile__ goto(                                         \
 		PCPUPOOL__SECTION_ENTER                                    \
 		"movq (%%rcx), %%r10\n\t"              /* count word */         \
-		count                                                      \
+		"movl %%r10d, %%edx\n\t"                                    \
+		"andl %[mask], %%edx\n\t"  /* count, kept inside the page */ \
 		"cmpl 12(%%rcx), %%edx\n\t"  /* count <= low: slow path */  \
 		"jbe %l[slow]\n\t"                                           \
 		"movl 188(%%rcx,%%rdx,4), %k[off]\n\t" /* slots[count - 1] */ \
@@ -404,8 +395,7 @@ pcpupool__pop(const struct pcpupool_fast *f, intptr_t roff, void **ret)
 {
 	uint64_t off;
 
-	PCPUPOOL__POP_SECTION(PCPUPOOL__SECTION_OPERANDS(f, roff), PCPUPOOL__POP_COUNT, off,
-			      PCPUPOOL__POP_MARK);
+	PCPUPOOL__POP_SECTION(PCPUPOOL__SECTION_OPERANDS(f, roff), off, PCPUPOOL__POP_MARK);
 	*ret = f->pf_elems + off;
 	return 1;
 slow:

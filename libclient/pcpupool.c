@@ -1313,9 +1313,12 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 	if ((uint64_t)st.st_size < slab_bytes_for(h, pub))
 		return -EUCLEAN;
 	r = slab_view_init(&pool->v, pool->base, pool->map_size, (uint32_t)ai.client_id);
-	if (r == 0)
-		(void)slab_view_map_inline(&pool->v, pool->memfd);
-	return r;
+	if (r < 0)
+		return r;
+	/* the pages of the inline sections: the pool's slabs where they can
+	 * run on them, else zeros (they then call the library every time) */
+	r = slab_view_map_inline(&pool->v, pool->memfd);
+	return r < 0 ? r : 0;
 }
 
 /**
@@ -1801,6 +1804,18 @@ PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
  */
 PCPUPOOL_EXPORT void *pcpupool_alloc(struct pcpupool *pool, int flags)
 {
+#ifdef SLAB_HAVE_RSEQ
+	void *p;
+
+	/* first the inline hit path of pcpupool.h on the handle's inline
+	 * view, which is the shortest where it is on (on zero pages it just
+	 * leaves) */
+	if (likely(pool && (unsigned int)flags <= PCPUPOOL_WAIT &&
+		   pcpupool__pop(slab_fast(&pool->v), pool->v.rseq_off, &p))) {
+		slab_tsan_acquire(&pool->v);
+		return p;
+	}
+#endif
 	return alloc_full(pool, flags);
 }
 
@@ -1822,8 +1837,16 @@ PCPUPOOL_EXPORT void *pcpupool_alloc(struct pcpupool *pool, int flags)
  */
 PCPUPOOL_EXPORT void pcpupool_free(void *elem, struct pcpupool *pool)
 {
-	if (likely(pool))
-		slab_free_elem(&pool->v, elem);
+	if (unlikely(!pool))
+		return;
+#ifdef SLAB_HAVE_RSEQ
+	/* as pcpupool_alloc(): the inline push first */
+	slab_tsan_release(&pool->v);
+	if (likely(pcpupool__push(slab_fast(&pool->v), pool->v.rseq_off, elem,
+				  (uint32_t)(uintptr_t)elem)))
+		return;
+#endif
+	slab_free_elem(&pool->v, elem);
 }
 
 /**

@@ -208,22 +208,6 @@ bool slab_rseq_available(void)
 #endif
 }
 
-/* The inline sections' pages for a view whose slabs they may not use: a
- * zero page, read-only, for every CPU id they accept and the 64 after (a
- * count, limit and low of 0 send both sections to the library).  One mapping for the whole
- * process, made on first use and never unmapped; only address space until
- * a section reads it. */
-static char *no_slabs;
-static pthread_once_t no_slabs_once = PTHREAD_ONCE_INIT;
-
-static void no_slabs_map(void)
-{
-	void *m = mmap(NULL, (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE, PROT_READ,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	no_slabs = m == MAP_FAILED ? NULL : m;
-}
-
 /**
  * slab_view_init() - build a process's view of a mapped pool.
  * @v: view to fill.
@@ -231,52 +215,79 @@ static void no_slabs_map(void)
  * @mapped: bytes mapped at @base.
  * @owner: id written into slab_meta.owner by this process's pops (non-zero).
  *
- * The view's inline sections (pcpupool.h) leave at once on every CPU until
- * slab_view_map_inline() gives them the slabs.
+ * The view is built from one copy of the header, the one validated: a
+ * process that rewrites the shared header meanwhile cannot make it
+ * inconsistent.  Its inline sections (pcpupool.h) have no pages until
+ * slab_view_map_inline(): a view for them to run on must have been
+ * through it (the daemon's and the slab tests' need not).
  *
  * Context: any thread; not signal-safe.
- * Return: 0, or the slab_validate_hdr() error, -EINVAL when @mapped is
- * smaller than the pool, or -ENOMEM when the address space has no room
- * for the inline sections' zero pages.
+ * Return: 0, or the slab_validate_hdr() error, or -EINVAL when @mapped is
+ * smaller than the pool.
  */
 int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner)
 {
-	struct slab_hdr *h = base;
+	struct slab_hdr h;
 	int r;
 
 	if (!v || !base)
 		return -EINVAL;
-	r = slab_validate_hdr(h, 0);
+	memcpy(&h, base, sizeof(h));
+	r = slab_validate_hdr(&h, 0);
 	if (r < 0)
 		return r;
-	if (mapped < h->map_size)
+	if (mapped < h.map_size)
 		return -EINVAL;
-	if (pthread_once(&no_slabs_once, no_slabs_map) != 0 || !no_slabs)
-		return -ENOMEM;
 	memset(v, 0, sizeof(*v));
-	v->inline_slabs = no_slabs;
-	v->hdr = h;
-	v->slabs = (char *)base + h->slabs_off;
-	v->elems = (char *)base + h->elems_off;
-	v->meta = (struct slab_meta *)((char *)base + h->meta_off);
-	v->slab_stride = h->slab_stride;
-	v->elem_stride = h->elem_stride;
-	v->nr_cpus = h->nr_cpus;
-	v->slab_cap = h->slab_cap;
-	v->max_elems = (uint32_t)h->max_elems;
-	v->max_off = (uint32_t)((h->max_elems - 1) * h->elem_stride);
-	v->div = slab_div(h->elem_stride);
+	v->hdr = base;
+	v->slabs = (char *)base + h.slabs_off;
+	v->elems = (char *)base + h.elems_off;
+	v->meta = (struct slab_meta *)((char *)base + h.meta_off);
+	v->slab_stride = h.slab_stride;
+	v->elem_stride = h.elem_stride;
+	v->nr_cpus = h.nr_cpus;
+	v->slab_cap = h.slab_cap;
+	v->max_elems = (uint32_t)h.max_elems;
+	v->max_off = (uint32_t)((h.max_elems - 1) * h.elem_stride);
+	v->div = slab_div(h.elem_stride);
 	/* div * stride = 2^64 + e, 1 <= e <= stride: see
 	 * PCPUPOOL__CHECK_OFF_TO() */
-	v->bound = (h->max_elems - 1) * (v->div * h->elem_stride);
+	v->bound = (h.max_elems - 1) * (v->div * h.elem_stride);
 	v->owner = owner;
-	v->map_size = h->map_size;
+	v->map_size = h.map_size;
 #ifdef SLAB_HAVE_RSEQ
 	v->rseq_off = (intptr_t)__rseq_offset;
-	v->rseq_cpus = slab_rseq_available() ? h->nr_cpus : 0;
+	v->rseq_cpus = slab_rseq_available() ? h.nr_cpus : 0;
 #endif
 	return 0;
 }
+
+#ifdef SLAB_HAVE_RSEQ
+/* The inline sections' pages for a view whose slabs they may not use: a
+ * zero page, read-only, for every CPU id they accept and the one after (a
+ * count, limit and low of 0 send both sections to the library).  One
+ * mapping for the whole process, made on first need (retried if it
+ * failed) and never unmapped: only address space until a section reads
+ * it. */
+static char *no_slabs;
+static pthread_mutex_t no_slabs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *no_slabs_get(void)
+{
+	char *z;
+
+	pthread_mutex_lock(&no_slabs_lock);
+	if (!no_slabs) {
+		void *m = mmap(NULL, (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE, PROT_READ,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		no_slabs = m == MAP_FAILED ? NULL : m;
+	}
+	z = no_slabs;
+	pthread_mutex_unlock(&no_slabs_lock);
+	return z;
+}
+#endif
 
 /**
  * slab_view_map_inline() - give a client's view the pages its inline
@@ -286,42 +297,53 @@ int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owne
  *
  * The inline sections of pcpupool.h check a CPU id against the constant
  * PCPUPOOL__MAX_CPUS, not against the pool's count of slabs, which would
- * be one more load of the handle in each (see PCPUPOOL__SECTION_ENTER_TO),
- * and their pop does not mask the count.  So they need a page for every
- * id and 64 more: this maps the pool's slabs again at the start of a
- * region of PCPUPOOL__SLABS_PAGES pages, the rest read-only zeros, and
- * has the whole library reach the slabs there.  Only where the sections
- * can work: rseq registered, and the first element on a 4 GiB boundary
- * (the inline free stores an element address's low half).  Anything that
- * fails leaves the view as it was: the library serves every call.
+ * be one more load of the handle in each (see PCPUPOOL__SECTION_ENTER_TO).
+ * So they need a page for every id (and the one after, which the pop's
+ * masked count can reach): this maps the pool's slabs again at the start
+ * of a region of PCPUPOOL__SLABS_PAGES pages, the rest read-only zeros,
+ * and has the whole library reach the slabs there.  Only where the
+ * sections can work: rseq registered, and the first element on a 4 GiB
+ * boundary (the inline free stores an element address's low half).
+ * Elsewhere, or if that mapping fails, they get the process's zero pages
+ * and leave for the library at every call.  Where rseq is not registered
+ * they need no page: glibc's cpu_id is then negative, past every bound.
  *
  * Context: any thread; not signal-safe.
- * Return: true when the inline sections are on.
+ * Return: 1 when the inline sections are on, 0 when they send everything
+ * to the library, -ENOMEM when the address space has no room for their
+ * pages (the view must not be handed to inline code then).
  */
-bool slab_view_map_inline(struct slab_view *v, int fd)
+int slab_view_map_inline(struct slab_view *v, int fd)
 {
 #ifdef SLAB_HAVE_RSEQ
 	const size_t len = (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE;
 	char *m;
 
-	if (!v->rseq_cpus || ((uintptr_t)v->elems & UINT32_MAX) != 0 || v->inline_map)
-		return false;
+	if (v->inline_slabs)
+		return v->inline_map != NULL;
+	if (!v->rseq_cpus)
+		return 0;
+	if (((uintptr_t)v->elems & UINT32_MAX) != 0 || v->nr_cpus > PCPUPOOL__MAX_CPUS)
+		goto off;
 	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
-		return false;
+		goto off;
 	if (mmap(m, (size_t)v->nr_cpus * SLAB_STRIDE, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, fd, (off_t)v->hdr->slabs_off) == MAP_FAILED) {
+		 MAP_SHARED | MAP_FIXED, fd, (off_t)(v->slabs - (char *)v->hdr)) == MAP_FAILED) {
 		munmap(m, len);
-		return false;
+		goto off;
 	}
 	v->inline_map = m;
 	v->slabs = m;
 	v->inline_slabs = m;
 	v->abi2_cpus = v->rseq_cpus;
-	return true;
+	return 1;
+off:
+	v->inline_slabs = no_slabs_get();
+	return v->inline_slabs ? 0 : -ENOMEM;
 #else
 	(void)v; (void)fd;
-	return false;
+	return 0;
 #endif
 }
 
@@ -331,9 +353,13 @@ bool slab_view_map_inline(struct slab_view *v, int fd)
  */
 void slab_view_fini(struct slab_view *v)
 {
-	if (v->inline_map)
+	if (v->inline_map) {
 		munmap(v->inline_map, (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE);
+		v->slabs = (char *)v->hdr + SLAB_HDR_SIZE;
+	}
 	v->inline_map = NULL;
+	v->inline_slabs = NULL;
+	v->abi2_cpus = 0;
 }
 
 /**
@@ -344,8 +370,8 @@ void slab_view_fini(struct slab_view *v)
  *
  * The inline pcpupool_free() of pcpupool.h stores an element's address's
  * low 32 bits as its offset, which is right only in a mapping whose first
- * element is 2^32-aligned; slab_view_init() lets the inline sections run
- * on a view only then.  So this reserves 4 GiB more than the pool, maps
+ * element is 2^32-aligned; slab_view_map_inline() lets the inline sections
+ * run on a view only then.  So this reserves 4 GiB more than the pool, maps
  * the pool inside at the aligned place and gives the rest back.  Where
  * that fails (an address-space limit), it maps the pool anywhere: the
  * pool works, through the library's entry points.  The header is read

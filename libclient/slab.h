@@ -97,12 +97,13 @@
  * which the daemon never reclaims.
  *
  * Untrusted memory: every index or offset read from shared memory is
- * checked before use (a slot offset by the pop's multiplication; counts
- * are masked to the page, SLAB_SLOT_MASK, so a section never reads
- * outside the slab's page and the one after it, which the layout always
- * maps, and never writes outside its own page: push stores below
- * SLAB_MAX_CAP whatever limit says, splice below cap, and a count past
- * cap is corrupt to every other section); a list longer than its recorded length or pointing past
+ * checked before use (a slot offset by the pop's multiplication; the
+ * pop masks the count to the page, SLAB_SLOT_MASK, so it never reads
+ * outside the slab's page and the one after it, which the layout (and an
+ * inline view, slab_view_map_inline()) always maps, and no section writes
+ * outside its own page: push stores below SLAB_MAX_CAP whatever count and
+ * limit say, splice below cap, and a count past cap is corrupt to every
+ * other section); a list longer than its recorded length or pointing past
  * the published elements is reported as corruption (-EUCLEAN), never
  * followed.
  */
@@ -366,7 +367,7 @@ int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr);
 size_t slab_bytes_for(const struct slab_hdr *h, uint64_t nr_elems);
 int slab_format(void *base, const struct slab_hdr *layout, const char *name);
 int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner);
-bool slab_view_map_inline(struct slab_view *v, int fd);
+int slab_view_map_inline(struct slab_view *v, int fd);
 void slab_view_fini(struct slab_view *v);
 void *slab_map(int fd, size_t map_size);
 
@@ -402,8 +403,7 @@ static inline int slab_hit_pop(const struct slab_view *v, void **ret)
 	uint64_t off;
 
 	slab_compiler_barrier();
-	PCPUPOOL__POP_SECTION(SLAB_SECTION_OPERANDS(v), PCPUPOOL__POP_COUNT_MASKED, off,
-			      PCPUPOOL__POP_MARK_ALWAYS);
+	PCPUPOOL__POP_SECTION(SLAB_SECTION_OPERANDS(v), off, PCPUPOOL__POP_MARK_ALWAYS);
 	slab_compiler_barrier();
 	*ret = v->elems + off;
 	return 1;

@@ -607,15 +607,36 @@ static struct slab *slab_at_base(struct testpool *tp, uint32_t cpu)
 			       (size_t)cpu * SLAB_STRIDE);
 }
 
-/* A view from slab_view_init() alone: the inline sections read zero pages
- * and leave on every CPU; slab_view_map_inline() gives them the slabs, at
- * one address that the whole library then uses, the same memory as the
- * pool's mapping. */
+/* Map the pool of @tp again with its first element off a 4 GiB boundary:
+ * the inline free's offsets would be wrong there. */
+static char *map_unaligned(struct testpool *tp, char **ret_res, size_t *ret_len)
+{
+	size_t len = tp->layout.map_size + 2 * 4096;
+	char *res = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *at;
+
+	assert_true(res != MAP_FAILED);
+	at = res + 4096;
+	if (((uintptr_t)(at + tp->layout.elems_off) & UINT32_MAX) == 0)
+		at += 4096;
+	assert_true(mmap(at, tp->layout.map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 tp->fd, 0) == at);
+	*ret_res = res;
+	*ret_len = len;
+	return at;
+}
+
+/* A view from slab_view_init() alone has no pages for the inline sections
+ * (the daemon's need none).  slab_view_map_inline() gives them the slabs,
+ * at one address the whole library then uses, the same memory as the
+ * pool's mapping; or, on a mapping whose elements are off a 4 GiB
+ * boundary, zero pages on which they leave on every CPU. */
 static void test_inline_sections_need_map_inline(void **state)
 {
 	struct testpool *tp = *state;
 	const struct pcpupool_fast *f = slab_fast(&tp->v);
+	struct slab_view v2;
 	void *p = NULL;
+	size_t len;
 	uint64_t cw;
 
 	slab_set_limits(&tp->v, 0, 0, CAP);
@@ -623,23 +644,37 @@ static void test_inline_sections_need_map_inline(void **state)
 	uint32_t a = alloc1(tp);                /* the rest spliced, ours */
 
 	assert_int_not_equal(a, SLAB_NIL);
-	assert_non_null(f->pf_slabs);
-	assert_ptr_not_equal(f->pf_slabs, tp->v.slabs);
+	assert_null(f->pf_slabs);
 	assert_int_equal(f->pf_abi2_cpus, 0);
 	cw = slab_of(&tp->v, 0)->cw;
-	assert_int_equal(pcpupool__pop(f, __rseq_offset, &p), 0);
-	assert_int_equal(pcpupool__push(f, __rseq_offset, slab_elem(&tp->v, a),
-					(uint32_t)(uintptr_t)slab_elem(&tp->v, a)), 0);
-	assert_int_equal(slab_of(&tp->v, 0)->cw, cw);
-	for (size_t off = 0; off < (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE; off += 4096)
-		assert_int_equal(f->pf_slabs[off] | f->pf_slabs[off + 8] | f->pf_slabs[off + 12], 0);
+
+	char *un, *base2 = map_unaligned(tp, &un, &len);
+
+	assert_int_equal(slab_view_init(&v2, base2, tp->layout.map_size, 1), 0);
+	assert_int_equal(slab_view_map_inline(&v2, tp->fd), 0);
+	if (slab_rseq_available()) {
+		const struct pcpupool_fast *f2 = slab_fast(&v2);
+		char *e = slab_elem(&v2, a);
+
+		assert_non_null(f2->pf_slabs);
+		assert_int_equal(f2->pf_abi2_cpus, 0);
+		assert_int_equal(pcpupool__pop(f2, __rseq_offset, &p), 0);
+		assert_int_equal(pcpupool__push(f2, __rseq_offset, e, (uint32_t)(uintptr_t)e), 0);
+		assert_int_equal(slab_of(&tp->v, 0)->cw, cw);
+		for (size_t off = 0; off < (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE; off += 4096)
+			assert_int_equal(f2->pf_slabs[off] | f2->pf_slabs[off + 8] |
+					 f2->pf_slabs[off + 12], 0);
+	}
+	slab_view_fini(&v2);
+	munmap(un, len);
 
 	assert_int_equal(slab_view_map_inline(&tp->v, tp->fd), slab_rseq_available());
 	if (!slab_rseq_available())
 		return;   /* glibc.pthread.rseq=0: no section runs anywhere */
 	assert_ptr_equal(f->pf_slabs, tp->v.slabs);
 	assert_int_equal(f->pf_abi2_cpus, tp->v.nr_cpus);
-	assert_false(slab_view_map_inline(&tp->v, tp->fd));   /* once */
+	assert_int_equal(slab_view_map_inline(&tp->v, tp->fd), 1);   /* once */
+	assert_ptr_equal(f->pf_slabs, tp->v.inline_map);
 	assert_int_equal(slab_at_base(tp, 0)->cw, cw);
 
 	assert_int_equal(pcpupool__pop(f, __rseq_offset, &p), 1);
@@ -664,7 +699,7 @@ static void test_inline_push_checks_the_block_and_pop_the_offset(void **state)
 	char local[8];
 	void *p = NULL;
 
-	if (!slab_view_map_inline(&tp->v, tp->fd)) {
+	if (slab_view_map_inline(&tp->v, tp->fd) != 1) {
 		assert_false(slab_rseq_available());
 		return;
 	}
@@ -687,8 +722,8 @@ static void test_inline_push_checks_the_block_and_pop_the_offset(void **state)
 	slab_free(&tp->v, 5);
 	assert_int_equal(pcpupool__pop(f, __rseq_offset, &p), 1);
 	assert_ptr_equal(p, e5);
-	/* a corrupt count (all 16 bits, the pop does not mask it) reads
-	 * inside the 64 pages past the slabs and hands out no non-element */
+	/* a corrupt count: the pop masks it, reads inside the slab's page
+	 * or the start of the next, and hands out no non-element */
 	struct slab *s0 = slab_of(&tp->v, 0);
 	uint64_t cw = s0->cw;
 
@@ -711,7 +746,7 @@ static void test_inline_sections_leave_on_a_cpu_without_a_slab(void **state)
 		return;
 	}
 	assert_int_equal(testpool_make_cpus(&tp, 1, CAP, 48, 16, NELEM), 0);
-	if (!slab_view_map_inline(&tp.v, tp.fd)) {
+	if (slab_view_map_inline(&tp.v, tp.fd) != 1) {
 		assert_false(slab_rseq_available());
 		testpool_free(&tp);
 		return;
@@ -734,7 +769,7 @@ static void test_inline_sections_need_map_inline(void **state)
 {
 	struct testpool *tp = *state;
 
-	assert_false(slab_view_map_inline(&tp->v, tp->fd));
+	assert_int_equal(slab_view_map_inline(&tp->v, tp->fd), 0);
 }
 #define test_inline_push_checks_the_block_and_pop_the_offset test_inline_sections_need_map_inline
 #define test_inline_sections_leave_on_a_cpu_without_a_slab test_inline_sections_need_map_inline
