@@ -203,8 +203,10 @@ struct pcpupool__elem_bytes {
  * on in %rcx; leave for %l[slow] when the CPU id is not below %[cpus]: an
  * immediate PCPUPOOL__MAX_CPUS in the inline sections, whose pf_slabs
  * has a page for each such id (zeros for a CPU the pool has no usable
- * slab for, or for all of them when rseq is not registered or the pool's
- * mapping is not 2^32-aligned: the sections then leave at the count).
+ * slab for, or for all of them where the library cannot run the sections
+ * on the slabs, e.g. the pool's mapping is not 2^32-aligned: the sections
+ * then leave at the count; where rseq is not registered glibc's cpu_id is
+ * negative, past the bound).
  * No load of a bound from the handle: that load, with the free's two of
  * pf_elems and pf_max_off, made the pair 1.47x the rseq floor instead of
  * 1.38x (bench_peers), its loads being what the pair waits for.
@@ -333,11 +335,12 @@ struct pcpupool__elem_bytes {
  * that writes the mark: a process killed anywhere either left the element
  * in the slab or is recorded as its holder.
  */
-/* The pop section, as a statement: the offset in @off (a uint64_t), or a
- * jump to the label slow; @ops: the handle's operands
+/* The pop section, as a statement: the offset in @ret_off (a uint64_t),
+ * or a jump to the label slow; @ops: the handle's operands
  * (PCPUPOOL__SECTION_OPERANDS(), or the library's own); @marks: the
- * owner mark's code. */
-#define PCPUPOOL__POP_SECTION(ops, off, marks)                            \
+ * owner mark's code.  (No macro parameter is named as an operand: it
+ * would replace the operand's name too.) */
+#define PCPUPOOL__POP_SECTION(ops, ret_off, marks)                        \
 	__asm__ __volatile__ goto(                                         \
 		PCPUPOOL__SECTION_ENTER                                    \
 		"movq (%%rcx), %%r10\n\t"              /* count word */         \
@@ -351,7 +354,7 @@ struct pcpupool__elem_bytes {
 		"addq $" PCPUPOOL__POP_DELTA ", %%r10\n\t"                  \
 		"movq %%r10, (%%rcx)\n\t"              /* commit */             \
 		"2:\n\t"                                                     \
-		: [off] "=&r"(off)                                         \
+		: [off] "=&r"(ret_off)                                     \
 		: ops, PCPUPOOL__ELEM_OPERANDS                             \
 		: "rax", "rcx", "rdx", "rsi", "r10", "cc"                  \
 		: slow)
@@ -365,11 +368,11 @@ struct pcpupool__elem_bytes {
 	"cmpl %c[f_elems]+4(%[f]), %%eax\n\t"                               \
 	"jne %l[slow]\n\t"
 
-/* The push section: @elem given away at byte offset @off, or a jump to
- * the label slow; @pre: asm run first (PCPUPOOL__PUSH_SAME_BLOCK, or
+/* The push section: element @given given away at byte offset @at, or a jump to the
+ * label slow; @pre: asm run first (PCPUPOOL__PUSH_SAME_BLOCK, or
  * nothing).  The count is all 16 bits: the cap check keeps the store
  * inside the slab's page whatever it is. */
-#define PCPUPOOL__PUSH_SECTION(ops, pre, elem, off)                       \
+#define PCPUPOOL__PUSH_SECTION(ops, pre, given, at)                       \
 	__asm__ __volatile__ goto(                                         \
 		pre                                                        \
 		PCPUPOOL__SECTION_ENTER                                    \
@@ -383,8 +386,8 @@ struct pcpupool__elem_bytes {
 		"addq $" PCPUPOOL__PUSH_DELTA ", %%rax\n\t"                 \
 		"movq %%rax, (%%rcx)\n\t"              /* commit */             \
 		"2:\n\t"                                                     \
-		: [elem] "+m"(PCPUPOOL__ELEM_MEM(elem))                    \
-		: ops, [off] "r"(off), [p] "r"(elem),                      \
+		: [elem] "+m"(PCPUPOOL__ELEM_MEM(given))                   \
+		: ops, [off] "r"(at), [p] "r"(given),                      \
 		  [f_elems] "i"(__builtin_offsetof(struct pcpupool_fast, pf_elems)), \
 		  [cap] "i"(PCPUPOOL__SLOT_CAP)                            \
 		: "rax", "rcx", "rdx", "cc"                                \

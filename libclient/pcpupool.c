@@ -1295,24 +1295,31 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 		return -errno;
 	}
 
-	const struct slab_hdr *h = pool->base;
+	/* one copy of the header, checked and then used for the view: any
+	 * process attached may write the shared one */
+	struct slab_hdr h;
 
-	r = slab_validate_hdr(h, 0);
+	memcpy(&h, pool->base, sizeof(h));
+	r = slab_validate_hdr(&h, 0);
 	if (r < 0)
 		return r;
-	if (h->map_size != (uint64_t)ai.map_size || h->elem_size != (uint64_t)ai.elem_size ||
-	    h->nr_cpus != (uint64_t)ai.nr_cpus)
+	if (h.map_size != (uint64_t)ai.map_size || h.elem_size != (uint64_t)ai.elem_size ||
+	    h.nr_cpus != (uint64_t)ai.nr_cpus)
 		return -EPROTO;
 	/* every published element is backed: the daemon grows the file
 	 * before its release store of nr_published; this acquire load pairs
 	 * with that store, so the fstat() below sees at least that size */
-	uint64_t pub = atomic_load_explicit(&h->nr_published, memory_order_acquire);
+	uint64_t pub = atomic_load_explicit(&((struct slab_hdr *)pool->base)->nr_published,
+					    memory_order_acquire);
 
+	if (pub > h.max_elems)
+		return -EUCLEAN;
 	if (fstat(pool->memfd, &st) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size < slab_bytes_for(h, pub))
+	if ((uint64_t)st.st_size < slab_bytes_for(&h, pub))
 		return -EUCLEAN;
-	r = slab_view_init(&pool->v, pool->base, pool->map_size, (uint32_t)ai.client_id);
+	r = slab_view_init_hdr(&pool->v, pool->base, &h, pool->map_size,
+			       (uint32_t)ai.client_id);
 	if (r < 0)
 		return r;
 	/* the pages of the inline sections: the pool's slabs where they can
@@ -1734,13 +1741,13 @@ static __attribute__((noinline)) void *alloc_miss(struct pcpupool *pool, int fla
 	return alloc_wait(pool);
 }
 
-/* pcpupool_alloc() whole: both exported entry points are this (a call
- * between them would go through the PLT). */
-static inline __attribute__((always_inline)) void *alloc_full(struct pcpupool *pool, int flags)
+/* pcpupool_alloc() past the inline pop, on a valid @pool and @flags: the
+ * library's pop, which marks an element another process held last as
+ * ours, then the rest.  Both exported entry points use it (a call between
+ * them would go through the PLT). */
+static inline __attribute__((always_inline)) void *alloc_hit_or_miss(struct pcpupool *pool,
+								     int flags)
 {
-	if (unlikely(!pool || (unsigned int)flags > PCPUPOOL_WAIT))
-		return alloc_einval();
-
 	void *p;
 
 	if (likely(slab_hit_pop(&pool->v, &p))) {
@@ -1748,6 +1755,11 @@ static inline __attribute__((always_inline)) void *alloc_full(struct pcpupool *p
 		return p;
 	}
 	return alloc_miss(pool, flags);
+}
+
+static inline bool alloc_args_ok(const struct pcpupool *pool, int flags)
+{
+	return likely(pool && (unsigned int)flags <= PCPUPOOL_WAIT);
 }
 
 /**
@@ -1762,7 +1774,7 @@ static inline __attribute__((always_inline)) void *alloc_full(struct pcpupool *p
  */
 PCPUPOOL_EXPORT void *pcpupool__alloc_miss(struct pcpupool *pool, int flags)
 {
-	return alloc_full(pool, flags);
+	return alloc_args_ok(pool, flags) ? alloc_hit_or_miss(pool, flags) : alloc_einval();
 }
 
 /* The same, for programs built against inline ABI 3 (this header) and 1. */
@@ -1804,19 +1816,19 @@ PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
  */
 PCPUPOOL_EXPORT void *pcpupool_alloc(struct pcpupool *pool, int flags)
 {
+	if (!alloc_args_ok(pool, flags))
+		return alloc_einval();
 #ifdef SLAB_HAVE_RSEQ
 	void *p;
 
 	/* first the inline hit path of pcpupool.h on the handle's inline
-	 * view, which is the shortest where it is on (on zero pages it just
-	 * leaves) */
-	if (likely(pool && (unsigned int)flags <= PCPUPOOL_WAIT &&
-		   pcpupool__pop(slab_fast(&pool->v), pool->v.rseq_off, &p))) {
+	 * view, the shortest where it is on (on zero pages it just leaves) */
+	if (likely(pcpupool__pop(slab_fast(&pool->v), pool->v.rseq_off, &p))) {
 		slab_tsan_acquire(&pool->v);
 		return p;
 	}
 #endif
-	return alloc_full(pool, flags);
+	return alloc_hit_or_miss(pool, flags);
 }
 
 /**
@@ -1840,11 +1852,16 @@ PCPUPOOL_EXPORT void pcpupool_free(void *elem, struct pcpupool *pool)
 	if (unlikely(!pool))
 		return;
 #ifdef SLAB_HAVE_RSEQ
-	/* as pcpupool_alloc(): the inline push first */
+	/* as pcpupool_alloc(): the inline push first; where it runs on the
+	 * slabs, a miss is the library's slow path at once */
 	slab_tsan_release(&pool->v);
 	if (likely(pcpupool__push(slab_fast(&pool->v), pool->v.rseq_off, elem,
 				  (uint32_t)(uintptr_t)elem)))
 		return;
+	if (pool->v.inline_map) {
+		slab_free_miss(&pool->v, elem);
+		return;
+	}
 #endif
 	slab_free_elem(&pool->v, elem);
 }

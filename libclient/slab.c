@@ -209,33 +209,30 @@ bool slab_rseq_available(void)
 }
 
 /**
- * slab_view_init() - build a process's view of a mapped pool.
+ * slab_view_init_hdr() - build a process's view of a mapped pool from a
+ * copy of its header.
  * @v: view to fill.
  * @base: mapping of the whole pool (hdr->map_size bytes).
+ * @hdr: a copy of the header at @base that slab_validate_hdr() passed: the
+ *       view is built from it alone, so a process that rewrites the shared
+ *       header meanwhile cannot make the view inconsistent.
  * @mapped: bytes mapped at @base.
  * @owner: id written into slab_meta.owner by this process's pops (non-zero).
  *
- * The view is built from one copy of the header, the one validated: a
- * process that rewrites the shared header meanwhile cannot make it
- * inconsistent.  Its inline sections (pcpupool.h) have no pages until
+ * Its inline sections (pcpupool.h) have no pages until
  * slab_view_map_inline(): a view for them to run on must have been
  * through it (the daemon's and the slab tests' need not).
  *
  * Context: any thread; not signal-safe.
- * Return: 0, or the slab_validate_hdr() error, or -EINVAL when @mapped is
- * smaller than the pool.
+ * Return: 0, or -EINVAL when @mapped is smaller than the pool.
  */
-int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner)
+int slab_view_init_hdr(struct slab_view *v, void *base, const struct slab_hdr *hdr,
+		       size_t mapped, uint32_t owner)
 {
-	struct slab_hdr h;
-	int r;
+	const struct slab_hdr h = *hdr;
 
 	if (!v || !base)
 		return -EINVAL;
-	memcpy(&h, base, sizeof(h));
-	r = slab_validate_hdr(&h, 0);
-	if (r < 0)
-		return r;
 	if (mapped < h.map_size)
 		return -EINVAL;
 	memset(v, 0, sizeof(*v));
@@ -262,7 +259,24 @@ int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owne
 	return 0;
 }
 
-#ifdef SLAB_HAVE_RSEQ
+/**
+ * slab_view_init() - slab_view_init_hdr() on a copy of the header at
+ * @base, validated here.
+ *
+ * Return: 0, or the slab_validate_hdr() error, or -EINVAL.
+ */
+int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner)
+{
+	struct slab_hdr h;
+	int r;
+
+	if (!v || !base)
+		return -EINVAL;
+	memcpy(&h, base, sizeof(h));
+	r = slab_validate_hdr(&h, 0);
+	return r < 0 ? r : slab_view_init_hdr(v, base, &h, mapped, owner);
+}
+
 /* The inline sections' pages for a view whose slabs they may not use: a
  * zero page, read-only, for every CPU id they accept and the one after (a
  * count, limit and low of 0 send both sections to the library).  One
@@ -287,7 +301,6 @@ static char *no_slabs_get(void)
 	pthread_mutex_unlock(&no_slabs_lock);
 	return z;
 }
-#endif
 
 /**
  * slab_view_map_inline() - give a client's view the pages its inline
@@ -304,9 +317,9 @@ static char *no_slabs_get(void)
  * and has the whole library reach the slabs there.  Only where the
  * sections can work: rseq registered, and the first element on a 4 GiB
  * boundary (the inline free stores an element address's low half).
- * Elsewhere, or if that mapping fails, they get the process's zero pages
- * and leave for the library at every call.  Where rseq is not registered
- * they need no page: glibc's cpu_id is then negative, past every bound.
+ * Elsewhere (this library built without sections, rseq not registered),
+ * or if that mapping fails, they get the process's zero pages and leave
+ * for the library at every call: a client's handle never has no pages.
  *
  * Context: any thread; not signal-safe.
  * Return: 1 when the inline sections are on, 0 when they send everything
@@ -315,15 +328,14 @@ static char *no_slabs_get(void)
  */
 int slab_view_map_inline(struct slab_view *v, int fd)
 {
+	if (v->inline_slabs)
+		return v->inline_map != NULL;
 #ifdef SLAB_HAVE_RSEQ
 	const size_t len = (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE;
 	char *m;
 
-	if (v->inline_slabs)
-		return v->inline_map != NULL;
-	if (!v->rseq_cpus)
-		return 0;
-	if (((uintptr_t)v->elems & UINT32_MAX) != 0 || v->nr_cpus > PCPUPOOL__MAX_CPUS)
+	if (!v->rseq_cpus || ((uintptr_t)v->elems & UINT32_MAX) != 0 ||
+	    v->nr_cpus > PCPUPOOL__MAX_CPUS)
 		goto off;
 	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
@@ -339,12 +351,11 @@ int slab_view_map_inline(struct slab_view *v, int fd)
 	v->abi2_cpus = v->rseq_cpus;
 	return 1;
 off:
+#else
+	(void)fd;
+#endif
 	v->inline_slabs = no_slabs_get();
 	return v->inline_slabs ? 0 : -ENOMEM;
-#else
-	(void)v; (void)fd;
-	return 0;
-#endif
 }
 
 /**
@@ -353,10 +364,8 @@ off:
  */
 void slab_view_fini(struct slab_view *v)
 {
-	if (v->inline_map) {
+	if (v->inline_map)
 		munmap(v->inline_map, (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE);
-		v->slabs = (char *)v->hdr + SLAB_HDR_SIZE;
-	}
 	v->inline_map = NULL;
 	v->inline_slabs = NULL;
 	v->abi2_cpus = 0;

@@ -210,7 +210,7 @@ struct slab {
 
 #define SLAB_CW_COUNT(w)   ((uint32_t)((w) & 0xffffu))
 #define SLAB_CW_OPS(w)     ((w) >> 16)
-#define SLAB_SLOT_MASK     PCPUPOOL__SLOT_MASK  /* sections index slots[count & mask] */
+#define SLAB_SLOT_MASK     PCPUPOOL__SLOT_MASK  /* pops read slots[(count & mask) - 1] */
 
 /* Per-element metadata, out of the element so a free element's contents
  * are the user's business.  `next` links lists; `owner` is written by pop
@@ -367,6 +367,8 @@ int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr);
 size_t slab_bytes_for(const struct slab_hdr *h, uint64_t nr_elems);
 int slab_format(void *base, const struct slab_hdr *layout, const char *name);
 int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owner);
+int slab_view_init_hdr(struct slab_view *v, void *base, const struct slab_hdr *hdr,
+		       size_t mapped, uint32_t owner);
 int slab_view_map_inline(struct slab_view *v, int fd);
 void slab_view_fini(struct slab_view *v);
 void *slab_map(int fd, size_t map_size);

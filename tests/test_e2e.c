@@ -80,6 +80,12 @@ static void finish_pool(struct pcpupool_client *c, struct pcpupool *p, const cha
 	pcpupool_disconnect(c);
 }
 
+/* the handle as the inline code reads it */
+static const struct pcpupool_fast *fast_of(struct pcpupool *p)
+{
+	return (const struct pcpupool_fast *)(const void *)p;
+}
+
 static int nr_cpus_conf(void)
 {
 	return get_nprocs_conf();
@@ -1170,8 +1176,10 @@ static void test_bad_frees_are_dropped_and_counted(void **state)
 	assert_non_null(b);
 	assert_int_equal(pcpupool_elem_at(p, pcpupool_elem_offset(p, b)), b);
 	assert_ptr_not_equal(b, a);
+	/* where the inline path is off (no rseq), the library's free drops
+	 * them at once: nothing reaches a slab */
 	st = e2e_pool_stats(c, name);
-	assert_int_equal(e2e_cpu_stat(st, 0, "discarded"), 2);
+	assert_int_equal(e2e_cpu_stat(st, 0, "discarded"), fast_of(p)->pf_abi2_cpus ? 2 : 0);
 	json_decref(st);
 	pcpupool_free(b, p);
 	pcpupool_free(a, p);
@@ -1179,11 +1187,6 @@ static void test_bad_frees_are_dropped_and_counted(void **state)
 }
 
 /* ---- the mapping the inline path needs ---- */
-
-static const struct pcpupool_fast *fast_of(struct pcpupool *p)
-{
-	return (const struct pcpupool_fast *)(const void *)p;
-}
 
 /* A process whose address space has no 4 GiB to spare: its pool is
  * mapped anywhere, the inline sections stay off (the inline free would
