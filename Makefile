@@ -71,7 +71,7 @@ C_TESTS  := test_slab test_races test_torture test_exports test_e2e test_reconne
 	test_nosyscall test_hostile test_reclaim test_corrupt
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
-SH_TESTS := test_daemon_cli test_pcpupoolctl test_access $(if $(SANITIZE),,test_header test_fuzz test_systemd)
+SH_TESTS := test_daemon_cli test_pcpupoolctl test_access test_norseq $(if $(SANITIZE),,test_header test_fuzz test_systemd)
 TESTS    := $(C_TESTS) $(SH_TESTS)
 TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
