@@ -286,17 +286,25 @@ int slab_view_init(struct slab_view *v, void *base, size_t mapped, uint32_t owne
 static char *no_slabs;
 static pthread_mutex_t no_slabs_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Bytes of an inline view's pages. */
+#define INLINE_PAGES_LEN ((size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE)
+
+/* INLINE_PAGES_LEN bytes of read-only zeros (address space only), or NULL. */
+static char *zero_pages_map(void)
+{
+	void *m = mmap(NULL, INLINE_PAGES_LEN, PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return m == MAP_FAILED ? NULL : m;
+}
+
 static char *no_slabs_get(void)
 {
 	char *z;
 
 	pthread_mutex_lock(&no_slabs_lock);
-	if (!no_slabs) {
-		void *m = mmap(NULL, (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE, PROT_READ,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-		no_slabs = m == MAP_FAILED ? NULL : m;
-	}
+	if (!no_slabs)
+		no_slabs = zero_pages_map();
 	z = no_slabs;
 	pthread_mutex_unlock(&no_slabs_lock);
 	return z;
@@ -331,18 +339,17 @@ int slab_view_map_inline(struct slab_view *v, int fd)
 	if (v->inline_slabs)
 		return v->inline_map != NULL;
 #ifdef SLAB_HAVE_RSEQ
-	const size_t len = (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE;
 	char *m;
 
 	if (!v->rseq_cpus || ((uintptr_t)v->elems & UINT32_MAX) != 0 ||
 	    v->nr_cpus > PCPUPOOL__MAX_CPUS)
 		goto off;
-	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED)
+	m = zero_pages_map();
+	if (!m)
 		goto off;
 	if (mmap(m, (size_t)v->nr_cpus * SLAB_STRIDE, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_FIXED, fd, (off_t)(v->slabs - (char *)v->hdr)) == MAP_FAILED) {
-		munmap(m, len);
+		munmap(m, INLINE_PAGES_LEN);
 		goto off;
 	}
 	v->inline_map = m;
@@ -365,7 +372,7 @@ off:
 void slab_view_fini(struct slab_view *v)
 {
 	if (v->inline_map)
-		munmap(v->inline_map, (size_t)PCPUPOOL__SLABS_PAGES * SLAB_STRIDE);
+		munmap(v->inline_map, INLINE_PAGES_LEN);
 	v->inline_map = NULL;
 	v->inline_slabs = NULL;
 	v->abi2_cpus = 0;
