@@ -5,10 +5,14 @@
  * elements depot -> inbox N (refill) and outbox N -> depot (drain).
  *
  * The daemon never writes a slab: see libclient/slab.h.  Everything read
- * from the shared memory is untrusted: a list that points outside the pool,
- * loops, or hands back an element the depot already holds marks the pool
- * corrupt, and a corrupt pool is quarantined: no more refills, no attaches,
- * the other pools go on.
+ * from the shared memory is untrusted input: the daemon keeps its own
+ * record of the pool (p->layout, p->published, p->cfg, the view built from
+ * them, and a copy of each in the state memfd for a restart) and never
+ * sizes, indexes or loops by a value it read from the pool without bounding
+ * it by that record.  A header that differs from the record, a list that
+ * points outside the pool, loops, or hands back an element the depot
+ * already holds marks the pool corrupt, and a corrupt pool is quarantined:
+ * no more refills, no attaches, the other pools go on.
  */
 #include "pool.h"
 
@@ -45,7 +49,7 @@ static uint32_t pool_limit(const struct pool *p)
 {
 	uint64_t lim = 2ull * p->cfg.min_nr;
 
-	return lim > p->v.hdr->slab_cap ? p->v.hdr->slab_cap : (uint32_t)lim;
+	return lim > p->v.slab_cap ? p->v.slab_cap : (uint32_t)lim;
 }
 
 static void pool_quarantine(struct pool *p, const char *why, uint32_t cpu)
@@ -53,6 +57,9 @@ static void pool_quarantine(struct pool *p, const char *why, uint32_t cpu)
 	if (p->quarantined)
 		return;
 	p->quarantined = true;
+	snprintf(p->quarantine_why, sizeof(p->quarantine_why), "%s (cpu %u)", why, cpu);
+	if (p->st)
+		p->st->quarantined = 1;
 	atomic_store_explicit(&p->v.hdr->state, SLAB_STATE_QUARANTINED, memory_order_relaxed);
 	/* crossings send again (and get nothing: the pool is frozen) */
 	pool_poll_stop(p);
@@ -198,6 +205,137 @@ static void pool_link(struct daemon *d, struct pool *p)
 	d->nr_pools++;
 }
 
+/* Build the daemon's view of @p from its record, p->layout (checked as a
+ * client checks a header), counting published elements in p->published. */
+static int pool_view_init(struct pool *p)
+{
+	int r = slab_validate_hdr(&p->layout, 0);
+
+	if (r < 0)
+		return r;
+	r = slab_view_init_hdr(&p->v, p->base, &p->layout, p->layout.map_size, 0);
+	if (r < 0)
+		return r;
+	p->v.own_published = &p->published;
+	return 0;
+}
+
+/* The header fields the record pins, by name for the log. */
+#define HDR_FIELD(f) { #f, offsetof(struct slab_hdr, f), sizeof(((struct slab_hdr *)0)->f) }
+static const struct {
+	const char *name;
+	size_t off, len;
+} hdr_fields[] = {
+	HDR_FIELD(magic), HDR_FIELD(layout_version), HDR_FIELD(hdr_size),
+	HDR_FIELD(nr_cpus), HDR_FIELD(slab_cap), HDR_FIELD(slab_stride),
+	HDR_FIELD(elem_stride), HDR_FIELD(elem_size), HDR_FIELD(elem_align),
+	HDR_FIELD(max_elems), HDR_FIELD(slabs_off), HDR_FIELD(meta_off),
+	HDR_FIELD(elems_off), HDR_FIELD(map_size), HDR_FIELD(name),
+};
+
+/* The first field of the shared header that differs from the record, or
+ * NULL.  Read field by field from memory a client may be writing: a torn
+ * read only makes a difference show, never hides one that stays. */
+static const char *hdr_differs(const struct pool *p)
+{
+	const struct slab_hdr *h = p->v.hdr;
+	uint32_t state;
+
+	for (size_t i = 0; i < sizeof(hdr_fields) / sizeof(hdr_fields[0]); i++) {
+		char now[SLAB_NAME_MAX];
+
+		memcpy(now, (const char *)h + hdr_fields[i].off, hdr_fields[i].len);
+		if (memcmp(now, (const char *)&p->layout + hdr_fields[i].off, hdr_fields[i].len))
+			return hdr_fields[i].name;
+	}
+	if (atomic_load_explicit(&h->nr_published, memory_order_relaxed) != p->published)
+		return "nr_published";
+	if (atomic_load_explicit(&h->min_nr, memory_order_relaxed) != p->cfg.min_nr)
+		return "min_nr";
+	state = atomic_load_explicit(&h->state, memory_order_relaxed);
+	if (state != (p->quarantined ? SLAB_STATE_QUARANTINED : SLAB_STATE_OK))
+		return "state";
+	return NULL;
+}
+
+/**
+ * pool_verify() - check the pool's shared header against the daemon's own
+ * record of it; quarantine the pool if a client rewrote it.
+ * @p: the pool.
+ *
+ * Context: event loop (before an attach, a refill, a stats reply, and in
+ * each sweep).
+ * Return: 0, or -EUCLEAN when the pool is (now) quarantined.
+ */
+int pool_verify(struct pool *p)
+{
+	const char *field;
+	char why[64];
+
+	if (p->quarantined)
+		return -EUCLEAN;
+	field = hdr_differs(p);
+	if (!field)
+		return 0;
+	snprintf(why, sizeof(why), "header field %s rewritten", field);
+	pool_quarantine(p, why, 0);
+	return -EUCLEAN;
+}
+
+/* Read and check the state object's first page: @max_elems of it. */
+static int state_read_hdr(int statefd, struct pool_state *ret, const char *name,
+			  char *err, size_t errlen)
+{
+	if (pread(statefd, ret, sizeof(*ret), 0) != (ssize_t)sizeof(*ret)) {
+		snprintf(err, errlen, "depot object too small");
+		return -EUCLEAN;
+	}
+	if (ret->magic != POOL_STATE_MAGIC ||
+	    (ret->version != 1 && ret->version != POOL_STATE_VERSION) ||
+	    ret->max_elems == 0 || ret->max_elems > PCP_MAX_ELEMS) {
+		snprintf(err, errlen, "invalid depot");
+		return -EUCLEAN;
+	}
+	if (ret->version == 1)
+		return 0;
+	/* our own record, but from another process's memory: as strict as
+	 * a header */
+	if (slab_validate_hdr(&ret->layout, 0) < 0 || ret->layout.max_elems != ret->max_elems ||
+	    strncmp(ret->layout.name, name, SLAB_NAME_MAX) || ret->published > ret->max_elems) {
+		snprintf(err, errlen, "invalid record in the depot object");
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+/* A state an older daemon wrote has no record: take the header's word
+ * once (validated as a client would), and keep it as the record. */
+static int record_from_header(struct pool *p, int memfd, size_t file_size, const char *name,
+			      char *err, size_t errlen)
+{
+	struct slab_hdr h;
+
+	if (file_size < SLAB_HDR_SIZE || pread(memfd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+		snprintf(err, errlen, "pool object too small");
+		return -EUCLEAN;
+	}
+	if (slab_validate_hdr(&h, 0) < 0 || strncmp(h.name, name, SLAB_NAME_MAX) ||
+	    h.max_elems != p->st->max_elems) {
+		snprintf(err, errlen, "invalid header");
+		return -EUCLEAN;
+	}
+	p->layout = h;
+	p->st->published = atomic_load(&h.nr_published);
+	p->st->min_nr = atomic_load(&h.min_nr);
+	p->st->low_watermark = 0;   /* below: min_nr / 4 */
+	p->st->quarantined = 0;
+	p->st->layout = h;
+	p->st->version = POOL_STATE_VERSION;
+	log_notice("pool %s: an older daemon's depot object: the header, validated, is "
+		   "the record from now on", name);
+	return 0;
+}
+
 /**
  * pool_restore() - take back a pool a previous daemon left in the fd store.
  * @d: daemon.
@@ -208,20 +346,25 @@ static void pool_link(struct daemon *d, struct pool *p)
  * @err: receives the reason on failure.
  * @errlen: size of @err.
  *
- * Both objects are untrusted input: the header is validated against the
- * file size, the depot against the pool (every index published, none
- * twice).  Clients' reserves and held elements are untouched.
+ * The pool is served from the record in the state object, which no client
+ * can write (geometry, published count, min_nr, the depot); the pool's own
+ * memory is checked against it, and a pool whose header differs, or that
+ * was quarantined before, comes back quarantined: its clients keep their
+ * mappings, and it can be inspected and destroyed.  Clients' reserves and
+ * held elements are untouched.
  *
  * Context: start-up.
- * Return: 0 or a negative errno (-EUCLEAN for an inconsistent pool); on
- * failure both descriptors are closed.
+ * Return: 0 or a negative errno (-EUCLEAN for a state object that is not
+ * one this daemon can serve from); on failure both descriptors are closed.
  */
 int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		 struct pool **ret_pool, char *err, size_t errlen)
 {
 	struct pool *p = calloc(1, sizeof(*p));
+	struct pool_state sh;
 	struct stat st;
-	int r = -EUCLEAN;
+	uint64_t max;
+	int r;
 
 	if (!p) {
 		close(memfd);
@@ -231,44 +374,13 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 	p->memfd = memfd;
 	p->statefd = -1;
 	p->base = MAP_FAILED;
-	if (fstat(memfd, &st) < 0 || st.st_size < SLAB_HDR_SIZE) {
-		snprintf(err, errlen, "pool object too small");
+	r = state_read_hdr(statefd, &sh, name, err, errlen);
+	if (r < 0) {
 		close(statefd);
 		goto fail;
 	}
-	struct slab_hdr *h = mmap(NULL, SLAB_HDR_SIZE, PROT_READ, MAP_SHARED, memfd, 0);
-	if (h == MAP_FAILED) {
-		r = -errno;
-		snprintf(err, errlen, "map: %s", strerror(errno));
-		close(statefd);
-		goto fail;
-	}
-	r = slab_validate_hdr(h, (size_t)st.st_size);
-	uint64_t map_size = h->map_size, max = h->max_elems;
-	bool named = strncmp(h->name, name, SLAB_NAME_MAX) == 0;
-	bool fits = h->nr_cpus == d->nr_cpus;
-	munmap(h, SLAB_HDR_SIZE);
-	if (r < 0 || !named || max > PCP_MAX_ELEMS || !fits) {
-		snprintf(err, errlen, "%s", r < 0 ? "invalid header" : !named ?
-			 "name does not match" : "geometry does not fit this machine");
-		close(statefd);
-		r = -EUCLEAN;
-		goto fail;
-	}
-	/* as pool_create() makes it: the whole mapping backed (a pool of an
-	 * older daemon grew its file as it published) */
-	if ((uint64_t)st.st_size < map_size && ftruncate(memfd, (off_t)map_size) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot extend the pool object: %s", strerror(errno));
-		close(statefd);
-		goto fail;
-	}
-	p->base = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (p->base == MAP_FAILED || slab_view_init(&p->v, p->base, map_size, 0) < 0) {
-		snprintf(err, errlen, "cannot map the pool");
-		close(statefd);
-		goto fail;
-	}
+	max = sh.max_elems;
+	r = -EUCLEAN;
 	if (fstat(statefd, &st) < 0 || (uint64_t)st.st_size < pool_depot_end(max)) {
 		snprintf(err, errlen, "depot object too small");
 		close(statefd);
@@ -287,16 +399,46 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		snprintf(err, errlen, "cannot map the depot");
 		goto fail;
 	}
+	r = -EUCLEAN;
+	if (fstat(memfd, &st) < 0) {
+		snprintf(err, errlen, "pool object: %s", strerror(errno));
+		goto fail;
+	}
+	if (p->st->version == 1) {
+		if (record_from_header(p, memfd, (size_t)st.st_size, name, err, errlen) < 0)
+			goto fail;
+	} else {
+		p->layout = p->st->layout;
+	}
+	if (p->layout.nr_cpus != d->nr_cpus) {
+		snprintf(err, errlen, "geometry does not fit this machine");
+		goto fail;
+	}
+	/* as pool_create() makes it: the whole mapping backed (a pool of an
+	 * older daemon grew its file as it published), and sealed against
+	 * shrinking (clients refuse a pool that is not) */
+	uint64_t map_size = p->layout.map_size;
+	if ((uint64_t)st.st_size < map_size && ftruncate(memfd, (off_t)map_size) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot extend the pool object: %s", strerror(errno));
+		goto fail;
+	}
+	int seals = fcntl(memfd, F_GET_SEALS);
+	if (seals >= 0 && !(seals & F_SEAL_SHRINK) && !(seals & F_SEAL_SEAL))
+		(void)fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL);
+	p->base = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (p->base == MAP_FAILED || pool_view_init(p) < 0) {
+		snprintf(err, errlen, "cannot map the pool");
+		goto fail;
+	}
 	p->cpu = calloc(p->v.nr_cpus, sizeof(*p->cpu));
 	if (!p->cpu || pool_reclaim_init(d, p) < 0) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	r = -EUCLEAN;
-	p->published = atomic_load(&p->v.hdr->nr_published);
-	if (p->st->magic != POOL_STATE_MAGIC || p->st->version != POOL_STATE_VERSION ||
-	    p->st->max_elems != max || p->st->depot_n > p->published) {
+	p->published = p->st->published;
+	if (p->st->depot_n > p->published) {
 		snprintf(err, errlen, "invalid depot");
 		goto fail;
 	}
@@ -318,19 +460,24 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		p->in_depot[e] = 1;
 	}
 	snprintf(p->cfg.name, sizeof(p->cfg.name), "%s", name);
-	p->cfg.elem_size = p->v.hdr->elem_size;
-	p->cfg.align = p->v.hdr->elem_align;
+	p->cfg.elem_size = p->layout.elem_size;
+	p->cfg.align = p->layout.elem_align;
 	p->cfg.max_elems = max;
-	p->cfg.min_nr = atomic_load(&p->v.hdr->min_nr);
-	p->cfg.low_watermark = __atomic_load_n(&slab_of(&p->v, 0)->low, __ATOMIC_RELAXED);
+	p->cfg.min_nr = p->st->min_nr;
+	p->cfg.low_watermark = p->st->low_watermark;
 	if (p->cfg.min_nr < 1 || p->cfg.min_nr > PCP_MAX_MIN_NR ||
 	    (uint64_t)p->cfg.min_nr * p->v.nr_cpus > max) {
 		snprintf(err, errlen, "min_nr %u out of range", p->cfg.min_nr);
 		goto fail;
 	}
-	if (p->cfg.low_watermark > p->cfg.min_nr)
+	if (p->cfg.low_watermark < 1 || p->cfg.low_watermark > p->cfg.min_nr)
 		p->cfg.low_watermark = p->cfg.min_nr / 4 ? p->cfg.min_nr / 4 : 1;
-	if (!p->st->clean) {
+	p->st->low_watermark = p->cfg.low_watermark;
+	if (p->st->quarantined)
+		pool_quarantine(p, "quarantined before the restart", 0);
+	else
+		(void)pool_verify(p);
+	if (!p->st->clean && !p->quarantined) {
 		log_warning("pool %s: the previous daemon did not stop cleanly: looking for "
 			    "elements it left nowhere", name);
 		pool_reclaim_orphans(p);
@@ -430,7 +577,7 @@ void pool_shutdown(struct pool *p)
  * client that lengthened it changes nothing). */
 static int pool_grow(struct pool *p, uint64_t want)
 {
-	uint64_t max = p->v.hdr->max_elems, n = p->published;
+	uint64_t max = p->v.max_elems, n = p->published;
 	uint64_t add = want;
 
 	if (add < n / 2)
@@ -446,6 +593,7 @@ static int pool_grow(struct pool *p, uint64_t want)
 		p->in_depot[i] = 1;
 	}
 	p->published = n + add;
+	p->st->published = p->published;
 	/* release: pairs with the acquire in published() */
 	atomic_store_explicit(&p->v.hdr->nr_published, p->published, memory_order_release);
 	return 0;
@@ -598,7 +746,7 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu)
 
 	if (cpu >= p->v.nr_cpus)
 		return -EINVAL;
-	if (p->quarantined)
+	if (pool_verify(p) < 0)
 		return -EUCLEAN;
 	r = pool_take_list(p, cpu, false, &p->drained);
 	if (r < 0)
@@ -690,10 +838,12 @@ int pool_resize(struct pool *p, uint32_t min_nr, uint32_t low_watermark)
 
 	if (min_nr < 1 || min_nr > PCP_MAX_MIN_NR || low_watermark > min_nr)
 		return -EINVAL;
-	if ((uint64_t)min_nr * p->v.nr_cpus > p->v.hdr->max_elems)
+	if ((uint64_t)min_nr * p->v.nr_cpus > p->v.max_elems)
 		return -ERANGE;
 	p->cfg.min_nr = min_nr;
 	p->cfg.low_watermark = low_watermark ? low_watermark : (min_nr / 4 ? min_nr / 4 : 1);
+	p->st->min_nr = p->cfg.min_nr;
+	p->st->low_watermark = p->cfg.low_watermark;
 	atomic_store_explicit(&p->v.hdr->min_nr, min_nr, memory_order_relaxed);
 	for (uint32_t c = 0; c < p->v.nr_cpus; c++) {
 		slab_set_limits(&p->v, c, p->cfg.low_watermark, pool_limit(p));
@@ -716,12 +866,14 @@ int pool_resize(struct pool *p, uint32_t min_nr, uint32_t low_watermark)
  */
 void pool_sweep(struct pool *p)
 {
+	if (pool_verify(p) < 0)
+		return;
 	for (uint32_t c = 0; c < p->v.nr_cpus && !p->quarantined; c++) {
 		struct slab *s = slab_of(&p->v, c);
 		uint32_t cnt = SLAB_CW_COUNT(__atomic_load_n(&s->cw, __ATOMIC_RELAXED));
 		uint32_t lim = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
 
-		if (cnt > p->v.hdr->slab_cap || lim > p->v.hdr->slab_cap) {
+		if (cnt > p->v.slab_cap || lim > p->v.slab_cap) {
 			pool_quarantine(p, "slab count or limit past capacity", c);
 			return;
 		}
@@ -1140,11 +1292,11 @@ static int pool_reclaim_init(struct daemon *d, struct pool *p)
 {
 	p->dead_cap = POOL_MAX_DEAD;
 	p->dead = calloc(p->dead_cap, sizeof(*p->dead));
-	p->cand = calloc(p->v.hdr->max_elems, sizeof(*p->cand));
-	p->seen = calloc(p->v.hdr->max_elems, 1);
+	p->cand = calloc(p->v.max_elems, sizeof(*p->cand));
+	p->seen = calloc(p->v.max_elems, 1);
 	p->ev_reclaim = d->base ? evtimer_new(d->base, reclaim_cb, p) : NULL;
-	p->orph = calloc(p->v.hdr->max_elems, sizeof(*p->orph));
-	p->orph_mark = calloc(p->v.hdr->max_elems, 1);
+	p->orph = calloc(p->v.max_elems, sizeof(*p->orph));
+	p->orph_mark = calloc(p->v.max_elems, 1);
 	p->ev_orphan = d->base ? evtimer_new(d->base, orphan_cb, p) : NULL;
 	return p->dead && p->cand && p->seen && p->orph && p->orph_mark &&
 	       (!d->base || (p->ev_reclaim && p->ev_orphan)) ? 0 : -ENOMEM;
@@ -1251,11 +1403,16 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 	 * page past EOF would take SIGBUS */
 	if (fcntl(p->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
 		goto sys_fail;
-	r = slab_view_init(&p->v, p->base, layout.map_size, 0);
+	/* the record: the header as formatted, before any client sees it */
+	memcpy(&p->layout, p->base, sizeof(p->layout));
+	r = pool_view_init(p);
 	if (r < 0) {
 		snprintf(err, errlen, "view: %s", strerror(-r));
 		goto fail;
 	}
+	p->st->layout = p->layout;
+	p->st->min_nr = c.min_nr;
+	p->st->low_watermark = c.low_watermark;
 	p->cpu = calloc(p->v.nr_cpus, sizeof(*p->cpu));
 	if (!p->cpu || pool_reclaim_init(d, p) < 0) {
 		r = -ENOMEM;
@@ -1399,15 +1556,28 @@ json_t *pool_summary_json(const struct pool *p)
 	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:s}",
 			 PCP_F_NAME, p->cfg.name,
 			 PCP_F_ELEM_SIZE, (json_int_t)p->cfg.elem_size,
-			 PCP_F_ALIGN, (json_int_t)p->v.hdr->elem_align,
+			 PCP_F_ALIGN, (json_int_t)p->layout.elem_align,
 			 PCP_F_MIN_NR, (json_int_t)p->cfg.min_nr,
 			 PCP_F_LOW_WM, (json_int_t)p->cfg.low_watermark,
-			 PCP_F_MAX_ELEMS, (json_int_t)p->v.hdr->max_elems,
+			 PCP_F_MAX_ELEMS, (json_int_t)p->v.max_elems,
 			 "nr_cpus", (json_int_t)p->v.nr_cpus,
 			 "clients", (int)p->nr_attached,
 			 "state", p->quarantined ? "quarantined" : "ok",
 			 PCP_F_OWNER, (json_int_t)p->st->uid, PCP_F_GROUP, (json_int_t)p->st->gid,
 			 PCP_F_MODE, mode);
+}
+
+/* Stats report what the shared memory says only within what the daemon
+ * knows to be possible: a count of elements at most the published ones, a
+ * counter clients keep never past INT64_MAX (no negative JSON number). */
+static json_int_t elems_stat(const struct pool *p, uint64_t n)
+{
+	return (json_int_t)(n < p->published ? n : p->published);
+}
+
+static json_int_t counter_stat(uint64_t n)
+{
+	return n > INT64_MAX ? INT64_MAX : (json_int_t)n;
 }
 
 /**
@@ -1423,6 +1593,9 @@ json_t *pool_stats_json(struct pool *p)
 
 	if (!o || !cpus)
 		goto fail;
+	if (p->quarantined &&
+	    json_object_set_new(o, "quarantine_reason", json_string(p->quarantine_why)) < 0)
+		goto fail;
 	for (uint32_t c = 0; c < p->v.nr_cpus; c++) {
 		struct slab *s = slab_of(&p->v, c);
 		uint32_t cnt = slab_count(&p->v, c);
@@ -1435,19 +1608,19 @@ json_t *pool_stats_json(struct pool *p)
 		json_t *e = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
 				      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				      PCP_F_CPU, (int)c, "slab", (json_int_t)cnt,
-				      "inbox", (json_int_t)in, "outbox", (json_int_t)out,
-				      "level", (json_int_t)cnt + in,
+				      "inbox", elems_stat(p, in), "outbox", elems_stat(p, out),
+				      "level", elems_stat(p, (uint64_t)cnt + in),
 				      PCP_F_MIN_NR, (json_int_t)p->cfg.min_nr,
-				      "low_watermark", (json_int_t)s->low,
-				      "limit", (json_int_t)s->limit,
-				      "allocs", (json_int_t)allocs, "frees", (json_int_t)frees,
-				      "misses", (json_int_t)atomic_load(&s->misses),
-				      "steals", (json_int_t)atomic_load(&s->steals),
-				      "from_spare", (json_int_t)atomic_load(&s->from_spare),
-				      "refill_requests", (json_int_t)atomic_load(&s->refill_requests),
-				      "refill_coalesced", (json_int_t)atomic_load(&s->refill_coalesced),
-				      "refill_quiet", (json_int_t)atomic_load(&s->refill_quiet),
-				      "discarded", (json_int_t)atomic_load(&s->discarded),
+				      "low_watermark", (json_int_t)p->cfg.low_watermark,
+				      "limit", (json_int_t)pool_limit(p),
+				      "allocs", counter_stat(allocs), "frees", counter_stat(frees),
+				      "misses", counter_stat(atomic_load(&s->misses)),
+				      "steals", counter_stat(atomic_load(&s->steals)),
+				      "from_spare", counter_stat(atomic_load(&s->from_spare)),
+				      "refill_requests", counter_stat(atomic_load(&s->refill_requests)),
+				      "refill_coalesced", counter_stat(atomic_load(&s->refill_coalesced)),
+				      "refill_quiet", counter_stat(atomic_load(&s->refill_quiet)),
+				      "discarded", counter_stat(atomic_load(&s->discarded)),
 				      "refills_served", (json_int_t)cs->served,
 				      "refilled", (json_int_t)cs->refilled,
 				      "drained", (json_int_t)cs->drained,
@@ -1459,7 +1632,7 @@ json_t *pool_stats_json(struct pool *p)
 		if (!e || !lat || json_object_set_new(e, "refill_latency_us", lat) < 0 ||
 		    json_array_append_new(cpus, e) < 0)
 			goto fail;
-		reserved += cnt + in;
+		reserved += (uint64_t)elems_stat(p, (uint64_t)cnt + in);
 	}
 	if (json_object_set_new(o, "cpus", cpus) < 0) {
 		cpus = NULL;
@@ -1491,13 +1664,13 @@ json_t *pool_stats_json(struct pool *p)
 	json_t *n = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
 			      " s:I}",
 			      "polling", p->polling,
-			      "reserved", (json_int_t)reserved,
-			      "spare", (json_int_t)slab_list_len(atomic_load_explicit(
-					&p->v.hdr->spare, memory_order_relaxed)),
+			      "reserved", elems_stat(p, reserved),
+			      "spare", elems_stat(p, slab_list_len(atomic_load_explicit(
+					&p->v.hdr->spare, memory_order_relaxed))),
 			      "spare_stocked", (json_int_t)p->spare_stocked,
 			      "polled", (json_int_t)p->polled,
 			      "published", (json_int_t)p->published,
-			      "grown_bytes", (json_int_t)slab_bytes_for(p->v.hdr, p->published),
+			      "grown_bytes", (json_int_t)slab_bytes_for(&p->layout, p->published),
 			      "depot", (json_int_t)p->st->depot_n,
 			      "refill_messages", (json_int_t)p->requests,
 			      "bad_messages", (json_int_t)p->bad_messages,

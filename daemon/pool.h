@@ -15,11 +15,13 @@
 
 /* The daemon's own state of a pool, in a second memfd that no client ever
  * sees, so that it survives a restart through systemd's fd store: the depot
- * array.  Ordering makes an unclean death lose at most the batch in flight,
- * never duplicate an element: a refill lowers depot_n before it publishes,
- * a drain appends after it took. */
+ * array, and the daemon's record of everything in the pool's header it
+ * must trust (the trust boundary: the pool's own memory is client-writable
+ * input, this object is not).  Ordering makes an unclean death lose at most
+ * the batch in flight, never duplicate an element: a refill lowers depot_n
+ * before it publishes, a drain appends after it took. */
 #define POOL_STATE_MAGIC   UINT64_C(0x54535050554f4350) /* "PCPOUPPST" */
-#define POOL_STATE_VERSION 1u
+#define POOL_STATE_VERSION 2u   /* 1: no record (an older daemon's) */
 #define POOL_STATE_HDR     4096u
 
 struct pool_state {
@@ -36,7 +38,14 @@ struct pool_state {
 	uint32_t holders_cap;     /* entries of the holder table; 0: none (a
 				   * state an older daemon wrote) */
 	uint32_t holders_hw;      /* entries in use lie below this */
-	uint8_t pad[POOL_STATE_HDR - 72];
+	/* version 2: the record a restarted daemon serves the pool from */
+	uint64_t published;       /* elements published */
+	uint32_t min_nr, low_watermark;
+	uint32_t quarantined;     /* 1: found corrupt; stays so */
+	uint32_t pad1;
+	struct slab_hdr layout;   /* the header as formatted (the atomic
+				   * fields unused) */
+	uint8_t pad[POOL_STATE_HDR - 96 - sizeof(struct slab_hdr)];
 	uint32_t depot[];         /* max_elems entries, then the holder table
 				   * (pool_holders()) */
 };
@@ -99,8 +108,12 @@ struct pool {
 	struct pool_config cfg;      /* min_nr and low_watermark resolved */
 	int memfd;
 	void *base;
-	struct slab_view v;
-	uint64_t published;          /* elements backed by the file */
+	struct slab_view v;          /* built from layout, and counting
+				      * published elements in published */
+	struct slab_hdr layout;      /* the header as the daemon formatted it:
+				      * the only geometry it trusts */
+	uint64_t published;          /* elements published: may appear in a
+				      * slab or list */
 	int statefd;
 	struct pool_state *st;       /* depot: free elements the daemon owns */
 	size_t st_size;
@@ -108,6 +121,7 @@ struct pool {
 	uint32_t nr_attached;
 	struct pool_client *clients; /* nr_attached entries, for the stats */
 	bool quarantined;
+	char quarantine_why[96];     /* the first corruption found */
 	struct pool_cpu_stats *cpu;  /* nr_cpus entries */
 	/* reclaim: elements held by dead clients go back to the depot */
 	uint32_t *dead;              /* owner ids of clients that died */
@@ -172,6 +186,7 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu);
 int pool_refill_all(struct pool *p, uint64_t *ret_moved);
 int pool_resize(struct pool *p, uint32_t min_nr, uint32_t low_watermark);
 void pool_sweep(struct pool *p);
+int pool_verify(struct pool *p);
 void pool_poll_heat(struct daemon *d, struct pool *p);
 void pool_poll_tick(struct daemon *d);
 json_t *pool_summary_json(const struct pool *p);

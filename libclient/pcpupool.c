@@ -176,6 +176,7 @@ struct pcpupool {
 	ino_t mem_ino;
 	void *base;
 	size_t map_size;
+	uint64_t elem_size;     /* from the header copy validated at attach */
 	char name[PCP_NAME_MAX + 1];
 };
 
@@ -753,7 +754,7 @@ static bool pool_same_object(const struct pcpupool *pool, json_t *reply,
 	    fstat(fds[ATTACH_FD_MEM], &st) < 0 ||
 	    st.st_dev != pool->mem_dev || st.st_ino != pool->mem_ino ||
 	    (uint64_t)ai.map_size != pool->map_size ||
-	    (uint64_t)ai.elem_size != pool->v.hdr->elem_size ||
+	    (uint64_t)ai.elem_size != pool->elem_size ||
 	    (uint64_t)ai.nr_cpus != pool->v.nr_cpus ||
 	    !fd_is_dgram(fds[ATTACH_FD_REFILL]))
 		return false;
@@ -1285,6 +1286,11 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 		return -EPROTO;
 	if (!fd_is_dgram(pool->refill_fd))
 		return -EPROTO;
+	/* another attached process must not be able to shrink the file under
+	 * our mapping (every page past the end would raise SIGBUS here) */
+	int seals = fcntl(pool->memfd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return -EPROTO;
 	pool->mem_dev = st.st_dev;
 	pool->mem_ino = st.st_ino;
 
@@ -1306,9 +1312,10 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 	if (h.map_size != (uint64_t)ai.map_size || h.elem_size != (uint64_t)ai.elem_size ||
 	    h.nr_cpus != (uint64_t)ai.nr_cpus)
 		return -EPROTO;
-	/* every published element is backed: the daemon grows the file
-	 * before its release store of nr_published; this acquire load pairs
-	 * with that store, so the fstat() below sees at least that size */
+	/* the file backs the whole mapping (the daemon sizes it so at
+	 * creation and seals it against shrinking), so no index below
+	 * max_elems can raise SIGBUS, whatever the shared header's count of
+	 * published elements says later (slab.c bounds it by max_elems) */
 	uint64_t pub = atomic_load_explicit(&((struct slab_hdr *)pool->base)->nr_published,
 					    memory_order_acquire);
 
@@ -1316,8 +1323,9 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 		return -EUCLEAN;
 	if (fstat(pool->memfd, &st) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size < slab_bytes_for(&h, pub))
+	if ((uint64_t)st.st_size < h.map_size)
 		return -EUCLEAN;
+	pool->elem_size = h.elem_size;
 	r = slab_view_init_hdr(&pool->v, pool->base, &h, pool->map_size,
 			       (uint32_t)ai.client_id);
 	if (r < 0)
@@ -2030,7 +2038,7 @@ PCPUPOOL_EXPORT size_t pcpupool_elem_size(struct pcpupool *pool)
 		errno = EINVAL;
 		return 0;
 	}
-	return (size_t)pool->v.hdr->elem_size;
+	return (size_t)pool->elem_size;
 }
 
 /**

@@ -29,11 +29,22 @@ void slab_test_hook(const char *where);
 #define SLAB_HOOK(where) ((void)0)
 #endif
 
+/* How many elements may appear in a slab or list: indices below this.
+ * The daemon counts them in its own memory; a client reads the header's
+ * count, which any attached process may forge, so it is bounded by the
+ * max_elems this view was built with: the file backs the whole mapping
+ * (the daemon sizes it at creation and seals it against shrinking), so
+ * every index below that is safe to touch, if not always meaningful. */
 static uint64_t published(const struct slab_view *v)
 {
-	/* acquire: pairs with the daemon's release store after it backed the
+	uint64_t n;
+
+	if (v->own_published)
+		return *v->own_published;
+	/* acquire: pairs with the daemon's release store after it published
 	 * new elements (daemon pool growth) */
-	return atomic_load_explicit(&v->hdr->nr_published, memory_order_acquire);
+	n = atomic_load_explicit(&v->hdr->nr_published, memory_order_acquire);
+	return n < v->max_elems ? n : v->max_elems;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1214,8 +1225,8 @@ void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint
 {
 	struct slab *s = slab_of(v, cpu);
 
-	if (limit > v->hdr->slab_cap)
-		limit = v->hdr->slab_cap;
+	if (limit > v->slab_cap)
+		limit = v->slab_cap;
 	__atomic_store_n(&s->low, low, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->limit, limit, __ATOMIC_RELAXED);
 }

@@ -288,6 +288,10 @@ struct slab_view {
 				   * view of them when there is one, so that
 				   * a process reaches a slab at one address) */
 	char *inline_map;         /* this view's own inline_slabs mapping */
+	const uint64_t *own_published; /* the daemon's own count of published
+				   * elements, in memory no client can write;
+				   * NULL in clients, which read the header's
+				   * (bounded by max_elems: slab.c published()) */
 } __attribute__((aligned(SLAB_CACHELINE)));
 
 #define SLAB_VIEW_FAST(field, pf)                                          \

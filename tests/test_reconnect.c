@@ -751,6 +751,85 @@ static void test_restart_from_fd_store_keeps_handle(void **state)
 	pcpupool_disconnect(c);
 }
 
+static const char *pool_state(struct pcpupool_client *c)
+{
+	static char state[32];
+	json_t *p = pool_stats(c, POOL_NAME);
+
+	assert_non_null(p);
+	snprintf(state, sizeof(state), "%s", json_string_value(json_object_get(p, "state")) ?: "?");
+	json_decref(p);
+	return state;
+}
+
+/* A client rewrites the pool's header while the daemon is away: the daemon
+ * that takes the pool back from the fd store serves it from its own record
+ * (the depot object), sees the header differ and quarantines the pool
+ * instead of trusting it or dying; the pool stays quarantined across a
+ * further restart even once the header reads right again, and the daemon
+ * serves on. */
+static void test_restart_with_forged_header_comes_back_quarantined(void **state)
+{
+	struct rc *t = *state;
+	struct pcpupool_client *c;
+	struct pcpupool *p;
+	struct slab_hdr saved;
+	void *e;
+
+	daemon_start_storing(t);
+	c = client(t);
+	p = open_pool(c);
+	e = pcpupool_alloc(p, PCPUPOOL_WAIT);
+	assert_non_null(e);
+	struct slab_hdr *h = (struct slab_hdr *)((char *)e - pcpupool_elem_offset(p, e));
+	uint64_t max = h->max_elems;
+
+	daemon_kill(t);
+	memcpy(&saved, h, sizeof(saved));
+	/* consistent enough to pass a header check on its own: only the
+	 * record can tell it is not the pool's */
+	h->max_elems = max * 64;
+	atomic_store(&h->nr_published, max * 64);
+	memset(h->name + 8, 0x14, 8);
+	daemon_start(t, true);
+	if (!file_contains(t->log, "restored from the fd store")) {
+		dump_log(t);
+		fail_msg("the daemon did not take pool %s back from the fd store", POOL_NAME);
+	}
+	assert_string_equal(pool_state(c), "quarantined");
+	assert_true(file_contains(t->log, "quarantined"));
+	/* the record, not the forged header, in the stats */
+	assert_int_equal(pool_stat(c, "max_elems"), (json_int_t)max);
+	assert_true(pool_stat(c, "published") <= (json_int_t)max);
+	/* refused, not served from the forged geometry: the handle's
+	 * re-attach was refused (stale), a new attach says why */
+	assert_int_equal(pcpupool_refill(p, PCPUPOOL_WAIT), -ESTALE);
+	assert_null(pcpupool_open(c, POOL_NAME));
+	assert_int_equal(errno, EUCLEAN);
+	/* the library's handle keeps the geometry it validated at attach */
+	for (int i = 0; i < 64; i++) {
+		void *x = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
+
+		if (!x)
+			break;
+		assert_int_not_equal(pcpupool_elem_offset(p, x), UINT64_MAX);
+		pcpupool_free(x, p);
+	}
+
+	/* the header reads right again: still quarantined after a restart */
+	daemon_kill(t);
+	memcpy(h, &saved, offsetof(struct slab_hdr, nr_published));
+	atomic_store(&h->nr_published, atomic_load(&saved.nr_published));
+	daemon_start(t, true);
+	assert_string_equal(pool_state(c), "quarantined");
+	assert_true(file_contains(t->log, "quarantined before the restart"));
+	assert_null(pcpupool_open(c, POOL_NAME));
+	assert_int_equal(errno, EUCLEAN);
+	pcpupool_free(e, p);
+	pcpupool_close(p);
+	pcpupool_disconnect(c);
+}
+
 /* After pcpupool_disconnect() nothing reconnects: pools left open fail
  * their control calls with ENOTCONN, their fast path works. */
 static void test_disconnected_client_never_reconnects(void **state)
@@ -873,6 +952,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnected_client_keeps_working,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_from_fd_store_keeps_handle,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_with_forged_header_comes_back_quarantined,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnected_client_never_reconnects,
 						setup, teardown),
