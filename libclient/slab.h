@@ -96,8 +96,15 @@
  * store on the hit path).  SLAB_OWNER_HANDOFF marks an element passed to another process,
  * which the daemon never reclaims.
  *
- * Untrusted memory: every index or offset read from shared memory is
- * checked before use (a slot offset by the pop's multiplication; the
+ * Untrusted memory (the trust boundary): everything in the pool's shared
+ * object is input, which any attached process may forge.  Each process
+ * keeps its own copy of the geometry (struct slab_view, built from one
+ * validated copy of the header, and in the daemon from the daemon's own
+ * record); the count of published elements is the daemon's own in the
+ * daemon and, in clients, the header's bounded by the view's max_elems
+ * (the file backs the whole mapping and is sealed against shrinking, so
+ * any index below it is safe to touch).  Every index or offset read from
+ * shared memory is checked before use (a slot offset by the pop's multiplication; the
  * pop masks the count to the page, SLAB_SLOT_MASK, so it never reads
  * outside the slab's page and the one after it, which the layout (and an
  * inline view, slab_view_map_inline()) always maps, and no section writes
