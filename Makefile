@@ -84,7 +84,7 @@ BENCH_DPDK_LIBS   = $(if $(HAVE_DPDK),$(call pc,--libs,libdpdk))
 EXAMPLES := $(B)/examples/producer $(B)/examples/consumer
 TOOL     := $(B)/pcpupoolctl
 
-.PHONY: all deps check check-valgrind fuzz fuzz-bins run bench install install-systemd uninstall clean test-bins print-version
+.PHONY: all deps check check-valgrind fuzz fuzz-bins run bench install install-systemd uninstall clean test-bins print-version FORCE
 all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(BENCH_DESIGNS)
 
 deps:
@@ -110,11 +110,24 @@ $(LIB_SO): $(LIB_PIC) libclient/libpcpupool.map
 	ln -sf $(notdir $@) $(B)/$(SONAME)
 	ln -sf $(SONAME) $(B)/libpcpupool.so
 
-# the .pc names where things are installed: written again by every install,
-# so PREFIX/LIBDIR given to make install always hold
+# Files generated from a template name install paths: the .pc (PREFIX,
+# LIBDIR, INCLUDEDIR) and the systemd unit (SBINDIR, SYSCONFDIR).  They
+# depend on $(PATHS_STAMP), which holds the values of those variables and
+# is rewritten only when one differs from the last run's, so that
+# `make install PREFIX=/a` then `make install PREFIX=/b` regenerates them
+# (and an unchanged make regenerates nothing).
+PATHS_VARS  := PREFIX LIBDIR INCLUDEDIR SBINDIR SYSCONFDIR VERSION
+PATHS_STAMP := $(B)/install-paths.stamp
+sq = '$(subst ','\'',$(1))'
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' $(foreach v,$(PATHS_VARS),$(call sq,$(v)=$($(v)))) > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+FORCE:
+
 PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
-$(LIB_PC): libclient/libpcpupool.pc.in Makefile
+$(LIB_PC): libclient/libpcpupool.pc.in Makefile $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	$(PC_SED) $< > $@
 
@@ -146,6 +159,12 @@ $(B)/tests/test_e2e: tests/test_e2e.c tests/e2e.h $(LIB_SO) $(DAEMON)
 # integration tests: the real daemon, the real library
 # test_corrupt reads the layout with the slab core's own code
 $(B)/tests/test_corrupt: tests/test_corrupt.c tests/e2e.h $(LIB_SO) $(DAEMON) $(SLAB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(SLAB_OBJ) \
+		$(LINK_LIB) $(CMOCKA_LIBS) -o $@
+
+# test_wipe plays an attacker with the layout the slab core computes
+$(B)/tests/test_wipe: tests/test_wipe.c tests/e2e.h $(LIB_SO) $(DAEMON) $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(SLAB_OBJ) \
 		$(LINK_LIB) $(CMOCKA_LIBS) -o $@
@@ -224,7 +243,7 @@ install: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpcpupool.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/pcpupool.h $(DESTDIR)$(INCLUDEDIR)/
-	$(PC_SED) libclient/libpcpupool.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libpcpupool.pc
+	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
 	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(BINDIR)
@@ -235,7 +254,7 @@ install: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL)
 	test -e $(DESTDIR)$(SYSCONFDIR)/pcpupool/pcpupoold.json || \
 		install -m 0644 config/pcpupoold.json $(DESTDIR)$(SYSCONFDIR)/pcpupool/
 
-$(B)/pcpupoold.service: systemd/pcpupoold.service.in Makefile
+$(B)/pcpupoold.service: systemd/pcpupoold.service.in Makefile $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
 

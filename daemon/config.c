@@ -12,7 +12,7 @@
  *     "log_level": "info",
  *     "sweep_interval_ms": 50,
  *     "refill_poll_us": 1000, "refill_poll_linger_ms": 100,
- *     "max_clients": 1024,
+ *     "max_clients": 1024, "request_timeout_ms": 10000,
  *     "pools": [ { "name": "frames", "elem_size": 1024, "align": 64,
  *                  "min_nr": 64, "low_watermark": 16, "max_elems": 65536 } ]
  *   }
@@ -160,33 +160,49 @@ int config_group(json_t *v, uint32_t *ret_gid, char *err, size_t errlen)
 }
 
 /**
- * config_mode() - permission bits given as an octal string ("0660") or an
- * integer.
- * @v: JSON string or integer.
+ * config_mode() - permission bits, given as a string of one to four octal
+ * digits ("0660", "640"), as chmod(1) takes them.
+ * @v: JSON string.
  * @ret_mode: the bits, 0..0777.
- * @err: receives the reason.
+ * @err: receives the reason, naming the key.
  * @errlen: size of @err.
+ *
+ * A JSON number is refused, not converted: JSON has no octal, so 440
+ * would be the decimal 440, mode 0670, and let the group attach a pool
+ * that 0440 keeps it out of (attaching needs read and write).  The
+ * message says so.
  *
  * Return: 0 or -EINVAL.
  */
 int config_mode(json_t *v, uint32_t *ret_mode, char *err, size_t errlen)
 {
-	long m = -1;
+	const char *t = json_string_value(v);
+	size_t n = t ? strlen(t) : 0;
+	uint32_t m = 0;
 
-	if (json_is_integer(v))
-		m = (long)json_integer_value(v);
-	else if (json_is_string(v)) {
-		const char *t = json_string_value(v);
-		char *end;
-		m = strtol(t, &end, 8);
-		if (!*t || *end)
-			m = -1;
-	}
-	if (m < 0 || m > 0777) {
-		seterr(err, errlen, "mode must be octal permission bits, e.g. \"0660\"");
+	if (json_is_integer(v)) {
+		seterr(err, errlen, "mode must be an octal string such as \"0660\", not a number "
+		       "(%lld would be read as decimal)", (long long)json_integer_value(v));
 		return -EINVAL;
 	}
-	*ret_mode = (uint32_t)m;
+	if (!t) {
+		seterr(err, errlen, "mode must be an octal string such as \"0660\"");
+		return -EINVAL;
+	}
+	/* digits only: strtol() would take a sign, blanks and "0x" too */
+	for (size_t i = 0; i < n && n <= 4; i++) {
+		if (t[i] < '0' || t[i] > '7') {
+			n = 0;
+			break;
+		}
+		m = m * 8 + (uint32_t)(t[i] - '0');
+	}
+	if (n < 1 || n > 4 || m > 0777) {
+		seterr(err, errlen, "mode must be an octal string such as \"0660\": one to four "
+		       "octal digits, at most 0777, not \"%.16s\"", t);
+		return -EINVAL;
+	}
+	*ret_mode = m;
 	return 0;
 }
 
@@ -264,13 +280,15 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 	const char *sock = NULL, *level = NULL;
 	json_int_t sweep = CONFIG_DEFAULT_SWEEP_MS, maxc = PCP_MAX_CLIENTS;
 	json_int_t poll = CONFIG_DEFAULT_POLL_US, linger = CONFIG_DEFAULT_LINGER_MS;
+	json_int_t req_to = CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
 	json_t *pools = NULL, *admin = NULL, *sgroup = NULL;
 	json_error_t je;
 	char why[CONFIG_ERR_MAX];
 
 	/* jansson's own message would not name the setting */
 	static const char *const ints[] = { "sweep_interval_ms", "refill_poll_us",
-					    "refill_poll_linger_ms", "max_clients" };
+					    "refill_poll_linger_ms", "max_clients",
+					    "request_timeout_ms" };
 	for (size_t i = 0; json_is_object(root) && i < sizeof(ints) / sizeof(ints[0]); i++) {
 		json_t *v = json_object_get(root, ints[i]);
 
@@ -279,11 +297,12 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 			return -EINVAL;
 		}
 	}
-	if (json_unpack_ex(root, &je, JSON_STRICT, "{s?s, s?s, s?I, s?I, s?I, s?I, s?o, s?o, s?o}",
+	if (json_unpack_ex(root, &je, JSON_STRICT,
+			   "{s?s, s?s, s?I, s?I, s?I, s?I, s?I, s?o, s?o, s?o}",
 			   "socket", &sock, "log_level", &level, "sweep_interval_ms", &sweep,
 			   "refill_poll_us", &poll, "refill_poll_linger_ms", &linger,
-			   "max_clients", &maxc, "pools", &pools, "admin_group", &admin,
-			   "socket_group", &sgroup) < 0) {
+			   "max_clients", &maxc, "request_timeout_ms", &req_to, "pools", &pools,
+			   "admin_group", &admin, "socket_group", &sgroup) < 0) {
 		seterr(err, errlen, "%s: %s", path, je.text);
 		return -EINVAL;
 	}
@@ -336,6 +355,12 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 		return -EINVAL;
 	}
 	cfg->max_clients = (uint32_t)maxc;
+	if (req_to < CONFIG_MIN_REQUEST_TIMEOUT_MS || req_to > CONFIG_MAX_REQUEST_TIMEOUT_MS) {
+		seterr(err, errlen, "%s: request_timeout_ms: must be %u..%u", path,
+		       CONFIG_MIN_REQUEST_TIMEOUT_MS, CONFIG_MAX_REQUEST_TIMEOUT_MS);
+		return -EINVAL;
+	}
+	cfg->request_timeout_ms = (uint32_t)req_to;
 	if (!pools)
 		return 0;
 	if (!json_is_array(pools)) {
@@ -395,6 +420,7 @@ int config_load(const char *path, bool must_exist, struct config **ret_cfg,
 	cfg->poll_us = CONFIG_DEFAULT_POLL_US;
 	cfg->poll_linger_ms = CONFIG_DEFAULT_LINGER_MS;
 	cfg->max_clients = PCP_MAX_CLIENTS;
+	cfg->request_timeout_ms = CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
 	if (stat(path, &st) < 0) {
 		r = -errno;
 		if (r == -ENOENT && !must_exist) {

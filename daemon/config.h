@@ -22,6 +22,14 @@
 #define CONFIG_MAX_POLL_US      1000000u
 #define CONFIG_DEFAULT_LINGER_MS 100u     /* refill_poll_linger_ms */
 #define CONFIG_MAX_LINGER_MS    60000u
+/* request_timeout_ms: how long a request line may stay incomplete (its
+ * first bytes came, its newline has not) before the connection is closed.
+ * A client writes a line in one go, so seconds are generous; a peer that
+ * stops mid-line would otherwise hold its connection (and its slot of
+ * max_clients) for ever. */
+#define CONFIG_DEFAULT_REQUEST_TIMEOUT_MS 10000u
+#define CONFIG_MIN_REQUEST_TIMEOUT_MS     100u
+#define CONFIG_MAX_REQUEST_TIMEOUT_MS     3600000u
 #define CONFIG_ERR_MAX          512
 
 /* One pool's parameters: from the config file or a create request. */
@@ -48,6 +56,9 @@ struct config {
 	uint32_t poll_us;         /* 0: never poll, every crossing sends */
 	uint32_t poll_linger_ms;  /* poll this long after the last request */
 	uint32_t max_clients;
+	uint32_t request_timeout_ms; /* a partial request line lives this long;
+				      * 0 (a context not read from a file):
+				      * CONFIG_DEFAULT_REQUEST_TIMEOUT_MS */
 	bool has_admin_group, has_socket_group;
 	uint32_t admin_group;     /* gid whose members may create/resize/destroy */
 	uint32_t socket_group;    /* gid of the control socket the daemon binds */

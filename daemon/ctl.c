@@ -6,9 +6,22 @@
  * (at most PCP_MAX_LINE bytes each).  Every request gets exactly one reply
  * line, in order: {"ok":true,...} or {"ok":false,"error":{...}}; nothing a
  * peer sends crashes the daemon or closes the connection without a reply,
- * except a line that never ends (its reply explains, then the connection
- * closes).  Peer credentials are read at accept; administration (create,
- * resize, destroy) needs root or the daemon's own uid.
+ * except a line that never ends: one past PCP_MAX_LINE, or one left
+ * incomplete for request_timeout_ms (its reply explains, then the
+ * connection closes).  A connection with no partial line is never timed
+ * out: a library client keeps its connection idle for as long as it has
+ * pools attached, and closing it would detach them.
+ *
+ * Peer credentials are read at accept.  Administration (create, resize,
+ * destroy) needs root, the daemon's own uid or the admin group; what
+ * concerns one pool (attach, refill, its stats) needs the right to attach
+ * it (pool_may_attach()), or administration.  The "pools" summary, which
+ * names no process, is for everyone.
+ *
+ * Whatever the daemon replies about a pool comes from its own records
+ * (struct pool's cfg and view), never from the pool's shared header,
+ * which any attached client may rewrite: pool_verify() compares the two
+ * before an attach, a refill and a pool's stats.
  *
  * An attachment ties a connection to a pool and owns the daemon's end of
  * that client's refill channel (a datagram socketpair): refill requests
@@ -91,6 +104,11 @@ struct ctl_conn {
 	unsigned nr_gids;
 	struct attach *attached;
 	unsigned nr_attached;
+	/* a request line begun but not ended: the connection closes when
+	 * ev_partial fires (request_timeout_ms after its first byte) */
+	struct event *ev_partial;
+	bool partial;            /* ev_partial is armed ... */
+	uint32_t partial_ms;     /* ... for this long */
 	bool dead;               /* free at the end of the current callback */
 };
 
@@ -146,6 +164,37 @@ static json_t *ctl_error(struct ctl *ctl, int err, const char *fmt, ...)
 static json_t *ctl_ok(void)
 {
 	return json_pack("{s:b}", PCP_F_OK, 1);
+}
+
+/* ---- who may do what ---- */
+
+static bool conn_is_admin(const struct ctl_conn *c)
+{
+	const struct config *cfg = c->ctl->d->cfg;
+
+	if (c->cred.uid == 0 || c->cred.uid == geteuid())
+		return true;
+	for (unsigned i = 0; cfg->has_admin_group && i < c->nr_gids; i++)
+		if (c->gids[i] == cfg->admin_group)
+			return true;
+	return false;
+}
+
+/* Whether @c may see or act on @p: the right to attach it, or
+ * administration (which may destroy it anyway). */
+static bool conn_may_use(const struct ctl_conn *c, const struct pool *p)
+{
+	return pool_may_attach(p, c->cred.uid, c->gids, c->nr_gids) || conn_is_admin(c);
+}
+
+/* The EACCES reply (and notice) for @c, which may not @what pool @p. */
+static json_t *conn_refuse_pool(struct ctl_conn *c, const struct pool *p, const char *what)
+{
+	log_notice("client pid %d uid %u: %s pool %s refused (mode %04o)",
+		   (int)c->cred.pid, (unsigned)c->cred.uid, what, p->cfg.name, p->st->mode);
+	return ctl_error(c->ctl, EACCES, "uid %u may not %s pool \"%s\" (owner %u, "
+			 "group %u, mode %04o)", (unsigned)c->cred.uid, what, p->cfg.name,
+			 p->st->uid, p->st->gid, p->st->mode);
 }
 
 /* ---- output ---- */
@@ -352,7 +401,9 @@ static json_t *cmd_attach(struct ctl_conn *c, json_t *req)
 
 	if (!p)
 		return err;
-	if (p->quarantined)
+	/* a header a client rewrote quarantines the pool here, before
+	 * another process maps it */
+	if (pool_verify(p) < 0 || p->quarantined)
 		return ctl_error(c->ctl, EUCLEAN, "pool \"%s\" is quarantined (corrupt)",
 				 p->cfg.name);
 	if (!pool_may_attach(p, c->cred.uid, c->gids, c->nr_gids)) {
@@ -469,10 +520,17 @@ static json_t *cmd_refill(struct ctl_conn *c, json_t *req)
 
 	if (!p)
 		return err;
+	/* a refill writes into the pool's memory and costs the daemon
+	 * work: for those who may attach it */
+	if (!conn_may_use(c, p))
+		return conn_refuse_pool(c, p, "refill");
+	if (pool_verify(p) < 0 || p->quarantined)
+		return ctl_error(c->ctl, EUCLEAN, "pool \"%s\" is quarantined (corrupt)",
+				 p->cfg.name);
 	r = pool_refill_all(p, &moved);
 	if (r == -ENOMEM)
 		return ctl_error(c->ctl, ENOMEM, "pool \"%s\" is at its maximum of %llu elements",
-				 p->cfg.name, (unsigned long long)p->v.hdr->max_elems);
+				 p->cfg.name, (unsigned long long)p->v.max_elems);
 	if (r < 0)
 		return ctl_error(c->ctl, r, "refill: %s", strerror(-r));
 	return json_pack("{s:b, s:I}", PCP_F_OK, 1, "refilled", (json_int_t)moved);
@@ -498,21 +556,36 @@ static json_t *daemon_stats_json(struct ctl *ctl)
 			 "errors", errs);
 }
 
+/* A pool's stats name the processes attached to it (pids, uids) and
+ * show its traffic: they are for those who may attach it, and
+ * administrators.  Asked for one pool, any other caller gets EACCES;
+ * asked for all, the pools it may not attach are left out. */
 static json_t *cmd_stats(struct ctl_conn *c, json_t *req)
 {
 	const char *cmd, *name = NULL;
+	struct pool *one = NULL;
 	json_error_t je;
 	json_t *pools;
+	bool admin;
 
 	if (json_unpack_ex(req, &je, JSON_STRICT, "{s:s, s?s}", PCP_F_CMD, &cmd,
 			   PCP_F_POOL, &name) < 0)
 		return ctl_error(c->ctl, EINVAL, "stats: %s", je.text);
-	if (name && !pool_find(c->ctl->d, name))
+	if (name && !(one = pool_find(c->ctl->d, name)))
 		return ctl_error(c->ctl, ENOENT, "no pool named \"%.*s\"", PCP_NAME_MAX, name);
+	if (one && !conn_may_use(c, one))
+		return conn_refuse_pool(c, one, "read the stats of");
+	admin = conn_is_admin(c);
 	pools = json_array();
-	for (struct pool *p = c->ctl->d->pools; p && pools; p = p->next)
-		if (!name || !strcmp(name, p->cfg.name))
-			json_array_append_new(pools, pool_stats_json(p));
+	for (struct pool *p = c->ctl->d->pools; p && pools; p = p->next) {
+		if (one ? p != one :
+		    !admin && !pool_may_attach(p, c->cred.uid, c->gids, c->nr_gids))
+			continue;
+		/* a header a client rewrote quarantines the pool now, and its
+		 * stats say so ("state", "quarantine_reason") */
+		(void)pool_verify(p);
+		json_array_append_new(pools, pool_stats_json(p));
+	}
 	return json_pack("{s:b, s:{s:i, s:o*, s:o*}}", PCP_F_OK, 1, "stats",
 			 "schema", 1, "daemon", daemon_stats_json(c->ctl), "pools", pools);
 }
@@ -580,7 +653,7 @@ static json_t *cmd_resize(struct ctl_conn *c, json_t *req)
 	if (r == -ERANGE)
 		return ctl_error(c->ctl, ERANGE, "min_nr %lld x %u CPUs exceeds max_elems %llu",
 				 (long long)min_nr, p->v.nr_cpus,
-				 (unsigned long long)p->v.hdr->max_elems);
+				 (unsigned long long)p->v.max_elems);
 	if (r < 0 && r != -ENOMEM)
 		return ctl_error(c->ctl, r, "resize: %s", strerror(-r));
 	log_notice("pool %s resized to min_nr %u by pid %d", p->cfg.name, p->cfg.min_nr,
@@ -620,18 +693,6 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ PCP_CMD_RESIZE,  cmd_resize,  true },
 	{ PCP_CMD_DESTROY, cmd_destroy, true },
 };
-
-static bool conn_is_admin(const struct ctl_conn *c)
-{
-	const struct config *cfg = c->ctl->d->cfg;
-
-	if (c->cred.uid == 0 || c->cred.uid == geteuid())
-		return true;
-	for (unsigned i = 0; cfg->has_admin_group && i < c->nr_gids; i++)
-		if (c->gids[i] == cfg->admin_group)
-			return true;
-	return false;
-}
 
 static void conn_handle_line(struct ctl_conn *c, const char *line, size_t n)
 {
@@ -887,21 +948,90 @@ static void conn_free(struct ctl_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	ctl->nr_conns--;
+	if (c->ev_partial)
+		event_free(c->ev_partial);
 	bufferevent_free(c->bev);
 	free(c);
 	ctl_fd_freed(ctl);
+}
+
+/* request_timeout_ms of the running configuration (0, in a context that
+ * did not read a file: the default) */
+static uint32_t ctl_request_timeout_ms(const struct ctl *ctl)
+{
+	uint32_t ms = ctl->d->cfg->request_timeout_ms;
+
+	return ms ? ms : CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
+}
+
+/* A request line stayed incomplete for request_timeout_ms: a peer that
+ * stopped mid-line (or trickles bytes that never end one) would hold its
+ * connection, and a slot of max_clients, for ever.  The reply explains;
+ * then the connection closes, like one whose line is too long.  Its
+ * attachments end with it, and what their process holds comes back when
+ * it exits (conn_watch()). */
+static void conn_partial_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_conn *c = arg;
+	size_t have = evbuffer_get_length(bufferevent_get_input(c->bev));
+	json_t *r;
+
+	(void)fd; (void)what;
+	c->partial = false;
+	if (!c->dead) {
+		log_notice("client pid %d uid %u: request line incomplete after %u ms "
+			   "(%zu bytes, no newline): closing", (int)c->cred.pid,
+			   (unsigned)c->cred.uid, c->partial_ms, have);
+		r = ctl_error(c->ctl, ETIMEDOUT, "request line incomplete after %u ms "
+			      "(request_timeout_ms): closing the connection", c->partial_ms);
+		conn_send(c, r, NULL, 0);
+		json_decref(r);
+		c->dead = true;   /* logged above */
+	}
+	conn_free(c);
+}
+
+/* After a read: time the partial request line left in the input buffer,
+ * if any, from its first byte.  @ended: a line ended in this read, so
+ * what is left began in it; otherwise a line already timed is still the
+ * same line, and more bytes of it do not restart its clock. */
+static void conn_partial_watch(struct ctl_conn *c, bool ended)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct timeval tv;
+	uint32_t ms;
+
+	if (evbuffer_get_length(in) == 0) {
+		if (c->partial)
+			event_del(c->ev_partial);
+		c->partial = false;
+		return;
+	}
+	if (c->partial && !ended)
+		return;
+	ms = ctl_request_timeout_ms(c->ctl);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if (event_add(c->ev_partial, &tv) < 0) {
+		conn_kill(c, "cannot time a partial request line");
+		return;
+	}
+	c->partial = true;
+	c->partial_ms = ms;
 }
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	bool ended = false;
 	size_t n;
 	char *line;
 
 	while (!c->dead && (line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF))) {
 		conn_handle_line(c, line, n);
 		free(line);
+		ended = true;
 	}
 	if (!c->dead && evbuffer_get_length(in) > PCP_MAX_LINE) {
 		json_t *r = ctl_error(c->ctl, E2BIG, "request line longer than %u bytes",
@@ -910,6 +1040,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		json_decref(r);
 		conn_kill(c, "request line too long");
 	}
+	if (!c->dead)
+		conn_partial_watch(c, ended);
 	if (c->dead)
 		conn_free(c);
 }
@@ -987,8 +1119,12 @@ static void ctl_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 		for (size_t i = 0; i < glen / sizeof(gid_t) && c->nr_gids < CTL_MAX_GROUPS; i++)
 			c->gids[c->nr_gids++] = groups[i];
 	c->pidfd = -1;   /* opened at its first attach */
-	c->bev = bufferevent_socket_new(ctl->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->ev_partial = evtimer_new(ctl->d->base, conn_partial_cb, c);
+	c->bev = c->ev_partial ? bufferevent_socket_new(ctl->d->base, fd,
+							 BEV_OPT_CLOSE_ON_FREE) : NULL;
 	if (!c->bev) {
+		if (c->ev_partial)
+			event_free(c->ev_partial);
 		close(fd);
 		free(c);
 		return;

@@ -175,7 +175,7 @@ static int apply_pools(struct daemon *d, const struct config *cfg)
 				log_info("pool %s: %llu-byte elements, min_nr %u per CPU, "
 					 "up to %llu elements", p->cfg.name,
 					 (unsigned long long)p->cfg.elem_size, p->cfg.min_nr,
-					 (unsigned long long)p->v.hdr->max_elems);
+					 (unsigned long long)p->v.max_elems);
 			}
 			continue;
 		}
@@ -185,7 +185,9 @@ static int apply_pools(struct daemon *d, const struct config *cfg)
 			p->st->gid = pc->group;
 		if (pc->has_mode)
 			p->st->mode = pc->mode;
-		if (pc->elem_size != p->cfg.elem_size || pc->align != p->v.hdr->elem_align)
+		/* the daemon's own record: the shared header is the clients' to
+		 * scribble on */
+		if (pc->elem_size != p->cfg.elem_size || pc->align != p->cfg.align)
 			log_warning("pool %s: elem_size/align cannot change on a live pool; "
 				    "destroy and recreate it", pc->name);
 		if (pc->min_nr != p->cfg.min_nr ||

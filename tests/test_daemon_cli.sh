@@ -41,6 +41,25 @@ if [ "$B" = build ]; then
 		test ! -e "$T/pfx/sbin/pcpupoold" -a ! -e "$T/pfx/lib/libpcpupool.so.0" -a -e "$T/pfx/etc/pcpupool/pcpupoold.json"
 fi
 
+# --- generated files follow the install paths they name: installed with
+# one PREFIX, then another, the unit's ExecStart and the .pc follow (they
+# used to keep the first PREFIX until make clean)
+for pfx in /opt/pcpt-a /opt/pcpt-b; do
+	make -s --no-print-directory B="$B" install-systemd DESTDIR="$T/dest" PREFIX="$pfx" \
+		>"$T/make.out" 2>&1 || cat "$T/make.out"
+	check "make install-systemd PREFIX=$pfx: ExecStart=$pfx/sbin/pcpupoold" \
+		grep -q "^ExecStart=$pfx/sbin/pcpupoold " "$T/dest$pfx/lib/systemd/system/pcpupoold.service"
+	make -s --no-print-directory B="$B" "$B/libpcpupool.pc" PREFIX="$pfx" >"$T/make.out" 2>&1 ||
+		cat "$T/make.out"
+	check "the .pc made for PREFIX=$pfx says prefix=$pfx" grep -qx "prefix=$pfx" "$B/libpcpupool.pc"
+done
+make -s --no-print-directory B="$B" install-systemd DESTDIR="$T/dest" PREFIX=/opt/pcpt-b \
+	SYSCONFDIR=/opt/pcpt-etc >/dev/null 2>&1
+check "... and so does --config when only SYSCONFDIR changes" \
+	grep -q -- "--config /opt/pcpt-etc/pcpupool/pcpupoold.json\$" \
+	"$T/dest/opt/pcpt-b/lib/systemd/system/pcpupoold.service"
+make -s --no-print-directory B="$B" "$B/libpcpupool.pc" >/dev/null 2>&1   # back to the defaults
+
 # --- configuration
 check "the shipped config is valid" "$D" --check-config --config config/pcpupoold.json
 printf '{\n  "pools": [\n    { "name": "a", "elem_size": 64, }\n  ]\n}\n' > "$T/syntax.json"
@@ -51,7 +70,8 @@ printf '{"pools":[{"name":"a","elem_size":64,"min_nr":0}]}' > "$T/range.json"
 out=$("$D" --check-config --config "$T/range.json" 2>&1)
 check "an out-of-range value names the setting" bash -c "grep -q 'pools\[0\]: min_nr' <<<'$out'"
 for bad in '"refill_poll_us": -1' '"refill_poll_us": 10' '"refill_poll_us": 1000001' '"refill_poll_linger_ms": 0' \
-	   '"refill_poll_linger_ms": 60001' '"refill_poll_us": "fast"'; do
+	   '"refill_poll_linger_ms": 60001' '"refill_poll_us": "fast"' '"request_timeout_ms": 0' \
+	   '"request_timeout_ms": 99' '"request_timeout_ms": 3600001' '"request_timeout_ms": "10s"'; do
 	printf '{%s}' "$bad" > "$T/poll.json"
 	out=$("$D" --check-config --config "$T/poll.json" 2>&1); rc=$?
 	key=${bad%%\":*}; key=${key#\"}
@@ -60,6 +80,28 @@ done
 printf '{"refill_poll_us": 0, "refill_poll_linger_ms": 60000}' > "$T/poll.json"
 check "refill_poll_us 0 (no polling) and the longest linger are valid" \
 	"$D" --check-config --config "$T/poll.json"
+for ms in 100 3600000; do
+	printf '{"request_timeout_ms": %s}' "$ms" > "$T/timeout.json"
+	check "request_timeout_ms $ms is valid" "$D" --check-config --config "$T/timeout.json"
+done
+# a pool's mode is an octal string: JSON has no octal, and 440 as a number
+# is decimal 440, mode 0670 (the group may attach)
+printf '{"pools":[{"name":"a","elem_size":64,"min_nr":4,"mode":440}]}' > "$T/mode.json"
+out=$("$D" --check-config --config "$T/mode.json" 2>&1); rc=$?
+check "a mode given as a number is refused (exit 1)" test $rc -eq 1
+check "... naming the pool and the key, and why" grep -qF \
+	"$T/mode.json: pools[0]: mode must be an octal string such as \"0660\", not a number (440 would be read as decimal)" \
+	<<<"$out"
+for bad in 416 0 '"0x1b0"' '"-660"' '" 660"' '"0800"' '"1000"' '"00660"' '""' '"u=rw"' 432.0 null; do
+	printf '{"pools":[{"name":"a","elem_size":64,"min_nr":4,"mode":%s}]}' "$bad" > "$T/mode.json"
+	out=$("$D" --check-config --config "$T/mode.json" 2>&1); rc=$?
+	check "\"mode\": $bad is refused, naming the key" \
+		bash -c "[ $rc -eq 1 ] && grep -qF 'pools[0]: mode must be an octal string' <<<\"\$0\"" "$out"
+done
+for good in '"0640"' '"640"' '"0"' '"0777"'; do
+	printf '{"pools":[{"name":"a","elem_size":64,"min_nr":4,"mode":%s}]}' "$good" > "$T/mode.json"
+	check "\"mode\": $good is valid" "$D" --check-config --config "$T/mode.json"
+done
 printf '{"pools":[],"colour":"blue"}' > "$T/unknown.json"
 out=$("$D" --check-config --config "$T/unknown.json" 2>&1)
 check "an unknown key is refused" bash -c "grep -q colour <<<'$out'"

@@ -25,7 +25,13 @@
  * (RLIMIT_NOFILE is raised to NOFILE_WANT if the hard limit allows), the
  * tests that need them are skipped, and say so.
  *
- * The limit tests get a daemon each (group "limits").
+ * The limit tests get a daemon each (group "limits"): among them a request
+ * line left incomplete (all at once, or a byte at a time) is cut off after
+ * request_timeout_ms while idle connections and those that finish their
+ * lines are served; a pool's "mode" is an octal string, never a number; a
+ * client that rewrites a pool's shared header is caught by the next
+ * attach, refill or stats, and the daemon's replies keep quoting its own
+ * record of the pool (max_elems), not the header.
  *
  * The figures (connections held, descriptors, RSS, round trips) are
  * printed as "hostile: ..." lines.
@@ -38,12 +44,14 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
 #include "e2e.h"
 #include "protocol.h"
+#include "slab.h"
 
 #define NOFILE_WANT         4096   /* RLIMIT_NOFILE for the test and the daemon */
 #define FLOOD_RSS_LIMIT_MB  32     /* daemon RSS growth allowed over all floods */
@@ -70,6 +78,7 @@
 #define HELD_UIDS           4
 #define HELD_PER_UID        250
 #define HELD_UID_BASE       61000  /* unprivileged uids for the children */
+#define PARTIAL_TIMEOUT_MS  1000   /* request_timeout_ms of its test's daemon */
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
@@ -1497,6 +1506,30 @@ static int limit_setup_max10(void **state)
 	return 0;
 }
 
+static int limit_setup_partial(void **state)
+{
+	struct e2e *e = calloc(1, sizeof(*e));
+	char extra[64];
+
+	assert_non_null(e);
+	*state = e;
+	snprintf(extra, sizeof(extra), "\"request_timeout_ms\": %d,", PARTIAL_TIMEOUT_MS);
+	e2e_start(e, extra);
+	return 0;
+}
+
+/* No sweep during the test (its first is a minute away): what catches a
+ * rewritten header is then the request itself. */
+static int limit_setup_nosweep(void **state)
+{
+	struct e2e *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	*state = e;
+	e2e_start_sweep(e, "", 60000);
+	return 0;
+}
+
 static int limit_teardown(void **state)
 {
 	struct e2e *e = *state;
@@ -1973,6 +2006,351 @@ static void test_lengthened_memfd_does_not_stop_growth(void **state)
 	pcpupool_disconnect(c);
 }
 
+/*
+ * A request line that never ends: its first bytes, then silence (or a
+ * byte now and then).  The daemon must not hold the connection for ever:
+ * request_timeout_ms (here PARTIAL_TIMEOUT_MS) after the line's first
+ * byte it replies ETIMEDOUT, logs it and closes.  Meanwhile it serves
+ * others; a connection that sends nothing (a library client between
+ * calls, with pools attached) stays open however long it waits; one that
+ * takes a while over each of several lines, each within the limit, is
+ * served.
+ */
+static void test_partial_line_times_out(void **state)
+{
+	struct e2e *e = *state;
+	int silent = conn_open(e), trickle = conn_open(e), idle = conn_open(e);
+	int piped = conn_open(e), mon = conn_open(e);
+	struct lr rs, rt, ri, rp, rm;
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create(c, "idle-attached", 8, 64, 64);
+	int64_t t0, t_trickle, closed_silent = 0, closed_trickle = 0;
+	int pings = 0, sent_trickle = 0;
+	char *s;
+
+	assert_non_null(pool);
+	lr_init(&rs, silent);
+	lr_init(&rt, trickle);
+	lr_init(&ri, idle);
+	lr_init(&rp, piped);
+	lr_init(&rm, mon);
+	lr_ping(&ri, "ping before idling");
+
+	/* a line that ends within the limit, then another begun at once that
+	 * also ends within it: each line has its own clock */
+	send_str(piped, "{\"cmd\":\"ping\"}\n{\"cmd\":\"pi");
+	expect_code(lr_reply(&rp, "first pipelined ping"), "ok", "first pipelined ping");
+	e2e_sleep_ms(PARTIAL_TIMEOUT_MS * 6 / 10);
+	send_str(piped, "ng\"}\n{\"cmd\":\"pi");
+	expect_code(lr_reply(&rp, "second pipelined ping"), "ok", "second pipelined ping");
+	e2e_sleep_ms(PARTIAL_TIMEOUT_MS * 6 / 10);
+	send_str(piped, "ng\"}\n");
+	expect_code(lr_reply(&rp, "third pipelined ping, 1.2 timeouts after the first"), "ok",
+		    "third pipelined ping");
+
+	/* half a request, then nothing */
+	t0 = e2e_now_ms();
+	send_str(silent, "{\"cmd\":\"pi");
+	/* a line that grows by a byte every 100 ms and never ends: more
+	 * bytes do not restart its clock */
+	t_trickle = e2e_now_ms();
+	send_str(trickle, "{");
+	sent_trickle++;
+
+	/* until both are cut off (at most the timeout and 3 s): the daemon
+	 * serves the monitor all along */
+	while ((!closed_silent || !closed_trickle) &&
+	       e2e_now_ms() - t0 < PARTIAL_TIMEOUT_MS + 3000) {
+		struct pollfd pfd[2] = { { .fd = silent, .events = POLLIN },
+					 { .fd = trickle, .events = POLLIN } };
+
+		lr_ping(&rm, "ping while two lines hang");
+		pings++;
+		if (!closed_trickle && e2e_now_ms() - t_trickle >= 100 * sent_trickle &&
+		    send_all(trickle, "x", 1) == 0)
+			sent_trickle++;
+		if (poll(pfd, 2, 20) < 0 && errno != EINTR)
+			fail_msg("poll: %s", strerror(errno));
+		if (!closed_silent && pfd[0].revents)
+			closed_silent = e2e_now_ms();
+		if (!closed_trickle && pfd[1].revents)
+			closed_trickle = e2e_now_ms();
+	}
+	if (!closed_silent || !closed_trickle)
+		fail_msg("a request line left incomplete: still open %lld ms later (%s)",
+			 (long long)(e2e_now_ms() - t0), closed_silent ? "byte by byte" :
+			 "sent at once, then silence");
+	/* its reply says why, then the connection closes */
+	s = lr_reply(&rs, "a half line's timeout");
+	expect_message(s, "request line incomplete after 1000 ms");
+	expect_code(s, "ETIMEDOUT", "a half line's timeout");
+	lr_expect_eof(&rs, "after the ETIMEDOUT of a half line");
+	s = lr_reply(&rt, "a trickled line's timeout");
+	expect_code(s, "ETIMEDOUT", "a trickled line's timeout");
+	lr_expect_eof(&rt, "after the ETIMEDOUT of a trickled line");
+	/* not before its time (the timer may fire a little early: libevent
+	 * rounds to its clock's resolution) */
+	if (closed_silent - t0 < PARTIAL_TIMEOUT_MS - 50 ||
+	    closed_trickle - t_trickle < PARTIAL_TIMEOUT_MS - 50)
+		fail_msg("cut off after %lld ms and %lld ms, before request_timeout_ms %d",
+			 (long long)(closed_silent - t0), (long long)(closed_trickle - t_trickle),
+			 PARTIAL_TIMEOUT_MS);
+	if (sent_trickle < 5)
+		fail_msg("only %d bytes trickled before the close", sent_trickle);
+	if (!e2e_poll(e2e_log_has(e, "request line incomplete after 1000 ms"), REPLY_MS))
+		fail_msg("the daemon did not log the timeout");
+
+	/* the idle connections were left alone: the raw one still serves,
+	 * and the library's (one pool attached) was never closed, so the
+	 * pool still counts its client without any call having reconnected */
+	e2e_sleep_ms(PARTIAL_TIMEOUT_MS);
+	lr_ping(&ri, "ping on a connection idle for over three timeouts");
+	send_str(mon, "{\"cmd\":\"pools\"}\n");
+	s = lr_reply(&rm, "pools");
+	{
+		json_t *j = e2e_parse_reply(s), *pl;
+		size_t i;
+		json_int_t clients = -1;
+
+		json_array_foreach(json_object_get(j, "pools"), i, pl)
+			if (!strcmp(json_string_value(json_object_get(pl, "name")) ?: "",
+				    "idle-attached"))
+				clients = json_integer_value(json_object_get(pl, "clients"));
+		json_decref(j);
+		if (clients != 1)
+			fail_msg("a library client idle with a pool attached: the pool counts "
+				 "%lld clients, not 1 (its connection was closed?): %s",
+				 (long long)clients, s);
+	}
+	free(s);
+	printf("hostile: request lines left incomplete: cut off after %lld ms (at once) "
+	       "and %lld ms (%d bytes trickled), %d pings served meanwhile\n",
+	       (long long)(closed_silent - t0), (long long)(closed_trickle - t_trickle),
+	       sent_trickle, pings);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+	lr_free(&rs);
+	lr_free(&rt);
+	lr_free(&ri);
+	lr_free(&rp);
+	lr_free(&rm);
+}
+
+/*
+ * A pool's "mode" is an octal string.  JSON has no octal: 440 as a number
+ * is decimal 440, mode 0670, which would let the group attach a pool that
+ * 0440 keeps it out of.  A create request with a number is refused with a
+ * message that says so; malformed strings are refused; good ones are
+ * taken as chmod(1) takes them.
+ */
+static void test_create_mode_is_an_octal_string(void **state)
+{
+	static const char *const bad[] = {
+		"440", "416", "0", "432.0", "true", "null", "[\"0660\"]", "\"\"", "\"0x1b0\"",
+		"\"-660\"", "\" 660\"", "\"660 \"", "\"+660\"", "\"0800\"", "\"1000\"",
+		"\"00660\"", "\"rw-rw----\"",
+	};
+	static const struct {
+		const char *given, *shown;
+	} good[] = {
+		{ "\"0640\"", "0640" }, { "\"640\"", "0640" }, { "\"0\"", "0000" },
+		{ "\"0777\"", "0777" }, { "\"7\"", "0007" },
+	};
+	struct e2e *e = *state;
+	int fd = conn_open(e);
+	struct lr r;
+	char line[256], *s;
+
+	lr_init(&r, fd);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "{\"cmd\":\"create\",\"pool\":\"m%zu\","
+			 "\"elem_size\":64,\"min_nr\":4,\"mode\":%s}\n", i, bad[i]);
+		send_str(fd, line);
+		s = lr_reply(&r, line);
+		expect_message(s, "mode must be an octal string such as \"0660\"");
+		expect_code(s, "EINVAL", line);
+	}
+	/* the number's message names the trap */
+	send_str(fd, "{\"cmd\":\"create\",\"pool\":\"n\",\"elem_size\":64,\"min_nr\":4,"
+		 "\"mode\":440}\n");
+	s = lr_reply(&r, "create with mode 440");
+	expect_message(s, "create: mode must be an octal string such as \"0660\", not a "
+		       "number (440 would be read as decimal)");
+	free(s);
+	/* none of them was created */
+	send_str(fd, "{\"cmd\":\"pools\"}\n");
+	s = lr_reply(&r, "pools");
+	if (!strstr(s, "\"pools\":[]"))
+		fail_msg("a pool with a bad mode was created: %s", s);
+	free(s);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char want[64];
+
+		snprintf(line, sizeof(line), "{\"cmd\":\"create\",\"pool\":\"g%zu\","
+			 "\"elem_size\":64,\"min_nr\":4,\"mode\":%s}\n", i, good[i].given);
+		send_str(fd, line);
+		expect_code(lr_reply(&r, line), "ok", line);
+		snprintf(line, sizeof(line), "{\"cmd\":\"pools\"}\n");
+		send_str(fd, line);
+		s = lr_reply(&r, "pools");
+		snprintf(want, sizeof(want), "\"name\":\"g%zu\"", i);
+		{
+			char *at = strstr(s, want), mode[32];
+
+			snprintf(mode, sizeof(mode), "\"mode\":\"%s\"", good[i].shown);
+			if (!at || !strstr(at, mode) ||
+			    (strchr(at, '}') && strstr(at, mode) > strchr(at, '}')))
+				fail_msg("mode %s: pool g%zu should show %s: %s", good[i].given, i,
+					 mode, s);
+		}
+		free(s);
+	}
+	lr_free(&r);
+	conn_close(fd);
+}
+
+/* Attach @name on the raw connection @fd and map the pool's header page
+ * read-write, as any client may. */
+static struct slab_hdr *map_header(int fd, const char *name)
+{
+	char req[128], reply[4096];
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { reply, sizeof(reply) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	int memfd = -1;
+	void *hdr;
+
+	snprintf(req, sizeof(req), "{\"cmd\":\"attach\",\"pool\":\"%s\"}\n", name);
+	send_str(fd, req);
+	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	assert_true(n > 0);
+	reply[n] = '\0';
+	if (!strstr(reply, "\"ok\":true"))
+		fail_msg("attach %s: %s", name, reply);
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		for (size_t i = 0; cm->cmsg_type == SCM_RIGHTS &&
+				   i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (memfd < 0)
+				memfd = f;   /* the pool's memory comes first */
+			else
+				close(f);
+		}
+	assert_true(memfd >= 0);
+	hdr = mmap(NULL, SLAB_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	close(memfd);
+	assert_true(hdr != MAP_FAILED);
+	return hdr;
+}
+
+/* pools[].<key> of pool @name, read with the "pools" command (which checks
+ * nothing: it shows the daemon's record as it stands). */
+static json_t *pool_field(struct lr *r, const char *name, const char *key)
+{
+	json_t *j, *pl, *v = NULL;
+	size_t i;
+	char *s;
+
+	send_str(r->fd, "{\"cmd\":\"pools\"}\n");
+	s = lr_reply(r, "pools");
+	j = e2e_parse_reply(s);
+	json_array_foreach(json_object_get(j, "pools"), i, pl)
+		if (!strcmp(json_string_value(json_object_get(pl, "name")) ?: "", name))
+			v = json_incref(json_object_get(pl, key));
+	json_decref(j);
+	if (!v)
+		fail_msg("pools: no %s of pool %s: %s", key, name, s);
+	free(s);
+	return v;
+}
+
+/*
+ * A client rewrites the geometry in its pool's shared header.  With the
+ * sweep a minute away, the request itself must catch it: the next attach
+ * and refill are refused with EUCLEAN, the next stats shows the pool
+ * quarantined.  And what the daemon tells about a pool comes from its own
+ * record: a resize error quotes the real max_elems, not the forged one.
+ */
+static void test_rewritten_header_is_caught(void **state)
+{
+	static const char *const pools[] = { "h-attach", "h-refill", "h-stats", "h-resize" };
+	struct e2e *e = *state;
+	int fd = conn_open(e), held = conn_open(e);
+	struct slab_hdr *hdr[4];
+	json_int_t max_elems;
+	struct lr r, rh;
+	char line[256], *s;
+	json_t *v;
+
+	lr_init(&r, fd);
+	lr_init(&rh, held);
+	for (int i = 0; i < 4; i++) {
+		snprintf(line, sizeof(line), "{\"cmd\":\"create\",\"pool\":\"%s\","
+			 "\"elem_size\":64,\"min_nr\":4}\n", pools[i]);
+		send_str(fd, line);
+		expect_code(lr_reply(&r, line), "ok", line);
+		hdr[i] = map_header(held, pools[i]);
+	}
+	v = pool_field(&r, "h-resize", "max_elems");
+	max_elems = json_integer_value(v);
+	json_decref(v);
+	assert_true(max_elems > 0);
+	assert_int_equal((json_int_t)hdr[3]->max_elems, max_elems);
+
+	/* attach */
+	hdr[0]->max_elems += 4321;
+	send_str(fd, "{\"cmd\":\"attach\",\"pool\":\"h-attach\"}\n");
+	s = lr_reply(&r, "attach after the header was rewritten");
+	expect_message(s, "quarantined");
+	expect_code(s, "EUCLEAN", "attach after the header was rewritten");
+	/* refill */
+	hdr[1]->max_elems += 4321;
+	send_str(fd, "{\"cmd\":\"refill\",\"pool\":\"h-refill\"}\n");
+	expect_code(lr_reply(&r, "refill after the header was rewritten"), "EUCLEAN",
+		    "refill after the header was rewritten");
+	/* stats */
+	hdr[2]->elem_align = 4096;
+	send_str(fd, "{\"cmd\":\"stats\",\"pool\":\"h-stats\"}\n");
+	s = lr_reply(&r, "stats after the header was rewritten");
+	{
+		json_t *j = e2e_parse_reply(s);
+		json_t *p = json_array_get(json_object_get(json_object_get(j, "stats"), "pools"), 0);
+		const char *state_now = json_string_value(json_object_get(p, "state"));
+
+		if (!state_now || strcmp(state_now, "quarantined"))
+			fail_msg("stats right after a client rewrote the header: state %s: %s",
+				 state_now ? state_now : "(none)", s);
+		json_decref(j);
+	}
+	free(s);
+	/* the daemon's record, not the header, in what it says */
+	hdr[3]->max_elems = (uint64_t)max_elems + 4321;
+	snprintf(line, sizeof(line), "{\"cmd\":\"resize\",\"pool\":\"h-resize\","
+		 "\"min_nr\":%u}\n", PCP_MAX_MIN_NR);
+	send_str(fd, line);
+	s = lr_reply(&r, "resize past max_elems, header rewritten");
+	snprintf(line, sizeof(line), "exceeds max_elems %lld", (long long)max_elems);
+	expect_message(s, line);
+	expect_code(s, "ERANGE", "resize past max_elems, header rewritten");
+	v = pool_field(&r, "h-resize", "max_elems");
+	assert_int_equal(json_integer_value(v), max_elems);
+	json_decref(v);
+	/* and the daemon serves on */
+	lr_ping(&r, "ping after the rewritten headers");
+	for (int i = 0; i < 4; i++)
+		munmap(hdr[i], SLAB_HDR_SIZE);
+	lr_free(&rh);
+	lr_free(&r);
+	conn_close(held);
+	conn_close(fd);
+}
+
 /* ------------------------------------------------------------------ */
 
 int main(void)
@@ -2012,6 +2390,12 @@ int main(void)
 						limit_setup, limit_teardown),
 		cmocka_unit_test_setup_teardown(test_lengthened_memfd_does_not_stop_growth,
 						limit_setup, limit_teardown),
+		cmocka_unit_test_setup_teardown(test_partial_line_times_out,
+						limit_setup_partial, limit_teardown),
+		cmocka_unit_test_setup_teardown(test_create_mode_is_an_octal_string,
+						limit_setup, limit_teardown),
+		cmocka_unit_test_setup_teardown(test_rewritten_header_is_caught,
+						limit_setup_nosweep, limit_teardown),
 	};
 	int failed;
 

@@ -29,6 +29,10 @@ expect_rc() {
 	else bad "$what (exit $rc, want $want)"; [ -n "$err" ] && echo "     stderr: $err"; fi
 }
 has() { grep -q -- "$1" <<<"$2"; }
+# is_proc PID COMM: PID is a live process named COMM, and a pid at all: not
+# empty, 0, 1 or negative (kill(1) would signal this script's process
+# group, init, or every process)
+is_proc() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 1 ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
 
 
 stop_daemon() {
@@ -422,8 +426,18 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
 		out=$(nobody "$C" --socket "$S" create five --size 64 --min-nr 4 2>&1); rc=$?
 		check "create by an ordinary user exits 1 (exit $rc)" test "$rc" -eq 1
 		check "and says administration needs root" has "root or the daemon's user" "$out"
+		# pools one and two are root's, mode 0660: nobody may not attach
+		# them, so neither refill them nor read their stats
 		out=$(nobody "$C" --socket "$S" stats one 2>&1); rc=$?
-		check "stats by an ordinary user is allowed (exit $rc)" test "$rc" -eq 0
+		check "stats of a pool an ordinary user may not attach exits 1 (exit $rc)" \
+			test "$rc" -eq 1
+		check "and says the pool's permissions forbid it" \
+			has "Permission denied (the pool's owner, group and mode" "$out"
+		out=$(nobody "$C" --socket "$S" stats 2>&1); rc=$?
+		check "stats of all pools by an ordinary user leaves out those it may not attach (exit $rc)" \
+			bash -c "[ $rc -eq 0 ] && [ \"\$0\" = 'no pools' ]" "$out"
+		out=$(nobody "$C" --socket "$S" status 2>&1); rc=$?
+		check "status by an ordinary user is allowed (exit $rc)" test "$rc" -eq 0
 	else
 		echo "skip administration as an ordinary user ($C not runnable by nobody)"
 	fi
@@ -510,8 +524,13 @@ else
 	start_top -d 0.2
 	wait_for 5 top_shows 'ALLOC/s'
 	wait_for 5 test -s "$T/top.pid"
-	kill -TERM "$(cat "$T/top.pid")"
-	after_top "SIGTERM"
+	top_pid=$(cat "$T/top.pid" 2>/dev/null)
+	if is_proc "$top_pid" pcpupoolctl; then
+		kill -TERM "$top_pid"
+		after_top "SIGTERM"
+	else
+		bad "top runs as pid '$top_pid' to be sent SIGTERM (not signalled: no such pcpupoolctl)"
+	fi
 
 	# the daemon restarts under it: top says so, then carries on
 	start_top -d 0.2

@@ -5,10 +5,16 @@
 # and the contents of elements a client holds (fd store), the client keeps
 # allocating meanwhile and reconnects, reload applies a config change, the
 # journal has the log lines with their priorities, stop is clean.
-# Needs root (exit 77: skipped otherwise).  Uses the plain build in build/.
+# Needs root (exit 77: skipped otherwise).  Uses a plain (not sanitized)
+# build: $B, default build/.
+#
+# A pid is signalled only once checked to be a live pcpupoold of the
+# service (svc_pid): MainPID is 0 when the service is not running, and
+# `kill -STOP 0` would stop this script's own process group (and hang
+# make check).
 set -u
 cd "$(dirname "$0")/.."
-B=build
+B=${B:-build}
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test_systemd: needs root to boot a container; skipped"
 	exit 77
@@ -28,14 +34,29 @@ wait_for() {   # seconds, command...
 	for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
 	return 1
 }
+# pid_is_service PID: PID is a pid (not empty, 0, 1 or negative, which
+# kill(1) would take for a process group, init or every process) of a live
+# pcpupoold in the container, in pcpupoold.service's cgroup
+pid_is_service() {
+	[[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 1 ] &&
+		[ "$(ct cat "/proc/$1/comm" 2>/dev/null)" = pcpupoold ] &&
+		ct grep -q '/pcpupoold\.service$' "/proc/$1/cgroup" 2>/dev/null
+}
+# svc_pid: the service's MainPID if pid_is_service, else nothing
+svc_pid() {
+	local p
+	p=$(prop MainPID)
+	pid_is_service "$p" && echo "$p"
+}
 cleanup() { "$BOOT" stop >/dev/null 2>&1; rm -rf "$SDBOOT_STATE"; }
 trap cleanup EXIT
 
-make --no-print-directory -s "$B/pcpupoold" "$B/libpcpupool.so.$(make --no-print-directory -s print-version)" "$B/tests/sd_client" \
+make --no-print-directory -s B="$B" "$B/pcpupoold" \
+	"$B/libpcpupool.so.$(make --no-print-directory -s print-version)" "$B/tests/sd_client" \
 	>/dev/null || { echo "build failed"; exit 1; }
 "$BOOT" start || { echo "FAIL cannot boot systemd"; echo "0 passed, 1 failed"; exit 1; }
 R=$("$BOOT" root)
-make --no-print-directory -s install install-systemd DESTDIR="$R" PREFIX=/usr/local >/dev/null ||
+make --no-print-directory -s B="$B" install install-systemd DESTDIR="$R" PREFIX=/usr/local >/dev/null ||
 	{ echo "FAIL make install"; exit 1; }
 install -m 0755 "$B/tests/sd_client" "$R/usr/local/bin/sd_client"
 ct ldconfig
@@ -62,7 +83,11 @@ check "the first client starts the service (socket activation)" \
 	wait_for 10 ct test -e $W/ready
 check "the service is active and notified READY" test "$(prop ActiveState)" = active
 check "STATUS= reports pools and clients" bash -c "$BOOT exec systemctl show -P StatusText pcpupoold.service | grep -q 'pools,.*clients'"
-pid1=$(prop MainPID)
+pid1=$(svc_pid)
+check "MainPID is a live pcpupoold of the service (${pid1:-not: $(prop MainPID)})" test -n "$pid1"
+guard=true
+for p in "" 0 1 -1 "$$"; do pid_is_service "$p" && guard=false; done
+check "the pid check refuses '', 0, 1, -1 and a pid that is not the service's" $guard
 check "the pool's memfds are in the fd store" test "$(prop NFileDescriptorStore)" -ge 2
 # LimitNOFILE=131072, or as many as the box allows
 nofile=$(ct awk '/^Max open files/ { print $4 }' /proc/$pid1/limits)
@@ -94,10 +119,14 @@ check "restart: held contents intact, the client reconnected (refill WAIT = 0)" 
 echo "     client: $v"
 
 # --- watchdog: a stopped daemon is killed and restarted, pools kept
-pid2=$(prop MainPID)
-ct kill -STOP "$pid2"
-check "watchdog: a stuck daemon is restarted" \
-	wait_for 15 bash -c "p=\$($BOOT exec systemctl show -P MainPID pcpupoold.service); [ -n \"\$p\" ] && [ \"\$p\" != 0 ] && [ \"\$p\" != $pid2 ] && [ \"\$($BOOT exec systemctl show -P ActiveState pcpupoold.service)\" = active ]"
+pid2=$(svc_pid)
+if [ -n "$pid2" ]; then
+	ct kill -STOP "$pid2"
+	check "watchdog: a stuck daemon is restarted" \
+		wait_for 15 bash -c "p=\$($BOOT exec systemctl show -P MainPID pcpupoold.service); [ -n \"\$p\" ] && [ \"\$p\" != 0 ] && [ \"\$p\" != $pid2 ] && [ \"\$($BOOT exec systemctl show -P ActiveState pcpupoold.service)\" = active ]"
+else
+	bad "watchdog: MainPID is a live pcpupoold of the service (it is '$(prop MainPID)'): nothing stopped"
+fi
 check "watchdog: the journal says why" \
 	bash -c "$BOOT exec journalctl -u pcpupoold -o cat | grep -qi 'watchdog timeout'"
 v=$(client_check)

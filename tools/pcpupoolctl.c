@@ -189,8 +189,11 @@ static int ctl_exit_for(int err)
 static const char *ctl_err_hint(int err)
 {
 	switch (err) {
-	case EPERM: case EACCES:
+	case EPERM:
 		return " (administration needs root or the daemon's user)";
+	case EACCES:
+		return " (the pool's owner, group and mode do not let you attach it, nor "
+		       "see its stats)";
 	case EBUSY:
 		return " (other clients are attached)";
 	case EEXIST:
@@ -1793,7 +1796,10 @@ static const char ctl_usage[] =
 "  -h, --help          show this help, or with a command that command's help\n"
 "  -V, --version       show the version\n"
 "\n"
-"Administration needs root or the user pcpupoold runs as.\n"
+"Administration needs root or the user pcpupoold runs as (or its admin_group).\n"
+"A pool's stats and refill need the right to attach it (its owner, group and\n"
+"mode); pools, stats and top list only the pools you may attach, and all of\n"
+"them to an administrator.\n"
 "\n"
 "Exit status:\n"
 "  0  success\n"
@@ -1834,7 +1840,8 @@ HELP_FORMATS HELP_COMMON HELP_TAIL },
 "\n"
 "List the pools: name, element size and alignment, per-CPU reserve (min_nr)\n"
 "and low watermark, maximum elements, CPUs, attached clients, elements in\n"
-"reserve, and state (ok or quarantined).\n"
+"reserve, and state (ok or quarantined).  Read from the daemon's stats: only\n"
+"the pools you may attach, all of them for an administrator.\n"
 "\n"
 "  --json shows {\"schema\":1,\"pools\":[{...}]} with those fields;\n"
 "  --prometheus the pcpupool_pool_* metrics.\n"
@@ -1844,8 +1851,9 @@ HELP_FORMATS HELP_COMMON HELP_TAIL },
 	{ "stats", cmd_stats, true,
 "Usage: pcpupoolctl stats [POOL] [--json|--prometheus]\n"
 "\n"
-"Show the statistics of every pool, or of POOL: for each pool its\n"
-"configuration and totals, then one row per CPU:\n"
+"Show the statistics of every pool you may attach (every pool, for an\n"
+"administrator), or of POOL, which needs the right to attach it: for each\n"
+"pool its configuration and totals, then one row per CPU:\n"
 "\n"
 "  LEVEL      elements in the CPU's reserve (slab and inbox)\n"
 "  MIN_NR     the level refills bring it back to\n"
@@ -1922,7 +1930,8 @@ HELP_COMMON HELP_TAIL },
 "Refill every CPU's reserve of POOL up to min_nr now and wait until the\n"
 "daemon is done (the daemon does this by itself in the background; this is\n"
 "for tests and for after a burst).  Fails with 'Cannot allocate memory'\n"
-"when the pool is at its max_elems.\n"
+"when the pool is at its max_elems.  Needs the right to attach POOL (its\n"
+"owner, group and mode), as the refill attaches it.\n"
 "\n"
 "Options:\n"
 HELP_COMMON HELP_TAIL },
