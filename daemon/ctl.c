@@ -430,12 +430,18 @@ static json_t *cmd_attach(struct ctl_conn *c, json_t *req)
 	a->ev = event_new(c->ctl->d->base, sv[0], EV_READ | EV_PERSIST, attach_read_cb, a);
 	if (!a->ev || event_add(a->ev, NULL) < 0)
 		goto fail;
-	reply = json_pack("{s:b, s:s, s:I, s:I, s:I, s:i}", PCP_F_OK, 1,
+	/* the geometry from the daemon's record: the library checks the
+	 * header it maps against it, so a client that rewrote the header
+	 * between pool_verify() and the new client's read gains nothing */
+	reply = json_pack("{s:b, s:s, s:I, s:I, s:I, s:i, s:I, s:I, s:I}", PCP_F_OK, 1,
 			  PCP_F_POOL, p->cfg.name,
 			  PCP_F_MAP_SIZE, (json_int_t)p->v.map_size,
 			  PCP_F_CLIENT_ID, (json_int_t)a->client_id,
 			  PCP_F_ELEM_SIZE, (json_int_t)p->cfg.elem_size,
-			  "nr_cpus", (int)p->v.nr_cpus);
+			  "nr_cpus", (int)p->v.nr_cpus,
+			  PCP_F_MAX_ELEMS, (json_int_t)p->v.max_elems,
+			  PCP_F_ALIGN, (json_int_t)p->layout.elem_align,
+			  "slab_cap", (json_int_t)p->v.slab_cap);
 	if (!reply)
 		goto fail;
 	if (pool_client_add(p, a->client_id, c->cred.pid, c->cred.uid) < 0) {

@@ -424,8 +424,14 @@ int pool_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		goto fail;
 	}
 	int seals = fcntl(memfd, F_GET_SEALS);
-	if (seals >= 0 && !(seals & F_SEAL_SHRINK) && !(seals & F_SEAL_SEAL))
+	if (seals >= 0 && !(seals & F_SEAL_SEAL))
 		(void)fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL);
+	seals = fcntl(memfd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(memfd, &st) < 0 ||
+	    (uint64_t)st.st_size < map_size) {
+		snprintf(err, errlen, "the pool object cannot be sealed against shrinking");
+		goto fail;
+	}
 	p->base = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (p->base == MAP_FAILED || pool_view_init(p) < 0) {
 		snprintf(err, errlen, "cannot map the pool");
@@ -643,53 +649,66 @@ static double lat_quantile_us(const struct pool_cpu_stats *cs, double q)
 	return (double)cs->lat_max_ns / 1000.0;
 }
 
+/* Take the list at @box whole into the depot, in batches: nothing is put
+ * back, so the work is bounded by the list's length, at most the published
+ * elements, whatever a client writes meanwhile.  Return the elements taken,
+ * or -EUCLEAN (the pool is quarantined, @what named). */
+static int64_t pool_take_box(struct pool *p, _Atomic uint64_t *box, uint32_t cpu,
+			     const char *what)
+{
+	uint32_t buf[SLAB_BATCH_MAX], n;
+	struct slab_chain ch;
+	int64_t taken = 0;
+
+	slab_chain_take(&p->v, box, &ch);
+	while (ch.len) {
+		if (slab_chain_next(&p->v, &ch, buf, SLAB_BATCH_MAX, &n) < 0) {
+			pool_quarantine(p, what, cpu);
+			return -EUCLEAN;
+		}
+		if (depot_put(p, buf, n, cpu) < 0)
+			return -EUCLEAN;
+		taken += n;
+	}
+	return taken;
+}
+
+/* Push buf[0..n), just taken from the depot, onto @box; if a client keeps
+ * rewriting the word so that the push cannot land, they go back to the
+ * depot and the pool is quarantined.  Return 0 or -EUCLEAN. */
+static int pool_push_box(struct pool *p, _Atomic uint64_t *box, uint32_t *buf, uint32_t n,
+			 uint32_t cpu)
+{
+	if (slab_list_push(&p->v, box, buf, n) == 0)
+		return 0;
+	(void)depot_put(p, buf, n, cpu);
+	pool_quarantine(p, "list word rewritten without end", cpu);
+	return -EUCLEAN;
+}
+
 /* Take back everything on one list of CPU @cpu (outbox or inbox). */
 static int pool_take_list(struct pool *p, uint32_t cpu, bool inbox, uint64_t *counter)
 {
-	uint32_t buf[SLAB_BATCH_MAX], n;
+	struct slab *s = slab_of(&p->v, cpu);
+	int64_t n = pool_take_box(p, inbox ? &s->inbox : &s->outbox, cpu,
+				  inbox ? "corrupt inbox" : "corrupt outbox");
 
-	for (;;) {
-		int r = inbox ? slab_trim_inbox(&p->v, cpu, buf, SLAB_BATCH_MAX, &n)
-			      : slab_drain_outbox(&p->v, cpu, buf, SLAB_BATCH_MAX, &n);
-		if (r < 0) {
-			pool_quarantine(p, inbox ? "corrupt inbox" : "corrupt outbox", cpu);
-			return r;
-		}
-		if (n == 0)
-			return 0;
-		r = depot_put(p, buf, n, cpu);
-		if (r < 0)
-			return r;
-		*counter += n;
-		if (inbox)
-			p->cpu[cpu].trimmed += n;
-		else
-			p->cpu[cpu].drained += n;
-		if (n < SLAB_BATCH_MAX)
-			return 0;
-	}
+	if (n < 0)
+		return (int)n;
+	*counter += (uint64_t)n;
+	if (inbox)
+		p->cpu[cpu].trimmed += (uint64_t)n;
+	else
+		p->cpu[cpu].drained += (uint64_t)n;
+	return 0;
 }
 
 /* Take the spare list back into the depot. */
 static int pool_take_spare(struct pool *p)
 {
-	uint32_t buf[SLAB_BATCH_MAX], n;
+	int64_t n = pool_take_box(p, &p->v.hdr->spare, 0, "corrupt spare list");
 
-	for (;;) {
-		int r = slab_list_take(&p->v, &p->v.hdr->spare, buf, SLAB_BATCH_MAX, &n);
-
-		if (r < 0) {
-			pool_quarantine(p, "corrupt spare list", 0);
-			return r;
-		}
-		if (n == 0)
-			return 0;
-		r = depot_put(p, buf, n, 0);
-		if (r < 0)
-			return r;
-		if (n < SLAB_BATCH_MAX)
-			return 0;
-	}
+	return n < 0 ? (int)n : 0;
 }
 
 /* The spare's size: one CPU's reserve, at most what a client takes whole. */
@@ -720,7 +739,7 @@ static void pool_restock_spare(struct pool *p)
 			buf[i] = p->st->depot[--p->st->depot_n];
 			p->in_depot[buf[i]] = 0;
 		}
-		if (slab_list_push(&p->v, &p->v.hdr->spare, buf, n) < 0)
+		if (pool_push_box(p, &p->v.hdr->spare, buf, n, 0) < 0)
 			return;
 		p->spare_stocked += n;
 		want -= n;
@@ -785,7 +804,7 @@ int pool_refill_cpu(struct pool *p, uint32_t cpu)
 			buf[i] = p->st->depot[--p->st->depot_n];
 			p->in_depot[buf[i]] = 0;
 		}
-		r = slab_refill(&p->v, cpu, buf, n);
+		r = pool_push_box(p, &slab_of(&p->v, cpu)->inbox, buf, n, cpu);
 		if (r < 0)
 			return r;
 		p->refilled += n;

@@ -703,12 +703,18 @@ static int ctl_hello(struct pcpupool_client *c, int fd, int64_t deadline)
  * @client_id: this attachment's id, the owner mark of the elements it pops.
  * @elem_size: element size.
  * @nr_cpus: number of per-CPU slabs.
+ * @max_elems: the pool's most elements (0: not sent, an older daemon).
+ * @align: element alignment (0: not sent).
+ * @slab_cap: slots per slab (0: not sent).
  */
 struct attach_info {
 	json_int_t map_size;
 	json_int_t client_id;
 	json_int_t elem_size;
 	json_int_t nr_cpus;
+	json_int_t max_elems;
+	json_int_t align;
+	json_int_t slab_cap;
 };
 
 /* Unpack and range-check an attach reply for pool @name. */
@@ -718,10 +724,12 @@ static int attach_parse(json_t *reply, const char *name, struct attach_info *ret
 	json_error_t jerr;
 	const char *rname;
 
-	if (json_unpack_ex(reply, &jerr, 0, "{s:s, s:I, s:I, s:I, s:I}",
+	ai.max_elems = ai.align = ai.slab_cap = 0;
+	if (json_unpack_ex(reply, &jerr, 0, "{s:s, s:I, s:I, s:I, s:I, s?I, s?I, s?I}",
 			   PCP_F_POOL, &rname, PCP_F_MAP_SIZE, &ai.map_size,
 			   PCP_F_CLIENT_ID, &ai.client_id, PCP_F_ELEM_SIZE, &ai.elem_size,
-			   F_NR_CPUS, &ai.nr_cpus) < 0)
+			   F_NR_CPUS, &ai.nr_cpus, PCP_F_MAX_ELEMS, &ai.max_elems,
+			   PCP_F_ALIGN, &ai.align, "slab_cap", &ai.slab_cap) < 0)
 		return -EPROTO;
 	if (strcmp(rname, name) || ai.map_size < SLAB_HDR_SIZE ||
 	    (uint64_t)ai.map_size > SLAB_MAP_MAX || (uint64_t)ai.map_size > SIZE_MAX ||
@@ -1309,9 +1317,14 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 	r = slab_validate_hdr(&h, 0);
 	if (r < 0)
 		return r;
+	/* the daemon's record, which a process rewriting the header cannot
+	 * change; the last three are not sent by daemons before 0.4 */
 	if (h.map_size != (uint64_t)ai.map_size || h.elem_size != (uint64_t)ai.elem_size ||
-	    h.nr_cpus != (uint64_t)ai.nr_cpus)
-		return -EPROTO;
+	    h.nr_cpus != (uint64_t)ai.nr_cpus ||
+	    (ai.max_elems && h.max_elems != (uint64_t)ai.max_elems) ||
+	    (ai.align && h.elem_align != (uint64_t)ai.align) ||
+	    (ai.slab_cap && h.slab_cap != (uint64_t)ai.slab_cap))
+		return -EUCLEAN;
 	/* the file backs the whole mapping (the daemon sizes it so at
 	 * creation and seals it against shrinking), so no index below
 	 * max_elems can raise SIGBUS, whatever the shared header's count of

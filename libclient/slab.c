@@ -459,13 +459,20 @@ static void chain_link(const struct slab_view *v, const uint32_t *idx, uint32_t 
 	}
 }
 
-/* Push a linked chain {head..tail, n} onto @box. */
-static void chain_push(const struct slab_view *v, _Atomic uint64_t *box,
-		       uint32_t head, uint32_t tail, uint32_t n)
+/* Attempts at a list word before giving up: each failed one means the
+ * word changed, which honest pushers do a few times at most in a row; a
+ * process that rewrites the word without end must not hold the daemon (or
+ * another client) in the loop for ever. */
+#define SLAB_CAS_TRIES 100000u
+
+/* Push a linked chain {head..tail, n} onto @box.  Return 0, or -EBUSY when
+ * the word kept changing (the chain is still the caller's). */
+static int chain_push(const struct slab_view *v, _Atomic uint64_t *box,
+		      uint32_t head, uint32_t tail, uint32_t n)
 {
 	uint64_t old = atomic_load_explicit(box, memory_order_relaxed);
 
-	for (;;) {
+	for (uint32_t tries = 0; tries < SLAB_CAS_TRIES; tries++) {
 		atomic_store_explicit(&v->meta[tail].next, slab_list_head(old),
 				      memory_order_relaxed);
 		/* release: publishes the links and the elements' contents;
@@ -474,8 +481,9 @@ static void chain_push(const struct slab_view *v, _Atomic uint64_t *box,
 		if (atomic_compare_exchange_weak_explicit(
 			    box, &old, slab_list_word(head, slab_list_len(old) + n),
 			    memory_order_release, memory_order_relaxed))
-			return;
+			return 0;
 	}
+	return -EBUSY;
 }
 
 /**
@@ -486,7 +494,9 @@ static void chain_push(const struct slab_view *v, _Atomic uint64_t *box,
  * @n: how many; 0 is a no-op.
  *
  * Context: async-signal-safe, lock-free; any process.
- * Return: 0, or -EINVAL for an index past the pool.
+ * Return: 0, -EINVAL for an index past the pool, or -EBUSY when the list
+ * word kept changing under SLAB_CAS_TRIES attempts (a process rewriting
+ * it): the elements are still the caller's.
  */
 int slab_list_push(const struct slab_view *v, _Atomic uint64_t *box,
 		   const uint32_t *idx, uint32_t n)
@@ -498,8 +508,7 @@ int slab_list_push(const struct slab_view *v, _Atomic uint64_t *box,
 			return -EINVAL;
 	slab_tsan_release(v);
 	chain_link(v, idx, n);
-	chain_push(v, box, idx[0], idx[n - 1], n);
-	return 0;
+	return chain_push(v, box, idx[0], idx[n - 1], n);
 }
 
 static uint64_t list_take_word(const struct slab_view *v, _Atomic uint64_t *box)
@@ -558,7 +567,10 @@ static void chain_put_back(const struct slab_view *v, _Atomic uint64_t *box,
 {
 	slab_tsan_release(v);
 	SLAB_HOOK("put_back");
-	while (len) {
+	/* each round takes a chain someone pushed meanwhile, so our chain
+	 * grows and the bound on its length ends the loop; the cap on rounds
+	 * is for a word rewritten without end */
+	for (uint32_t round = 0; len && round < SLAB_CAS_TRIES; round++) {
 		uint64_t empty = SLAB_LIST_EMPTY;
 
 		/* release: as in chain_push() */
@@ -572,8 +584,11 @@ static void chain_put_back(const struct slab_view *v, _Atomic uint64_t *box,
 		 * it pushes them, and the take's acquire sees that */
 		uint64_t pub = published(v);
 
-		if (ol == 0)
-			continue;
+		if (ol == 0) {
+			if (oh == SLAB_NIL)
+				continue;   /* taken meanwhile: empty again */
+			return;             /* {head, 0}: not a list; ours is lost */
+		}
 		if ((uint64_t)len + ol > pub)
 			t = SLAB_NIL;   /* longer than the pool: corrupt */
 		/* find the tail of the other chain, bounded by its length
@@ -623,6 +638,59 @@ int slab_list_take(const struct slab_view *v, _Atomic uint64_t *box,
 	*ret_n = (uint32_t)n;
 	if ((uint32_t)n < len)
 		chain_put_back(v, box, rest, len - (uint32_t)n);
+	return 0;
+}
+
+/**
+ * slab_chain_take() - take a whole list, to walk it with slab_chain_next().
+ * @v: pool view.
+ * @box: the list word.
+ * @ret_chain: receives the list's head and length (length 0: empty).
+ *
+ * For the daemon, which walks what it takes to the end and so never puts
+ * anything back: the work of a take is bounded by the list's length, and
+ * that by the published elements, whatever a client writes meanwhile.
+ *
+ * Context: async-signal-safe, lock-free; any process.
+ */
+void slab_chain_take(const struct slab_view *v, _Atomic uint64_t *box,
+		     struct slab_chain *ret_chain)
+{
+	uint64_t w = list_take_word(v, box);
+
+	ret_chain->head = slab_list_head(w);
+	ret_chain->len = slab_list_len(w);
+}
+
+/**
+ * slab_chain_next() - the next elements of a chain slab_chain_take() took.
+ * @v: pool view.
+ * @ch: the chain; advanced past what is returned.
+ * @buf: receives the indices.
+ * @max: capacity of @buf (at least 1).
+ * @ret_n: number of indices written to @buf (0 once @ch is empty).
+ *
+ * Return: 0, or -EUCLEAN if the chain is corrupt (it leaves the published
+ * elements, ends early, is longer than it says or loops): then nothing is
+ * returned and the rest of the chain is dropped (ch->len is 0).
+ */
+int slab_chain_next(const struct slab_view *v, struct slab_chain *ch, uint32_t *buf,
+		    uint32_t max, uint32_t *ret_n)
+{
+	uint32_t rest;
+	int n;
+
+	*ret_n = 0;
+	if (ch->len == 0)
+		return 0;
+	n = chain_walk(v, ch->head, ch->len, buf, max, &rest);
+	if (n < 0) {
+		ch->len = 0;
+		return n;
+	}
+	ch->head = rest;
+	ch->len -= (uint32_t)n;
+	*ret_n = (uint32_t)n;
 	return 0;
 }
 
@@ -1061,9 +1129,14 @@ struct slab_alloc_res slab_alloc_slow(const struct slab_view *v)
 	struct slab *s;
 	int st;
 
-	/* every discarded slot shortens the slab: this ends */
-	while ((st = rseq_pop(v, &idx, &left, &s)) == POP_DISCARDED)
-		;
+	/* every discarded slot shortens the slab, so at most a slab's worth
+	 * are dropped, unless a process keeps rewriting the count: then the
+	 * slab is as good as empty */
+	st = rseq_pop(v, &idx, &left, &s);
+	for (uint32_t i = 0; st == POP_DISCARDED && i <= v->slab_cap; i++)
+		st = rseq_pop(v, &idx, &left, &s);
+	if (st == POP_DISCARDED)
+		st = POP_EMPTY;
 	if (st == POP_OK) {
 		slab_tsan_acquire(v);
 		r.idx = idx;
@@ -1183,16 +1256,18 @@ void slab_cpu_counts(const struct slab_view *v, uint32_t cpu, uint64_t *ret_allo
 	struct slab *s = slab_of(v, cpu);
 	uint64_t cw = __atomic_load_n(&s->cw, __ATOMIC_RELAXED);
 	uint64_t ops = SLAB_CW_OPS(cw);
-	int64_t net = (int64_t)SLAB_CW_COUNT(cw) -
-		(int64_t)atomic_load_explicit(&s->spliced, memory_order_relaxed) +
-		(int64_t)atomic_load_explicit(&s->spilled, memory_order_relaxed) +
-		(int64_t)atomic_load_explicit(&s->discarded, memory_order_relaxed);
-	int64_t allocs = ((int64_t)ops - net) / 2;
+	/* the counters are client-written: 128 bits, so no value of them
+	 * overflows (ops < 2^48, each counter < 2^64) */
+	__int128 net = (__int128)SLAB_CW_COUNT(cw) -
+		(__int128)atomic_load_explicit(&s->spliced, memory_order_relaxed) +
+		(__int128)atomic_load_explicit(&s->spilled, memory_order_relaxed) +
+		(__int128)atomic_load_explicit(&s->discarded, memory_order_relaxed);
+	__int128 allocs = ((__int128)ops - net) / 2;
 
 	if (allocs < 0)
 		allocs = 0;
-	if ((uint64_t)allocs > ops)
-		allocs = (int64_t)ops;
+	if (allocs > (__int128)ops)
+		allocs = (__int128)ops;
 	*ret_allocs = (uint64_t)allocs;
 	*ret_frees = ops - (uint64_t)allocs;
 }

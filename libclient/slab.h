@@ -542,6 +542,16 @@ int slab_list_push(const struct slab_view *v, _Atomic uint64_t *box,
 int slab_list_take(const struct slab_view *v, _Atomic uint64_t *box,
 		   uint32_t *buf, uint32_t max, uint32_t *ret_n);
 
+/* A list taken whole and walked in batches, nothing put back (daemon). */
+struct slab_chain {
+	uint32_t head;
+	uint32_t len;
+};
+void slab_chain_take(const struct slab_view *v, _Atomic uint64_t *box,
+		     struct slab_chain *ret_chain);
+int slab_chain_next(const struct slab_view *v, struct slab_chain *ch, uint32_t *buf,
+		    uint32_t max, uint32_t *ret_n);
+
 /* ---- daemon side ---- */
 
 uint32_t slab_level(const struct slab_view *v, uint32_t cpu);

@@ -237,6 +237,56 @@ static void test_unpublished_element_is_not_a_bus_error(void **state)
 	e2e_stop(&e);
 }
 
+/*
+ * The per-CPU counters are the clients' to write: at their largest values
+ * (where the arithmetic of allocs and frees overflows 64 bits) the stats
+ * stay numbers between 0 and INT64_MAX, the daemon (UBSan builds included)
+ * lives, and the pool is not taken for corrupt.
+ */
+static void test_counters_at_their_maximum_read_sane(void **state)
+{
+	struct e2e e;
+	struct victim vi;
+
+	(void)state;
+	e2e_start(&e, NULL);
+	struct pcpupool_client *c = e2e_client(&e);
+	open_victim(&e, c, &vi, "counters");
+	for (uint32_t cpu = 0; cpu < vi.v.nr_cpus; cpu++) {
+		struct slab *sl = slab_of(&vi.v, cpu);
+		uint64_t cw = __atomic_load_n(&sl->cw, __ATOMIC_RELAXED);
+
+		__atomic_store_n(&sl->cw, (cw & 0xffff) | ~UINT64_C(0xffff), __ATOMIC_RELAXED);
+		atomic_store(&sl->spliced, UINT64_C(1) << 63);
+		atomic_store(&sl->spilled, UINT64_MAX);
+		atomic_store(&sl->discarded, UINT64_MAX);
+		atomic_store(&sl->misses, UINT64_MAX);
+		atomic_store(&sl->steals, UINT64_C(1) << 63);
+		atomic_store(&sl->refill_requests, UINT64_MAX);
+		atomic_store(&sl->from_spare, UINT64_MAX);
+	}
+	for (int round = 0; round < 2; round++) {
+		json_t *st = e2e_pool_stats(c, vi.name);
+		json_t *cpus = json_object_get(st, "cpus"), *cs, *v;
+		size_t i;
+		const char *k;
+
+		assert_non_null(st);
+		assert_true(json_array_size(cpus) == vi.v.nr_cpus);
+		json_array_foreach(cpus, i, cs)
+			json_object_foreach(cs, k, v)
+				if (json_is_integer(v) && json_integer_value(v) < 0)
+					fail_msg("cpu %zu: %s = %lld", i, k,
+						 (long long)json_integer_value(v));
+		assert_string_equal(json_string_value(json_object_get(st, "state")), "ok");
+		json_decref(st);
+	}
+	expect_serving(vi.pool);
+	pcpupool_close(vi.pool);
+	pcpupool_disconnect(c);
+	e2e_stop(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_outbox_double_free),
 		cmocka_unit_test(test_spare_index_past_end),
 		cmocka_unit_test(test_unpublished_element_is_not_a_bus_error),
+		cmocka_unit_test(test_counters_at_their_maximum_read_sane),
 	};
 	return cmocka_run_group_tests_name("corrupt", tests, NULL, NULL);
 }
