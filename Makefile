@@ -43,7 +43,7 @@ ifneq ($(findstring undefined,$(SANITIZE)),)
 OPT  += -fno-sanitize-recover=undefined
 endif
 CFLAGS   ?= -g
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Ilibclient
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Icore -Ilibclient
 ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) $(CFLAGS) $(CPPFLAGS)
 LDLIBS_SAN = $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
@@ -55,7 +55,7 @@ JANSSON_CFLAGS = $(call pc,--cflags,jansson)
 JANSSON_LIBS   = $(call pc,--libs,jansson)
 DAEMON_LIBS    = $(call pc,--libs,libevent libsystemd jansson)
 
-LIB_SRC  := libclient/slab.c libclient/pcpupool.c
+LIB_SRC  := core/protocol.c libclient/slab.c libclient/pcpupool.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_PIC  := $(LIB_SRC:%.c=$(B)/pic/%.o)
 SLAB_OBJ := $(B)/libclient/slab.o
@@ -63,7 +63,8 @@ LIB_SO   := $(B)/libpcpupool.so.$(VERSION)
 LIB_A    := $(B)/libpcpupool.a
 LIB_PC   := $(B)/libpcpupool.pc
 
-DAEMON_SRC := daemon/main.c daemon/ctl.c daemon/pool.c daemon/config.c daemon/log.c
+DAEMON_SRC := daemon/main.c daemon/ctl.c daemon/pool.c daemon/config.c daemon/log.c \
+	core/protocol.c
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
 DAEMON     := $(B)/pcpupoold
 
@@ -90,11 +91,11 @@ all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL) $(EXAMPLES) $(TEST_BIN) $(BE
 deps:
 	@tools/deps.sh
 
-$(B)/%.o: %.c $(wildcard libclient/*.h include/*.h daemon/*.h)
+$(B)/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/pic/%.o: %.c $(wildcard libclient/*.h include/*.h)
+$(B)/pic/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
@@ -138,8 +139,8 @@ $(DAEMON): $(DAEMON_OBJ)
 LINK_LIB = -L$(B) -lpcpupool -Wl,-rpath,'$$ORIGIN/..' $(JANSSON_LIBS) -pthread $(LDLIBS_SAN)
 
 # the admin tool; finds the library beside it in $(B)
-$(TOOL): tools/pcpupoolctl.c include/pcpupool.h $(LIB_SO)
-	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $< -L$(B) -lpcpupool -Wl,-rpath,'$$ORIGIN' \
+$(TOOL): tools/pcpupoolctl.c include/pcpupool.h $(B)/core/protocol.o $(LIB_SO)
+	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $< $(B)/core/protocol.o -L$(B) -lpcpupool -Wl,-rpath,'$$ORIGIN' \
 		$(JANSSON_LIBS) $(LDLIBS_SAN) -o $@
 
 $(B)/examples/%: examples/%.c examples/message.h $(LIB_SO)
@@ -283,15 +284,16 @@ FUZZ_CFLAGS  = -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
 FUZZ_TARGETS := fuzz_ctl fuzz_config
 FUZZ_SECONDS ?= 10
 
-$(FUZZ_B)/%.o: %.c $(wildcard libclient/*.h include/*.h daemon/*.h)
+$(FUZZ_B)/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_B)/fuzz_ctl: $(addprefix $(FUZZ_B)/,daemon/fuzz_ctl.o daemon/ctl.o daemon/pool.o \
-		daemon/config.o daemon/log.o libclient/slab.o)
+		daemon/config.o daemon/log.o core/protocol.o libclient/slab.o)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ $(DAEMON_LIBS) -o $@
 
-$(FUZZ_B)/fuzz_config: $(addprefix $(FUZZ_B)/,daemon/fuzz_config.o daemon/config.o daemon/log.o)
+$(FUZZ_B)/fuzz_config: $(addprefix $(FUZZ_B)/,daemon/fuzz_config.o daemon/config.o daemon/log.o \
+		core/protocol.o)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ $(JANSSON_LIBS) -o $@
 
 fuzz-bins: $(FUZZ_TARGETS:%=$(FUZZ_B)/%)

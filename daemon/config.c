@@ -42,28 +42,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /**
- * pool_name_valid() - whether @name is a legal pool name:
- * [A-Za-z0-9_.-]{1,PCP_NAME_MAX}, not starting with '.'.
- * @name: candidate.
- *
- * Return: true if valid.
- */
-bool pool_name_valid(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > PCP_NAME_MAX || name[0] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
-/**
  * pool_config_check() - range-check one pool's parameters.
  * @pc: the parameters.
  * @err: receives the reason.
@@ -73,7 +51,7 @@ bool pool_name_valid(const char *name)
  */
 int pool_config_check(const struct pool_config *pc, char *err, size_t errlen)
 {
-	if (!pool_name_valid(pc->name)) {
+	if (!pcp_name_valid(pc->name)) {
 		seterr(err, errlen, "name must be 1-%d of [A-Za-z0-9_.-], not starting with '.'",
 		       PCP_NAME_MAX);
 		return -EINVAL;

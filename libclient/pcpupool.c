@@ -221,23 +221,6 @@ static int ms_left(int64_t deadline)
 	return left > INT_MAX ? INT_MAX : (int)left;
 }
 
-static bool name_valid(const char *name)
-{
-	size_t n = 0;
-
-	if (!name)
-		return false;
-	for (const char *p = name; *p; p++, n++) {
-		char ch = *p;
-
-		if (n >= PCP_NAME_MAX ||
-		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-			return false;
-	}
-	return n > 0;
-}
-
 static void close_fds(int *fds, size_t n)
 {
 	for (size_t i = 0; fds && i < n; i++)
@@ -1385,7 +1368,7 @@ static int pool_attach(struct pcpupool_client *c, const char *name,
 	pool->client = c;
 	pool->memfd = -1;
 	pool->refill_fd = -1;
-	strcpy(pool->name, name);  /* name_valid(): fits */
+	strcpy(pool->name, name);  /* pcp_name_valid(): fits */
 	r = ctl_pool_line(PCP_CMD_ATTACH, name, line, &len);
 	if (r < 0)
 		goto out_free;
@@ -1466,7 +1449,7 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_open(struct pcpupool_client *c, const 
 	struct pcpupool *pool;
 	int r;
 
-	if (!c || !name_valid(name)) {
+	if (!c || !pcp_name_valid(name)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -1544,7 +1527,7 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_create_opts(struct pcpupool_client *c,
 	json_t *req;
 	int r;
 
-	if (!c || !name_valid(name) || min_nr < 1 || (unsigned int)min_nr > PCP_MAX_MIN_NR ||
+	if (!c || !pcp_name_valid(name) || min_nr < 1 || (unsigned int)min_nr > PCP_MAX_MIN_NR ||
 	    size == 0 || size > PCP_MAX_ELEM_SIZE ||
 	    (align & (align - 1)) || align > SLAB_HDR_SIZE) {
 		errno = EINVAL;
@@ -2184,7 +2167,7 @@ PCPUPOOL_EXPORT char *pcpupool_stats_json(struct pcpupool_client *c, const char 
 	char *s;
 	int r;
 
-	if (!c || (pool && !name_valid(pool))) {
+	if (!c || (pool && !pcp_name_valid(pool))) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -266,6 +266,13 @@ static void test_refill_nowait_async_and_wait_sync(void **state)
 	/* bad arguments */
 	assert_int_equal(pcpupool_refill(NULL, PCPUPOOL_WAIT), -EINVAL);
 	assert_int_equal(pcpupool_refill(p, 0x40), -EINVAL);
+	/* pool names: the daemon's rule (core/protocol.c), checked here first */
+	errno = 0;
+	assert_null(pcpupool_open(c, ".hidden"));
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_null(pcpupool_create(c, "no/slash", 4, 64, 64));
+	assert_int_equal(errno, EINVAL);
 
 	for (int i = 0; i < got; i++)
 		pcpupool_free(held[i], p);

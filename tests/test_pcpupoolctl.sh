@@ -244,6 +244,8 @@ expect_rc "a second positional argument" 2 stats one two
 expect_rc "--json with --prometheus" 2 --json --prometheus stats
 expect_rc "--json with an admin command" 2 --json refill one
 expect_rc "a malformed pool name" 2 stats 'no/such name'
+expect_rc "a pool name starting with '.' (the daemon's rule)" 2 stats .hidden
+expect_rc "a pool name of 64 characters" 2 stats "$(printf 'n%.0s' {1..64})"
 expect_rc "create without --size" 2 create x --min-nr 4
 expect_rc "create without --min-nr" 2 create x --size 64
 expect_rc "create --size 0" 2 create x --size 0 --min-nr 4

@@ -47,12 +47,13 @@
 
 #include <pcpupool.h>
 
+#include "protocol.h"
+
 #define CTL_PROG             "pcpupoolctl"
 /* for messages only: pcpupool_connect(NULL) makes the actual choice */
 #define CTL_SOCKET_ENV       "PCPUPOOL_SOCKET"
 #define CTL_DEFAULT_SOCKET   "/run/pcpupool/control.sock"
 #define CTL_STATS_SCHEMA     1          /* the "schema" this tool understands */
-#define CTL_NAME_MAX         63         /* pool name: [A-Za-z0-9_.-]{1,63} */
 #define CTL_MAX_MIN_NR       (1u << 20) /* pcpupool_create(3) limits */
 #define CTL_MAX_ELEM_SIZE    (1u << 20)
 #define CTL_MAX_ALIGN        4096u
@@ -239,18 +240,6 @@ static int ctl_fail(const struct ctl *ctl, const char *pool, int err)
 /* ------------------------------------------------------------------ */
 /* arguments                                                           */
 
-static bool name_valid(const char *name)
-{
-	size_t n = 0;
-
-	for (const char *p = name; *p; p++, n++)
-		if (n >= CTL_NAME_MAX || !(isascii((unsigned char)*p) &&
-					   (isalnum((unsigned char)*p) || *p == '_' ||
-					    *p == '.' || *p == '-')))
-			return false;
-	return n > 0;
-}
-
 /* A decimal integer in [@min, @max], nothing else. */
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret_v)
 {
@@ -271,9 +260,9 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret_v)
 
 static int ctl_pool_arg(const struct ctl *ctl, const char *name)
 {
-	if (!name_valid(name))
+	if (!pcp_name_valid(name))
 		return ctl_usage_err(ctl, "'%s' is not a pool name (1 to %d characters of "
-				     "A-Z a-z 0-9 _ . -)", name, CTL_NAME_MAX);
+				     "A-Z a-z 0-9 _ . -, not starting with '.')", name, PCP_NAME_MAX);
 	return 0;
 }
 

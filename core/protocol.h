@@ -19,6 +19,7 @@
 #define PCPUPOOL_PROTOCOL_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define PCP_PROTO_VERSION      1
@@ -29,7 +30,7 @@
 /* limits, enforced by the daemon (and the client where it builds requests) */
 #define PCP_MAX_LINE           4096     /* bytes in one request line */
 #define PCP_MAX_REPLY          (1u << 20) /* bytes in one reply line */
-#define PCP_NAME_MAX           63       /* pool name: [A-Za-z0-9_.-]{1,63} */
+#define PCP_NAME_MAX           63       /* pool name: pcp_name_valid() */
 #define PCP_MAX_POOLS          256
 #define PCP_MAX_CLIENTS        1024     /* control connections */
 #define PCP_MAX_CLIENTS_PER_UID 256
@@ -102,5 +103,7 @@ struct pcp_refill_msg {
 	uint32_t reserved;     /* 0 */
 };
 _Static_assert(sizeof(struct pcp_refill_msg) == 16, "refill message is 16 bytes");
+
+bool pcp_name_valid(const char *name);
 
 #endif /* PCPUPOOL_PROTOCOL_H */
