@@ -69,7 +69,7 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
 DAEMON     := $(B)/pcpupoold
 
 C_TESTS  := test_slab test_races test_torture test_exports test_e2e test_reconnect \
-	test_nosyscall test_hostile test_reclaim test_corrupt
+	test_nosyscall test_hostile test_reclaim test_corrupt test_wipe
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
 SH_TESTS := test_daemon_cli test_pcpupoolctl test_access test_norseq $(if $(SANITIZE),,test_header test_fuzz test_systemd)
