@@ -55,17 +55,20 @@ JANSSON_CFLAGS = $(call pc,--cflags,jansson)
 JANSSON_LIBS   = $(call pc,--libs,jansson)
 DAEMON_LIBS    = $(call pc,--libs,libevent libsystemd jansson)
 
-LIB_SRC  := core/protocol.c libclient/slab.c libclient/pcpupool.c
+# what the daemon and the library both compile in
+CORE_SRC := core/protocol.c core/slab_layout.c core/slab_view.c core/slab_list.c \
+	core/slab_rseq.c core/slab_client.c core/slab_daemon.c
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+LIB_SRC  := $(CORE_SRC) libclient/pcpupool.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_PIC  := $(LIB_SRC:%.c=$(B)/pic/%.o)
-SLAB_OBJ := $(B)/libclient/slab.o
+SLAB_OBJ := $(CORE_OBJ)
 LIB_SO   := $(B)/libpcpupool.so.$(VERSION)
 LIB_A    := $(B)/libpcpupool.a
 LIB_PC   := $(B)/libpcpupool.pc
 
-DAEMON_SRC := daemon/main.c daemon/ctl.c daemon/pool.c daemon/config.c daemon/log.c \
-	core/protocol.c
-DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(SLAB_OBJ)
+DAEMON_SRC := daemon/main.c daemon/ctl.c daemon/pool.c daemon/config.c daemon/log.c
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_OBJ)
 DAEMON     := $(B)/pcpupoold
 
 C_TESTS  := test_slab test_races test_torture test_exports test_e2e test_reconnect \
@@ -187,9 +190,9 @@ $(B)/tests/test_slab: tests/test_slab.c tests/pooltest.h $(SLAB_OBJ)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) $(LDLIBS_SAN) -o $@
 
 # the slab core compiled in with its test hooks
-$(B)/tests/test_races: tests/test_races.c tests/pooltest.h libclient/slab.c libclient/slab.h include/pcpupool.h
+$(B)/tests/test_races: tests/test_races.c tests/pooltest.h $(CORE_SRC) $(wildcard core/*.h) include/pcpupool.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -DSLAB_TEST_HOOKS $< libclient/slab.c $(CMOCKA_LIBS) \
+	$(CC) $(ALL_CFLAGS) -Itests -DSLAB_TEST_HOOKS $< $(CORE_SRC) $(CMOCKA_LIBS) \
 		$(LDLIBS_SAN) -o $@
 
 $(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(SLAB_OBJ)
@@ -288,8 +291,8 @@ $(FUZZ_B)/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_B)/fuzz_ctl: $(addprefix $(FUZZ_B)/,daemon/fuzz_ctl.o daemon/ctl.o daemon/pool.o \
-		daemon/config.o daemon/log.o core/protocol.o libclient/slab.o)
+$(FUZZ_B)/fuzz_ctl: $(addprefix $(FUZZ_B)/,daemon/fuzz_ctl.o \
+		$(patsubst %.c,%.o,$(filter-out daemon/main.c,$(DAEMON_SRC)) $(CORE_SRC)))
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ $(DAEMON_LIBS) -o $@
 
 $(FUZZ_B)/fuzz_config: $(addprefix $(FUZZ_B)/,daemon/fuzz_config.o daemon/config.o daemon/log.o \

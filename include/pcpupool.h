@@ -264,7 +264,7 @@ struct pcpupool__elem_bytes {
  * half k * e, at most pf_bound exactly when k is below the pool's element
  * count; for r > 0 the low half is at least pf_div >= 2^34 > pf_bound.
  * So one multiplication and one compare divide, check alignment and
- * check range.  The sections of libclient/slab.c that take elements off a
+ * check range.  The sections of core/slab_rseq.c that take elements off a
  * slab use it too. */
 #define PCPUPOOL__CHECK_OFF_TO(bad)                                       \
 	"mulq %c[f_div](%[f])\n\t"                                         \

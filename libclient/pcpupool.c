@@ -91,7 +91,7 @@
 #define CONNECT_BACKOFF_MAX_US  10000
 #define SLAB_MAP_MAX            (UINT64_C(1) << 46) /* slab_layout()'s bound */
 
-/* v.owner is read by every pop (slab.c, the rseq sections) without
+/* v.owner is read by every pop (core/slab_rseq.c, the rseq sections) without
  * synchronisation and rewritten by a reconnection with one aligned 32-bit
  * store (pool_reattach()): a pop marks its element with the old id or the
  * new one, both this process's.  ThreadSanitizer is told so. */
@@ -1311,7 +1311,7 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 	/* the file backs the whole mapping (the daemon sizes it so at
 	 * creation and seals it against shrinking), so no index below
 	 * max_elems can raise SIGBUS, whatever the shared header's count of
-	 * published elements says later (slab.c bounds it by max_elems) */
+	 * published elements says later (slab_published() bounds it by max_elems) */
 	uint64_t pub = atomic_load_explicit(&((struct slab_hdr *)pool->base)->nr_published,
 					    memory_order_acquire);
 

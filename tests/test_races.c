@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_races.c - interleavings of the slab core's slow paths with another
- * process, made deterministic: libclient/slab.c is compiled into this test
+ * process, made deterministic: the slab core (core/slab_*.c) is compiled into this test
  * with SLAB_TEST_HOOKS, and slab_test_hook() does, at the named point, what
  * the daemon or another client might do there.
  */

@@ -12,7 +12,7 @@
  * Every process maps it at its own address, so everything inside is an
  * index or an offset, never a pointer.
  *
- * Design (measured against the alternatives in bench/, see DESIGN.md):
+ * Design (measured against the alternatives in bench/, see bench/README.md):
  *
  *   slab N       {count word, slots[cap]}: each slot the byte offset of a
  *                free element from the first element.  Written ONLY by
@@ -298,7 +298,7 @@ struct slab_view {
 	const uint64_t *own_published; /* the daemon's own count of published
 				   * elements, in memory no client can write;
 				   * NULL in clients, which read the header's
-				   * (bounded by max_elems: slab.c published()) */
+				   * (bounded by max_elems: slab_published()) */
 } __attribute__((aligned(SLAB_CACHELINE)));
 
 #define SLAB_VIEW_FAST(field, pf)                                          \
@@ -447,7 +447,7 @@ static inline int slab_hit_push(const struct slab_view *v, void *elem, uint32_t 
 }
 #endif
 
-/* ---- slow paths (slab.c): all async-signal-safe and lock-free ---- */
+/* ---- slow paths (slab_client.c): all async-signal-safe and lock-free ---- */
 
 /** Result of a slow-path alloc: the element, and the CPU whose slab went
  * under its low watermark with no request pending (-1 if none): the caller

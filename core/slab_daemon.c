@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+/*
+ * slab_daemon.c - what the daemon reads and writes of a slab: levels and
+ * counts, limits, request flags, the polling word, refills and drains.
+ * The design, invariants and memory-order pairings of the slab core are
+ * described at the top of slab.h.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "slab_impl.h"
+
+#include <errno.h>
+
+
+/* ------------------------------------------------------------------ */
+/* daemon side                                                         */
+
+/**
+ * slab_count() - elements in CPU @cpu's slab (a snapshot).
+ * @v: pool view.
+ * @cpu: slab index below v->nr_cpus.
+ *
+ * Return: the count, clamped to the slab's capacity (untrusted memory).
+ */
+uint32_t slab_count(const struct slab_view *v, uint32_t cpu)
+{
+	uint32_t c = SLAB_CW_COUNT(__atomic_load_n(&slab_of(v, cpu)->cw, __ATOMIC_RELAXED));
+
+	return c > v->slab_cap ? v->slab_cap : c;
+}
+
+/**
+ * slab_cpu_counts() - allocations and frees the sections made on CPU @cpu's
+ * slab since the pool was created (a snapshot).
+ * @v: pool view.
+ * @cpu: slab index.
+ * @ret_allocs: pops.
+ * @ret_frees: pushes.
+ *
+ * The count word's ops field is pops + pushes, and its count is pushes -
+ * pops + spliced - spilled - discarded; those three are added after their
+ * section commits, so a snapshot taken in between (or left by a client
+ * killed there) is off by half a batch at most, never negative.
+ */
+void slab_cpu_counts(const struct slab_view *v, uint32_t cpu, uint64_t *ret_allocs,
+		     uint64_t *ret_frees)
+{
+	struct slab *s = slab_of(v, cpu);
+	uint64_t cw = __atomic_load_n(&s->cw, __ATOMIC_RELAXED);
+	uint64_t ops = SLAB_CW_OPS(cw);
+	/* the counters are client-written: 128 bits, so no value of them
+	 * overflows (ops < 2^48, each counter < 2^64) */
+	__int128 net = (__int128)SLAB_CW_COUNT(cw) -
+		(__int128)atomic_load_explicit(&s->spliced, memory_order_relaxed) +
+		(__int128)atomic_load_explicit(&s->spilled, memory_order_relaxed) +
+		(__int128)atomic_load_explicit(&s->discarded, memory_order_relaxed);
+	__int128 allocs = ((__int128)ops - net) / 2;
+
+	if (allocs < 0)
+		allocs = 0;
+	if (allocs > (__int128)ops)
+		allocs = (__int128)ops;
+	*ret_allocs = (uint64_t)allocs;
+	*ret_frees = ops - (uint64_t)allocs;
+}
+
+/**
+ * slab_level() - CPU @cpu's reserve: its slab plus its inbox (a snapshot).
+ * @v: pool view.
+ * @cpu: slab index.
+ *
+ * Return: the element count.
+ */
+uint32_t slab_level(const struct slab_view *v, uint32_t cpu)
+{
+	uint64_t w = atomic_load_explicit(&slab_of(v, cpu)->inbox, memory_order_relaxed);
+
+	return slab_count(v, cpu) + slab_list_len(w);
+}
+
+/**
+ * slab_set_limits() - set CPU @cpu's low watermark and spill limit.
+ * @v: pool view.
+ * @cpu: slab index.
+ * @low: pops that leave fewer than this ask for a refill.
+ * @limit: frees spill to the outbox when the slab holds this many (clamped
+ *         to the capacity); lowering it trims the slab at its next free.
+ *
+ * Context: daemon.
+ */
+void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint32_t limit)
+{
+	struct slab *s = slab_of(v, cpu);
+
+	if (limit > v->slab_cap)
+		limit = v->slab_cap;
+	__atomic_store_n(&s->low, low, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->limit, limit, __ATOMIC_RELAXED);
+}
+
+/**
+ * slab_claim_request() - acknowledge CPU @cpu's refill request and compute
+ * how many elements bring its reserve up to @target.
+ * @v: pool view.
+ * @cpu: slab index.
+ * @target: wanted level (min_nr).
+ * @ret_wait_ns: how long the request had been pending (0 if none was).
+ *
+ * The pending flag is cleared before the level is read, so a client that
+ * drains the slab after this read sends a new request.
+ *
+ * Context: daemon.
+ * Return: the deficit (0 if none).
+ */
+uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target,
+			    uint64_t *ret_wait_ns)
+{
+	struct slab *s = slab_of(v, cpu);
+
+	*ret_wait_ns = 0;
+	if (atomic_load_explicit(&s->refill_pending, memory_order_acquire)) {
+		uint64_t since = atomic_load_explicit(&s->pending_since_ns, memory_order_relaxed);
+		uint64_t now = slab_now_ns();
+		*ret_wait_ns = since && since <= now ? now - since : 0;
+	}
+	/* seq_cst: the clear must be ordered before the level loads below;
+	 * pairs with the acq_rel exchange in slab_low_check() */
+	atomic_store_explicit(&s->refill_pending, 0, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+	uint32_t level = slab_level(v, cpu);
+	return target > level ? target - level : 0;
+}
+
+/**
+ * slab_request_raised() - whether CPU @cpu's request flag is up (a
+ * request is out, or a crossing left it to the daemon's poll).
+ * @v: pool view.
+ * @cpu: slab index.
+ *
+ * Context: daemon.
+ */
+bool slab_request_raised(const struct slab_view *v, uint32_t cpu)
+{
+	return atomic_load_explicit(&slab_of(v, cpu)->refill_pending, memory_order_seq_cst);
+}
+
+/**
+ * slab_poll_set() - tell the clients whether the daemon polls the request
+ * flags (slab_hdr.polling).
+ * @v: pool view.
+ * @on: true from now on, false: from now on every crossing sends.
+ *
+ * Turning it off, the caller must then look at every flag once more
+ * (slab_request_raised()): the store and the fence here order that look
+ * after the store, against a client's raise-then-read in
+ * slab_request_quiet().
+ *
+ * Context: daemon.
+ */
+void slab_poll_set(const struct slab_view *v, bool on)
+{
+	atomic_store_explicit(&v->hdr->polling, on, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/**
+ * slab_refill() - publish elements to CPU @cpu's reserve (its inbox).
+ * @v: pool view.
+ * @cpu: slab index.
+ * @idx: elements taken from the depot.
+ * @n: how many.
+ *
+ * Context: daemon, from any CPU.
+ * Return: 0 or -EINVAL.
+ */
+int slab_refill(const struct slab_view *v, uint32_t cpu, const uint32_t *idx, uint32_t n)
+{
+	if (cpu >= v->nr_cpus)
+		return -EINVAL;
+	return slab_list_push(v, &slab_of(v, cpu)->inbox, idx, n);
+}
+
+/**
+ * slab_drain_outbox() - take everything clients spilled from CPU @cpu.
+ * @v: pool view.
+ * @cpu: slab index.
+ * @buf: receives the elements.
+ * @max: capacity of @buf (the rest stays in the outbox).
+ * @ret_n: elements written.
+ *
+ * Context: daemon, from any CPU.
+ * Return: 0, or -EUCLEAN for a corrupt list.
+ */
+int slab_drain_outbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
+		      uint32_t max, uint32_t *ret_n)
+{
+	return slab_list_take(v, &slab_of(v, cpu)->outbox, buf, max, ret_n);
+}
+
+/**
+ * slab_trim_inbox() - take CPU @cpu's unclaimed refill back.
+ * @v: pool view.
+ * @cpu: slab index.
+ * @buf: receives the elements.
+ * @max: capacity of @buf.
+ * @ret_n: elements written.
+ *
+ * Context: daemon, from any CPU.
+ * Return: 0, or -EUCLEAN for a corrupt list.
+ */
+int slab_trim_inbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
+		    uint32_t max, uint32_t *ret_n)
+{
+	return slab_list_take(v, &slab_of(v, cpu)->inbox, buf, max, ret_n);
+}
