@@ -112,7 +112,20 @@
  * limit say, splice below cap, and a count past cap is corrupt to every
  * other section); a list longer than its recorded length or pointing past
  * the published elements is reported as corruption (-EUCLEAN), never
- * followed.
+ * followed.  No loop runs by a count a client can keep raising: the daemon
+ * walks a list it took to its end without putting any back, a CAS on a
+ * list word gives up after SLAB_CAS_TRIES, a pop drops at most a slab's
+ * worth of bad slots.
+ *
+ * Why the header stays in the client-writable object rather than in a
+ * second memfd sealed against writing (F_SEAL_FUTURE_WRITE): every process
+ * already reads the geometry once, into its own memory, and checks it (a
+ * client against the daemon's attach reply too), so a sealed copy would
+ * protect nothing that is read afterwards; it would cost a second mapping
+ * in every client and a second descriptor per pool in the fd store, and a
+ * restarted daemon could not map it writable again (the seal forbids new
+ * writable mappings) to publish elements.  What the daemon must trust it
+ * keeps in its state memfd, which no client ever sees.
  */
 #ifndef PCPUPOOL_SLAB_H
 #define PCPUPOOL_SLAB_H
