@@ -59,8 +59,9 @@ DAEMON_LIBS    = $(call pc,--libs,libevent libsystemd jansson)
 CORE_SRC := core/protocol.c core/slab_layout.c core/slab_view.c core/slab_list.c \
 	core/slab_rseq.c core/slab_client.c core/slab_daemon.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
-LIB_SRC  := $(CORE_SRC) libclient/pcpupool.c
-LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_SRC  := $(CORE_SRC) libclient/conn.c libclient/request.c libclient/fork.c \
+	libclient/client.c libclient/handle.c libclient/alloc.c libclient/query.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/static/%.o)
 LIB_PIC  := $(LIB_SRC:%.c=$(B)/pic/%.o)
 SLAB_OBJ := $(CORE_OBJ)
 LIB_SO   := $(B)/libpcpupool.so.$(VERSION)
@@ -102,9 +103,18 @@ $(B)/pic/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
+# the static library: one object in which only the exported API is global
+# (the library's files call each other, but a program linking the archive
+# must not meet their names)
+$(B)/static/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -c $< -o $@
+
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(LD) -r -o $(B)/static/libpcpupool.o $^
+	objcopy --localize-hidden $(B)/static/libpcpupool.o
+	rm -f $@ && ar rcs $@ $(B)/static/libpcpupool.o
 
 $(LIB_SO): $(LIB_PIC) libclient/libpcpupool.map
 	@mkdir -p $(dir $@)

@@ -54,6 +54,22 @@ C11, gcc -O2 -DPCPUPOOL_NO_INLINE|gcc -std=c11 -O2 -DPCPUPOOL_NO_INLINE
 C11, gcc -O2, inline ABI 2 (0.2.0's header)|gcc -std=c11 -O2 -Itests/abi2
 LIST
 
+# the static library: a program linked with it runs, and meets no name of
+# the library's but its API (its files call each other through hidden ones)
+exe=$T/user_static
+if gcc -std=c11 -O2 $W tests/header_user.c "$B/libpcpupool.a" $(pkg-config --libs jansson) \
+	-pthread -o "$exe" 2>"$T/cc.log" && "$exe" "$S" hdrstatic; then
+	ok "static library: a program linked with libpcpupool.a runs against pcpupoold"
+else
+	bad "static library: link or run failed"; sed 's/^/    /' "$T/cc.log"
+fi
+others=$(nm -g --defined-only "$B/libpcpupool.a" | awk 'NF == 3 && $3 !~ /^pcpupool_/ { print $3 }')
+if [ -z "$others" ] && nm -g --defined-only "$B/libpcpupool.a" | grep -q ' pcpupool_alloc$'; then
+	ok "static library: only pcpupool_* names are global"
+else
+	bad "static library: global names besides the API: $(tr '\n' ' ' <<<"$others")"
+fi
+
 kill "$daemon_pid" && wait "$daemon_pid"
 rc=$?; daemon_pid=
 [ "$rc" -eq 0 ] && ok "the daemon exits 0" || bad "the daemon exited $rc"
