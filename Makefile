@@ -95,18 +95,18 @@ all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL) $(EXAMPLES) $(TEST_BIN) $(BE
 deps:
 	@tools/deps.sh
 
-$(B)/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h daemon/*.h)
+$(B)/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h include/pcpupool/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/pic/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h)
+$(B)/pic/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h include/pcpupool/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 # the static library: one object in which only the exported API is global
 # (the library's files call each other, but a program linking the archive
 # must not meet their names)
-$(B)/static/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h)
+$(B)/static/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h include/pcpupool/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -c $< -o $@
 
@@ -229,7 +229,7 @@ $(BENCH_DESIGNS): bench/bench_slot_designs.c bench/rseq_floor.h bench/bench_comm
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(LDLIBS_SAN) -o $@
 
-test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(TOOL) $(B)/tests/sd_client
+test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(TOOL) $(LIB_A) $(B)/tests/sd_client
 
 $(B)/tests/sd_client: tests/sd_client.c $(LIB_SO)
 	@mkdir -p $(dir $@)
@@ -257,6 +257,8 @@ install: $(LIB_SO) $(LIB_A) $(LIB_PC) $(DAEMON) $(TOOL)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpcpupool.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/pcpupool.h $(DESTDIR)$(INCLUDEDIR)/
+	install -d $(DESTDIR)$(INCLUDEDIR)/pcpupool
+	install -m 0644 include/pcpupool/*.h $(DESTDIR)$(INCLUDEDIR)/pcpupool/
 	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
 	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
@@ -281,12 +283,14 @@ install-systemd: $(B)/pcpupoold.service
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libpcpupool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/libpcpupool.so $(DESTDIR)$(LIBDIR)/libpcpupool.a \
-		$(DESTDIR)$(INCLUDEDIR)/pcpupool.h $(DESTDIR)$(PKGCONFIGDIR)/libpcpupool.pc \
+		$(DESTDIR)$(INCLUDEDIR)/pcpupool.h $(DESTDIR)$(INCLUDEDIR)/pcpupool/*.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/libpcpupool.pc \
 		$(DESTDIR)$(SBINDIR)/pcpupoold $(DESTDIR)$(UNITDIR)/pcpupoold.service \
 		$(DESTDIR)$(UNITDIR)/pcpupoold.socket $(DESTDIR)$(SYSUSERSDIR)/pcpupool.conf \
 		$(DESTDIR)$(TMPFILESDIR)/pcpupool.conf $(DESTDIR)$(MANDIR)/man8/pcpupoold.8 \
 		$(DESTDIR)$(MANDIR)/man5/pcpupoold.json.5 $(DESTDIR)$(BINDIR)/pcpupoolctl \
 		$(DESTDIR)$(MANDIR)/man8/pcpupoolctl.8 $(DESTDIR)$(MANDIR)/man3/pcpupool.3
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/pcpupool
 
 # libFuzzer targets (clang), beside the parsers they exercise
 FUZZ_B      := build-fuzz
@@ -297,7 +301,7 @@ FUZZ_CFLAGS  = -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
 FUZZ_TARGETS := fuzz_ctl fuzz_config
 FUZZ_SECONDS ?= 10
 
-$(FUZZ_B)/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h daemon/*.h)
+$(FUZZ_B)/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h include/pcpupool/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 

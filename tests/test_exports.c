@@ -43,10 +43,11 @@ static void drop(struct symset *s)
 		free(s->name[i]);
 }
 
-/* Functions the public header declares: "pcpupool_xxx(" at a declaration. */
-static void header_api(struct symset *s)
+/* Functions the installed header @path declares: "pcpupool_xxx(" at a
+ * declaration. */
+static void header_api_of(struct symset *s, const char *path)
 {
-	FILE *f = fopen("include/pcpupool.h", "r");
+	FILE *f = fopen(path, "r");
 	char line[512];
 	regex_t re;
 	regmatch_t m[2];
@@ -63,6 +64,14 @@ static void header_api(struct symset *s)
 	}
 	regfree(&re);
 	fclose(f);
+}
+
+/* ... of pcpupool.h and the headers it includes (the inline ABI). */
+static void header_api(struct symset *s)
+{
+	header_api_of(s, "include/pcpupool.h");
+	header_api_of(s, "include/pcpupool/inline.h");
+	header_api_of(s, "include/pcpupool/rseq-x86_64.h");
 }
 
 static void test_exports_match_public_header(void **state)
