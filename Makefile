@@ -152,9 +152,11 @@ $(DAEMON): $(DAEMON_OBJ)
 LINK_LIB = -L$(B) -lpcpupool -Wl,-rpath,'$$ORIGIN/..' $(JANSSON_LIBS) -pthread $(LDLIBS_SAN)
 
 # the admin tool; finds the library beside it in $(B)
-$(TOOL): tools/pcpupoolctl.c include/pcpupool.h $(B)/core/protocol.o $(LIB_SO)
-	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $< $(B)/core/protocol.o -L$(B) -lpcpupool -Wl,-rpath,'$$ORIGIN' \
-		$(JANSSON_LIBS) $(LDLIBS_SAN) -o $@
+TOOL_SRC := tools/pcpupoolctl.c tools/args.c tools/cmd.c tools/stats.c tools/print.c \
+	tools/table.c tools/prom.c tools/top.c
+$(TOOL): $(TOOL_SRC) $(wildcard tools/*.h) include/pcpupool.h $(B)/core/protocol.o $(LIB_SO)
+	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $(TOOL_SRC) $(B)/core/protocol.o -L$(B) -lpcpupool \
+		-Wl,-rpath,'$$ORIGIN' $(JANSSON_LIBS) $(LDLIBS_SAN) -o $@
 
 $(B)/examples/%: examples/%.c examples/message.h $(LIB_SO)
 	@mkdir -p $(dir $@)
