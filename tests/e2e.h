@@ -495,6 +495,27 @@ static inline void e2e_stop(struct e2e *e)
 	while ((r = waitpid(e->pid, &status, WNOHANG)) == 0 && e2e_now_ms() < deadline)
 		e2e_sleep_ms(2);
 	if (r == 0) {
+		/* where it is stuck, for whoever reads the failure: its state,
+		 * the kernel function it sleeps in, its pending and blocked
+		 * signals */
+		char path[64], buf[2048];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)e->pid);
+		if ((f = fopen(path, "r"))) {
+			while (fgets(buf, sizeof(buf), f))
+				if (!strncmp(buf, "State:", 6) || !strncmp(buf, "SigPnd:", 7) ||
+				    !strncmp(buf, "ShdPnd:", 7) || !strncmp(buf, "SigBlk:", 7) ||
+				    !strncmp(buf, "SigCgt:", 7))
+					fprintf(stderr, "pcpupoold %s", buf);
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/%d/wchan", (int)e->pid);
+		if ((f = fopen(path, "r"))) {
+			if (fgets(buf, sizeof(buf), f))
+				fprintf(stderr, "pcpupoold wchan: %s\n", buf);
+			fclose(f);
+		}
 		kill(e->pid, SIGKILL);
 		waitpid(e->pid, &status, 0);
 		e->pid = 0;
