@@ -68,7 +68,9 @@ LIB_SO   := $(B)/libpcpupool.so.$(VERSION)
 LIB_A    := $(B)/libpcpupool.a
 LIB_PC   := $(B)/libpcpupool.pc
 
-DAEMON_SRC := daemon/main.c daemon/ctl.c daemon/pool.c daemon/config.c daemon/log.c
+DAEMON_SRC := daemon/main.c daemon/conn.c daemon/cmd.c daemon/attach.c daemon/watch.c \
+	daemon/pool.c daemon/state.c daemon/refill.c daemon/reclaim.c daemon/stats.c \
+	daemon/config.c daemon/log.c
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_OBJ)
 DAEMON     := $(B)/pcpupoold
 

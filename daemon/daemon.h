@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon.h - pcpupoold's one context, created in main() and passed down.
+ * daemon.h - pcpupoold's one context, created in main() and passed down:
+ * the configuration, the pool registry (pool.h), the control socket
+ * (conn.h), the exited clients being watched (watch.h), the timers and
+ * the counters the stats report.
  */
 #ifndef PCPUPOOLD_DAEMON_H
 #define PCPUPOOLD_DAEMON_H
@@ -15,7 +18,8 @@
 #define PCPUPOOLD_VERSION "0.3.0"
 
 struct pool;
-struct ctl;
+struct conn_listener;
+struct watch;
 
 /* Errors replied, by code, for the stats. */
 #define DAEMON_ERR_CODES 24
@@ -33,7 +37,9 @@ struct daemon {
 	uint32_t nr_pools;
 	uint64_t pool_serial;        /* the last pool's serial */
 	uint32_t nr_cpus;            /* slabs per pool: possible CPUs */
-	struct ctl *ctl;
+	struct conn_listener *listener;  /* the control socket, conn_listen() */
+	struct watch *watches;       /* exited clients awaited, watch.c */
+	unsigned nr_watches;
 
 	struct event *ev_sweep, *ev_status, *ev_term, *ev_int, *ev_hup;
 	/* the refill poll's clock: a periodic timerfd, running while a pool

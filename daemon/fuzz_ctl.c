@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * fuzz_ctl.c - libFuzzer target: the control protocol and the refill
- * channel, through the real ctl.c and pool.c on a real socket.
+ * channel, through the daemon's real connections, commands and pools on
+ * a real socket.
  *
  * One daemon context lives for the whole run, with a pool "p".  Each input
  * is either (first byte even) bytes written on a fresh control connection,
@@ -21,7 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "conn.h"
 #include "daemon.h"
 #include "log.h"
 #include "pool.h"
@@ -51,7 +52,7 @@ static void setup(void)
 	d.poll_fd = -1;
 	d.base = event_base_new();
 	if (!d.base || pool_create(&d, &pc, &p, err, sizeof(err)) < 0 ||
-	    ctl_bind(sock_path, &lfd) < 0 || ctl_open(&d, lfd) < 0)
+	    conn_bind(sock_path, &lfd) < 0 || conn_listen(&d, lfd) < 0)
 		abort();
 }
 

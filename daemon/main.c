@@ -16,10 +16,13 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "ctl.h"
+#include "conn.h"
 #include "daemon.h"
 #include "log.h"
 #include "pool.h"
+#include "refill.h"
+#include "state.h"
+#include "watch.h"
 
 static void usage(FILE *f)
 {
@@ -69,7 +72,7 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd; (void)what;
 	if (d->watchdog_usec)
 		sd_notify(0, "WATCHDOG=1");
-	sd_notifyf(0, "STATUS=%u pools, %u clients", d->nr_pools, ctl_nr_clients(d->ctl));
+	sd_notifyf(0, "STATUS=%u pools, %u clients", d->nr_pools, conn_count(d));
 }
 
 /* Take what systemd passed: the control socket (socket activation) and the
@@ -98,8 +101,8 @@ static int adopt_fds(struct daemon *d)
 			if (sfd < 0) {
 				log_err("fd store: pool %s has no depot; dropped", nm + 5);
 				close(fd);
-			} else if (pool_restore(d, nm + 5, fd, dup(sfd), &p, err,
-						sizeof(err)) < 0) {
+			} else if (state_restore(d, nm + 5, fd, dup(sfd), &p, err,
+						 sizeof(err)) < 0) {
 				log_err("fd store: pool %s cannot be restored (%s); dropped",
 					nm + 5, err);
 				sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=pool.%s", nm + 5);
@@ -136,7 +139,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	for (struct pool *p = d->pools; p; p = p->next)
-		pool_sweep(p);
+		refill_sweep(p);
 }
 
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -146,7 +149,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read(fd, &expirations, sizeof(expirations)) < 0)
 		return;   /* EAGAIN: disarmed meanwhile */
-	pool_poll_tick(arg);
+	refill_poll_tick(arg);
 }
 
 static int arm_sweep(struct daemon *d)
@@ -192,7 +195,7 @@ static int apply_pools(struct daemon *d, const struct config *cfg)
 				    "destroy and recreate it", pc->name);
 		if (pc->min_nr != p->cfg.min_nr ||
 		    (pc->low_watermark && pc->low_watermark != p->cfg.low_watermark)) {
-			int r = pool_resize(p, pc->min_nr, pc->low_watermark);
+			int r = refill_set_reserve(p, pc->min_nr, pc->low_watermark);
 			if (r < 0 && r != -ENOMEM) {
 				log_err("pool %s: resize to %u: %s", pc->name, pc->min_nr,
 					strerror(-r));
@@ -248,7 +251,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	arm_sweep(d);
 	log_notice("configuration reloaded from %s: %u pools", d->config_path, d->nr_pools);
 	sd_notifyf(0, "READY=1\nSTATUS=%u pools, %u clients", d->nr_pools,
-		   ctl_nr_clients(d->ctl));
+		   conn_count(d));
 }
 
 int main(int argc, char **argv)
@@ -335,7 +338,7 @@ int main(int argc, char **argv)
 	if (lfd >= 0) {
 		log_info("using the control socket passed by systemd");
 	} else {
-		int r = ctl_bind(d.socket_path, &lfd);
+		int r = conn_bind(d.socket_path, &lfd);
 		if (r < 0) {
 			log_err("cannot listen on %s: %s", d.socket_path,
 				r == -EADDRINUSE ? "another pcpupoold is serving it" : strerror(-r));
@@ -347,12 +350,12 @@ int main(int argc, char **argv)
 			log_warning("cannot give %s to group %u: %s", d.socket_path,
 				    d.cfg->socket_group, strerror(errno));
 	}
-	if (ctl_open(&d, lfd) < 0) {
+	if (conn_listen(&d, lfd) < 0) {
 		log_err("cannot serve the control socket");
 		close(lfd);
 		goto out;
 	}
-	ctl_watch_holders(d.ctl);
+	watch_holders(&d);
 	d.ev_sweep = event_new(d.base, -1, EV_PERSIST, sweep_cb, &d);
 	d.ev_status = event_new(d.base, -1, EV_PERSIST, status_cb, &d);
 	d.poll_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -387,12 +390,13 @@ int main(int argc, char **argv)
 	else
 		rc = 0;
 out:
-	ctl_close(d.ctl);
+	conn_shutdown(&d);
+	watch_shutdown(&d);
 	while (d.pools) {
 		struct pool *p = d.pools;
 		pool_shutdown(p);   /* stays in the fd store for the next start */
-		pool_unlink(&d, p);
-		pool_free(p);
+		pool_unregister(&d, p);
+		pool_dispose(p);
 	}
 	if (bound)
 		unlink(d.socket_path);

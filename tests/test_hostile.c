@@ -858,7 +858,7 @@ static void test_overlong_lines_get_e2big(void **state)
 
 	/* 10 KB WITH a newline: past what the daemon buffers (PCP_MAX_LINE + 2
 	 * bytes), so it cannot see the end; it explains, then closes (the
-	 * contract of ctl.c and test_e2e) */
+	 * contract of daemon/conn.c and test_e2e) */
 	f = conn_open(&F.e);
 	memset(buf, ' ', 10000);
 	memcpy(buf, "{\"cmd\":\"ping\"", 13);

@@ -24,7 +24,7 @@
 #include "slab.h"
 
 #define NELEM      4096
-#define POOL_ORPHAN_GRACE_MS_FOR_TEST 1000   /* daemon/pool.h */
+#define POOL_ORPHAN_GRACE_MS_FOR_TEST 1000   /* RECLAIM_ORPHAN_GRACE_MS, daemon/reclaim.h */
 #define HOLD       32
 #define SURVIVORS  2
 #define VICTIMS    3     /* alive at once */
