@@ -243,45 +243,56 @@ int cmd_resize(struct ctl *ctl, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-int cmd_refill(struct ctl *ctl, int argc, char **argv)
+/* The commands that take one POOL and nothing else: parse, open it.
+ * Return 0 with *ret_pool open, or the exit status (CTL_EXIT_OK after
+ * --help, *ret_pool NULL). */
+static int one_pool(struct ctl *ctl, int argc, char **argv, const char **ret_name,
+		    struct pcpupool **ret_pool)
 {
 	static const struct option lo[] = { ARGS_COMMON_LONGOPTS, { 0 } };
-	struct pcpupool *pool;
-	int first, rc, r;
+	int first, rc;
 
+	*ret_pool = NULL;
 	rc = args_parse(ctl, argc, argv, "", lo, NULL, NULL, 1, 1, &first);
 	if (rc)
 		return rc < 0 ? CTL_EXIT_OK : rc;
-	rc = cmd_open_pool(ctl, argv[first], &pool);
-	if (rc)
+	*ret_name = argv[first];
+	return cmd_open_pool(ctl, argv[first], ret_pool);
+}
+
+int cmd_refill(struct ctl *ctl, int argc, char **argv)
+{
+	struct pcpupool *pool;
+	const char *name;
+	int rc, r;
+
+	rc = one_pool(ctl, argc, argv, &name, &pool);
+	if (rc || !pool)
 		return rc;
 	r = pcpupool_refill(pool, PCPUPOOL_WAIT);
 	if (r == 0)
-		printf("pool %s: reserves refilled, %d elements in reserve\n", argv[first],
+		printf("pool %s: reserves refilled, %d elements in reserve\n", name,
 		       pcpupool_nr_elems(pool));
 	pcpupool_close(pool);
 	if (r < 0)
-		return ctl_fail(ctl, argv[first], -r);
+		return ctl_fail(ctl, name, -r);
 	return CTL_EXIT_OK;
 }
 
 int cmd_destroy(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option lo[] = { ARGS_COMMON_LONGOPTS, { 0 } };
 	struct pcpupool *pool;
-	int first, rc, r;
+	const char *name;
+	int rc, r;
 
-	rc = args_parse(ctl, argc, argv, "", lo, NULL, NULL, 1, 1, &first);
-	if (rc)
-		return rc < 0 ? CTL_EXIT_OK : rc;
-	rc = cmd_open_pool(ctl, argv[first], &pool);
-	if (rc)
+	rc = one_pool(ctl, argc, argv, &name, &pool);
+	if (rc || !pool)
 		return rc;
 	r = pcpupool_destroy(pool);
 	if (r < 0) {
 		pcpupool_close(pool);   /* destroy keeps the handle on failure */
-		return ctl_fail(ctl, argv[first], -r);
+		return ctl_fail(ctl, name, -r);
 	}
-	printf("destroyed pool %s\n", argv[first]);
+	printf("destroyed pool %s\n", name);
 	return CTL_EXIT_OK;
 }
