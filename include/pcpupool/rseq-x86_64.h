@@ -57,15 +57,15 @@ extern const ptrdiff_t __rseq_offset;
  * on the slabs, e.g. the pool's mapping is not 2^32-aligned: the sections
  * then leave at the count; where rseq is not registered glibc's cpu_id is
  * negative, past the bound).
- * No load of a bound from the handle: that load, with the free's two of
- * pf_elems and pf_max_off, made the pair 1.47x the rseq floor instead of
- * 1.38x (bench_peers), its loads being what the pair waits for.
+ * No load of a bound from the handle: the pair waits for its loads of the
+ * handle, so the bound is a constant (bench/results/notes.md has the
+ * measurements).
  * The abort handler is preceded by the signature 0x53053053, as the kernel
  * requires.  glibc's rseq area is at the thread pointer + __rseq_offset
  * (%[rseq]).  The inline pcpupool_alloc() and pcpupool_free() take it
  * from glibc's variable rather than from the handle: a constant the
  * compiler keeps in a register, so that finding the slab does not wait
- * for a load through the pool pointer (that chain cost 0.75 ns a pair).
+ * for a load through the pool pointer.
  * The library's entry points, leaves with the handle in a register, read
  * the handle's copy: one load where glibc's variable is two (GOT, value). */
 #define PCPUPOOL__SECTION_ENTER PCPUPOOL__SECTION_ENTER_TO("%l[slow]")
