@@ -83,7 +83,21 @@ TESTS    := $(C_TESTS) $(SH_TESTS)
 TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
 BENCH_PEERS := $(B)/bench/bench_peers
+BENCH_REFILL := $(B)/bench/bench_refill
 BENCH_DESIGNS := $(B)/bench/bench_slot_designs
+# each benchmark's sources (bench/README.md); bench_common.c is everyone's
+BENCH_HDR := $(wildcard bench/*.h)
+BENCH_COMMON_SRC := bench/bench_common.c
+BENCH_SLAB_SRC := bench/bench_slab.c bench/slab_comps.c bench/slabpool.c \
+	bench/slab_results.c bench/bench_slab_nostats.c $(BENCH_COMMON_SRC)
+BENCH_PEER_SRC := bench/peer_list.c bench/peer_pcpupool.c bench/peer_tls.c \
+	bench/peer_rseq.c bench/peer_malloc.c bench/peer_dpdk.c bench/peer_mutex.c \
+	bench/peer_treiber.c
+BENCH_PEERS_SRC := bench/bench_peers.c bench/peers_rounds.c bench/peers_child.c \
+	bench/peers_proto.c bench/peers_report.c bench/peers_output.c bench/hist.c \
+	bench/pooldaemon.c bench/resultfile.c $(BENCH_PEER_SRC) $(BENCH_COMMON_SRC)
+BENCH_REFILL_SRC := bench/bench_refill.c bench/refill_measure.c bench/pooldaemon.c \
+	bench/resultfile.c $(BENCH_COMMON_SRC)
 # DPDK is compiled into the peer bench only when pkg-config finds it
 HAVE_DPDK         = $(shell $(PKG_CONFIG) --exists libdpdk 2>/dev/null && echo 1)
 BENCH_DPDK_CFLAGS = $(if $(HAVE_DPDK),-DBENCH_HAVE_DPDK $(call pc,--cflags,libdpdk))
@@ -215,23 +229,21 @@ $(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(SLAB_OBJ)
 
 # bench_slab_ablate.c twice: the pop without the owner mark (1), and
 # without the offset check too (2)
-$(B)/bench/ablate%.o: bench/bench_slab_ablate.c bench/slab_inline.h bench/bench_common.h \
+$(B)/bench/ablate%.o: bench/bench_slab_ablate.c $(BENCH_HDR) \
 		$(wildcard libclient/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DABLATE=$* -c $< -o $@
 
-$(B)/bench/bench_slab: bench/bench_slab.c bench/bench_slab_nostats.c bench/rseq_floor.h \
-		bench/bench_common.h bench/slab_inline.h $(B)/bench/ablate1.o $(B)/bench/ablate2.o $(SLAB_OBJ)
+$(B)/bench/bench_slab: $(BENCH_SLAB_SRC) $(BENCH_HDR) $(B)/bench/ablate1.o \
+		$(B)/bench/ablate2.o $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) bench/bench_slab.c bench/bench_slab_nostats.c \
-		$(B)/bench/ablate1.o $(B)/bench/ablate2.o $(SLAB_OBJ) \
+	$(CC) $(ALL_CFLAGS) $(BENCH_SLAB_SRC) $(B)/bench/ablate1.o $(B)/bench/ablate2.o $(SLAB_OBJ) \
 		-pthread $(LDLIBS_SAN) -o $@
 
 # the inline pair with element indexes in the slots instead of offsets
-$(BENCH_DESIGNS): bench/bench_slot_designs.c bench/rseq_floor.h bench/bench_common.h \
-		include/pcpupool.h
+$(BENCH_DESIGNS): bench/bench_slot_designs.c $(BENCH_COMMON_SRC) $(BENCH_HDR) include/pcpupool.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(LDLIBS_SAN) -o $@
+	$(CC) $(ALL_CFLAGS) $< $(BENCH_COMMON_SRC) $(LDLIBS_SAN) -o $@
 
 test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(TOOL) $(LIB_A) $(B)/tests/sd_client
 
@@ -333,18 +345,26 @@ check-valgrind: deps
 	@$(MAKE) --no-print-directory test-bins
 	@B=$(B) DAEMON_WRAPPER="$(VALGRIND_DAEMON)" RELOAD_WAIT=2 tests/run.sh test_daemon_cli test_pcpupoolctl
 
-$(BENCH_PEERS): bench/bench_peers.c bench/rseq_floor.h bench/bench_common.h include/pcpupool.h $(LIB_SO)
+$(BENCH_PEERS): $(BENCH_PEERS_SRC) $(BENCH_HDR) include/pcpupool.h $(LIB_SO)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(BENCH_DPDK_CFLAGS) $< $(LINK_LIB) $(BENCH_DPDK_LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $(BENCH_DPDK_CFLAGS) $(BENCH_PEERS_SRC) $(LINK_LIB) \
+		$(BENCH_DPDK_LIBS) -o $@
 
-# the slab core against its floor, then pcpupool against its peers
-# (bench/deps.sh installs jemalloc, mimalloc, DPDK and gnuplot as root)
+$(BENCH_REFILL): $(BENCH_REFILL_SRC) $(BENCH_HDR) include/pcpupool.h $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $(BENCH_REFILL_SRC) $(LINK_LIB) -o $@
+
+# the slab core against its floor, pcpupool against its peers, then its
+# refills (bench/deps.sh installs jemalloc, mimalloc, DPDK and gnuplot as
+# root); BENCH_ARGS, BENCH_PEERS_ARGS, BENCH_REFILL_ARGS go to each
 bench: deps
 	@bench/deps.sh
-	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BENCH_DESIGNS) $(BENCH_PEERS) $(DAEMON)
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BENCH_DESIGNS) $(BENCH_PEERS) $(BENCH_REFILL) \
+		$(DAEMON)
 	$(BENCH_BIN) $(BENCH_ARGS)
 	$(BENCH_DESIGNS)
 	$(BENCH_PEERS) $(BENCH_PEERS_ARGS)
+	$(BENCH_REFILL) $(BENCH_REFILL_ARGS)
 
 clean:
 	rm -rf build build-* $(FUZZ_B)

@@ -29,7 +29,7 @@
 #endif
 #include "slab_inline.h"
 
-/* bench_slab.c declares both. */
+/* slab_comps.c declares both. */
 uint64_t ABLATE_FN(const struct slab_view *v, uint64_t pairs, uint64_t *refills);
 
 BENCH_HOT_ALIGN uint64_t ABLATE_FN(const struct slab_view *v, uint64_t pairs,

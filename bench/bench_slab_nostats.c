@@ -8,7 +8,7 @@
  * makes that store leave ops alone, with the same instructions.  The macro
  * has to be set before pcpupool.h is first included, so this is a
  * translation unit of its own, linked into bench_slab.  The two functions
- * below are bench_slab.c's ool_slab_alloc()/ool_slab_free() token for
+ * below are slab_comps.c's ool_slab_alloc()/ool_slab_free() token for
  * token: the only difference between the stats-on and the stats-off
  * competitor is the constant the commit adds.  Keep them in step.
  *
@@ -26,9 +26,9 @@
 
 #include <stddef.h>
 
-/* BENCH_OUT_OF_LINE, BENCH_HOT_ALIGN: bench_common.h, as bench_slab.c */
+/* BENCH_OUT_OF_LINE, BENCH_HOT_ALIGN: bench_common.h, as slab_comps.c */
 
-/* bench_slab.c declares these two the same way. */
+/* slab_comps.c declares these two the same way. */
 void *nostats_slab_alloc(const struct slab_view *v);
 void nostats_slab_free(const struct slab_view *v, void *p);
 

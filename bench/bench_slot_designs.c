@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * bench_slot_designs.c - what the inline pair would cost if the slab's
- * slots held something else.  Issue 6 asks for a pair within 1.5x the rseq
- * floor; pcpupool's pop checks that the slot's byte offset is an element's
+ * slots held something else.  pcpupool's pair is held to 1.5x the rseq
+ * floor; its pop checks that the slot's byte offset is an element's
  * start with one multiplication, whose high half is also the index it needs
  * for the owner mark.  The obvious way out is to store element indexes: the
  * pop then checks index < nr_elems and marks the owner with no arithmetic,
@@ -34,7 +34,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
-#include <time.h>
 
 #include "bench_common.h"
 #include "pcpupool.h"
@@ -259,9 +258,9 @@ static bool sd_alias(const void *a, const void *b)
  * element on top would share its 4 KiB-page offset with what the sections
  * read (struct floor, the stack's count, its top slot): the loop's store
  * into the element then falsely delays the next section's loads (4K
- * aliasing), which made the floor's 64-byte cell read 2.06 ns instead of
- * 1.66 when the top element and struct floor met.  The fake pools' slabs and elements
- * are page-aligned, so their top element never aliases that way.
+ * aliasing), and the floor reads slower than it is
+ * (bench/results/notes.md).  The fake pools' slabs and elements are
+ * page-aligned, so their top element never aliases that way.
  */
 static int sd_floor_init(struct floor *fl, uint32_t nr_cpus, int cpu, uint64_t stride)
 {
@@ -281,14 +280,6 @@ static int sd_floor_init(struct floor *fl, uint32_t nr_cpus, int cpu, uint64_t s
 	}
 }
 
-static double now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
 /*
  * What the loops read besides the pools: the three handles and the
  * pointers to them, which each iteration reloads after its store into the
@@ -296,7 +287,7 @@ static double now_ns(void)
  * make (an element at page offset 0xfc0 or 0xc00, a slab's count at 0, its
  * top slot at 0x4bc, glibc's rseq area) shares their place in a 4 KiB page:
  * where the linker or the stack happened to put them, that 4K aliasing made
- * a cell read up to 6x its cost.
+ * a cell read several times its cost (bench/results/notes.md).
  */
 struct sd_handles {
 	char sh_pad[2048];
@@ -333,7 +324,7 @@ static int sd_run(uint32_t nr_cpus, int cpu, uint64_t stride, uint32_t rounds)
 		/* rotate the order, so that drift hits all three alike */
 		for (uint32_t k = 0; k < 3; k++) {
 			uint32_t which = (r + k) % 3;
-			double t0 = now_ns();
+			uint64_t t0 = bench_now_ns();
 
 			if (which == 0)
 				bad += sd_floor(&h->sh_flp, SD_PAIRS);
@@ -341,7 +332,7 @@ static int sd_run(uint32_t nr_cpus, int cpu, uint64_t stride, uint32_t rounds)
 				bad += sd_offsets(&h->sh_offp, SD_PAIRS);
 			else
 				bad += sd_indexes(&h->sh_idxp, SD_PAIRS);
-			t[which][r] = (now_ns() - t0) / SD_PAIRS;
+			t[which][r] = (double)(bench_now_ns() - t0) / SD_PAIRS;
 		}
 	}
 	if (bad || floor_check(&h->sh_fl, "bench_slot_designs")) {
@@ -349,10 +340,10 @@ static int sd_run(uint32_t nr_cpus, int cpu, uint64_t stride, uint32_t rounds)
 			(unsigned long long)bad);
 		goto out;
 	}
-	struct stats s[3];
+	struct bench_stats s[3];
 
 	for (int k = 0; k < 3; k++)
-		s[k] = stats_of(t[k], rounds);
+		s[k] = bench_stats_of(t[k], rounds);
 	if (!s[0].valid || !s[1].valid || !s[2].valid)
 		goto out;
 	printf("%6llu B  floor %5.2f ns   offsets (pcpupool) %5.2f ns  %4.2fx"
@@ -396,7 +387,7 @@ int main(int argc, char **argv)
 		perror("bench_slot_designs: sched_setaffinity");
 		return 1;
 	}
-	cpu_model(model, sizeof(model));
+	bench_cpu_model(model, sizeof(model));
 	printf("slot designs, inline pair (median of %u rounds, CPU %d: %s)\n",
 	       SD_ROUNDS, cpu, model);
 	bad |= sd_run(nr_cpus, cpu, 64, SD_ROUNDS);

@@ -1,6 +1,6 @@
 #!/bin/bash
-# deps.sh - what bench_peers compares pcpupool with (issue 6): jemalloc,
-# mimalloc, DPDK and gnuplot, from Debian.
+# deps.sh - what bench_peers compares pcpupool with: jemalloc, mimalloc,
+# DPDK, and gnuplot for its plot, from Debian.
 #
 # As root, installs whatever is missing with apt-get; otherwise prints the
 # apt-get line.  Never fails the build: bench_peers reports a missing peer

@@ -1,4 +1,4 @@
-# plot.gnuplot - latency distributions of bench_peers (issue 6).
+# plot.gnuplot - latency distributions of bench_peers.
 #
 # bench_peers runs it as
 #   gnuplot -e "datafile='D'; outfile='O'; names='N1 N2 ...'; ncomp=K; \

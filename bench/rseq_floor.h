@@ -10,8 +10,9 @@
  * store of `count`, so it is correct across threads, processes (were the
  * stacks in shared memory) and signal handlers, like the pcpupool slab.
  *
- * Shared by bench_slab.c and bench_peers.c (one source of truth); x86_64
- * only, and only when glibc registered rseq (floor.usable says which).
+ * Shared by bench_slab, bench_peers and bench_slot_designs (one source of
+ * truth); x86_64 only, and only when glibc registered rseq (floor.usable
+ * says which).
  * Everything is static inline so that a file using part of it still builds
  * warning-free.
  */

@@ -6,7 +6,7 @@
  * __rseq_offset, no compiler barriers), the library's slow paths
  * (slab_alloc_slow(), slab_free_miss()) behind them.
  *
- * Included by bench_slab.c, and by bench_slab_ablate.c, which compiles it
+ * Included by slab_comps.c, and by bench_slab_ablate.c, which compiles it
  * with the owner mark or the offset check taken out of the pop for the
  * breakdown: whatever pcpupool.h was told before it was first included
  * is what these functions run.  Benchmark code only.
