@@ -74,6 +74,11 @@ DAEMON_SRC := daemon/main.c daemon/conn.c daemon/cmd.c daemon/attach.c daemon/wa
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_OBJ)
 DAEMON     := $(B)/pcpupoold
 
+# the tests by kind, a directory of tests/ each: unit/ (the slab core
+# alone), integration/ (a real daemon), abi/ (the exports, the public
+# header), cli/ (the programs' command lines), fuzz/ (the libFuzzer targets
+# and their corpus), systemd/; lib/ the helpers they share.  Programs are
+# built into $(B)/tests/, scripts run where they are (tests/run.sh).
 C_TESTS  := test_slab test_races test_torture test_exports test_e2e test_reconnect \
 	test_nosyscall test_hostile test_reclaim test_corrupt test_wipe
 # the systemd test boots a container around the plain build: not a
@@ -178,54 +183,62 @@ $(B)/examples/%: examples/%.c examples/message.h $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(LINK_LIB) -o $@
 
-$(B)/tests/test_exports: tests/test_exports.c $(LIB_SO)
+# the helpers the tests share, each compiled once: the integration tests'
+# harness (tests/lib, with the daemon's path) and the unit tests' pool
+TEST_CFLAGS  = $(ALL_CFLAGS) -Itests/lib
+E2E_HDR      := $(wildcard tests/lib/*.h)
+E2E_LIB      := $(B)/tests/lib/libe2e.a
+POOLTEST_OBJ := $(B)/tests/unit/pooltest.o
+
+$(B)/tests/lib/%.o: tests/lib/%.c $(E2E_HDR) $(wildcard include/*.h include/pcpupool/*.h core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -DPCPUPOOLD='"$(abspath $(DAEMON))"' -c $< -o $@
+
+$(E2E_LIB): $(addprefix $(B)/tests/lib/,e2e.o raw.o view.o)
+	rm -f $@ && ar rcs $@ $^
+
+$(POOLTEST_OBJ): tests/unit/pooltest.c tests/unit/pooltest.h $(wildcard core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# unit tests: the slab core alone
+$(B)/tests/test_slab $(B)/tests/test_torture: $(B)/tests/%: tests/unit/%.c tests/unit/pooltest.h \
+		$(POOLTEST_OBJ) $(SLAB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(POOLTEST_OBJ) $(SLAB_OBJ) $(CMOCKA_LIBS) -pthread $(LDLIBS_SAN) -o $@
+
+# the slab core compiled in with its test hooks
+$(B)/tests/test_races: tests/unit/test_races.c tests/unit/pooltest.h $(POOLTEST_OBJ) $(CORE_SRC) \
+		$(wildcard core/*.h) include/pcpupool.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DSLAB_TEST_HOOKS $< $(POOLTEST_OBJ) $(CORE_SRC) $(CMOCKA_LIBS) \
+		$(LDLIBS_SAN) -o $@
+
+# integration tests: the real daemon, the real library; test_corrupt,
+# test_reclaim and test_wipe play clients with the slab core's own code
+INTEG_TESTS := test_reconnect test_nosyscall test_hostile test_reclaim test_corrupt test_wipe
+INTEG_CORE  := test_corrupt test_reclaim test_wipe
+E2E_SRC     := $(addprefix tests/integration/e2e/,test_e2e.c refill.c poll.c resize.c \
+	elements.c signal.c destroy.c mapping.c protocol.c)
+
+$(INTEG_TESTS:%=$(B)/tests/%): $(B)/tests/%: tests/integration/%.c $(E2E_HDR) $(E2E_LIB) \
+		$(LIB_SO) $(DAEMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< $(E2E_LIB) $(if $(filter $*,$(INTEG_CORE)),$(SLAB_OBJ)) \
+		$(LINK_LIB) $(CMOCKA_LIBS) -o $@
+
+$(INTEG_CORE:%=$(B)/tests/%): $(SLAB_OBJ)
+
+$(B)/tests/test_e2e: $(E2E_SRC) tests/integration/e2e/e2e_tests.h $(E2E_HDR) $(E2E_LIB) \
+		$(LIB_SO) $(DAEMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(E2E_SRC) $(E2E_LIB) $(LINK_LIB) $(CMOCKA_LIBS) -o $@
+
+# the exports and the header (tests/abi/test_header.sh builds its own)
+$(B)/tests/test_exports: tests/abi/test_exports.c $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DLIB_SO='"$(LIB_SO)"' -DLIB_MAP='"libclient/libpcpupool.map"' \
 		$< $(CMOCKA_LIBS) $(LDLIBS_SAN) -o $@
-
-$(B)/tests/test_e2e: tests/test_e2e.c tests/e2e.h $(LIB_SO) $(DAEMON)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(LINK_LIB) \
-		$(CMOCKA_LIBS) -o $@
-
-# integration tests: the real daemon, the real library
-# test_corrupt reads the layout with the slab core's own code
-$(B)/tests/test_corrupt: tests/test_corrupt.c tests/e2e.h $(LIB_SO) $(DAEMON) $(SLAB_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(SLAB_OBJ) \
-		$(LINK_LIB) $(CMOCKA_LIBS) -o $@
-
-# test_wipe plays an attacker with the layout the slab core computes
-$(B)/tests/test_wipe: tests/test_wipe.c tests/e2e.h $(LIB_SO) $(DAEMON) $(SLAB_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(SLAB_OBJ) \
-		$(LINK_LIB) $(CMOCKA_LIBS) -o $@
-
-# test_reclaim plays a stalled client with the slab core's own code
-$(B)/tests/test_reclaim: tests/test_reclaim.c tests/e2e.h $(LIB_SO) $(DAEMON) $(SLAB_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(SLAB_OBJ) \
-		$(LINK_LIB) $(CMOCKA_LIBS) -o $@
-
-$(B)/tests/test_reconnect $(B)/tests/test_nosyscall \
-		$(B)/tests/test_hostile: $(B)/tests/%: tests/%.c tests/e2e.h $(LIB_SO) $(DAEMON)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -DPCPUPOOLD='"$(abspath $(DAEMON))"' $< $(LINK_LIB) \
-		$(CMOCKA_LIBS) -o $@
-
-$(B)/tests/test_slab: tests/test_slab.c tests/pooltest.h $(SLAB_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) $(LDLIBS_SAN) -o $@
-
-# the slab core compiled in with its test hooks
-$(B)/tests/test_races: tests/test_races.c tests/pooltest.h $(CORE_SRC) $(wildcard core/*.h) include/pcpupool.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -DSLAB_TEST_HOOKS $< $(CORE_SRC) $(CMOCKA_LIBS) \
-		$(LDLIBS_SAN) -o $@
-
-$(B)/tests/test_torture: tests/test_torture.c tests/pooltest.h $(SLAB_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests $< $(SLAB_OBJ) $(CMOCKA_LIBS) -pthread $(LDLIBS_SAN) -o $@
 
 # bench_slab_ablate.c twice: the pop without the owner mark (1), and
 # without the offset check too (2)
@@ -247,7 +260,8 @@ $(BENCH_DESIGNS): bench/bench_slot_designs.c $(BENCH_COMMON_SRC) $(BENCH_HDR) in
 
 test-bins: $(TEST_BIN) $(EXAMPLES) $(DAEMON) $(TOOL) $(LIB_A) $(B)/tests/sd_client
 
-$(B)/tests/sd_client: tests/sd_client.c $(LIB_SO)
+# the client tests/systemd/test_systemd.sh runs in its container
+$(B)/tests/sd_client: tests/systemd/sd_client.c $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(LINK_LIB) -o $@
 
@@ -308,7 +322,8 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man8/pcpupoolctl.8 $(DESTDIR)$(MANDIR)/man3/pcpupool.3
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/pcpupool
 
-# libFuzzer targets (clang), beside the parsers they exercise
+# libFuzzer targets (clang), in tests/fuzz/ beside their seed corpus; they
+# link the daemon's objects and include its headers
 FUZZ_B      := build-fuzz
 FUZZ_CC     ?= clang
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -321,22 +336,27 @@ $(FUZZ_B)/%.o: %.c $(wildcard core/*.h libclient/*.h include/*.h include/pcpupoo
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_B)/fuzz_ctl: $(addprefix $(FUZZ_B)/,daemon/fuzz_ctl.o \
+$(FUZZ_B)/tests/fuzz/%.o: tests/fuzz/%.c $(wildcard core/*.h libclient/*.h include/*.h \
+		include/pcpupool/*.h daemon/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -iquote daemon -c $< -o $@
+
+$(FUZZ_B)/fuzz_ctl: $(addprefix $(FUZZ_B)/,tests/fuzz/fuzz_ctl.o \
 		$(patsubst %.c,%.o,$(filter-out daemon/main.c,$(DAEMON_SRC)) $(CORE_SRC)))
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ $(DAEMON_LIBS) -o $@
 
-$(FUZZ_B)/fuzz_config: $(addprefix $(FUZZ_B)/,daemon/fuzz_config.o daemon/config.o daemon/log.o \
-		core/protocol.o)
+$(FUZZ_B)/fuzz_config: $(addprefix $(FUZZ_B)/,tests/fuzz/fuzz_config.o daemon/config.o \
+		daemon/log.o core/protocol.o)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ $(JANSSON_LIBS) -o $@
 
 fuzz-bins: $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
 
 # each target for FUZZ_SECONDS on a copy of its seed corpus (make fuzz runs
-# them longer); part of make check through tests/test_fuzz.sh
+# them longer); part of make check through tests/fuzz/test_fuzz.sh
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-bins
 	@FUZZ_SECONDS=$(if $(filter command line,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),300) \
-		tests/test_fuzz.sh
+		tests/fuzz/test_fuzz.sh
 
 # the daemon under valgrind through the black-box tests: no leak, no error
 VALGRIND_DAEMON = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
@@ -345,6 +365,8 @@ check-valgrind: deps
 	@$(MAKE) --no-print-directory test-bins
 	@B=$(B) DAEMON_WRAPPER="$(VALGRIND_DAEMON)" RELOAD_WAIT=2 tests/run.sh test_daemon_cli test_pcpupoolctl
 
+# every competitor with the same flags, DPDK's (-march among them) included,
+# so that none has code the others do not
 $(BENCH_PEERS): $(BENCH_PEERS_SRC) $(BENCH_HDR) include/pcpupool.h $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $(BENCH_DPDK_CFLAGS) $(BENCH_PEERS_SRC) $(LINK_LIB) \

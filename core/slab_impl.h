@@ -11,7 +11,7 @@
 
 #define ROUND_UP(x, a) (((x) + (a) - 1) / (a) * (a))
 
-/* Points where tests/test_races.c, which compiles the core with
+/* Points where tests/unit/test_races.c, which compiles the core with
  * SLAB_TEST_HOOKS, plays another process at the worst moment. */
 #ifdef SLAB_TEST_HOOKS
 void slab_test_hook(const char *where);

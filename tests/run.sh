@@ -1,14 +1,17 @@
 #!/bin/bash
-# run.sh - run test binaries from $B/tests, each with its own time limit,
-# and close with one "N passed, N failed" line.  Exit status: 0 only when
-# every test program passed.
+# run.sh - run tests by name, each with its own time limit, and close with
+# one "N passed, N failed" line.  A name is a test program in $B/tests (the
+# C tests, whatever directory of tests/ their sources are in) or a script
+# tests/<kind>/NAME.sh.  Exit status: 0 only when every test passed.
 set -u
 B=${B:-build}
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 passed=0 failed=0 skipped=0 failures=()
 for t in "$@"; do
 	bin=$B/tests/$t
-	[ -x "tests/$t.sh" ] && bin=tests/$t.sh
+	for s in tests/*/"$t".sh; do
+		[ -x "$s" ] && bin=$s
+	done
 	echo "=== $t"
 	start=$SECONDS
 	if B=$B timeout --kill-after=10 "$TEST_TIMEOUT" "$bin"; then

@@ -5,7 +5,7 @@
 # library's lists, the inline sections leave at once on every call (the
 # handle's zero pages), and everything must still hold, against a real
 # pcpupoold.  Prints "ok"/"FAIL" lines and a closing "N passed, N failed".
-. "$(dirname "$0")/harness.sh" norseq
+. "$(dirname "$0")/../lib/harness.sh" norseq
 
 # the tunable is honoured: a process started with it has no rseq area
 if GLIBC_TUNABLES=glibc.pthread.rseq=0 "$B/tests/test_e2e" --print-rseq-size 2>/dev/null |

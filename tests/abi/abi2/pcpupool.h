@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The public header of pcpupool 0.2.0, as released (inline ABI 2), kept
- * for tests/test_header.sh: a program built against it must keep working
+ * for tests/abi/test_header.sh: a program built against it must keep working
  * with this library.  Not to be edited.
  *
  * pcpupool.h - libpcpupool, the client of pcpupoold.

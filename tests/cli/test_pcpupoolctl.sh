@@ -8,7 +8,7 @@
 # reads the screen, send-keys quits, and the pane must be back to the shell
 # with the terminal modes as they were.  Prints "ok"/"FAIL" lines and a
 # closing "N passed, N failed".
-. "$(dirname "$0")/harness.sh" ctl
+. "$(dirname "$0")/../lib/harness.sh" ctl
 C=$B/pcpupoolctl
 TM="tmux -S $T/tmux.sock"
 holder_pid=

@@ -3,7 +3,7 @@
 # configuration errors, SIGHUP reload, clean shutdown, and the examples
 # (producer | consumer) through a real daemon.  Prints "ok"/"FAIL" lines
 # and a closing "N passed, N failed".
-. "$(dirname "$0")/harness.sh" cli
+. "$(dirname "$0")/../lib/harness.sh" cli
 
 
 # --- options

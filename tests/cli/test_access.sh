@@ -6,31 +6,25 @@
 # is for everyone; create/resize/destroy need root or the admin group.
 # Each denial and its message is checked.
 # Needs root (exit 77: skipped otherwise).
-set -u
-cd "$(dirname "$0")/.."
-B=${B:-build}
+cd "$(dirname "$0")/../.."
+. tests/lib/harness.sh access
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test_access: needs root to create users; skipped"
 	exit 77
 fi
-T=$(mktemp -d /tmp/pcpupool-access.XXXXXX)
 chmod 0755 "$T"
-S=$T/ctl.sock
 U=(pcpt_owner pcpt_member pcpt_other pcpt_admin pcpt_stranger)
 G=(pcpt_pool pcpt_sock pcpt_adm)
-pass=0 fail=0
-daemon_pid=
-ok()  { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+remove_users() {
 	for u in "${U[@]}"; do userdel "$u" >/dev/null 2>&1; done
 	for g in "${G[@]}"; do groupdel "$g" >/dev/null 2>&1; done
+}
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	remove_users
 	rm -rf "$T"
 }
-trap cleanup EXIT
-cleanup 2>/dev/null; T=$(mktemp -d /tmp/pcpupool-access.XXXXXX); chmod 0755 "$T"; S=$T/ctl.sock
+remove_users   # what an interrupted run left
 
 for g in "${G[@]}"; do groupadd "$g"; done
 useradd -M -N -g users -G pcpt_sock pcpt_owner
@@ -46,9 +40,7 @@ cat > "$T/cfg.json" <<JSON
     { "name": "owned", "elem_size": 64, "min_nr": 4, "owner": "pcpt_owner", "mode": "0600" },
     { "name": "open", "elem_size": 64, "min_nr": 4, "mode": "0666" } ] }
 JSON
-"$B/pcpupoold" --config "$T/cfg.json" --socket "$S" 2>"$T/daemon.log" &
-daemon_pid=$!
-for _ in $(seq 100); do [ -S "$S" ] && break; sleep 0.05; done
+start_daemon "$T/cfg.json"
 
 as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
 ctl() { as "$1" env PCPUPOOL_SOCKET="$S" "$B/pcpupoolctl" "${@:2}" >"$T/out" 2>&1; echo $?; }
@@ -155,5 +147,4 @@ check "the daemon logs an admin refusal" grep -q "^<5>client pid [0-9]* uid $(id
 
 kill -TERM "$daemon_pid"; wait "$daemon_pid"; rc=$?; daemon_pid=
 check "the daemon exits 0" test $rc -eq 0
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -128,18 +128,15 @@ static pid_t spawn(const struct e2e *e, const char *name, bool survivor)
 	return pid;
 }
 
+/* The elements in pool @name (e2e_in_pool()), its published count in
+ * *@ret_pub, its stats in *@ret_stats if wanted. */
 static json_int_t pool_total(struct pcpupool_client *c, const char *name, json_int_t *ret_pub,
 			     json_t **ret_stats)
 {
 	json_t *s = e2e_pool_stats(c, name);
-	json_int_t out = 0;
-	size_t n = json_array_size(json_object_get(s, "cpus"));
+	json_int_t total = e2e_in_pool(s);
 
-	for (size_t i = 0; i < n; i++)
-		out += e2e_cpu_stat(s, (int)i, "outbox");
 	*ret_pub = e2e_stat(s, "published");
-	json_int_t total = e2e_stat(s, "reserved") + e2e_stat(s, "spare") +
-			   e2e_stat(s, "depot") + out;
 	if (ret_stats)
 		*ret_stats = s;
 	else
@@ -150,17 +147,6 @@ static json_int_t pool_total(struct pcpupool_client *c, const char *name, json_i
 static json_int_t reclaim_stat(json_t *s, const char *key)
 {
 	return json_integer_value(json_object_get(json_object_get(s, "reclaim"), key));
-}
-
-/* A view of @pool's shared memory, for playing a client's part by hand
- * (found from an element: the handle does not say where it is mapped). */
-static void pool_view(struct pcpupool *pool, struct slab_view *v)
-{
-	void *el = pcpupool_alloc(pool, PCPUPOOL_WAIT);
-	assert_non_null(el);
-	char *base = (char *)el - pcpupool_elem_offset(pool, el);
-	pcpupool_free(el, pool);
-	assert_int_equal(slab_view_init(v, base, ((struct slab_hdr *)base)->map_size, 9), 0);
 }
 
 /*
@@ -195,16 +181,14 @@ static pid_t fork_holder(struct e2e *e, const char *name, int n, bool close_pool
 
 static void test_killed_client_elements_come_back_quickly(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	json_int_t pub, total;
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "one", name), 64, 64, 64);
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "one", name), 64, 64, 64);
 	assert_non_null(pool);
-	pid_t pid = fork_holder(&e, name, 48, false);
+	pid_t pid = fork_holder(e, name, 48, false);
 	json_t *s = NULL;
 	total = pool_total(c, name, &pub, &s);
 	assert_int_equal(total, pub - 48);   /* 48 held by the child */
@@ -214,7 +198,7 @@ static void test_killed_client_elements_come_back_quickly(void **state)
 	s = NULL;
 	int64_t t0 = e2e_now_ns();
 	kill(pid, SIGKILL);
-	e2e_wait_child(&e, pid, 5000);
+	e2e_wait_child(e, pid, 5000);
 	bool back = e2e_poll((json_decref(s), s = NULL,
 			      pool_total(c, name, &pub, &s) == pub), 5000);
 	double ms = (double)(e2e_now_ns() - t0) / 1e6;
@@ -230,26 +214,23 @@ static void test_killed_client_elements_come_back_quickly(void **state)
 	json_decref(s);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 static void test_handed_off_element_is_not_taken_back(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	json_int_t pub;
 	uint64_t off[2];
 	int fds[2];
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "handoff", name), 16, 64, 64);
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "handoff", name), 16, 64, 64);
 	assert_non_null(pool);
 	assert_int_equal(pipe(fds), 0);
-	pid_t pid = e2e_fork(&e);
+	pid_t pid = e2e_fork(e);
 	if (pid == 0) {
-		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool_client *cc = pcpupool_connect(e->sock);
 		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
 		void *a = p ? pcpupool_alloc(p, PCPUPOOL_WAIT) : NULL;
 		void *b = p ? pcpupool_alloc(p, PCPUPOOL_WAIT) : NULL;
@@ -268,7 +249,7 @@ static void test_handed_off_element_is_not_taken_back(void **state)
 	char *msg = pcpupool_elem_at(pool, off[0]);
 	assert_non_null(msg);
 	kill(pid, SIGKILL);
-	e2e_wait_child(&e, pid, 5000);
+	e2e_wait_child(e, pid, 5000);
 	json_t *s = NULL;
 	/* the held one comes back; the handed-off one stays with us */
 	assert_true(e2e_poll((json_decref(s), s = NULL,
@@ -284,7 +265,6 @@ static void test_handed_off_element_is_not_taken_back(void **state)
 	close(fds[1]);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 /*
@@ -294,16 +274,14 @@ static void test_handed_off_element_is_not_taken_back(void **state)
  */
 static void test_closed_pool_elements_come_back(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	json_int_t pub;
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "close", name), 64, 64, 64);
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "close", name), 64, 64, 64);
 	assert_non_null(pool);
-	pid_t pid = fork_holder(&e, name, 48, true);
+	pid_t pid = fork_holder(e, name, 48, true);
 	json_t *s = NULL;
 	assert_true(e2e_poll((json_decref(s), s = NULL,
 			      pool_total(c, name, &pub, &s) == pub), 5000));
@@ -311,11 +289,10 @@ static void test_closed_pool_elements_come_back(void **state)
 	json_decref(s);
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);   /* it lives on */
 	kill(pid, SIGKILL);
-	e2e_wait_child(&e, pid, 5000);
+	e2e_wait_child(e, pid, 5000);
 	e2e_expect_conserved(c, name);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 /*
@@ -326,15 +303,13 @@ static void test_closed_pool_elements_come_back(void **state)
  */
 static void test_closing_one_handle_keeps_anothers_elements(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	json_int_t pub;
 	void *held[8];
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "twice", name), 64, 64, 64);
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "twice", name), 64, 64, 64);
 	assert_non_null(pool);
 	struct pcpupool *older = pcpupool_open(c, name), *newest = pcpupool_open(c, name);
 	assert_non_null(older);
@@ -354,7 +329,6 @@ static void test_closing_one_handle_keeps_anothers_elements(void **state)
 	e2e_expect_conserved(c, name);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 /*
@@ -367,21 +341,19 @@ static void test_closing_one_handle_keeps_anothers_elements(void **state)
  */
 static void test_detach_without_id_keeps_elements_of_a_second_attachment(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN], line[256];
 	struct slab_view v;
 	uint32_t idx[SLAB_BATCH_MAX], n = 0;
 	json_int_t pub, ids[2];
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "noid", name), 8, 64, 64);
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "noid", name), 8, 64, 64);
 	assert_non_null(pool);
-	pool_view(pool, &v);
+	e2e_pool_view(pool, &v, 9);
 	assert_true(e2e_poll(slab_list_len(atomic_load(&v.hdr->spare)) == 8, 5000));
 
-	int fd = e2e_raw_connect(&e);
+	int fd = e2e_raw_connect(e);
 	snprintf(line, sizeof(line), "{\"cmd\":\"attach\",\"pool\":\"%s\"}", name);
 	for (int i = 0; i < 2; i++) {
 		char *reply = e2e_raw_xfer(fd, line);
@@ -412,7 +384,6 @@ static void test_detach_without_id_keeps_elements_of_a_second_attachment(void **
 	e2e_expect_conserved(c, name);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 /* The owner mark of element @e of the pool viewed by @v. */
@@ -431,23 +402,20 @@ static uint32_t owner_of(const struct slab_view *v, void *e)
  */
 static void test_forked_child_gets_its_own_connection_and_id(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	struct slab_view v;
 	json_int_t pub;
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "fork", name), 64, 64, 64);
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "fork", name), 64, 64, 64);
 	assert_non_null(pool);
-	pool_view(pool, &v);
-	const uint32_t parent_id = ((const struct pcpupool_fast *)(const void *)pool)->pf_owner;
+	e2e_pool_view(pool, &v, 9);
+	const uint32_t parent_id = e2e_fast(pool)->pf_owner;
 
-	pid_t pid = e2e_fork(&e);
+	pid_t pid = e2e_fork(e);
 	if (pid == 0) {
-		if (((const struct pcpupool_fast *)(const void *)pool)->pf_owner !=
-		    SLAB_OWNER_HANDOFF)
+		if (e2e_fast(pool)->pf_owner != SLAB_OWNER_HANDOFF)
 			_exit(2);
 		void *a = pcpupool_alloc(pool, PCPUPOOL_NOWAIT);
 		if (!a || owner_of(&v, a) != SLAB_OWNER_HANDOFF)
@@ -473,8 +441,8 @@ static void test_forked_child_gets_its_own_connection_and_id(void **state)
 		assert_non_null(strstr(st, "\"ok\":true"));
 		free(st);
 	}
-	e2e_expect_child_ok(&e, pid, 10000);
-	assert_int_equal(((const struct pcpupool_fast *)(const void *)pool)->pf_owner, parent_id);
+	e2e_expect_child_ok(e, pid, 10000);
+	assert_int_equal(e2e_fast(pool)->pf_owner, parent_id);
 	/* the one it held under its own id comes back */
 	json_t *s = NULL;
 	assert_true(e2e_poll((json_decref(s), s = NULL,
@@ -484,7 +452,6 @@ static void test_forked_child_gets_its_own_connection_and_id(void **state)
 	e2e_expect_conserved(c, name);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 static _Atomic bool churn_stop;
@@ -506,14 +473,12 @@ static void *connect_churn(void *arg)
  */
 static void test_fork_while_connecting_leaves_no_socket_in_the_child(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	pthread_t th;
 	int with_socket = 0;
 
-	(void)state;
-	e2e_start(&e, NULL);
 	atomic_store(&churn_stop, false);
-	assert_int_equal(pthread_create(&th, NULL, connect_churn, e.sock), 0);
+	assert_int_equal(pthread_create(&th, NULL, connect_churn, e->sock), 0);
 	for (int i = 0; i < 300; i++) {
 		pid_t pid = fork();
 		assert_true(pid >= 0);
@@ -536,7 +501,6 @@ static void test_fork_while_connecting_leaves_no_socket_in_the_child(void **stat
 	print_message("%d of 300 children forked during connects had a control socket\n",
 		      with_socket);
 	assert_int_equal(with_socket, 0);
-	e2e_stop(&e);
 }
 
 /*
@@ -549,20 +513,18 @@ static void test_fork_while_connecting_leaves_no_socket_in_the_child(void **stat
  */
 static void test_recreated_pool_keeps_live_clients_elements(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	json_int_t pub;
 	int a_fds[2];
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "again", name), 64, 64, 64);
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "again", name), 64, 64, 64);
 	assert_non_null(pool);
 	assert_int_equal(pipe(a_fds), 0);
-	pid_t a = e2e_fork(&e);
+	pid_t a = e2e_fork(e);
 	if (a == 0) {
-		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool_client *cc = pcpupool_connect(e->sock);
 		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
 		int ok = p != NULL;
 		pcpupool_disconnect(cc);   /* the pool stays mapped, unattached */
@@ -578,9 +540,9 @@ static void test_recreated_pool_keeps_live_clients_elements(void **state)
 	assert_true(e2e_poll(pcpupool_destroy(pool) == 0, 5000));
 	pool = pcpupool_create(c, name, 64, 64, 64);
 	assert_non_null(pool);
-	pid_t b = fork_holder(&e, name, 40, false);
+	pid_t b = fork_holder(e, name, 40, false);
 	kill(a, SIGKILL);
-	e2e_wait_child(&e, a, 5000);
+	e2e_wait_child(e, a, 5000);
 	/* a pass would have run by now (the daemon starts one on the exit) */
 	e2e_sleep_ms(500);
 	json_t *s = NULL;
@@ -590,14 +552,13 @@ static void test_recreated_pool_keeps_live_clients_elements(void **state)
 	json_decref(s);
 	/* the live child's elements come back when it dies */
 	kill(b, SIGKILL);
-	e2e_wait_child(&e, b, 5000);
+	e2e_wait_child(e, b, 5000);
 	assert_true(e2e_poll(pool_total(c, name, &pub, NULL) == pub, 5000));
 	close(a_fds[0]);
 	close(a_fds[1]);
 	e2e_expect_conserved(c, name);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 /*
@@ -610,18 +571,16 @@ static void test_recreated_pool_keeps_live_clients_elements(void **state)
  */
 static void test_stalled_take_is_not_reclaimed(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	struct slab_view v;
 	uint32_t idx[SLAB_BATCH_MAX], n = 0;
 	json_int_t pub;
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create(c, e2e_name(&e, "stall", name), 8, 64, 64);
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "stall", name), 8, 64, 64);
 	assert_non_null(pool);
-	pool_view(pool, &v);
+	e2e_pool_view(pool, &v, 9);
 	assert_true(e2e_poll(slab_list_len(atomic_load(&v.hdr->spare)) == 8, 5000));
 
 	/* the take: the whole spare, off every list (its links read, as the
@@ -633,12 +592,12 @@ static void test_stalled_take_is_not_reclaimed(void **state)
 	}
 	assert_int_equal(n, 8);
 	/* meanwhile a client exits: a reclaim pass runs */
-	pid_t pid = e2e_fork(&e);
+	pid_t pid = e2e_fork(e);
 	if (pid == 0) {
-		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool_client *cc = pcpupool_connect(e->sock);
 		_exit(cc && pcpupool_open(cc, name) ? 0 : 1);
 	}
-	e2e_expect_child_ok(&e, pid, 5000);
+	e2e_expect_child_ok(e, pid, 5000);
 	e2e_sleep_ms(300);
 	/* the take lands */
 	assert_int_equal(slab_list_push(&v, &slab_of(&v, 0)->inbox, idx, n), 0);
@@ -655,34 +614,31 @@ static void test_stalled_take_is_not_reclaimed(void **state)
 	e2e_expect_conserved(c, name);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 static void test_kill_storm_loses_nothing(void **state)
 {
 	const char *env = getenv("RECLAIM_KILLS");
 	long kills = env ? atol(env) : 10000, done = 0;
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	struct pcpupool_create_opts opts = { .sz = sizeof(opts), .max_elems = NELEM };
 	pid_t surv[SURVIVORS], vic[VICTIMS] = { 0 };
 	unsigned seed = 12345;
 
-	(void)state;
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(sh != MAP_FAILED);
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create_opts(c, e2e_name(&e, "storm", name), 64,
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create_opts(c, e2e_name(e, "storm", name), 64,
 						     sizeof(struct elem), 8, &opts);
 	assert_non_null(pool);
 	for (int i = 0; i < SURVIVORS; i++)
-		surv[i] = spawn(&e, name, true);
+		surv[i] = spawn(e, name, true);
 	int64_t t0 = e2e_now_ms();
 	while (done < kills) {
 		for (int i = 0; i < VICTIMS; i++) {
 			if (!vic[i]) {
-				vic[i] = spawn(&e, name, false);
+				vic[i] = spawn(e, name, false);
 				continue;
 			}
 			if (rand_r(&seed) % 3)
@@ -708,7 +664,7 @@ static void test_kill_storm_loses_nothing(void **state)
 	double secs = (double)(e2e_now_ms() - t0) / 1000;
 	sh->stop = 1;
 	for (int i = 0; i < SURVIVORS; i++)
-		e2e_expect_child_ok(&e, surv[i], 10000);
+		e2e_expect_child_ok(e, surv[i], 10000);
 
 	/* every element is back once the last passes have run */
 	json_int_t pub;
@@ -734,23 +690,32 @@ static void test_kill_storm_loses_nothing(void **state)
 	/* none twice: the pool can hand out all of it, each element once */
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 	munmap(sh, sizeof(*sh));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_killed_client_elements_come_back_quickly),
-		cmocka_unit_test(test_handed_off_element_is_not_taken_back),
-		cmocka_unit_test(test_closed_pool_elements_come_back),
-		cmocka_unit_test(test_closing_one_handle_keeps_anothers_elements),
-		cmocka_unit_test(test_detach_without_id_keeps_elements_of_a_second_attachment),
-		cmocka_unit_test(test_recreated_pool_keeps_live_clients_elements),
-		cmocka_unit_test(test_forked_child_gets_its_own_connection_and_id),
-		cmocka_unit_test(test_fork_while_connecting_leaves_no_socket_in_the_child),
-		cmocka_unit_test(test_stalled_take_is_not_reclaimed),
-		cmocka_unit_test(test_kill_storm_loses_nothing),
+		cmocka_unit_test_setup_teardown(test_killed_client_elements_come_back_quickly,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_handed_off_element_is_not_taken_back,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_closed_pool_elements_come_back,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_closing_one_handle_keeps_anothers_elements,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_detach_without_id_keeps_elements_of_a_second_attachment,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_recreated_pool_keeps_live_clients_elements,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_forked_child_gets_its_own_connection_and_id,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_fork_while_connecting_leaves_no_socket_in_the_child,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_take_is_not_reclaimed,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_storm_loses_nothing,
+						e2e_setup, e2e_teardown),
 	};
 	return cmocka_run_group_tests_name("reclaim", tests, NULL, NULL);
 }

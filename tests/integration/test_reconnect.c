@@ -21,44 +21,21 @@
  * with the test (PR_SET_PDEATHSIG).  Set RECONNECT_KEEP=1 to keep the
  * temporary directory (configuration, daemon logs).
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
 #include <cmocka.h>
-#include <jansson.h>
 
-#include "pcpupool.h"
+#include "e2e.h"
 #include "slab.h"
-
-#ifndef PCPUPOOLD
-#error "PCPUPOOLD must name the daemon binary (-DPCPUPOOLD=...)"
-#endif
 
 #define POOL_NAME        "rc"
 #define POOL_MIN_NR      8
 #define POOL_LOW_WM      2
 #define POOL_MAX_ELEMS   256
 #define SWEEP_MS         20
-#define START_TIMEOUT_MS 5000     /* daemon socket accepting */
 #define PROMPT_MS        3000     /* "fails promptly" */
 #define POLL_MS          3000     /* default deadline of a condition */
 #define MAX_HELD         1024     /* > every element the pool can have */
@@ -66,125 +43,22 @@
 #define STORE_DEPOT      1
 
 struct rc {
-	char dir[64];
-	char sock[128];
-	char cfg[128];
+	struct e2e e;             /* its directory, socket, config; the current
+				   * daemon (pid 0 when not running) and its log */
 	char notify[128];
-	char log[160];            /* the current daemon's log */
 	int starts;               /* daemons started, names the logs */
-	pid_t pid;                /* the daemon, 0 when not running */
 	int notify_fd;            /* our NOTIFY_SOCKET end, -1 if unused */
 	int store[2];             /* FDSTORE=1 descriptors, -1 if none */
 };
 
-/* ---- time ---- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* True as soon as @cond holds; false if it still does not after @ms.  It
- * is evaluated once more after the deadline, so a slow machine only makes
- * it slower, never wrong. */
-#define poll_until(cond, ms) ({                                          \
-	int64_t dl_ = now_ms() + (ms);                                   \
-	bool ok_;                                                        \
-	while (!(ok_ = (cond)) && now_ms() < dl_)                        \
-		sleep_ms(1);                                             \
-	ok_;                                                             \
-})
-
 /* ---- the daemon ---- */
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
-static bool file_contains(const char *path, const char *needle)
-{
-	static char buf[1 << 16];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, needle) != NULL;
-}
-
-static void dump_log(const struct rc *t)
-{
-	char buf[4096];
-	FILE *f = fopen(t->log, "r");
-	size_t n;
-
-	if (!f)
-		return;
-	fprintf(stderr, "---- %s ----\n", t->log);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fprintf(stderr, "---- end ----\n");
-	fclose(f);
-}
-
-static void set_sun_path(struct sockaddr_un *sa, const char *path)
-{
-	size_t len = strlen(path);
-
-	assert_true(len < sizeof(sa->sun_path));
-	memcpy(sa->sun_path, path, len + 1);
-}
-
-static int connect_path(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	set_sun_path(&sa, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* In the daemon child: the environment and descriptors it starts with. */
 static void child_setup(const struct rc *t, pid_t parent, bool from_store)
 {
 	char pid[32];
-	sigset_t none;
-	int lfd, nfd;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		_exit(125);
-	lfd = open(t->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (lfd < 0 || nfd < 0 || dup2(nfd, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
-		_exit(126);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	e2e_daemon_child(parent, t->e.log);
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
@@ -207,43 +81,34 @@ static void child_setup(const struct rc *t, pid_t parent, bool from_store)
 	}
 }
 
-/* Start a daemon on t->sock and wait (bounded) until it accepts.  With
+/* Start a daemon on t->e.sock and wait (bounded) until it accepts.  With
  * @from_store it gets the descriptors of t->store back. */
 static void daemon_start(struct rc *t, bool from_store)
 {
 	pid_t parent = getpid();
-	int64_t deadline;
-	int fd, status;
 
-	assert_int_equal(t->pid, 0);
-	snprintf(t->log, sizeof(t->log), "%s/daemon.%d.log", t->dir, ++t->starts);
+	assert_int_equal(t->e.pid, 0);
+	snprintf(t->e.log, sizeof(t->e.log), "%s/daemon.%d.log", t->e.dir, ++t->starts);
 	fflush(NULL);
-	t->pid = fork();
-	assert_true(t->pid >= 0);
-	if (t->pid == 0) {
+	t->e.pid = fork();
+	assert_true(t->e.pid >= 0);
+	if (t->e.pid == 0) {
 		child_setup(t, parent, from_store);
-		execl(PCPUPOOLD, "pcpupoold", "--config", t->cfg, "--socket", t->sock,
+		execl(e2e_pcpupoold, "pcpupoold", "--config", t->e.cfg, "--socket", t->e.sock,
 		      (char *)NULL);
 		_exit(127);
 	}
-	deadline = now_ms() + START_TIMEOUT_MS;
-	for (;;) {
-		fd = connect_path(t->sock);
-		if (fd >= 0) {
-			close(fd);
-			return;
-		}
-		if (waitpid(t->pid, &status, WNOHANG) == t->pid) {
-			t->pid = 0;
-			dump_log(t);
-			fail_msg("pcpupoold exited during start-up (status %#x)", status);
-		}
-		if (now_ms() > deadline) {
-			dump_log(t);
-			fail_msg("pcpupoold: %s not accepting after %d ms", t->sock,
-				 START_TIMEOUT_MS);
-		}
-		sleep_ms(2);
+	e2e_wait_accepting(&t->e.pid, t->e.sock, t->e.log);
+}
+
+/* Start the daemon with the descriptors of t->store, and check it took the
+ * pool back from them. */
+static void daemon_start_restoring(struct rc *t)
+{
+	daemon_start(t, true);
+	if (!e2e_file_has(t->e.log, NULL, "restored from the fd store")) {
+		e2e_dump_file(t->e.log);
+		fail_msg("the daemon did not take pool %s back from the fd store", POOL_NAME);
 	}
 }
 
@@ -253,11 +118,11 @@ static void daemon_kill(struct rc *t)
 {
 	int status;
 
-	assert_true(t->pid > 0);
-	assert_int_equal(kill(t->pid, SIGKILL), 0);
-	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
+	assert_true(t->e.pid > 0);
+	assert_int_equal(kill(t->e.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(t->e.pid, &status, 0), t->e.pid);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	t->pid = 0;
+	t->e.pid = 0;
 }
 
 /* Whether the newline-separated assignments of @msg include @line. */
@@ -277,35 +142,11 @@ static bool has_line(const char *msg, const char *line)
 static bool notify_collect(struct rc *t)
 {
 	for (;;) {
-		union {
-			struct cmsghdr align;
-			char b[CMSG_SPACE(sizeof(int) * 8)];
-		} cbuf;
 		char msg[1024];
-		struct iovec iov = { msg, sizeof(msg) - 1 };
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = cbuf.b, .msg_controllen = sizeof(cbuf.b),
-		};
-		ssize_t n = recvmsg(t->notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		int fd = -1;
+		int fd;
 
-		if (n < 0)
+		if (e2e_recv_fd(t->notify_fd, msg, sizeof(msg), MSG_DONTWAIT, &fd) < 0)
 			break;
-		msg[n] = '\0';
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-				int f;
-
-				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-				if (fd < 0)
-					fd = f;
-				else
-					close(f);
-			}
-		}
 		if (fd < 0)
 			continue;
 		if (has_line(msg, "FDSTORE=1") && has_line(msg, "FDNAME=pool." POOL_NAME) &&
@@ -328,17 +169,14 @@ static int setup(void **state)
 	assert_non_null(t);
 	t->notify_fd = -1;
 	t->store[0] = t->store[1] = -1;
-	strcpy(t->dir, "/tmp/pcpupool-reconnect.XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->sock, sizeof(t->sock), "%s/ctl.sock", t->dir);
-	snprintf(t->cfg, sizeof(t->cfg), "%s/pcpupoold.json", t->dir);
-	snprintf(t->notify, sizeof(t->notify), "%s/notify.sock", t->dir);
+	e2e_make_dir(&t->e, "reconnect");
+	snprintf(t->notify, sizeof(t->notify), "%s/notify.sock", t->e.dir);
 	snprintf(text, sizeof(text),
 		 "{\n  \"log_level\": \"info\",\n  \"sweep_interval_ms\": %d,\n"
 		 "  \"pools\": [ { \"name\": \"%s\", \"elem_size\": 64, \"align\": 64,"
 		 " \"min_nr\": %d, \"low_watermark\": %d, \"max_elems\": %d } ]\n}\n",
 		 SWEEP_MS, POOL_NAME, POOL_MIN_NR, POOL_LOW_WM, POOL_MAX_ELEMS);
-	write_file(t->cfg, text);
+	e2e_write_file(t->e.cfg, text);
 	*state = t;
 	return 0;
 }
@@ -347,43 +185,21 @@ static int teardown(void **state)
 {
 	struct rc *t = *state;
 
-	if (t->pid > 0) {
-		kill(t->pid, SIGKILL);
-		waitpid(t->pid, NULL, 0);
+	if (t->e.pid > 0) {
+		kill(t->e.pid, SIGKILL);
+		waitpid(t->e.pid, NULL, 0);
 	}
 	if (t->notify_fd >= 0)
 		close(t->notify_fd);
 	for (int i = 0; i < 2; i++)
 		if (t->store[i] >= 0)
 			close(t->store[i]);
-	if (!getenv("RECONNECT_KEEP")) {
-		DIR *d = opendir(t->dir);
-		struct dirent *de;
-
-		while (d && (de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlinkat(dirfd(d), de->d_name, 0);
-		if (d)
-			closedir(d);
-		if (rmdir(t->dir) < 0)
-			fprintf(stderr, "could not remove %s: %s\n", t->dir, strerror(errno));
-	} else {
-		fprintf(stderr, "kept %s\n", t->dir);
-	}
+	e2e_remove_dir(t->e.dir, "RECONNECT_KEEP");
 	free(t);
 	return 0;
 }
 
 /* ---- the client side ---- */
-
-static struct pcpupool_client *client(const struct rc *t)
-{
-	struct pcpupool_client *c = pcpupool_connect(t->sock);
-
-	if (!c)
-		fail_msg("pcpupool_connect(%s): %s", t->sock, strerror(errno));
-	return c;
-}
 
 static struct pcpupool *open_pool(struct pcpupool_client *c)
 {
@@ -450,9 +266,9 @@ static int64_t slowest_fail_ms;   /* of the prompt failures, reported */
 
 /* A control call that must fail with @err, within PROMPT_MS. */
 #define assert_prompt_fail(call, err) do {                               \
-	int64_t t0_ = now_ms();                                          \
+	int64_t t0_ = e2e_now_ms();                                      \
 	long r_ = (long)(call);                                          \
-	int64_t dt_ = now_ms() - t0_;                                    \
+	int64_t dt_ = e2e_now_ms() - t0_;                                \
 	if (r_ != -(long)(err))                                          \
 		fail_msg("%s = %ld, expected -%s", #call, r_, #err);     \
 	if (dt_ > slowest_fail_ms)                                       \
@@ -463,11 +279,11 @@ static int64_t slowest_fail_ms;   /* of the prompt failures, reported */
 
 /* A pointer-returning call that must fail with errno @err, promptly. */
 #define assert_prompt_null(call, err) do {                               \
-	int64_t t0_ = now_ms();                                          \
+	int64_t t0_ = e2e_now_ms();                                      \
 	void *p_;                                                        \
 	errno = 0;                                                       \
 	p_ = (void *)(call);                                             \
-	int64_t dt_ = now_ms() - t0_;                                    \
+	int64_t dt_ = e2e_now_ms() - t0_;                                \
 	if (p_ || errno != (err))                                        \
 		fail_msg("%s = %p errno %d (%s), expected NULL/%s", #call, \
 			 p_, errno, strerror(errno), #err);              \
@@ -491,7 +307,7 @@ static void test_daemon_down_fast_path_works_control_fails(void **state)
 	int n, m;
 
 	daemon_start(t, false);
-	c = client(t);
+	c = e2e_client(&t->e);
 	p = open_pool(c);
 	assert_int_equal(pcpupool_refill(p, PCPUPOOL_WAIT), 0);
 	e = pcpupool_alloc(p, PCPUPOOL_WAIT);
@@ -517,9 +333,7 @@ static void test_daemon_down_fast_path_works_control_fails(void **state)
 	assert_prompt_null(pcpupool_open(c, POOL_NAME), ENOTCONN);
 	/* NOWAIT refill never blocks, daemon or not */
 	assert_int_equal(pcpupool_refill(p, PCPUPOOL_NOWAIT), -EAGAIN);
-	errno = 0;
-	assert_null(pcpupool_alloc(p, PCPUPOOL_NOWAIT));
-	assert_int_equal(errno, EAGAIN);
+	e2e_assert_null_errno(pcpupool_alloc(p, PCPUPOOL_NOWAIT), EAGAIN);
 
 	give_back(p, held, m);
 	assert_true(pcpupool_nr_elems(p) >= 1);
@@ -546,7 +360,7 @@ static void test_restart_recreated_pool_is_stale(void **state)
 	int n;
 
 	daemon_start(t, false);
-	c = client(t);
+	c = e2e_client(&t->e);
 	p = open_pool(c);
 	assert_int_equal(pcpupool_refill(p, PCPUPOOL_WAIT), 0);
 	kept = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
@@ -605,7 +419,7 @@ static void test_reconnected_client_keeps_working(void **state)
 	char *s;
 
 	daemon_start(t, false);
-	c = client(t);
+	c = e2e_client(&t->e);
 	s = pcpupool_stats_json(c, NULL);
 	assert_non_null(s);
 	free(s);
@@ -675,10 +489,11 @@ static void daemon_start_storing(struct rc *t)
 
 	t->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(t->notify_fd >= 0);
-	set_sun_path(&sa, t->notify);
+	assert_true(strlen(t->notify) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, t->notify);
 	assert_int_equal(bind(t->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	daemon_start(t, false);
-	if (!poll_until(notify_collect(t), POLL_MS))
+	if (!e2e_poll(notify_collect(t), POLL_MS))
 		fail_msg("no FDSTORE=1 for pool.%s and depot.%s", POOL_NAME, POOL_NAME);
 	close(t->notify_fd);
 	t->notify_fd = -1;
@@ -699,7 +514,7 @@ static void test_restart_from_fd_store_keeps_handle(void **state)
 
 	daemon_start_storing(t);
 
-	c = client(t);
+	c = e2e_client(&t->e);
 	p = open_pool(c);
 	nr_cpus = pcpupool_nr_cpus(p);
 	assert_true(nr_cpus >= 1);
@@ -709,15 +524,11 @@ static void test_restart_from_fd_store_keeps_handle(void **state)
 
 	h.p = p;
 	assert_int_equal(pthread_create(&th, NULL, hammer_fn, &h), 0);
-	assert_true(poll_until(atomic_load(&h.pairs) > 0, POLL_MS));
+	assert_true(e2e_poll(atomic_load(&h.pairs) > 0, POLL_MS));
 
 	daemon_kill(t);
 	assert_prompt_fail(pcpupool_refill(p, PCPUPOOL_WAIT), ENOTCONN);
-	daemon_start(t, true);
-	if (!file_contains(t->log, "restored from the fd store")) {
-		dump_log(t);
-		fail_msg("the daemon did not take pool %s back from the fd store", POOL_NAME);
-	}
+	daemon_start_restoring(t);
 
 	/* reconnects; the same object: the handle stays usable */
 	assert_int_equal(pcpupool_refill(p, PCPUPOOL_WAIT), 0);
@@ -726,7 +537,7 @@ static void test_restart_from_fd_store_keeps_handle(void **state)
 	/* the fast path went on through all of it */
 	unsigned long before = atomic_load(&h.pairs);
 
-	assert_true(poll_until(atomic_load(&h.pairs) > before, POLL_MS));
+	assert_true(e2e_poll(atomic_load(&h.pairs) > before, POLL_MS));
 	atomic_store(&h.stop, true);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(atomic_load(&h.bad_errno), 0);
@@ -734,7 +545,7 @@ static void test_restart_from_fd_store_keeps_handle(void **state)
 	/* the new refill channel, under the old descriptor number, reaches
 	 * the new daemon (the hammer may have sent some already) */
 	assert_int_equal(pcpupool_refill(p, PCPUPOOL_NOWAIT), -EAGAIN);
-	if (!poll_until(pool_stat(c, "refill_messages") >= nr_cpus, POLL_MS))
+	if (!e2e_poll(pool_stat(c, "refill_messages") >= nr_cpus, POLL_MS))
 		fail_msg("refill requests do not reach the restarted daemon");
 
 	/* an element held across the restart goes back; WAIT works */
@@ -744,22 +555,11 @@ static void test_restart_from_fd_store_keeps_handle(void **state)
 	assert_non_null(e);
 	pcpupool_free(e, p);
 	assert_int_equal(pcpupool_resize(p, POOL_MIN_NR, PCPUPOOL_WAIT), 0);
-	assert_true(poll_until(pcpupool_nr_elems(p) >= POOL_LOW_WM * nr_cpus, POLL_MS));
+	assert_true(e2e_poll(pcpupool_nr_elems(p) >= POOL_LOW_WM * nr_cpus, POLL_MS));
 
 	pcpupool_close(p);
 	assert_int_equal(pool_stat(c, "clients"), 0);
 	pcpupool_disconnect(c);
-}
-
-static const char *pool_state(struct pcpupool_client *c)
-{
-	static char state[32];
-	json_t *p = pool_stats(c, POOL_NAME);
-
-	assert_non_null(p);
-	snprintf(state, sizeof(state), "%s", json_string_value(json_object_get(p, "state")) ?: "?");
-	json_decref(p);
-	return state;
 }
 
 /* A client rewrites the pool's header while the daemon is away: the daemon
@@ -777,7 +577,7 @@ static void test_restart_with_forged_header_comes_back_quarantined(void **state)
 	void *e;
 
 	daemon_start_storing(t);
-	c = client(t);
+	c = e2e_client(&t->e);
 	p = open_pool(c);
 	e = pcpupool_alloc(p, PCPUPOOL_WAIT);
 	assert_non_null(e);
@@ -791,13 +591,9 @@ static void test_restart_with_forged_header_comes_back_quarantined(void **state)
 	h->max_elems = max * 64;
 	atomic_store(&h->nr_published, max * 64);
 	memset(h->name + 8, 0x14, 8);
-	daemon_start(t, true);
-	if (!file_contains(t->log, "restored from the fd store")) {
-		dump_log(t);
-		fail_msg("the daemon did not take pool %s back from the fd store", POOL_NAME);
-	}
-	assert_string_equal(pool_state(c), "quarantined");
-	assert_true(file_contains(t->log, "quarantined"));
+	daemon_start_restoring(t);
+	assert_string_equal(e2e_pool_state(c, POOL_NAME), "quarantined");
+	assert_true(e2e_file_has(t->e.log, NULL, "quarantined"));
 	/* the record, not the forged header, in the stats */
 	assert_int_equal(pool_stat(c, "max_elems"), (json_int_t)max);
 	assert_true(pool_stat(c, "published") <= (json_int_t)max);
@@ -821,8 +617,8 @@ static void test_restart_with_forged_header_comes_back_quarantined(void **state)
 	memcpy(h, &saved, offsetof(struct slab_hdr, nr_published));
 	atomic_store(&h->nr_published, atomic_load(&saved.nr_published));
 	daemon_start(t, true);
-	assert_string_equal(pool_state(c), "quarantined");
-	assert_true(file_contains(t->log, "quarantined before the restart"));
+	assert_string_equal(e2e_pool_state(c, POOL_NAME), "quarantined");
+	assert_true(e2e_file_has(t->e.log, NULL, "quarantined before the restart"));
 	assert_null(pcpupool_open(c, POOL_NAME));
 	assert_int_equal(errno, EUCLEAN);
 	pcpupool_free(e, p);
@@ -840,12 +636,12 @@ static void test_disconnected_client_never_reconnects(void **state)
 	void *e;
 
 	daemon_start(t, false);
-	watcher = client(t);
-	c = client(t);
+	watcher = e2e_client(&t->e);
+	c = e2e_client(&t->e);
 	p = open_pool(c);
 	assert_int_equal(pool_stat(watcher, "clients"), 1);
 	pcpupool_disconnect(c);
-	assert_true(poll_until(pool_stat(watcher, "clients") == 0, POLL_MS));
+	assert_true(e2e_poll(pool_stat(watcher, "clients") == 0, POLL_MS));
 
 	assert_prompt_fail(pcpupool_refill(p, PCPUPOOL_WAIT), ENOTCONN);
 	assert_int_equal(pool_stat(watcher, "clients"), 0);
@@ -873,9 +669,8 @@ static void test_holder_of_an_earlier_daemon_gives_back_at_exit(void **state)
 	holder = fork();
 	assert_true(holder >= 0);
 	if (holder == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-			_exit(125);
-		struct pcpupool_client *hc = pcpupool_connect(t->sock);
+		e2e_child_init(parent);
+		struct pcpupool_client *hc = pcpupool_connect(t->e.sock);
 		struct pcpupool *hp = hc ? pcpupool_open(hc, POOL_NAME) : NULL;
 		int n = 0;
 		for (int i = 0; hp && i < 8; i++)
@@ -889,23 +684,19 @@ static void test_holder_of_an_earlier_daemon_gives_back_at_exit(void **state)
 	assert_int_equal(got, 8);
 
 	daemon_kill(t);
-	daemon_start(t, true);
-	if (!file_contains(t->log, "restored from the fd store")) {
-		dump_log(t);
-		fail_msg("the daemon did not take pool %s back from the fd store", POOL_NAME);
-	}
-	struct pcpupool_client *c = client(t);
+	daemon_start_restoring(t);
+	struct pcpupool_client *c = e2e_client(&t->e);
 	assert_int_equal(kill(holder, SIGKILL), 0);
 	assert_int_equal(waitpid(holder, &status, 0), holder);
 	json_int_t back = 0;
-	bool ok = poll_until(({
+	bool ok = e2e_poll(({
 		json_t *ps = pool_stats(c, POOL_NAME);
 		back = json_integer_value(json_object_get(json_object_get(ps, "reclaim"),
 							   "reclaimed"));
 		json_decref(ps);
 		back == 8; }), POLL_MS);
 	if (!ok) {
-		dump_log(t);
+		e2e_dump_file(t->e.log);
 		fail_msg("%lld of the 8 elements the earlier daemon's client held came back",
 			 (long long)back);
 	}
@@ -925,16 +716,16 @@ static void test_clean_exit_leaves_pool_state_ok(void **state)
 	int status;
 
 	daemon_start(t, false);
-	c = client(t);
+	c = e2e_client(&t->e);
 	p = open_pool(c);
 	void *e = pcpupool_alloc(p, PCPUPOOL_WAIT);
 	assert_non_null(e);
 	const struct slab_hdr *h =
 		(const struct slab_hdr *)((char *)e - pcpupool_elem_offset(p, e));
 	assert_int_equal(atomic_load(&h->state), SLAB_STATE_OK);
-	assert_int_equal(kill(t->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
-	t->pid = 0;
+	assert_int_equal(kill(t->e.pid, SIGTERM), 0);
+	assert_int_equal(waitpid(t->e.pid, &status, 0), t->e.pid);
+	t->e.pid = 0;
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(atomic_load(&h->state), SLAB_STATE_OK);
 	pcpupool_free(e, p);

@@ -59,7 +59,6 @@
 #define TSAN_RSS_FACTOR     8      /* TSan's shadow and sync objects, never returned */
 #define ROUND2_RSS_LIMIT_MB 4      /* growth over the floods run a second time */
 #define ASAN_QUARANTINE_MB  8      /* for the flood daemon (ASan's default: 256) */
-#define REPLY_MS            5000   /* one reply line */
 #define IDLE_MS             5000   /* the daemon notices closed connections */
 
 #define GARBAGE_CONNS       64
@@ -73,7 +72,6 @@
 #define FD_CONNS            10
 #define FD_MSGS_PER_CONN    10
 #define FD_PER_MSG          8
-#define FD_MAX_PER_MSG      253    /* SCM_MAX_FD */
 #define FLOOD_CONNS         1000
 #define HELD_UIDS           4
 #define HELD_PER_UID        250
@@ -83,20 +81,12 @@
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
 
-/* Deterministic pseudo-random numbers (xorshift64*): same bytes every run. */
+/* Deterministic pseudo-random numbers: the same bytes every run. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
 
 static unsigned rng_below(unsigned n)
 {
-	return (unsigned)(rng() % n);
+	return (unsigned)(e2e_rng(&rng_state) % n);
 }
 
 /* Raise RLIMIT_NOFILE to @want (the hard limit too if we may); return the
@@ -173,64 +163,6 @@ static rlim_t proc_nofile(pid_t pid)
 	return rl.rlim_cur;
 }
 
-/* Send all of @buf; 0, or -errno (EPIPE/ECONNRESET when the daemon closed
- * the connection: the callers decide whether that is expected). */
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void send_ok(int fd, const void *buf, size_t len)
-{
-	int r = send_all(fd, buf, len);
-
-	if (r < 0)
-		fail_msg("send %zu bytes: %s", len, strerror(-r));
-}
-
-/* Send @len bytes with @nfds descriptors attached (SCM_RIGHTS). */
-static int send_with_fds(int fd, const void *buf, size_t len, const int *fds, int nfds)
-{
-	union {
-		char buf[CMSG_SPACE(FD_MAX_PER_MSG * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	assert_true(nfds > 0 && nfds <= FD_MAX_PER_MSG);
-	memset(&u, 0, sizeof(u));
-	mh.msg_control = u.buf;
-	mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != len)
-		return send_all(fd, (const char *)buf + n, len - (size_t)n);
-	return 0;
-}
-
 /* ---- connections the current test opened (closed by its teardown) ---- */
 
 #define MAX_TRACKED 8192
@@ -238,10 +170,8 @@ static bool tracked[MAX_TRACKED];
 
 static int conn_open(const struct e2e *e)
 {
-	int fd = e2e_connect_path(e->sock);
+	int fd = e2e_raw_connect(e);
 
-	if (fd < 0)
-		fail_msg("connect %s: %s", e->sock, strerror(-fd));
 	assert_true(fd < MAX_TRACKED);
 	tracked[fd] = true;
 	return fd;
@@ -261,166 +191,26 @@ static void conn_close_all(void)
 		conn_close(fd);
 }
 
-/* ---- buffered reply lines ---- */
-
-struct lr {
-	int fd;
-	char *buf;
-	size_t len, cap;
-	bool eof;        /* end of stream or connection reset seen */
-	bool timeout;    /* the last lr_line() ran out of time */
-};
-
-static void lr_init(struct lr *r, int fd)
-{
-	memset(r, 0, sizeof(*r));
-	r->fd = fd;
-}
-
-static void lr_free(struct lr *r)
-{
-	free(r->buf);
-	r->buf = NULL;
-	r->len = r->cap = 0;
-}
-
-/* The next line (malloc'd, without its newline), or NULL at end of stream
- * (r->eof) or when @ms pass first (r->timeout). */
-static char *lr_line(struct lr *r, int ms)
-{
-	int64_t deadline = e2e_now_ms() + ms;
-
-	r->timeout = false;
-	for (;;) {
-		char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
-		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
-		int left;
-		ssize_t n;
-
-		if (nl) {
-			size_t k = (size_t)(nl - r->buf);
-			char *s = malloc(k + 1);
-
-			assert_non_null(s);
-			memcpy(s, r->buf, k);
-			s[k] = '\0';
-			memmove(r->buf, nl + 1, r->len - k - 1);
-			r->len -= k + 1;
-			return s;
-		}
-		if (r->eof)
-			return NULL;
-		if (r->cap - r->len < 4096) {
-			char *t;
-
-			r->cap = r->cap ? r->cap * 2 : 8192;
-			assert_true(r->cap <= (8u << 20));
-			t = realloc(r->buf, r->cap);
-			assert_non_null(t);
-			r->buf = t;
-		}
-		left = (int)(deadline - e2e_now_ms());
-		if (left <= 0) {
-			r->timeout = true;
-			return NULL;
-		}
-		n = poll(&pfd, 1, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			fail_msg("poll: %s", strerror(errno));
-		if (n == 0) {
-			r->timeout = true;
-			return NULL;
-		}
-		n = recv(r->fd, r->buf + r->len, r->cap - r->len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0 && errno != ECONNRESET)
-			fail_msg("recv: %s", strerror(errno));
-		if (n <= 0)
-			r->eof = true;
-		else
-			r->len += (size_t)n;
-	}
-}
-
-/* A reply line that must arrive. */
-static char *lr_reply(struct lr *r, const char *what)
-{
-	char *s = lr_line(r, REPLY_MS);
-
-	if (!s)
-		fail_msg("%s: %s", what, r->timeout ? "no reply within the deadline" :
-			 "connection closed without a reply");
-	return s;
-}
-
-/* Assert that the daemon closes the connection with nothing more to say. */
-static void lr_expect_eof(struct lr *r, const char *what)
-{
-	char *s = lr_line(r, REPLY_MS);
-
-	if (s)
-		fail_msg("%s: unexpected line before the close: %.200s", what, s);
-	if (!r->eof)
-		fail_msg("%s: connection not closed within %d ms", what, REPLY_MS);
-	if (r->len)
-		fail_msg("%s: %zu stray bytes before the close", what, r->len);
-}
-
-/* The error code of @reply ("ok" for ok:true); checks the reply's shape. */
-static const char *reply_code(const char *reply, char buf[32])
-{
-	json_t *j = e2e_parse_reply(reply), *err;
-	const char *code;
-
-	if (json_is_true(json_object_get(j, "ok"))) {
-		json_decref(j);
-		return strcpy(buf, "ok");
-	}
-	err = json_object_get(j, "error");
-	code = json_string_value(json_object_get(err, "code"));
-	if (!code || !json_is_string(json_object_get(err, "message")))
-		fail_msg("error reply without code and message: %s", reply);
-	snprintf(buf, 32, "%s", code);
-	json_decref(j);
-	return buf;
-}
-
-static void expect_code(char *reply, const char *code, const char *what)
-{
-	char buf[32];
-
-	if (strcmp(reply_code(reply, buf), code))
-		fail_msg("%s: expected %s, got %.300s", what, code, reply);
-	free(reply);
-}
-
-/* The message of an error reply contains @text. */
-static void expect_message(const char *reply, const char *text)
-{
-	json_t *j = e2e_parse_reply(reply);
-	const char *m = json_string_value(json_object_get(json_object_get(j, "error"),
-							  "message"));
-
-	if (!m || !strstr(m, text))
-		fail_msg("expected a message with \"%s\": %s", text, reply);
-	json_decref(j);
-}
-
-static void send_str(int fd, const char *s)
-{
-	send_ok(fd, s, strlen(s));
-}
-
 static const char ping[] = "{\"cmd\":\"ping\"}\n";
 
-/* ping on @fd: the reply must be {"ok":true}. */
-static void lr_ping(struct lr *r, const char *what)
+/* stats.daemon.<key> asked on the connection @r reads. */
+static json_int_t daemon_stat_over(struct lr *r, const char *key)
 {
-	send_ok(r->fd, ping, sizeof(ping) - 1);
-	expect_code(lr_reply(r, what), "ok", what);
+	static const char req[] = "{\"cmd\":\"stats\"}\n";
+	char *s;
+	json_t *j, *v;
+	json_int_t n;
+
+	e2e_raw_send(r->fd, req, sizeof(req) - 1);
+	s = lr_reply(r, "stats");
+	j = e2e_parse_reply(s);
+	v = json_object_get(json_object_get(json_object_get(j, "stats"), "daemon"), key);
+	if (!json_is_integer(v))
+		fail_msg("stats: no daemon.%s: %s", key, s);
+	n = json_integer_value(v);
+	json_decref(j);
+	free(s);
+	return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -459,21 +249,7 @@ static void sample_rss(void)
 /* stats.daemon.<key> as seen through the monitor. */
 static json_int_t mon_daemon_stat(const char *key)
 {
-	static const char req[] = "{\"cmd\":\"stats\"}\n";
-	char *s;
-	json_t *j, *v;
-	json_int_t n;
-
-	send_ok(F.mon, req, sizeof(req) - 1);
-	s = lr_reply(&F.mon_r, "stats on the monitor");
-	j = e2e_parse_reply(s);
-	v = json_object_get(json_object_get(json_object_get(j, "stats"), "daemon"), key);
-	if (!json_is_integer(v))
-		fail_msg("stats: no daemon.%s: %s", key, s);
-	n = json_integer_value(v);
-	json_decref(j);
-	free(s);
-	return n;
+	return daemon_stat_over(&F.mon_r, key);
 }
 
 static json_int_t mon_clients(void)
@@ -519,7 +295,7 @@ static void expect_daemon_alive(void)
  * default). */
 static const char *daemon_sanitizer(void)
 {
-	FILE *f = fopen(PCPUPOOLD, "rb");
+	FILE *f = fopen(e2e_pcpupoold, "rb");
 	const char *found = NULL;
 	size_t cap = 1 << 16, keep = 16, n, have = 0;
 	char *buf = malloc(cap);
@@ -722,7 +498,7 @@ static void test_garbage_on_many_connections(void **state)
 				continue;
 			if (chunk > len[i] - sent[i])
 				chunk = len[i] - sent[i];
-			send_ok(fd[i], buf[i] + sent[i], chunk);
+			e2e_raw_send(fd[i], buf[i] + sent[i], chunk);
 			sent[i] += chunk;
 			more = more || sent[i] < len[i];
 		}
@@ -732,7 +508,7 @@ static void test_garbage_on_many_connections(void **state)
 		for (int l = 0; l < GARBAGE_LINES; l++) {
 			char *s = lr_reply(&r[i], "garbage line"), code[32];
 
-			reply_code(s, code);
+			e2e_reply_code(s, code);
 			if (!strcmp(code, "ok"))
 				fail_msg("connection %d, garbage line %d: ok:true (a reply is "
 					 "missing or a garbage line was accepted)", i, l);
@@ -742,7 +518,7 @@ static void test_garbage_on_many_connections(void **state)
 				codes_other++;
 			free(s);
 		}
-		expect_code(lr_reply(&r[i], "ping after garbage"), "ok", "ping after garbage");
+		e2e_expect_code(lr_reply(&r[i], "ping after garbage"), "ok", "ping after garbage");
 		/* and the connection still serves */
 		lr_ping(&r[i], "second ping after garbage");
 		lr_free(&r[i]);
@@ -772,7 +548,7 @@ static void test_truncated_lines_get_no_reply(void **state)
 
 		fd[i] = conn_open(&F.e);
 		if (complete_first)
-			send_ok(fd[i], ping, sizeof(ping) - 1);
+			e2e_raw_send(fd[i], ping, sizeof(ping) - 1);
 		if (i % 3 == 0) {          /* a valid request, cut short */
 			n = 1 + rng_below(sizeof(req) - 2);
 			memcpy(buf, req, n);
@@ -787,7 +563,7 @@ static void test_truncated_lines_get_no_reply(void **state)
 			memset(buf, ' ', n);
 			memcpy(buf, req, n < sizeof(req) - 2 ? n : sizeof(req) - 2);
 		}
-		send_ok(fd[i], buf, n);
+		e2e_raw_send(fd[i], buf, n);
 		if (i % 2) {
 			/* the peer goes away mid-line */
 			conn_close(fd[i]);
@@ -803,8 +579,8 @@ static void test_truncated_lines_get_no_reply(void **state)
 
 		lr_init(&r, fd[i]);
 		if (i % 5 == 0)
-			expect_code(lr_reply(&r, "complete line before a truncated one"), "ok",
-				    "complete line before a truncated one");
+			e2e_expect_code(lr_reply(&r, "complete line before a truncated one"), "ok",
+					"complete line before a truncated one");
 		lr_expect_eof(&r, "truncated line, then end of stream");
 		lr_free(&r);
 		conn_close(fd[i]);
@@ -833,15 +609,15 @@ static void test_overlong_lines_get_e2big(void **state)
 	memset(buf, 'x', huge + 1);
 	for (int i = 0; i < OVERLONG_CONNS; i++) {
 		fd[i] = conn_open(&F.e);
-		(void)send_all(fd[i], buf, big);   /* may be cut off: EPIPE */
+		(void)e2e_send_all(fd[i], buf, big);   /* may be cut off: EPIPE */
 	}
 	for (int i = 0; i < OVERLONG_CONNS; i++) {
 		char *s;
 
 		lr_init(&r, fd[i]);
 		s = lr_reply(&r, "64 KiB line");
-		expect_message(s, "longer than 4096");
-		expect_code(s, "E2BIG", "64 KiB line");
+		e2e_expect_message(s, "longer than 4096");
+		e2e_expect_code(s, "E2BIG", "64 KiB line");
 		lr_expect_eof(&r, "after the E2BIG of a line that does not end");
 		lr_free(&r);
 		conn_close(fd[i]);
@@ -849,9 +625,9 @@ static void test_overlong_lines_get_e2big(void **state)
 
 	/* 1 MiB in one go: the same, and the daemon reads no more than it must */
 	f = conn_open(&F.e);
-	(void)send_all(f, buf, huge);
+	(void)e2e_send_all(f, buf, huge);
 	lr_init(&r, f);
-	expect_code(lr_reply(&r, "1 MiB line"), "E2BIG", "1 MiB line");
+	e2e_expect_code(lr_reply(&r, "1 MiB line"), "E2BIG", "1 MiB line");
 	lr_expect_eof(&r, "after the E2BIG of a 1 MiB line");
 	lr_free(&r);
 	conn_close(f);
@@ -864,9 +640,9 @@ static void test_overlong_lines_get_e2big(void **state)
 	memcpy(buf, "{\"cmd\":\"ping\"", 13);
 	buf[9998] = '}';
 	buf[9999] = '\n';
-	(void)send_all(f, buf, 10000);
+	(void)e2e_send_all(f, buf, 10000);
 	lr_init(&r, f);
-	expect_code(lr_reply(&r, "10 KB line"), "E2BIG", "10 KB line");
+	e2e_expect_code(lr_reply(&r, "10 KB line"), "E2BIG", "10 KB line");
 	lr_expect_eof(&r, "after the E2BIG of a 10 KB line");
 	lr_free(&r);
 	conn_close(f);
@@ -879,19 +655,19 @@ static void test_overlong_lines_get_e2big(void **state)
 	memcpy(buf, "{\"cmd\":\"ping\"", 13);
 	buf[PCP_MAX_LINE] = '}';
 	buf[PCP_MAX_LINE + 1] = '\n';
-	send_ok(f, buf, PCP_MAX_LINE + 2);
+	e2e_raw_send(f, buf, PCP_MAX_LINE + 2);
 	{
 		char *s = lr_reply(&r, "4097-byte line");
 
-		expect_message(s, "4097 bytes");
-		expect_code(s, "E2BIG", "4097-byte line");
+		e2e_expect_message(s, "4097 bytes");
+		e2e_expect_code(s, "E2BIG", "4097-byte line");
 	}
 	lr_ping(&r, "ping after a 4097-byte line");
 	/* and 4096 bytes pass, on the same connection */
 	buf[PCP_MAX_LINE - 1] = '}';
 	buf[PCP_MAX_LINE] = '\n';
-	send_ok(f, buf, PCP_MAX_LINE + 1);
-	expect_code(lr_reply(&r, "4096-byte line"), "ok", "4096-byte line");
+	e2e_raw_send(f, buf, PCP_MAX_LINE + 1);
+	e2e_expect_code(lr_reply(&r, "4096-byte line"), "ok", "4096-byte line");
 	lr_free(&r);
 	conn_close(f);
 	free(buf);
@@ -921,12 +697,12 @@ static void test_unread_replies_cut_off(void **state)
 
 		/* ~2.6 MB of replies pile up: the daemon must drop us past
 		 * PCP_MAX_REPLY buffered instead of buffering without bound */
-		(void)send_all(fd, buf, total);
+		(void)e2e_send_all(fd, buf, total);
 		sample_rss();
 		lr_init(&r, fd);
-		while ((s = lr_line(&r, REPLY_MS))) {
+		while ((s = lr_line(&r, E2E_REPLY_TIMEOUT_MS))) {
 			if (got == 0)
-				expect_code(strdup(s), "ENOENT", "stats of an unknown pool");
+				e2e_expect_code(strdup(s), "ENOENT", "stats of an unknown pool");
 			got++;
 			free(s);
 		}
@@ -1016,9 +792,9 @@ static void test_slow_byte_at_a_time_clients(void **state)
 	while (!atomic_load(&s.done)) {
 		int64_t t0 = e2e_now_ns(), us;
 
-		send_ok(pinger, ping, sizeof(ping) - 1);
-		expect_code(lr_reply(&r, "ping among slow clients"), "ok",
-			    "ping among slow clients");
+		e2e_raw_send(pinger, ping, sizeof(ping) - 1);
+		e2e_expect_code(lr_reply(&r, "ping among slow clients"), "ok",
+				"ping among slow clients");
 		us = (e2e_now_ns() - t0) / 1000;
 		n++;
 		sum += us;
@@ -1036,7 +812,7 @@ static void test_slow_byte_at_a_time_clients(void **state)
 		json_t *j;
 
 		lr_init(&sr, s.fd[i]);
-		expect_code(lr_reply(&sr, "slow ping"), "ok", "slow ping");
+		e2e_expect_code(lr_reply(&sr, "slow ping"), "ok", "slow ping");
 		h = lr_reply(&sr, "slow hello");
 		j = e2e_parse_reply(h);
 		if (!json_is_true(json_object_get(j, "ok")) || !json_object_get(j, "server"))
@@ -1065,13 +841,13 @@ static void test_slow_byte_at_a_time_clients(void **state)
 
 static void test_fds_sent_to_the_daemon_are_dropped(void **state)
 {
-	int fd[FD_CONNS], nul[FD_MAX_PER_MSG], pipefd[2], during;
+	int fd[FD_CONNS], nul[E2E_FD_MAX_PER_MSG], pipefd[2], during;
 	struct lr r[FD_CONNS];
 	unsigned sent = 0;
 
 	(void)state;
 	expect_fds_back();
-	for (int i = 0; i < FD_MAX_PER_MSG; i++) {
+	for (int i = 0; i < E2E_FD_MAX_PER_MSG; i++) {
 		nul[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
 		assert_true(nul[i] >= 0);
 	}
@@ -1085,13 +861,13 @@ static void test_fds_sent_to_the_daemon_are_dropped(void **state)
 			/* six /dev/null, a pipe, and the very socket it travels on */
 			int set[FD_PER_MSG] = { nul[0], nul[1], nul[2], nul[3], nul[4], nul[5],
 						pipefd[0], fd[i] };
-			int rc = send_with_fds(fd[i], ping, sizeof(ping) - 1, set, FD_PER_MSG);
+			int rc = e2e_send_fds(fd[i], ping, sizeof(ping) - 1, set, FD_PER_MSG);
 
 			if (rc < 0)
 				fail_msg("sendmsg SCM_RIGHTS: %s", strerror(-rc));
 			sent += FD_PER_MSG;
-			expect_code(lr_reply(&r[i], "ping carrying descriptors"), "ok",
-				    "ping carrying descriptors");
+			e2e_expect_code(lr_reply(&r[i], "ping carrying descriptors"), "ok",
+					"ping carrying descriptors");
 		}
 	for (int i = 0; i < FD_CONNS; i++) {
 		static const char junk[] = "\x01\xff not json\n";
@@ -1099,30 +875,30 @@ static void test_fds_sent_to_the_daemon_are_dropped(void **state)
 		int rc;
 
 		/* descriptors on garbage: an error reply all the same */
-		rc = send_with_fds(fd[i], junk, sizeof(junk) - 1, nul, FD_PER_MSG);
+		rc = e2e_send_fds(fd[i], junk, sizeof(junk) - 1, nul, FD_PER_MSG);
 		assert_int_equal(rc, 0);
-		expect_code(lr_reply(&r[i], "garbage carrying descriptors"), "EINVAL",
-			    "garbage carrying descriptors");
+		e2e_expect_code(lr_reply(&r[i], "garbage carrying descriptors"), "EINVAL",
+				"garbage carrying descriptors");
 		/* descriptors on half a line, the other half without */
-		rc = send_with_fds(fd[i], half1, sizeof(half1) - 1, nul + 8, FD_PER_MSG);
+		rc = e2e_send_fds(fd[i], half1, sizeof(half1) - 1, nul + 8, FD_PER_MSG);
 		assert_int_equal(rc, 0);
 		e2e_sleep_ms(1);
-		send_ok(fd[i], half2, sizeof(half2) - 1);
-		expect_code(lr_reply(&r[i], "line split around descriptors"), "ok",
-			    "line split around descriptors");
+		e2e_raw_send(fd[i], half2, sizeof(half2) - 1);
+		e2e_expect_code(lr_reply(&r[i], "line split around descriptors"), "ok",
+				"line split around descriptors");
 		sent += 2 * FD_PER_MSG;
 	}
 	/* the most one message can carry */
-	assert_int_equal(send_with_fds(fd[0], ping, sizeof(ping) - 1, nul, FD_MAX_PER_MSG), 0);
-	sent += FD_MAX_PER_MSG;
-	expect_code(lr_reply(&r[0], "ping carrying 253 descriptors"), "ok",
-		    "ping carrying 253 descriptors");
+	assert_int_equal(e2e_send_fds(fd[0], ping, sizeof(ping) - 1, nul, E2E_FD_MAX_PER_MSG), 0);
+	sent += E2E_FD_MAX_PER_MSG;
+	e2e_expect_code(lr_reply(&r[0], "ping carrying 253 descriptors"), "ok",
+			"ping carrying 253 descriptors");
 	/* descriptors in flight when the connection closes unread */
 	{
 		int g = conn_open(&F.e);
 
-		assert_int_equal(send_with_fds(g, "{\"cmd\":", 7, nul, FD_MAX_PER_MSG), 0);
-		sent += FD_MAX_PER_MSG;
+		assert_int_equal(e2e_send_fds(g, "{\"cmd\":", 7, nul, E2E_FD_MAX_PER_MSG), 0);
+		sent += E2E_FD_MAX_PER_MSG;
 		conn_close(g);
 	}
 	/* none of them became the daemon's: one descriptor per connection */
@@ -1135,7 +911,7 @@ static void test_fds_sent_to_the_daemon_are_dropped(void **state)
 		lr_free(&r[i]);
 		conn_close(fd[i]);
 	}
-	for (int i = 0; i < FD_MAX_PER_MSG; i++)
+	for (int i = 0; i < E2E_FD_MAX_PER_MSG; i++)
 		close(nul[i]);
 	close(pipefd[0]);
 	close(pipefd[1]);
@@ -1173,18 +949,18 @@ static void test_thousand_connections_one_uid(void **state)
 	for (int i = 0; i < FLOOD_CONNS; i++)
 		fd[i] = conn_open(&F.e);
 	for (int i = 0; i < FLOOD_CONNS; i++)
-		(void)send_all(fd[i], ping, sizeof(ping) - 1);   /* refused: EPIPE */
+		(void)e2e_send_all(fd[i], ping, sizeof(ping) - 1);   /* refused: EPIPE */
 	for (int i = 0; i < FLOOD_CONNS; i++) {
 		struct lr r;
 		char *s, code[32];
 
 		lr_init(&r, fd[i]);
 		s = lr_reply(&r, "one of 1000 connections");
-		reply_code(s, code);
+		e2e_reply_code(s, code);
 		if (!strcmp(code, "ok")) {
 			served++;
 		} else if (!strcmp(code, "EUSERS")) {
-			expect_message(s, "this uid");
+			e2e_expect_message(s, "this uid");
 			refused++;
 			lr_expect_eof(&r, "refused connection");
 		} else {
@@ -1243,8 +1019,7 @@ static void held_child(const struct e2e *e, uid_t uid, int report, int release)
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(uid, uid, uid) < 0)
 		_exit(10);
 	/* a change of credentials clears the parent-death signal */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		_exit(11);
+	e2e_child_init(parent);
 	for (int i = 0; i < HELD_PER_UID; i++) {
 		fds[i] = e2e_connect_path(e->sock);
 		if (fds[i] < 0)
@@ -1256,7 +1031,7 @@ static void held_child(const struct e2e *e, uid_t uid, int report, int release)
 	for (int i = 0; i < HELD_PER_UID; i++) {
 		char buf[12];
 
-		if (e2e_read_full(fds[i], buf, sizeof(buf), REPLY_MS) == 0 &&
+		if (e2e_read_full(fds[i], buf, sizeof(buf), E2E_REPLY_TIMEOUT_MS) == 0 &&
 		    !memcmp(buf, "{\"ok\":true}\n", 12))
 			ok++;
 	}
@@ -1346,10 +1121,10 @@ static void test_thousand_connections_held(void **state)
 		int f = conn_open(&F.e);
 
 		lr_init(&r, f);
-		(void)send_all(f, ping, sizeof(ping) - 1);
+		(void)e2e_send_all(f, ping, sizeof(ping) - 1);
 		s = lr_reply(&r, "connection past the global cap");
-		expect_message(s, "too many clients");
-		expect_code(s, "EUSERS", "connection past the global cap");
+		e2e_expect_message(s, "too many clients");
+		e2e_expect_code(s, "EUSERS", "connection past the global cap");
 		lr_expect_eof(&r, "connection past the global cap");
 		lr_free(&r);
 		conn_close(f);
@@ -1486,76 +1261,76 @@ static void test_library_client_then_clean_exit(void **state)
 /* ------------------------------------------------------------------ */
 /* (8) limits, each on a daemon of its own                              */
 
-static int limit_setup(void **state)
-{
-	struct e2e *e = calloc(1, sizeof(*e));
-
-	assert_non_null(e);
-	*state = e;
-	e2e_start(e, "");
-	return 0;
-}
-
+/* A daemon per test: e2e_setup()'s, or one with max_clients 10, with
+ * request_timeout_ms PARTIAL_TIMEOUT_MS, or with no sweep during the test
+ * (its first a minute away: what catches a rewritten header is then the
+ * request itself). */
 static int limit_setup_max10(void **state)
 {
-	struct e2e *e = calloc(1, sizeof(*e));
-
-	assert_non_null(e);
-	*state = e;
-	e2e_start(e, "\"max_clients\": 10,");
-	return 0;
+	return e2e_setup_config(state, "\"max_clients\": 10,", E2E_SWEEP_MS);
 }
 
 static int limit_setup_partial(void **state)
 {
-	struct e2e *e = calloc(1, sizeof(*e));
 	char extra[64];
 
-	assert_non_null(e);
-	*state = e;
 	snprintf(extra, sizeof(extra), "\"request_timeout_ms\": %d,", PARTIAL_TIMEOUT_MS);
-	e2e_start(e, extra);
-	return 0;
+	return e2e_setup_config(state, extra, E2E_SWEEP_MS);
 }
 
-/* No sweep during the test (its first is a minute away): what catches a
- * rewritten header is then the request itself. */
 static int limit_setup_nosweep(void **state)
 {
-	struct e2e *e = calloc(1, sizeof(*e));
-
-	assert_non_null(e);
-	*state = e;
-	e2e_start_sweep(e, "", 60000);
-	return 0;
+	return e2e_setup_config(state, "", 60000);
 }
 
 static int limit_teardown(void **state)
 {
-	struct e2e *e = *state;
-
 	conn_close_all();
-	e2e_stop(e);
-	free(e);
-	return 0;
+	return e2e_teardown(state);
 }
 
 /* stats.daemon.clients over @r. */
 static json_int_t clients_over(struct lr *r)
 {
-	static const char req[] = "{\"cmd\":\"stats\"}\n";
-	char *s;
-	json_t *j;
-	json_int_t n;
+	return daemon_stat_over(r, "clients");
+}
 
-	send_ok(r->fd, req, sizeof(req) - 1);
-	s = lr_reply(r, "stats");
+/* Attach pool @name on the raw connection @fd: the reply in @reply (@len
+ * bytes), and the descriptor it carries first, the pool's memfd, returned
+ * (the others closed). */
+static int attach_memfd(int fd, const char *name, char *reply, size_t len)
+{
+	char req[128];
+	int memfd;
+
+	snprintf(req, sizeof(req), "{\"cmd\":\"attach\",\"pool\":\"%s\"}\n", name);
+	e2e_send_str(fd, req);
+	assert_true(e2e_recv_fd(fd, reply, len, 0, &memfd) > 0);
+	if (!strstr(reply, "\"ok\":true"))
+		fail_msg("attach %s: %s", name, reply);
+	assert_true(memfd >= 0);
+	return memfd;
+}
+
+/* pools[].<key> of pool @name, read with the "pools" command (which checks
+ * nothing: it shows the daemon's record as it stands). */
+static json_t *pool_field(struct lr *r, const char *name, const char *key)
+{
+	json_t *j, *pl, *v = NULL;
+	size_t i;
+	char *s;
+
+	e2e_send_str(r->fd, "{\"cmd\":\"pools\"}\n");
+	s = lr_reply(r, "pools");
 	j = e2e_parse_reply(s);
-	n = json_integer_value(json_object_get(json_object_get(json_object_get(j, "stats"),
-								"daemon"), "clients"));
+	json_array_foreach(json_object_get(j, "pools"), i, pl)
+		if (!strcmp(json_string_value(json_object_get(pl, "name")) ?: "", name))
+			v = json_incref(json_object_get(pl, key));
 	json_decref(j);
+	if (!v)
+		fail_msg("pools: no %s of pool %s: %s", key, name, s);
 	free(s);
-	return n;
+	return v;
 }
 
 static void test_global_max_clients(void **state)
@@ -1579,10 +1354,10 @@ static void test_global_max_clients(void **state)
 	/* the 11th: EUSERS, then closed */
 	f = conn_open(e);
 	lr_init(&x, f);
-	(void)send_all(f, ping, sizeof(ping) - 1);
+	(void)e2e_send_all(f, ping, sizeof(ping) - 1);
 	s = lr_reply(&x, "11th connection");
-	expect_message(s, "too many clients");
-	expect_code(s, "EUSERS", "11th connection");
+	e2e_expect_message(s, "too many clients");
+	e2e_expect_code(s, "EUSERS", "11th connection");
 	lr_expect_eof(&x, "11th connection");
 	lr_free(&x);
 	conn_close(f);
@@ -1619,14 +1394,14 @@ static void test_request_size_limit(void **state)
 	memcpy(line, "{\"cmd\":\"hello\",\"version\":1", 26);
 	line[PCP_MAX_LINE - 1] = '}';
 	line[PCP_MAX_LINE] = '\n';
-	send_ok(fd, line, PCP_MAX_LINE + 1);
-	expect_code(lr_reply(&r, "4096-byte request"), "ok", "4096-byte request");
+	e2e_raw_send(fd, line, PCP_MAX_LINE + 1);
+	e2e_expect_code(lr_reply(&r, "4096-byte request"), "ok", "4096-byte request");
 	/* one byte more: E2BIG, and the connection serves on */
 	line[PCP_MAX_LINE - 1] = ' ';
 	line[PCP_MAX_LINE] = '}';
 	line[PCP_MAX_LINE + 1] = '\n';
-	send_ok(fd, line, PCP_MAX_LINE + 2);
-	expect_code(lr_reply(&r, "4097-byte request"), "E2BIG", "4097-byte request");
+	e2e_raw_send(fd, line, PCP_MAX_LINE + 2);
+	e2e_expect_code(lr_reply(&r, "4097-byte request"), "E2BIG", "4097-byte request");
 	lr_ping(&r, "ping after a 4097-byte request");
 	/* a 4096-byte request split into many writes is still one request */
 	line[PCP_MAX_LINE - 1] = '}';
@@ -1634,11 +1409,11 @@ static void test_request_size_limit(void **state)
 	for (size_t off = 0; off < PCP_MAX_LINE + 1; off += 997) {
 		size_t n = PCP_MAX_LINE + 1 - off < 997 ? PCP_MAX_LINE + 1 - off : 997;
 
-		send_ok(fd, line + off, n);
+		e2e_raw_send(fd, line + off, n);
 		e2e_sleep_ms(1);
 	}
-	expect_code(lr_reply(&r, "4096-byte request in pieces"), "ok",
-		    "4096-byte request in pieces");
+	e2e_expect_code(lr_reply(&r, "4096-byte request in pieces"), "ok",
+			"4096-byte request in pieces");
 	lr_free(&r);
 	conn_close(fd);
 	free(line);
@@ -1666,28 +1441,28 @@ static void test_pool_count_limit(void **state)
 		len += (size_t)snprintf(buf + len, cap - len,
 					"{\"cmd\":\"create\",\"pool\":\"lim%03d\",\"elem_size\":8,"
 					"\"min_nr\":1}\n", i);
-	send_ok(fd, buf, len);
+	e2e_raw_send(fd, buf, len);
 	for (int i = 0; i < PCP_MAX_POOLS; i++)
-		expect_code(lr_reply(&r, "create under the pool limit"), "ok",
-			    "create under the pool limit");
+		e2e_expect_code(lr_reply(&r, "create under the pool limit"), "ok",
+				"create under the pool limit");
 	s = lr_reply(&r, "create past the pool limit");
-	expect_message(s, "at most 256 pools");
-	expect_code(s, "ENOSPC", "create past the pool limit");
+	e2e_expect_message(s, "at most 256 pools");
+	e2e_expect_code(s, "ENOSPC", "create past the pool limit");
 	/* they are all there */
-	send_str(fd, "{\"cmd\":\"pools\"}\n");
+	e2e_send_str(fd, "{\"cmd\":\"pools\"}\n");
 	s = lr_reply(&r, "pools");
 	j = e2e_parse_reply(s);
 	assert_int_equal(json_array_size(json_object_get(j, "pools")), PCP_MAX_POOLS);
 	json_decref(j);
 	free(s);
 	/* one goes: one can be created, and no more */
-	send_str(fd, "{\"cmd\":\"destroy\",\"pool\":\"lim000\"}\n");
-	expect_code(lr_reply(&r, "destroy"), "ok", "destroy");
-	send_str(fd, "{\"cmd\":\"create\",\"pool\":\"again\",\"elem_size\":8,\"min_nr\":1}\n");
-	expect_code(lr_reply(&r, "create after a destroy"), "ok", "create after a destroy");
-	send_str(fd, "{\"cmd\":\"create\",\"pool\":\"again2\",\"elem_size\":8,\"min_nr\":1}\n");
-	expect_code(lr_reply(&r, "create past the limit again"), "ENOSPC",
-		    "create past the limit again");
+	e2e_send_str(fd, "{\"cmd\":\"destroy\",\"pool\":\"lim000\"}\n");
+	e2e_expect_code(lr_reply(&r, "destroy"), "ok", "destroy");
+	e2e_send_str(fd, "{\"cmd\":\"create\",\"pool\":\"again\",\"elem_size\":8,\"min_nr\":1}\n");
+	e2e_expect_code(lr_reply(&r, "create after a destroy"), "ok", "create after a destroy");
+	e2e_send_str(fd, "{\"cmd\":\"create\",\"pool\":\"again2\",\"elem_size\":8,\"min_nr\":1}\n");
+	e2e_expect_code(lr_reply(&r, "create past the limit again"), "ENOSPC",
+			"create past the limit again");
 	printf("hostile: pools: %d created, the next refused with ENOSPC (daemon: %d "
 	       "descriptors, VmRSS %ld kB)\n", PCP_MAX_POOLS, proc_nr_fds(e->pid),
 	       proc_rss_kb(e->pid));
@@ -1740,27 +1515,27 @@ static void test_pool_size_limits(void **state)
 
 	lr_init(&r, fd);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		send_ok(fd, cases[i].line, strlen(cases[i].line));
-		send_str(fd, "\n");
-		expect_code(lr_reply(&r, cases[i].line), cases[i].code, cases[i].line);
+		e2e_raw_send(fd, cases[i].line, strlen(cases[i].line));
+		e2e_send_str(fd, "\n");
+		e2e_expect_code(lr_reply(&r, cases[i].line), cases[i].code, cases[i].line);
 	}
 	/* exactly at the limits: accepted (virtual size only: 2 elements are
 	 * backed) */
-	send_str(fd, "{\"cmd\":\"create\",\"pool\":\"at-limit\",\"elem_size\":1048576,"
+	e2e_send_str(fd, "{\"cmd\":\"create\",\"pool\":\"at-limit\",\"elem_size\":1048576,"
 		"\"min_nr\":1,\"max_elems\":4096}\n");
 	s = lr_reply(&r, "create at the memory limit");
-	expect_code(s, "ok", "create at the memory limit (4 GiB)");
+	e2e_expect_code(s, "ok", "create at the memory limit (4 GiB)");
 	/* (not created at exactly PCP_MAX_ELEMS: slab_format() writes the
 	 * metadata of every element up front, 128 MiB for 2^24 elements) */
 	/* resize past the reserve limit */
-	send_str(fd, "{\"cmd\":\"resize\",\"pool\":\"at-limit\",\"min_nr\":1048577}\n");
-	expect_code(lr_reply(&r, "resize past PCP_MAX_MIN_NR"), "EINVAL",
-		    "resize past PCP_MAX_MIN_NR");
+	e2e_send_str(fd, "{\"cmd\":\"resize\",\"pool\":\"at-limit\",\"min_nr\":1048577}\n");
+	e2e_expect_code(lr_reply(&r, "resize past PCP_MAX_MIN_NR"), "EINVAL",
+			"resize past PCP_MAX_MIN_NR");
 	/* a reserve that max_elems cannot hold */
-	send_str(fd, "{\"cmd\":\"resize\",\"pool\":\"at-limit\",\"min_nr\":16384}\n");
-	expect_code(lr_reply(&r, "resize past max_elems"), "ERANGE", "resize past max_elems");
-	send_str(fd, "{\"cmd\":\"destroy\",\"pool\":\"at-limit\"}\n");
-	expect_code(lr_reply(&r, "destroy"), "ok", "destroy");
+	e2e_send_str(fd, "{\"cmd\":\"resize\",\"pool\":\"at-limit\",\"min_nr\":16384}\n");
+	e2e_expect_code(lr_reply(&r, "resize past max_elems"), "ERANGE", "resize past max_elems");
+	e2e_send_str(fd, "{\"cmd\":\"destroy\",\"pool\":\"at-limit\"}\n");
+	e2e_expect_code(lr_reply(&r, "destroy"), "ok", "destroy");
 	lr_free(&r);
 	conn_close(fd);
 }
@@ -1779,8 +1554,8 @@ static void test_attach_limit_per_connection(void **state)
 	json_t *j;
 
 	lr_init(&r, fd);
-	send_ok(fd, create, sizeof(create) - 1);
-	expect_code(lr_reply(&r, "create"), "ok", "create");
+	e2e_raw_send(fd, create, sizeof(create) - 1);
+	e2e_expect_code(lr_reply(&r, "create"), "ok", "create");
 	{
 		json_int_t n = -1;
 
@@ -1792,19 +1567,19 @@ static void test_attach_limit_per_connection(void **state)
 	/* the attach replies carry two descriptors each; recv() without room
 	 * for them lets the kernel close them at once */
 	for (int i = 0; i < PCP_MAX_ATTACH_PER_CLIENT; i++) {
-		send_ok(fd, attach, sizeof(attach) - 1);
-		expect_code(lr_reply(&r, "attach under the limit"), "ok",
-			    "attach under the limit");
+		e2e_raw_send(fd, attach, sizeof(attach) - 1);
+		e2e_expect_code(lr_reply(&r, "attach under the limit"), "ok",
+				"attach under the limit");
 	}
-	send_ok(fd, attach, sizeof(attach) - 1);
+	e2e_raw_send(fd, attach, sizeof(attach) - 1);
 	s = lr_reply(&r, "attach past the limit");
-	expect_message(s, "at most 64 attachments");
-	expect_code(s, "EMFILE", "attach past the limit");
+	e2e_expect_message(s, "at most 64 attachments");
+	e2e_expect_code(s, "EMFILE", "attach past the limit");
 	fds_full = proc_nr_fds(e->pid);
 	/* one refill channel per attachment, and one pidfd for the client
 	 * (the daemon watches for its exit to reclaim what it held) */
 	assert_int_equal(fds_full, fds0 + PCP_MAX_ATTACH_PER_CLIENT + 1);
-	send_ok(fd, stats, sizeof(stats) - 1);
+	e2e_raw_send(fd, stats, sizeof(stats) - 1);
 	s = lr_reply(&r, "stats");
 	j = e2e_parse_reply(s);
 	assert_int_equal(json_integer_value(json_object_get(
@@ -1819,27 +1594,27 @@ static void test_attach_limit_per_connection(void **state)
 		static const char no_such_id[] =
 			"{\"cmd\":\"detach\",\"pool\":\"att\",\"client_id\":999999}\n";
 
-		send_ok(fd, bad_id, sizeof(bad_id) - 1);
-		expect_code(lr_reply(&r, "detach, client_id a string"), "EINVAL",
-			    "detach, client_id a string");
-		send_ok(fd, no_such_id, sizeof(no_such_id) - 1);
-		expect_code(lr_reply(&r, "detach, no such client_id"), "ENOENT",
-			    "detach, no such client_id");
+		e2e_raw_send(fd, bad_id, sizeof(bad_id) - 1);
+		e2e_expect_code(lr_reply(&r, "detach, client_id a string"), "EINVAL",
+				"detach, client_id a string");
+		e2e_raw_send(fd, no_such_id, sizeof(no_such_id) - 1);
+		e2e_expect_code(lr_reply(&r, "detach, no such client_id"), "ENOENT",
+				"detach, no such client_id");
 	}
 	/* one detach makes room for one */
-	send_ok(fd, detach, sizeof(detach) - 1);
-	expect_code(lr_reply(&r, "detach"), "ok", "detach");
-	send_ok(fd, attach, sizeof(attach) - 1);
-	expect_code(lr_reply(&r, "attach after a detach"), "ok", "attach after a detach");
-	send_ok(fd, attach, sizeof(attach) - 1);
-	expect_code(lr_reply(&r, "attach past the limit again"), "EMFILE",
-		    "attach past the limit again");
+	e2e_raw_send(fd, detach, sizeof(detach) - 1);
+	e2e_expect_code(lr_reply(&r, "detach"), "ok", "detach");
+	e2e_raw_send(fd, attach, sizeof(attach) - 1);
+	e2e_expect_code(lr_reply(&r, "attach after a detach"), "ok", "attach after a detach");
+	e2e_raw_send(fd, attach, sizeof(attach) - 1);
+	e2e_expect_code(lr_reply(&r, "attach past the limit again"), "EMFILE",
+			"attach past the limit again");
 	/* the limit is per connection */
 	fd2 = conn_open(e);
 	lr_init(&r2, fd2);
-	send_ok(fd2, attach, sizeof(attach) - 1);
-	expect_code(lr_reply(&r2, "attach on a second connection"), "ok",
-		    "attach on a second connection");
+	e2e_raw_send(fd2, attach, sizeof(attach) - 1);
+	e2e_expect_code(lr_reply(&r2, "attach on a second connection"), "ok",
+			"attach on a second connection");
 	lr_free(&r2);
 	conn_close(fd2);
 	/* closing the connection ends its attachments and their channels */
@@ -1859,9 +1634,9 @@ static void test_attach_limit_per_connection(void **state)
 			fail_msg("daemon descriptors: %d after the attachments ended, %d before "
 				 "(one connection open in both) plus 1 exit watch", n, fds0);
 	}
-	send_str(fd, "{\"cmd\":\"destroy\",\"pool\":\"att\"}\n");
-	expect_code(lr_reply(&r, "destroy after the attachments ended"), "ok",
-		    "destroy after the attachments ended");
+	e2e_send_str(fd, "{\"cmd\":\"destroy\",\"pool\":\"att\"}\n");
+	e2e_expect_code(lr_reply(&r, "destroy after the attachments ended"), "ok",
+			"destroy after the attachments ended");
 	lr_free(&r);
 	conn_close(fd);
 	printf("hostile: attachments: %d on one connection, the next refused with EMFILE "
@@ -1913,11 +1688,11 @@ static void test_error_replies_quote_utf8_safely(void **state)
 					      tmpl[t].unit);
 			n += snprintf(line + n, sizeof(line) - (size_t)n, "%s\n%s", tmpl[t].tail,
 				      ping);
-			send_ok(fd, line, (size_t)n);
+			e2e_raw_send(fd, line, (size_t)n);
 			lr_init(&r, fd);
 			s = lr_reply(&r, tmpl[t].what);
 			total++;
-			if (!strcmp(reply_code(s, code), "ok")) {
+			if (!strcmp(e2e_reply_code(s, code), "ok")) {
 				/* the ping answered first: the bad line got nothing */
 				if (!missing++)
 					snprintf(first, sizeof(first), "%s, shifted by %d byte(s): "
@@ -1928,7 +1703,7 @@ static void test_error_replies_quote_utf8_safely(void **state)
 					fail_msg("%s: expected %s: %s", tmpl[t].what, tmpl[t].code, s);
 				free(s);
 				s = lr_reply(&r, "ping after an error");
-				expect_code(strdup(s), "ok", "ping after an error");
+				e2e_expect_code(strdup(s), "ok", "ping after an error");
 			}
 			free(s);
 			lr_free(&r);
@@ -1949,40 +1724,17 @@ static void test_error_replies_quote_utf8_safely(void **state)
  */
 static void test_lengthened_memfd_does_not_stop_growth(void **state)
 {
-	static const char attach[] = "{\"cmd\":\"attach\",\"pool\":\"long\"}\n";
 	struct e2e *e = *state;
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool_create_opts opts = { .sz = sizeof(opts), .max_elems = 2048 };
 	struct pcpupool *p = pcpupool_create_opts(c, "long", 4, 64, 64, &opts);
-	int fd = conn_open(e), memfd = -1;
+	int fd = conn_open(e), memfd;
 	char reply[4096];
-	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { reply, sizeof(reply) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
 	static void *held[2048];
 	int got = 0;
 
 	assert_non_null(p);
-	send_ok(fd, attach, sizeof(attach) - 1);
-	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	assert_true(n > 0);
-	reply[n] = '\0';
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		for (size_t i = 0; cm->cmsg_type == SCM_RIGHTS &&
-				   i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (memfd < 0)
-				memfd = f;   /* the pool's memory comes first */
-			else
-				close(f);
-		}
-	assert_true(memfd >= 0);
+	memfd = attach_memfd(fd, "long", reply, sizeof(reply));
 	json_t *j = e2e_parse_reply(reply);
 	json_int_t map_size = json_integer_value(json_object_get(j, "map_size"));
 	json_decref(j);
@@ -2038,23 +1790,23 @@ static void test_partial_line_times_out(void **state)
 
 	/* a line that ends within the limit, then another begun at once that
 	 * also ends within it: each line has its own clock */
-	send_str(piped, "{\"cmd\":\"ping\"}\n{\"cmd\":\"pi");
-	expect_code(lr_reply(&rp, "first pipelined ping"), "ok", "first pipelined ping");
+	e2e_send_str(piped, "{\"cmd\":\"ping\"}\n{\"cmd\":\"pi");
+	e2e_expect_code(lr_reply(&rp, "first pipelined ping"), "ok", "first pipelined ping");
 	e2e_sleep_ms(PARTIAL_TIMEOUT_MS * 6 / 10);
-	send_str(piped, "ng\"}\n{\"cmd\":\"pi");
-	expect_code(lr_reply(&rp, "second pipelined ping"), "ok", "second pipelined ping");
+	e2e_send_str(piped, "ng\"}\n{\"cmd\":\"pi");
+	e2e_expect_code(lr_reply(&rp, "second pipelined ping"), "ok", "second pipelined ping");
 	e2e_sleep_ms(PARTIAL_TIMEOUT_MS * 6 / 10);
-	send_str(piped, "ng\"}\n");
-	expect_code(lr_reply(&rp, "third pipelined ping, 1.2 timeouts after the first"), "ok",
-		    "third pipelined ping");
+	e2e_send_str(piped, "ng\"}\n");
+	e2e_expect_code(lr_reply(&rp, "third pipelined ping, 1.2 timeouts after the first"), "ok",
+			"third pipelined ping");
 
 	/* half a request, then nothing */
 	t0 = e2e_now_ms();
-	send_str(silent, "{\"cmd\":\"pi");
+	e2e_send_str(silent, "{\"cmd\":\"pi");
 	/* a line that grows by a byte every 100 ms and never ends: more
 	 * bytes do not restart its clock */
 	t_trickle = e2e_now_ms();
-	send_str(trickle, "{");
+	e2e_send_str(trickle, "{");
 	sent_trickle++;
 
 	/* until both are cut off (at most the timeout and 3 s): the daemon
@@ -2067,7 +1819,7 @@ static void test_partial_line_times_out(void **state)
 		lr_ping(&rm, "ping while two lines hang");
 		pings++;
 		if (!closed_trickle && e2e_now_ms() - t_trickle >= 100 * sent_trickle &&
-		    send_all(trickle, "x", 1) == 0)
+		    e2e_send_all(trickle, "x", 1) == 0)
 			sent_trickle++;
 		if (poll(pfd, 2, 20) < 0 && errno != EINTR)
 			fail_msg("poll: %s", strerror(errno));
@@ -2082,11 +1834,11 @@ static void test_partial_line_times_out(void **state)
 			 "sent at once, then silence");
 	/* its reply says why, then the connection closes */
 	s = lr_reply(&rs, "a half line's timeout");
-	expect_message(s, "request line incomplete after 1000 ms");
-	expect_code(s, "ETIMEDOUT", "a half line's timeout");
+	e2e_expect_message(s, "request line incomplete after 1000 ms");
+	e2e_expect_code(s, "ETIMEDOUT", "a half line's timeout");
 	lr_expect_eof(&rs, "after the ETIMEDOUT of a half line");
 	s = lr_reply(&rt, "a trickled line's timeout");
-	expect_code(s, "ETIMEDOUT", "a trickled line's timeout");
+	e2e_expect_code(s, "ETIMEDOUT", "a trickled line's timeout");
 	lr_expect_eof(&rt, "after the ETIMEDOUT of a trickled line");
 	/* not before its time (the timer may fire a little early: libevent
 	 * rounds to its clock's resolution) */
@@ -2097,7 +1849,8 @@ static void test_partial_line_times_out(void **state)
 			 PARTIAL_TIMEOUT_MS);
 	if (sent_trickle < 5)
 		fail_msg("only %d bytes trickled before the close", sent_trickle);
-	if (!e2e_poll(e2e_log_has(e, "request line incomplete after 1000 ms"), REPLY_MS))
+	if (!e2e_poll(e2e_log_has(e, "request line incomplete after 1000 ms"),
+		      E2E_REPLY_TIMEOUT_MS))
 		fail_msg("the daemon did not log the timeout");
 
 	/* the idle connections were left alone: the raw one still serves,
@@ -2105,24 +1858,16 @@ static void test_partial_line_times_out(void **state)
 	 * pool still counts its client without any call having reconnected */
 	e2e_sleep_ms(PARTIAL_TIMEOUT_MS);
 	lr_ping(&ri, "ping on a connection idle for over three timeouts");
-	send_str(mon, "{\"cmd\":\"pools\"}\n");
-	s = lr_reply(&rm, "pools");
 	{
-		json_t *j = e2e_parse_reply(s), *pl;
-		size_t i;
-		json_int_t clients = -1;
+		json_t *v = pool_field(&rm, "idle-attached", "clients");
+		json_int_t clients = json_integer_value(v);
 
-		json_array_foreach(json_object_get(j, "pools"), i, pl)
-			if (!strcmp(json_string_value(json_object_get(pl, "name")) ?: "",
-				    "idle-attached"))
-				clients = json_integer_value(json_object_get(pl, "clients"));
-		json_decref(j);
+		json_decref(v);
 		if (clients != 1)
 			fail_msg("a library client idle with a pool attached: the pool counts "
-				 "%lld clients, not 1 (its connection was closed?): %s",
-				 (long long)clients, s);
+				 "%lld clients, not 1 (its connection was closed?)",
+				 (long long)clients);
 	}
-	free(s);
 	printf("hostile: request lines left incomplete: cut off after %lld ms (at once) "
 	       "and %lld ms (%d bytes trickled), %d pings served meanwhile\n",
 	       (long long)(closed_silent - t0), (long long)(closed_trickle - t_trickle),
@@ -2165,20 +1910,20 @@ static void test_create_mode_is_an_octal_string(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(line, sizeof(line), "{\"cmd\":\"create\",\"pool\":\"m%zu\","
 			 "\"elem_size\":64,\"min_nr\":4,\"mode\":%s}\n", i, bad[i]);
-		send_str(fd, line);
+		e2e_send_str(fd, line);
 		s = lr_reply(&r, line);
-		expect_message(s, "mode must be an octal string such as \"0660\"");
-		expect_code(s, "EINVAL", line);
+		e2e_expect_message(s, "mode must be an octal string such as \"0660\"");
+		e2e_expect_code(s, "EINVAL", line);
 	}
 	/* the number's message names the trap */
-	send_str(fd, "{\"cmd\":\"create\",\"pool\":\"n\",\"elem_size\":64,\"min_nr\":4,"
-		 "\"mode\":440}\n");
+	e2e_send_str(fd, "{\"cmd\":\"create\",\"pool\":\"n\",\"elem_size\":64,\"min_nr\":4,"
+		     "\"mode\":440}\n");
 	s = lr_reply(&r, "create with mode 440");
-	expect_message(s, "create: mode must be an octal string such as \"0660\", not a "
-		       "number (440 would be read as decimal)");
+	e2e_expect_message(s, "create: mode must be an octal string such as \"0660\", not a "
+			   "number (440 would be read as decimal)");
 	free(s);
 	/* none of them was created */
-	send_str(fd, "{\"cmd\":\"pools\"}\n");
+	e2e_send_str(fd, "{\"cmd\":\"pools\"}\n");
 	s = lr_reply(&r, "pools");
 	if (!strstr(s, "\"pools\":[]"))
 		fail_msg("a pool with a bad mode was created: %s", s);
@@ -2188,10 +1933,10 @@ static void test_create_mode_is_an_octal_string(void **state)
 
 		snprintf(line, sizeof(line), "{\"cmd\":\"create\",\"pool\":\"g%zu\","
 			 "\"elem_size\":64,\"min_nr\":4,\"mode\":%s}\n", i, good[i].given);
-		send_str(fd, line);
-		expect_code(lr_reply(&r, line), "ok", line);
+		e2e_send_str(fd, line);
+		e2e_expect_code(lr_reply(&r, line), "ok", line);
 		snprintf(line, sizeof(line), "{\"cmd\":\"pools\"}\n");
-		send_str(fd, line);
+		e2e_send_str(fd, line);
 		s = lr_reply(&r, "pools");
 		snprintf(want, sizeof(want), "\"name\":\"g%zu\"", i);
 		{
@@ -2213,61 +1958,14 @@ static void test_create_mode_is_an_octal_string(void **state)
  * read-write, as any client may. */
 static struct slab_hdr *map_header(int fd, const char *name)
 {
-	char req[128], reply[4096];
-	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { reply, sizeof(reply) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	int memfd = -1;
+	char reply[4096];
+	int memfd = attach_memfd(fd, name, reply, sizeof(reply));
 	void *hdr;
 
-	snprintf(req, sizeof(req), "{\"cmd\":\"attach\",\"pool\":\"%s\"}\n", name);
-	send_str(fd, req);
-	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	assert_true(n > 0);
-	reply[n] = '\0';
-	if (!strstr(reply, "\"ok\":true"))
-		fail_msg("attach %s: %s", name, reply);
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		for (size_t i = 0; cm->cmsg_type == SCM_RIGHTS &&
-				   i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (memfd < 0)
-				memfd = f;   /* the pool's memory comes first */
-			else
-				close(f);
-		}
-	assert_true(memfd >= 0);
 	hdr = mmap(NULL, SLAB_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	close(memfd);
 	assert_true(hdr != MAP_FAILED);
 	return hdr;
-}
-
-/* pools[].<key> of pool @name, read with the "pools" command (which checks
- * nothing: it shows the daemon's record as it stands). */
-static json_t *pool_field(struct lr *r, const char *name, const char *key)
-{
-	json_t *j, *pl, *v = NULL;
-	size_t i;
-	char *s;
-
-	send_str(r->fd, "{\"cmd\":\"pools\"}\n");
-	s = lr_reply(r, "pools");
-	j = e2e_parse_reply(s);
-	json_array_foreach(json_object_get(j, "pools"), i, pl)
-		if (!strcmp(json_string_value(json_object_get(pl, "name")) ?: "", name))
-			v = json_incref(json_object_get(pl, key));
-	json_decref(j);
-	if (!v)
-		fail_msg("pools: no %s of pool %s: %s", key, name, s);
-	free(s);
-	return v;
 }
 
 /*
@@ -2293,8 +1991,8 @@ static void test_rewritten_header_is_caught(void **state)
 	for (int i = 0; i < 4; i++) {
 		snprintf(line, sizeof(line), "{\"cmd\":\"create\",\"pool\":\"%s\","
 			 "\"elem_size\":64,\"min_nr\":4}\n", pools[i]);
-		send_str(fd, line);
-		expect_code(lr_reply(&r, line), "ok", line);
+		e2e_send_str(fd, line);
+		e2e_expect_code(lr_reply(&r, line), "ok", line);
 		hdr[i] = map_header(held, pools[i]);
 	}
 	v = pool_field(&r, "h-resize", "max_elems");
@@ -2305,18 +2003,18 @@ static void test_rewritten_header_is_caught(void **state)
 
 	/* attach */
 	hdr[0]->max_elems += 4321;
-	send_str(fd, "{\"cmd\":\"attach\",\"pool\":\"h-attach\"}\n");
+	e2e_send_str(fd, "{\"cmd\":\"attach\",\"pool\":\"h-attach\"}\n");
 	s = lr_reply(&r, "attach after the header was rewritten");
-	expect_message(s, "quarantined");
-	expect_code(s, "EUCLEAN", "attach after the header was rewritten");
+	e2e_expect_message(s, "quarantined");
+	e2e_expect_code(s, "EUCLEAN", "attach after the header was rewritten");
 	/* refill */
 	hdr[1]->max_elems += 4321;
-	send_str(fd, "{\"cmd\":\"refill\",\"pool\":\"h-refill\"}\n");
-	expect_code(lr_reply(&r, "refill after the header was rewritten"), "EUCLEAN",
-		    "refill after the header was rewritten");
+	e2e_send_str(fd, "{\"cmd\":\"refill\",\"pool\":\"h-refill\"}\n");
+	e2e_expect_code(lr_reply(&r, "refill after the header was rewritten"), "EUCLEAN",
+			"refill after the header was rewritten");
 	/* stats */
 	hdr[2]->elem_align = 4096;
-	send_str(fd, "{\"cmd\":\"stats\",\"pool\":\"h-stats\"}\n");
+	e2e_send_str(fd, "{\"cmd\":\"stats\",\"pool\":\"h-stats\"}\n");
 	s = lr_reply(&r, "stats after the header was rewritten");
 	{
 		json_t *j = e2e_parse_reply(s);
@@ -2333,11 +2031,11 @@ static void test_rewritten_header_is_caught(void **state)
 	hdr[3]->max_elems = (uint64_t)max_elems + 4321;
 	snprintf(line, sizeof(line), "{\"cmd\":\"resize\",\"pool\":\"h-resize\","
 		 "\"min_nr\":%u}\n", PCP_MAX_MIN_NR);
-	send_str(fd, line);
+	e2e_send_str(fd, line);
 	s = lr_reply(&r, "resize past max_elems, header rewritten");
 	snprintf(line, sizeof(line), "exceeds max_elems %lld", (long long)max_elems);
-	expect_message(s, line);
-	expect_code(s, "ERANGE", "resize past max_elems, header rewritten");
+	e2e_expect_message(s, line);
+	e2e_expect_code(s, "ERANGE", "resize past max_elems, header rewritten");
 	v = pool_field(&r, "h-resize", "max_elems");
 	assert_int_equal(json_integer_value(v), max_elems);
 	json_decref(v);
@@ -2378,22 +2076,22 @@ int main(void)
 	const struct CMUnitTest limits[] = {
 		cmocka_unit_test_setup_teardown(test_global_max_clients, limit_setup_max10,
 						limit_teardown),
-		cmocka_unit_test_setup_teardown(test_request_size_limit, limit_setup,
+		cmocka_unit_test_setup_teardown(test_request_size_limit, e2e_setup,
 						limit_teardown),
-		cmocka_unit_test_setup_teardown(test_pool_count_limit, limit_setup,
+		cmocka_unit_test_setup_teardown(test_pool_count_limit, e2e_setup,
 						limit_teardown),
-		cmocka_unit_test_setup_teardown(test_pool_size_limits, limit_setup,
+		cmocka_unit_test_setup_teardown(test_pool_size_limits, e2e_setup,
 						limit_teardown),
-		cmocka_unit_test_setup_teardown(test_attach_limit_per_connection, limit_setup,
+		cmocka_unit_test_setup_teardown(test_attach_limit_per_connection, e2e_setup,
 						limit_teardown),
 		cmocka_unit_test_setup_teardown(test_error_replies_quote_utf8_safely,
-						limit_setup, limit_teardown),
+						e2e_setup, limit_teardown),
 		cmocka_unit_test_setup_teardown(test_lengthened_memfd_does_not_stop_growth,
-						limit_setup, limit_teardown),
+						e2e_setup, limit_teardown),
 		cmocka_unit_test_setup_teardown(test_partial_line_times_out,
 						limit_setup_partial, limit_teardown),
 		cmocka_unit_test_setup_teardown(test_create_mode_is_an_octal_string,
-						limit_setup, limit_teardown),
+						e2e_setup, limit_teardown),
 		cmocka_unit_test_setup_teardown(test_rewritten_header_is_caught,
 						limit_setup_nosweep, limit_teardown),
 	};

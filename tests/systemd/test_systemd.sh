@@ -12,9 +12,8 @@
 # service (svc_pid): MainPID is 0 when the service is not running, and
 # `kill -STOP 0` would stop this script's own process group (and hang
 # make check).
-set -u
-cd "$(dirname "$0")/.."
-B=${B:-build}
+cd "$(dirname "$0")/../.."
+. tests/lib/harness.sh systemd
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test_systemd: needs root to boot a container; skipped"
 	exit 77
@@ -22,10 +21,6 @@ fi
 export SDBOOT_STATE=/tmp/pcpupool-sdtest.$$
 BOOT=tests/systemd/boot.sh
 W=/tmp/sdclient          # inside the container
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 ct() { "$BOOT" exec "$@"; }
 prop() { ct systemctl show -P "$1" pcpupoold.service; }
 ctl() { ct bash -c "printf '%s\n' '$1' | socat -t3 - UNIX-CONNECT:/run/pcpupool/control.sock"; }
@@ -48,7 +43,7 @@ svc_pid() {
 	p=$(prop MainPID)
 	pid_is_service "$p" && echo "$p"
 }
-cleanup() { "$BOOT" stop >/dev/null 2>&1; rm -rf "$SDBOOT_STATE"; }
+cleanup() { "$BOOT" stop >/dev/null 2>&1; rm -rf "$SDBOOT_STATE" "$T"; }
 trap cleanup EXIT
 
 make --no-print-directory -s B="$B" "$B/pcpupoold" \
@@ -161,5 +156,4 @@ check "stop: inactive, result success" \
 check "stop: the shutdown is logged" \
 	bash -c "$BOOT exec journalctl -u pcpupoold -o cat | grep -q 'shutting down'"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -1,33 +1,18 @@
-/* SPDX-License-Identifier: MIT */
+// SPDX-License-Identifier: MIT
 /*
- * pooltest.h - helpers the slab-core tests share: make a pool in a memfd,
- * pin the calling thread, a tiny depot.  Header-only, test code only.
+ * pooltest.c - the slab-core tests' helpers (pooltest.h): a pool in a
+ * memfd, CMocka setup and teardown around it, pinning.
  */
-#ifndef PCPUPOOL_POOLTEST_H
-#define PCPUPOOL_POOLTEST_H
-
-#include <errno.h>
 #include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "slab.h"
+#include "pooltest.h"
 
-struct testpool {
-	int fd;
-	void *base;
-	struct slab_hdr layout;
-	struct slab_view v;
-};
-
-/* Create, back and map a pool of @max elements, all published, with
- * slabs for CPUs 0..@nr_cpus-1. */
-static inline int testpool_make_cpus(struct testpool *tp, uint32_t nr_cpus, uint32_t cap,
-				     uint64_t size, uint64_t align, uint64_t max)
+int testpool_make_cpus(struct testpool *tp, uint32_t nr_cpus, uint32_t cap, uint64_t size,
+		       uint64_t align, uint64_t max)
 {
 	struct slab_geometry g = {
 		.nr_cpus = nr_cpus, .slab_cap = cap,
@@ -50,23 +35,20 @@ static inline int testpool_make_cpus(struct testpool *tp, uint32_t nr_cpus, uint
 	return slab_view_init(&tp->v, tp->base, tp->layout.map_size, 1);
 }
 
-/* ... with a slab for every configured CPU */
-static inline int testpool_make(struct testpool *tp, uint32_t cap, uint64_t size,
-				uint64_t align, uint64_t max)
+int testpool_make(struct testpool *tp, uint32_t cap, uint64_t size, uint64_t align,
+		  uint64_t max)
 {
 	return testpool_make_cpus(tp, (uint32_t)get_nprocs_conf(), cap, size, align, max);
 }
 
-static inline void testpool_free(struct testpool *tp)
+void testpool_free(struct testpool *tp)
 {
 	slab_view_fini(&tp->v);
 	munmap(tp->base, tp->layout.map_size);
 	close(tp->fd);
 }
 
-/* CMocka setup and teardown around testpool_make() / testpool_free(). */
-static inline int testpool_setup(void **state, uint32_t cap, uint64_t size,
-				 uint64_t align, uint64_t max)
+int testpool_setup(void **state, uint32_t cap, uint64_t size, uint64_t align, uint64_t max)
 {
 	struct testpool *tp = calloc(1, sizeof(*tp));
 
@@ -78,14 +60,14 @@ static inline int testpool_setup(void **state, uint32_t cap, uint64_t size,
 	return 0;
 }
 
-static inline int testpool_teardown(void **state)
+int testpool_teardown(void **state)
 {
 	testpool_free(*state);
 	free(*state);
 	return 0;
 }
 
-static inline int pin_to_cpu(int cpu)
+int pin_to_cpu(int cpu)
 {
 	cpu_set_t set;
 
@@ -98,9 +80,7 @@ static inline int pin_to_cpu(int cpu)
 	return sched_getcpu() == cpu ? 0 : -1;
 }
 
-static inline int nr_cpus_online(void)
+int nr_cpus_online(void)
 {
 	return get_nprocs();
 }
-
-#endif

@@ -1,9 +1,9 @@
-# harness.sh - sourced by the black-box test scripts: a temporary
-# directory $T (removed at exit, with the daemon $daemon_pid if one is
-# running; a script may redefine cleanup), the ok/bad/check reporters,
-# start_daemon and ctl on the socket $S, and finish, which prints the
-# closing "N passed, N failed" line and returns the exit status.
-# usage: . tests/harness.sh NAME   (T is /tmp/pcpupool-NAME.XXXXXX)
+# harness.sh - sourced by the test scripts, run from the top of the tree:
+# a temporary directory $T (removed at exit, with the daemon $daemon_pid if
+# one is running; a script may redefine cleanup), the ok/bad/check
+# reporters, start_daemon and ctl on the socket $S, and finish, which
+# prints the closing "N passed, N failed" line and returns the exit status.
+# usage: . tests/lib/harness.sh NAME   (T is /tmp/pcpupool-NAME.XXXXXX)
 set -u
 B=${B:-build}
 D=$B/pcpupoold

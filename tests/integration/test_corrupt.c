@@ -24,22 +24,7 @@ static void open_victim(struct e2e *e, struct pcpupool_client *c, struct victim 
 {
 	vi->pool = pcpupool_create(c, e2e_name(e, tag, vi->name), 8, 64, 64);
 	assert_non_null(vi->pool);
-	void *el = pcpupool_alloc(vi->pool, PCPUPOOL_WAIT);
-	assert_non_null(el);
-	char *base = (char *)el - pcpupool_elem_offset(vi->pool, el);
-	pcpupool_free(el, vi->pool);
-	assert_int_equal(slab_view_init(&vi->v, base, ((struct slab_hdr *)base)->map_size, 7), 0);
-}
-
-static const char *pool_state(struct pcpupool_client *c, const char *name)
-{
-	static char state[32];
-	json_t *s = e2e_pool_stats(c, name);
-
-	snprintf(state, sizeof(state), "%s",
-		 json_string_value(json_object_get(s, "state")) ?: "?");
-	json_decref(s);
-	return state;
+	e2e_pool_view(vi->pool, &vi->v, 7);
 }
 
 /* The other pool still serves: alloc, free, a synchronous refill. */
@@ -53,43 +38,33 @@ static void expect_serving(struct pcpupool *other)
 	assert_int_equal(pcpupool_refill(other, PCPUPOOL_WAIT), 0);
 }
 
-static void scribble_and_check(void (*scribble)(struct victim *), const char *what)
+static void scribble_and_check(struct e2e *e, void (*scribble)(struct victim *),
+			       const char *what)
 {
-	struct e2e e;
 	struct victim vi;
 	char other_name[E2E_NAME_LEN];
-
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *other = pcpupool_create(c, e2e_name(&e, "other", other_name), 8, 64, 64);
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *other = pcpupool_create(c, e2e_name(e, "other", other_name), 8, 64, 64);
 	assert_non_null(other);
-	open_victim(&e, c, &vi, "victim");
-	assert_string_equal(pool_state(c, vi.name), "ok");
+	open_victim(e, c, &vi, "victim");
+	assert_string_equal(e2e_pool_state(c, vi.name), "ok");
 
 	scribble(&vi);
-	if (!e2e_poll(strcmp(pool_state(c, vi.name), "quarantined") == 0, 5000))
+	if (!e2e_poll(strcmp(e2e_pool_state(c, vi.name), "quarantined") == 0, 5000))
 		fail_msg("%s: pool not quarantined", what);
 	print_message("%s: quarantined\n", what);
 	expect_serving(other);
 	/* a new attach of the corrupt pool is refused */
-	struct pcpupool_client *c2 = e2e_client(&e);
+	struct pcpupool_client *c2 = e2e_client(e);
 	assert_null(pcpupool_open(c2, vi.name));
 	assert_int_equal(errno, EUCLEAN);
 	/* and the daemon said why, at priority err */
-	FILE *f = fopen(e.log, "r");
-	char line[512];
-	bool logged = false;
-	while (f && fgets(line, sizeof(line), f))
-		logged |= !strncmp(line, "<3>", 3) && strstr(line, "quarantined") != NULL;
-	if (f)
-		fclose(f);
-	assert_true(logged);
+	assert_true(e2e_file_has(e->log, "<3>", "quarantined"));
 	pcpupool_disconnect(c2);
 	pcpupool_close(other);
 	/* its memory is corrupt, but closing the handle still works */
 	pcpupool_close(vi.pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 static void count_past_capacity(struct victim *vi)
@@ -138,13 +113,13 @@ static void outbox_returns_depot_element(struct victim *vi)
 	atomic_store(&slab_of(&vi->v, 0)->outbox, slab_list_word(e, 1));
 }
 
-static void test_count_past_capacity(void **s) { (void)s; scribble_and_check(count_past_capacity, "slab count past capacity"); }
-static void test_limit_past_capacity(void **s) { (void)s; scribble_and_check(limit_past_capacity, "slab limit past capacity"); }
-static void test_outbox_index_past_end(void **s) { (void)s; scribble_and_check(outbox_index_past_end, "outbox index past the pool"); }
-static void test_outbox_loop(void **s) { (void)s; scribble_and_check(outbox_loop, "outbox links loop"); }
-static void test_inbox_length_lie(void **s) { (void)s; scribble_and_check(inbox_length_lie, "inbox longer than its links"); }
-static void test_outbox_double_free(void **s) { (void)s; scribble_and_check(outbox_returns_depot_element, "element freed twice"); }
-static void test_spare_index_past_end(void **s) { (void)s; scribble_and_check(spare_index_past_end, "spare index past the pool"); }
+static void test_count_past_capacity(void **s) { scribble_and_check(*s, count_past_capacity, "slab count past capacity"); }
+static void test_limit_past_capacity(void **s) { scribble_and_check(*s, limit_past_capacity, "slab limit past capacity"); }
+static void test_outbox_index_past_end(void **s) { scribble_and_check(*s, outbox_index_past_end, "outbox index past the pool"); }
+static void test_outbox_loop(void **s) { scribble_and_check(*s, outbox_loop, "outbox links loop"); }
+static void test_inbox_length_lie(void **s) { scribble_and_check(*s, inbox_length_lie, "inbox longer than its links"); }
+static void test_outbox_double_free(void **s) { scribble_and_check(*s, outbox_returns_depot_element, "element freed twice"); }
+static void test_spare_index_past_end(void **s) { scribble_and_check(*s, spare_index_past_end, "spare index past the pool"); }
 
 /*
  * A client that sets the pool's polling word while the daemon does not
@@ -154,30 +129,19 @@ static void test_spare_index_past_end(void **s) { (void)s; scribble_and_check(sp
  */
 static void test_polling_word_set_by_a_client_is_reset(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	struct victim vi;
-	bool logged = false;
-	char line[512];
-	FILE *f;
 
-	(void)state;
-	e2e_start(&e, "\"refill_poll_us\": 0,");
-	struct pcpupool_client *c = e2e_client(&e);
-	open_victim(&e, c, &vi, "poller");
+	struct pcpupool_client *c = e2e_client(e);
+	open_victim(e, c, &vi, "poller");
 	atomic_store(&vi.v.hdr->polling, 1);
 	if (!e2e_poll(atomic_load(&vi.v.hdr->polling) == 0, 5000))
 		fail_msg("the polling word a client set was never reset");
-	assert_string_equal(pool_state(c, vi.name), "ok");
-	f = fopen(e.log, "r");
-	while (f && fgets(line, sizeof(line), f))
-		logged |= strstr(line, "set the shared polling word") != NULL;
-	if (f)
-		fclose(f);
-	assert_true(logged);
+	assert_string_equal(e2e_pool_state(c, vi.name), "ok");
+	assert_true(e2e_log_has(e, "set the shared polling word"));
 	expect_serving(vi.pool);
 	pcpupool_close(vi.pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 /*
@@ -189,20 +153,18 @@ static void test_polling_word_set_by_a_client_is_reset(void **state)
  */
 static void test_unpublished_element_is_not_a_bus_error(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	struct pcpupool_create_opts opts = { .sz = sizeof(opts), .max_elems = 1u << 16 };
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	struct pcpupool *pool = pcpupool_create_opts(c, e2e_name(&e, "far", name), 8, 64, 64,
+	struct pcpupool_client *c = e2e_client(e);
+	struct pcpupool *pool = pcpupool_create_opts(c, e2e_name(e, "far", name), 8, 64, 64,
 						     &opts);
 	assert_non_null(pool);
-	pid_t pid = e2e_fork(&e);
+	pid_t pid = e2e_fork(e);
 	if (pid == 0) {
 		int cpu = e2e_first_cpu();
-		struct pcpupool_client *cc = pcpupool_connect(e.sock);
+		struct pcpupool_client *cc = pcpupool_connect(e->sock);
 		struct pcpupool *p = cc ? pcpupool_open(cc, name) : NULL;
 		struct slab_view v;
 
@@ -228,13 +190,9 @@ static void test_unpublished_element_is_not_a_bus_error(void **state)
 		memset(far, 0x5a, 64);
 		_exit(0);
 	}
-	int st = e2e_wait_child(&e, pid, 5000);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("child: %s %d", WIFEXITED(st) ? "exit status" : "killed by signal",
-			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	e2e_expect_child_ok(e, pid, 5000);
 	pcpupool_close(pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 /*
@@ -245,13 +203,11 @@ static void test_unpublished_element_is_not_a_bus_error(void **state)
  */
 static void test_counters_at_their_maximum_read_sane(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	struct victim vi;
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
-	open_victim(&e, c, &vi, "counters");
+	struct pcpupool_client *c = e2e_client(e);
+	open_victim(e, c, &vi, "counters");
 	for (uint32_t cpu = 0; cpu < vi.v.nr_cpus; cpu++) {
 		struct slab *sl = slab_of(&vi.v, cpu);
 		uint64_t cw = __atomic_load_n(&sl->cw, __ATOMIC_RELAXED);
@@ -284,22 +240,31 @@ static void test_counters_at_their_maximum_read_sane(void **state)
 	expect_serving(vi.pool);
 	pcpupool_close(vi.pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
+}
+
+/* the polling word test: a daemon that never polls */
+static int setup_no_poll(void **state)
+{
+	return e2e_setup_config(state, "\"refill_poll_us\": 0,", E2E_SWEEP_MS);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_polling_word_set_by_a_client_is_reset),
-		cmocka_unit_test(test_count_past_capacity),
-		cmocka_unit_test(test_limit_past_capacity),
-		cmocka_unit_test(test_outbox_index_past_end),
-		cmocka_unit_test(test_outbox_loop),
-		cmocka_unit_test(test_inbox_length_lie),
-		cmocka_unit_test(test_outbox_double_free),
-		cmocka_unit_test(test_spare_index_past_end),
-		cmocka_unit_test(test_unpublished_element_is_not_a_bus_error),
-		cmocka_unit_test(test_counters_at_their_maximum_read_sane),
+		cmocka_unit_test_setup_teardown(test_polling_word_set_by_a_client_is_reset,
+						setup_no_poll, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_count_past_capacity, e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_limit_past_capacity, e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_index_past_end,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_loop, e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_inbox_length_lie, e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_double_free, e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_spare_index_past_end, e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_unpublished_element_is_not_a_bus_error,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_counters_at_their_maximum_read_sane,
+						e2e_setup, e2e_teardown),
 	};
 	return cmocka_run_group_tests_name("corrupt", tests, NULL, NULL);
 }

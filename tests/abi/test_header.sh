@@ -8,7 +8,7 @@
 # The inline builds must call the library's slow path and not the
 # out-of-line alloc/free on their hit path; the NO_INLINE one the reverse.
 # Prints "ok"/"FAIL" lines and a closing "N passed, N failed".
-. "$(dirname "$0")/harness.sh" hdr
+. "$(dirname "$0")/../lib/harness.sh" hdr
 
 echo '{ "pools": [] }' > "$T/conf.json"
 start_daemon "$T/conf.json" || { cat "$T/daemon.log"; echo "FAIL the daemon did not start"; exit 1; }
@@ -19,7 +19,7 @@ i=0
 while IFS='|' read -r name cmd; do
 	i=$((i + 1))
 	exe=$T/user$i
-	if ! $cmd $W tests/header_user.c $L -o "$exe" 2>"$T/cc.log"; then
+	if ! $cmd $W tests/abi/header_user.c $L -o "$exe" 2>"$T/cc.log"; then
 		bad "$name: does not build"; sed 's/^/    /' "$T/cc.log"; continue
 	fi
 	ok "$name: builds without a warning"
@@ -51,13 +51,13 @@ C11, clang -O0 -DHEADER_USER_OWN_RSEQ|clang -std=c11 -O0 -DHEADER_USER_OWN_RSEQ
 C++17, g++ -O2|g++ -x c++ -std=c++17 -O2
 C++17, clang++ -O2|clang++ -x c++ -std=c++17 -O2
 C11, gcc -O2 -DPCPUPOOL_NO_INLINE|gcc -std=c11 -O2 -DPCPUPOOL_NO_INLINE
-C11, gcc -O2, inline ABI 2 (0.2.0's header)|gcc -std=c11 -O2 -Itests/abi2
+C11, gcc -O2, inline ABI 2 (0.2.0's header)|gcc -std=c11 -O2 -Itests/abi/abi2
 LIST
 
 # the static library: a program linked with it runs, and meets no name of
 # the library's but its API (its files call each other through hidden ones)
 exe=$T/user_static
-if gcc -std=c11 -O2 $W tests/header_user.c "$B/libpcpupool.a" $(pkg-config --libs jansson) \
+if gcc -std=c11 -O2 $W tests/abi/header_user.c "$B/libpcpupool.a" $(pkg-config --libs jansson) \
 	-pthread -o "$exe" 2>"$T/cc.log" && "$exe" "$S" hdrstatic; then
 	ok "static library: a program linked with libpcpupool.a runs against pcpupoold"
 else

@@ -110,17 +110,6 @@ static int env_int(const char *name, int def, int lo, int hi)
 	return (int)v;
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
 static const char *errname(int err)
 {
 	static char buf[16];
@@ -234,10 +223,10 @@ static void print_tally(const struct tally *t)
  * NULL with *ret_err (ETIMEDOUT, ECONNRESET for a close without reply). */
 static char *raw_call(const struct e2e *e, const char *line, int ms, int *ret_err)
 {
-	int64_t deadline = e2e_now_ms() + ms;
-	size_t n = strlen(line), len = 0, cap = 4096;
+	size_t n = strlen(line);
 	char *out = NULL, *buf;
-	int fd = e2e_connect_path(e->sock);
+	int fd = e2e_connect_path(e->sock), r;
+	struct lr lr;
 
 	if (fd < 0) {
 		*ret_err = -fd;
@@ -251,70 +240,18 @@ static char *raw_call(const struct e2e *e, const char *line, int ms, int *ret_er
 	}
 	memcpy(buf, line, n);
 	buf[n] = '\n';
-	for (size_t off = 0; off < n + 1;) {
-		ssize_t w = send(fd, buf + off, n + 1 - off, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			*ret_err = errno;
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	out = malloc(cap);
-	if (!out) {
-		*ret_err = ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int left = (int)(deadline - e2e_now_ms());
-		char tmp[4096];
-		ssize_t r;
-
-		if (left <= 0 || poll(&pfd, 1, left) == 0) {
-			*ret_err = ETIMEDOUT;
-			break;
-		}
-		r = recv(fd, tmp, sizeof(tmp), 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			*ret_err = r == 0 ? ECONNRESET : errno;
-			break;
-		}
-		for (ssize_t i = 0; i < r; i++) {
-			if (tmp[i] == '\n') {
-				out[len] = '\0';
-				goto out_ok;
-			}
-			if (len + 2 > cap) {
-				char *t;
-
-				if (cap >= E2E_MAX_REPLY * 4u)
-					goto toolong;
-				t = realloc(out, cap * 2);
-				if (!t)
-					goto toolong;
-				out = t;
-				cap *= 2;
-			}
-			out[len++] = tmp[i];
-		}
-	}
-	free(out);
-	out = NULL;
-	goto out;
-toolong:
-	*ret_err = E2BIG;
-	free(out);
-	out = NULL;
-	goto out;
-out_ok:
-	*ret_err = 0;
-out:
+	r = e2e_send_all(fd, buf, n + 1);
 	free(buf);
+	if (r < 0) {
+		*ret_err = -r;
+		close(fd);
+		return NULL;
+	}
+	lr_init(&lr, fd);
+	lr.max = E2E_MAX_REPLY * 4u;
+	out = lr_try(&lr, ms);
+	*ret_err = out ? 0 : lr.timeout ? ETIMEDOUT : lr.eof && !lr.err ? ECONNRESET : lr.err;
+	lr_free(&lr);
 	close(fd);
 	return out;
 }
@@ -503,18 +440,14 @@ struct ctx {
 static void ctx_open_other(struct ctx *x)
 {
 	struct slab_hdr h;
-	void *el;
 
 	x->c = e2e_client(&x->e);
 	x->other = pcpupool_create(x->c, e2e_name(&x->e, "other", x->other_name), OTHER_MIN_NR,
 				   ELEM_SIZE, ELEM_ALIGN);
 	assert_non_null(x->other);
-	el = pcpupool_alloc(x->other, PCPUPOOL_WAIT);
-	assert_non_null(el);
-	x->other_base = (char *)el - pcpupool_elem_offset(x->other, el);
+	x->other_base = e2e_pool_base(x->other);
 	memcpy(&h, x->other_base, sizeof(h));
 	x->other_map = h.map_size;
-	pcpupool_free(el, x->other);
 }
 
 static void ctx_start(struct ctx *x, struct tally *t)
@@ -1218,7 +1151,7 @@ static void attack_wipe(const struct attack *k, char *base)
 			uint64_t s = k->seed + k->pages[i];
 
 			for (size_t o = 0; o < 4096; o += 8) {
-				uint64_t r = rng_next(&s);
+				uint64_t r = e2e_rng(&s);
 
 				memcpy(pg + o, &r, 8);
 			}
@@ -1237,22 +1170,22 @@ struct sreport {
  * the clients go on working with a pool that is corrupt but looks sane. */
 static bool scribble_one(uint64_t *rs, char *base, const struct slab_hdr *h, bool subtle)
 {
-	uint64_t r = rng_next(rs), at, len;
+	uint64_t r = e2e_rng(rs), at, len;
 	size_t geo_end = offsetof(struct slab_hdr, name);
 	unsigned char before[16], *p;
 	bool geo;
 
 	if (subtle) {
-		at = h->hdr_size + rng_next(rs) % (h->elems_off - h->hdr_size);
+		at = h->hdr_size + e2e_rng(rs) % (h->elems_off - h->hdr_size);
 		if (((r >> 1) & 3) == 0)
 			r |= 2;   /* modes 1-3: no random bytes */
 	} else {
 		/* half of the writes aimed at the metadata (header, slabs, meta) */
-		at = r & 1 ? rng_next(rs) % h->elems_off : rng_next(rs) % h->map_size;
+		at = r & 1 ? e2e_rng(rs) % h->elems_off : e2e_rng(rs) % h->map_size;
 	}
 	switch ((r >> 1) & 3) {
 	case 0:   /* random bytes */
-		len = 1 + rng_next(rs) % 16;
+		len = 1 + e2e_rng(rs) % 16;
 		break;
 	case 1:   /* a plausible index */
 	case 2:   /* a plausible offset */
@@ -1273,21 +1206,21 @@ static bool scribble_one(uint64_t *rs, char *base, const struct slab_hdr *h, boo
 	switch ((r >> 1) & 3) {
 	case 0:
 		for (uint64_t i = 0; i < len; i++)
-			p[i] = (unsigned char)rng_next(rs);
+			p[i] = (unsigned char)e2e_rng(rs);
 		break;
 	case 1:
 		__atomic_store_n((uint32_t *)(void *)p,
-				 (uint32_t)(rng_next(rs) % (2 * h->max_elems)), __ATOMIC_RELAXED);
+				 (uint32_t)(e2e_rng(rs) % (2 * h->max_elems)), __ATOMIC_RELAXED);
 		break;
 	case 2:
 		__atomic_store_n((uint32_t *)(void *)p,
-				 (uint32_t)(rng_next(rs) % (2 * h->max_elems * h->elem_stride)),
+				 (uint32_t)(e2e_rng(rs) % (2 * h->max_elems * h->elem_stride)),
 				 __ATOMIC_RELAXED);
 		break;
 	default:
 		__atomic_store_n((uint64_t *)(void *)p,
-				 slab_list_word((uint32_t)(rng_next(rs) % (h->max_elems + 8)),
-						(uint32_t)(rng_next(rs) % 64)), __ATOMIC_RELAXED);
+				 slab_list_word((uint32_t)(e2e_rng(rs) % (h->max_elems + 8)),
+						(uint32_t)(e2e_rng(rs) % 64)), __ATOMIC_RELAXED);
 		break;
 	}
 	return geo && memcmp(before, p, len < geo_end - at ? len : geo_end - at);

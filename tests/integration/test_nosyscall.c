@@ -79,24 +79,30 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* The refill requests pool @name's @nr_cpus CPUs sent, all told. */
+static json_int_t refill_requests(struct pcpupool_client *c, const char *name, int nr_cpus)
+{
+	json_t *s = e2e_pool_stats(c, name);
+	json_int_t n = 0;
+
+	for (int cpu = 0; cpu < nr_cpus; cpu++)
+		n += e2e_cpu_stat(s, cpu, "refill_requests");
+	json_decref(s);
+	return n;
+}
+
 static void test_fast_path_makes_no_system_call(void **state)
 {
-	struct e2e e;
+	struct e2e *e = *state;
 	struct run r = { 0 };
 	pthread_t th;
 	char name[E2E_NAME_LEN];
 
-	(void)state;
-	e2e_start(&e, NULL);
-	struct pcpupool_client *c = e2e_client(&e);
+	struct pcpupool_client *c = e2e_client(e);
 	/* a reserve smaller than a burst: every burst crosses the watermark */
-	r.pool = pcpupool_create(c, e2e_name(&e, "nosys", name), 64, 64, 64);
+	r.pool = pcpupool_create(c, e2e_name(e, "nosys", name), 64, 64, 64);
 	assert_non_null(r.pool);
-	json_t *before = e2e_pool_stats(c, name);
-	json_int_t req0 = 0;
-	for (int cpu = 0; cpu < pcpupool_nr_cpus(r.pool); cpu++)
-		req0 += e2e_cpu_stat(before, cpu, "refill_requests");
-	json_decref(before);
+	json_int_t req0 = refill_requests(c, name, pcpupool_nr_cpus(r.pool));
 
 	/* detached: the worker leaves by a raw exit system call, which the
 	 * filter permits, not through pthread_exit's own calls; a join (and
@@ -117,23 +123,19 @@ static void test_fast_path_makes_no_system_call(void **state)
 	assert_true(r.pairs >= PAIRS / 10);
 	assert_int_equal(r.pairs + r.misses, PAIRS / BURST * BURST);
 
-	json_t *after = e2e_pool_stats(c, name);
-	json_int_t req1 = 0;
-	for (int cpu = 0; cpu < pcpupool_nr_cpus(r.pool); cpu++)
-		req1 += e2e_cpu_stat(after, cpu, "refill_requests");
-	json_decref(after);
+	json_int_t req1 = refill_requests(c, name, pcpupool_nr_cpus(r.pool));
 	print_message("refill requests sent from inside the filter: %lld\n",
 		      (long long)(req1 - req0));
 	assert_true(req1 > req0);   /* the send path ran under the filter */
 	pcpupool_close(r.pool);
 	pcpupool_disconnect(c);
-	e2e_stop(&e);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fast_path_makes_no_system_call),
+		cmocka_unit_test_setup_teardown(test_fast_path_makes_no_system_call,
+						e2e_setup, e2e_teardown),
 	};
 	return cmocka_run_group_tests_name("nosyscall", tests, NULL, NULL);
 }
