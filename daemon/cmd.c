@@ -130,6 +130,13 @@ static struct pool *req_pool(struct conn *c, json_t *req, json_t **ret_err)
 	return p;
 }
 
+/* The reply to a request about a quarantined pool (pool_verify() < 0: it
+ * was, or its header has just been found rewritten). */
+static json_t *quarantined_error(struct conn *c, const struct pool *p)
+{
+	return conn_error(c, EUCLEAN, "pool \"%s\" is quarantined (corrupt)", p->cfg.name);
+}
+
 static json_t *cmd_attach(struct conn *c, json_t *req)
 {
 	json_t *err = NULL, *reply;
@@ -141,9 +148,8 @@ static json_t *cmd_attach(struct conn *c, json_t *req)
 		return err;
 	/* a header a client rewrote quarantines the pool here, before
 	 * another process maps it */
-	if (pool_verify(p) < 0 || p->quarantined)
-		return conn_error(c, EUCLEAN, "pool \"%s\" is quarantined (corrupt)",
-				  p->cfg.name);
+	if (pool_verify(p) < 0)
+		return quarantined_error(c, p);
 	if (!pool_may_attach(p, c->cred.uid, c->gids, c->nr_gids)) {
 		log_notice("client pid %d uid %u: attach to pool %s refused (mode %04o)",
 			   (int)c->cred.pid, (unsigned)c->cred.uid, p->cfg.name, p->st->mode);
@@ -255,9 +261,8 @@ static json_t *cmd_refill(struct conn *c, json_t *req)
 	 * work: for those who may attach it */
 	if (!may_use(c, p))
 		return refuse_pool(c, p, "refill");
-	if (pool_verify(p) < 0 || p->quarantined)
-		return conn_error(c, EUCLEAN, "pool \"%s\" is quarantined (corrupt)",
-				  p->cfg.name);
+	if (pool_verify(p) < 0)
+		return quarantined_error(c, p);
 	r = refill_all(p, &moved);
 	if (r == -ENOMEM)
 		return conn_error(c, ENOMEM, "pool \"%s\" is at its maximum of %llu elements",
