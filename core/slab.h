@@ -289,14 +289,11 @@ struct slab_view {
 	struct slab_meta *meta;
 	intptr_t rseq_off;        /* glibc __rseq_offset */
 	uint64_t div;             /* floor(2^64 / elem_stride) + 1 */
-	uint32_t abi1_cpus;       /* 0: inline ABI 1 code takes the library */
-	uint32_t abi2_cpus;       /* for inline ABI 2 code: nr_cpus where
-				   * inline_slabs has the slabs, else 0 */
 	uint32_t owner;           /* written into slab_meta.owner by pop */
 	uint32_t max_off;         /* (max_elems - 1) * elem_stride */
 	uint64_t bound;           /* see PCPUPOOL__CHECK_OFF_TO() */
 	/* line 1 */
-	uint32_t rseq_cpus;       /* nr_cpus when rseq is usable, else 0 */
+	_Alignas(SLAB_CACHELINE) uint32_t rseq_cpus;       /* nr_cpus when rseq is usable, else 0 */
 	uint32_t max_elems;
 	uint32_t slab_stride;
 	uint32_t elem_stride;
@@ -322,8 +319,6 @@ SLAB_VIEW_FAST(elems, pf_elems);
 SLAB_VIEW_FAST(meta, pf_meta);
 SLAB_VIEW_FAST(rseq_off, pf_rseq_off);
 SLAB_VIEW_FAST(div, pf_div);
-SLAB_VIEW_FAST(abi1_cpus, pf_abi1_cpus);
-SLAB_VIEW_FAST(abi2_cpus, pf_abi2_cpus);
 SLAB_VIEW_FAST(owner, pf_owner);
 SLAB_VIEW_FAST(max_off, pf_max_off);
 SLAB_VIEW_FAST(bound, pf_bound);

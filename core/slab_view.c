@@ -180,7 +180,6 @@ int slab_view_map_inline(struct slab_view *v, int fd)
 	v->inline_map = m;
 	v->slabs = m;
 	v->inline_slabs = m;
-	v->abi2_cpus = v->rseq_cpus;
 	return 1;
 off:
 #else
@@ -200,7 +199,6 @@ void slab_view_fini(struct slab_view *v)
 		munmap(v->inline_map, INLINE_PAGES_LEN);
 	v->inline_map = NULL;
 	v->inline_slabs = NULL;
-	v->abi2_cpus = 0;
 }
 
 /**

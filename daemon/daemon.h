@@ -15,7 +15,7 @@
 
 #include "config.h"
 
-#define PCPUPOOLD_VERSION "0.3.0"
+#define PCPUPOOLD_VERSION "1.0.0"
 
 struct pool;
 struct conn_listener;

@@ -21,8 +21,8 @@
 extern "C" {
 #endif
 
-#define PCPUPOOL_VERSION_MAJOR 0
-#define PCPUPOOL_VERSION_MINOR 3
+#define PCPUPOOL_VERSION_MAJOR 1
+#define PCPUPOOL_VERSION_MINOR 0
 
 #if defined(__GNUC__)
 #define PCPUPOOL_WUR __attribute__((warn_unused_result))

@@ -137,12 +137,6 @@ PCPUPOOL_EXPORT void *pcpupool__alloc_miss(struct pcpupool *pool, int flags)
 	return alloc_args_ok(pool, flags) ? alloc_hit_or_miss(pool, flags) : alloc_einval();
 }
 
-/* The same, for programs built against inline ABI 3 (this header) and 1. */
-PCPUPOOL_EXPORT void *pcpupool__alloc_miss3(struct pcpupool *pool, int flags)
-	__attribute__((alias("pcpupool__alloc_miss")));
-PCPUPOOL_EXPORT void *pcpupool__alloc_slow(struct pcpupool *pool, int flags)
-	__attribute__((alias("pcpupool__alloc_miss")));
-
 /**
  * pcpupool_alloc() - take one element from the pool.
  * @pool: the pool.
@@ -242,9 +236,3 @@ PCPUPOOL_EXPORT void pcpupool__free_miss(void *elem, struct pcpupool *pool)
 		slab_free_miss(&pool->v, elem);   /* the inline section just missed */
 	}
 }
-
-/* The same, for programs built against inline ABI 3 (this header) and 1. */
-PCPUPOOL_EXPORT void pcpupool__free_miss3(void *elem, struct pcpupool *pool)
-	__attribute__((alias("pcpupool__free_miss")));
-PCPUPOOL_EXPORT void pcpupool__free_slow(void *elem, struct pcpupool *pool)
-	__attribute__((alias("pcpupool__free_miss")));

@@ -16,22 +16,21 @@
  * call, no atomic read-modify-write.  Anything the section cannot do (the
  * slab under its low watermark, empty or full, rseq unusable, a foreign
  * pointer, an element another process held last) goes to the library
- * through pcpupool__alloc_miss3() and pcpupool__free_miss3(), which do the
+ * through pcpupool__alloc_miss() and pcpupool__free_miss(), which do the
  * whole job.  Taking the address of
  * pcpupool_alloc or pcpupool_free gives the library's out-of-line versions,
  * which behave the same.  Define PCPUPOOL_NO_INLINE before including this
  * header to call the library for everything.
  *
  * What the inline code reads is struct pcpupool_fast, the first bytes of
- * every pool handle, and the slab layout of pcpupoold's pools: version 3 of
- * this inline ABI.  A library with a different layout points pf_slabs at
- * pages of zeros, so code compiled against this header then always takes
- * the library's path: slower, never wrong.  (Code compiled against version
- * 1 read pf_abi1_cpus, which this library keeps at 0, and code compiled
- * against version 2 reads pf_abi2_cpus; code compiled against this header
- * calls pcpupool__alloc_miss3() and pcpupool__free_miss3(), of version
- * node PCPUPOOL_0.3, so that an older library refuses to load it.)
- * Not for direct use.
+ * every pool handle, and the slab layout of pcpupoold's pools: the inline
+ * ABI, version node PCPUPOOL_1.0 of the library.  A change to either keeps
+ * what code built against this header reads working for it: such code
+ * calls pcpupool__alloc_miss() and pcpupool__free_miss(), and a library
+ * whose layout differs points pf_slabs at pages of zeros for it, so that
+ * its sections always leave for the library: slower, never wrong.  Code
+ * built against the changed header calls entry points of a new version
+ * node, which an older library refuses to load.  Not for direct use.
  */
 /* The CPU ids pf_slabs has a page for: pcpupoold's most.  An id past it
  * (or glibc's -1 and -2 where rseq is not registered) leaves the inline
@@ -56,25 +55,17 @@ struct pcpupool_fast {
 				* sections read it here, the inline ones
 				* from glibc */
 	uint64_t pf_div;       /* 2^64 / element stride, rounded down, + 1 */
-	uint32_t pf_abi1_cpus; /* 0: code built for inline ABI 1 goes slow */
-	uint32_t pf_abi2_cpus; /* what inline ABI 2 code reads for the count
-				* of slabs it may use (0: none) */
 	uint32_t pf_owner;     /* this process's owner mark */
-	uint32_t pf_max_off;   /* offset of the last element (ABI 2 code) */
+	uint32_t pf_max_off;   /* offset of the last element */
 	uint64_t pf_bound;     /* an offset o is an element's start exactly
 				* when the low half of o * pf_div is at most
 				* this: (elements - 1) * (pf_div * stride - 2^64) */
 };
 
-/* The library's path past the inline sections.  The entry points of
- * inline ABI 1 and 2 are still exported for programs built against them;
- * all three pairs are the same functions. */
-void *pcpupool__alloc_slow(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
-void pcpupool__free_slow(void *elem, struct pcpupool *pool);
+/* The library's path past the inline sections: the whole of
+ * pcpupool_alloc() and of pcpupool_free() but the inline hit path. */
 void *pcpupool__alloc_miss(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
 void pcpupool__free_miss(void *elem, struct pcpupool *pool);
-void *pcpupool__alloc_miss3(struct pcpupool *pool, int flags) PCPUPOOL_WUR;
-void pcpupool__free_miss3(void *elem, struct pcpupool *pool);
 
 /* The element a push gives away, as the section's memory operand, read
  * and written: the caller's loads from it and stores into it are then
@@ -122,7 +113,7 @@ pcpupool_alloc(struct pcpupool *pool, int flags)
 			     pcpupool__pop((const struct pcpupool_fast *)(void *)pool,
 					   __rseq_offset, &p), 1))
 		return p;
-	return pcpupool__alloc_miss3(pool, flags);
+	return pcpupool__alloc_miss(pool, flags);
 }
 
 /* An element is pushed when its address is in the 4 GiB block of the
@@ -141,7 +132,7 @@ pcpupool_free(void *elem, struct pcpupool *pool)
 	if (__builtin_expect(PCPUPOOL__NONNULL(pool) &&
 			     pcpupool__push(f, __rseq_offset, elem, (uint32_t)(uintptr_t)elem), 1))
 		return;
-	pcpupool__free_miss3(elem, pool);
+	pcpupool__free_miss(elem, pool);
 }
 #endif
 #endif /* PCPUPOOL_HAVE_SECTIONS */

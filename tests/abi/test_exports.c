@@ -123,9 +123,9 @@ static void test_soname_and_version_node(void **state)
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	while (fgets(line, sizeof(line), p)) {
-		if (strstr(line, "SONAME") && strstr(line, "libpcpupool.so.0"))
+		if (strstr(line, "SONAME") && strstr(line, "libpcpupool.so.1"))
 			soname = 1;
-		if (strstr(line, "pcpupool_alloc@@PCPUPOOL_0"))
+		if (strstr(line, "pcpupool_alloc@@PCPUPOOL_1.0"))
 			versioned = 1;
 	}
 	assert_int_equal(pclose(p), 0);

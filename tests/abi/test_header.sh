@@ -3,8 +3,8 @@
 # built as C99 -pedantic, C11 (gcc -O0/-Og/-O2/-O3, clang -O0/-O2; some
 # with a struct rseq of the program's own, which the header must not
 # clash with), C++17 (g++ and clang++) and with -DPCPUPOOL_NO_INLINE, all
-# with -Wall -Wextra -Werror, and against 0.2.0's header (inline ABI 2),
-# linked against build/libpcpupool.so and run against a real pcpupoold.
+# with -Wall -Wextra -Werror, linked against build/libpcpupool.so and run
+# against a real pcpupoold.
 # The inline builds must call the library's slow path and not the
 # out-of-line alloc/free on their hit path; the NO_INLINE one the reverse.
 # Prints "ok"/"FAIL" lines and a closing "N passed, N failed".
@@ -25,13 +25,10 @@ while IFS='|' read -r name cmd; do
 	ok "$name: builds without a warning"
 	syms=$(nm -u "$exe")
 	case $name in
-	*NO_INLINE*) want=pcpupool_alloc@PCPUPOOL_0; not=pcpupool__alloc_miss ;;
-	# a program built against 0.2.0's header runs with this library
-	*"ABI 2"*) want=pcpupool__alloc_miss@PCPUPOOL_0.2; not=pcpupool__alloc_miss3 ;;
-	# inline ABI 3: the version node an older library does not have
-	*) want=pcpupool__alloc_miss3@PCPUPOOL_0.3; not=pcpupool__alloc_miss@ ;;
+	*NO_INLINE*) want=pcpupool_alloc@PCPUPOOL_1.0; not=pcpupool__alloc_miss ;;
+	*) want=pcpupool__alloc_miss@PCPUPOOL_1.0; not= ;;
 	esac
-	if grep -qE "(^| )${want//./\\.}\$" <<<"$syms" && ! grep -qF "$not" <<<"$syms"; then
+	if grep -qE "(^| )${want//./\\.}\$" <<<"$syms" && { [ -z "$not" ] || ! grep -qF "$not" <<<"$syms"; }; then
 		ok "$name: calls $want"
 	else
 		bad "$name: undefined symbols are $(tr '\n' ' ' <<<"$syms")"
@@ -51,7 +48,6 @@ C11, clang -O0 -DHEADER_USER_OWN_RSEQ|clang -std=c11 -O0 -DHEADER_USER_OWN_RSEQ
 C++17, g++ -O2|g++ -x c++ -std=c++17 -O2
 C++17, clang++ -O2|clang++ -x c++ -std=c++17 -O2
 C11, gcc -O2 -DPCPUPOOL_NO_INLINE|gcc -std=c11 -O2 -DPCPUPOOL_NO_INLINE
-C11, gcc -O2, inline ABI 2 (0.2.0's header)|gcc -std=c11 -O2 -Itests/abi/abi2
 LIST
 
 # the static library: a program linked with it runs, and meets no name of

@@ -33,12 +33,12 @@ if [ "$B" = build ]; then
 	make -s --no-print-directory install PREFIX="$T/pfx" SYSCONFDIR="$T/pfx/etc" >/dev/null 2>&1
 	check "make install PREFIX=... installs library, header, daemon, tool, .pc" \
 		test -x "$T/pfx/sbin/pcpupoold" -a -x "$T/pfx/bin/pcpupoolctl" -a \
-		     -e "$T/pfx/lib/libpcpupool.so.0" -a -e "$T/pfx/include/pcpupool.h"
+		     -e "$T/pfx/lib/libpcpupool.so.1" -a -e "$T/pfx/include/pcpupool.h"
 	check "a client builds with pkg-config libpcpupool against the install" \
-		bash -c "cc -Iexamples examples/producer.c \$(PKG_CONFIG_PATH='$T/pfx/lib/pkgconfig' pkg-config --cflags --libs libpcpupool) -Wl,-rpath,'$T/pfx/lib' -o '$T/prod' && ldd '$T/prod' | grep -q '$T/pfx/lib/libpcpupool.so.0'"
+		bash -c "cc -Iexamples examples/producer.c \$(PKG_CONFIG_PATH='$T/pfx/lib/pkgconfig' pkg-config --cflags --libs libpcpupool) -Wl,-rpath,'$T/pfx/lib' -o '$T/prod' && ldd '$T/prod' | grep -q '$T/pfx/lib/libpcpupool.so.1'"
 	make -s --no-print-directory uninstall PREFIX="$T/pfx" SYSCONFDIR="$T/pfx/etc" >/dev/null 2>&1
 	check "make uninstall removes them (the config stays)" \
-		test ! -e "$T/pfx/sbin/pcpupoold" -a ! -e "$T/pfx/lib/libpcpupool.so.0" -a -e "$T/pfx/etc/pcpupool/pcpupoold.json"
+		test ! -e "$T/pfx/sbin/pcpupoold" -a ! -e "$T/pfx/lib/libpcpupool.so.1" -a -e "$T/pfx/etc/pcpupool/pcpupoold.json"
 fi
 
 # --- generated files follow the install paths they name: installed with

@@ -293,7 +293,7 @@ export PCPUPOOL_SOCKET=/nonexistent/ctl.sock   # --socket must win over it
 
 # --- status
 expect_rc "status" 0 --socket "$S" status
-check "status shows the version" bash -c "grep -q '^pcpupoold 0\.[0-9]*\.[0-9]* (protocol 1)' <<<\"\$0\"" "$out"
+check "status shows the version" bash -c "grep -q '^pcpupoold [0-9]*\.[0-9]*\.[0-9]* (protocol 1)' <<<\"\$0\"" "$out"
 check "status shows uptime, clients, pools, cpus, requests, errors" \
 	bash -c 'for f in uptime clients pools cpus requests errors; do grep -q "^$f: " <<<"$0" || exit 1; done' "$out"
 check "status counts 2 pools" bash -c "grep -q '^pools: *2$' <<<\"\$0\"" "$out"

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "slab.h"   /* struct slab, for e2e_inline_on() */
 
 #ifndef PCPUPOOLD
 #error "PCPUPOOLD must name the daemon binary (the Makefile passes -DPCPUPOOLD=...)"
@@ -462,6 +463,11 @@ struct pcpupool_client *e2e_client(const struct e2e *e)
 const struct pcpupool_fast *e2e_fast(const struct pcpupool *p)
 {
 	return (const struct pcpupool_fast *)(const void *)p;
+}
+
+bool e2e_inline_on(const struct pcpupool *p)
+{
+	return ((const struct slab *)(const void *)e2e_fast(p)->pf_slabs)->cap != 0;
 }
 
 char *e2e_pool_base(struct pcpupool *pool)

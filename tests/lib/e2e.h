@@ -196,6 +196,9 @@ const char *e2e_name(struct e2e *e, const char *tag, char buf[E2E_NAME_LEN]);
 struct pcpupool_client *e2e_client(const struct e2e *e);
 /* The handle as the inline code reads it. */
 const struct pcpupool_fast *e2e_fast(const struct pcpupool *p);
+/* Whether @p's inline sections run on its slabs: pf_slabs has CPU 0's slab
+ * (a slab's cap is never 0) rather than the library's pages of zeros. */
+bool e2e_inline_on(const struct pcpupool *p);
 /* Where @pool is mapped: found from an element (taken with WAIT and given
  * back), as the handle does not say. */
 char *e2e_pool_base(struct pcpupool *pool);

@@ -275,7 +275,6 @@ static void test_fallback_without_rseq_uses_lists_only(void **state)
 	int rc;
 
 	nr.rseq_cpus = 0;   /* what a process with glibc.pthread.rseq=0 sees */
-	nr.abi2_cpus = 0;
 	void *p;   /* left unused on purpose: GCC 12 once deleted the section
 		    * then, returning 1 (see pcpupool__pop()) */
 
@@ -645,7 +644,6 @@ static void test_inline_sections_need_map_inline(void **state)
 
 	assert_int_not_equal(a, SLAB_NIL);
 	assert_null(f->pf_slabs);
-	assert_int_equal(f->pf_abi2_cpus, 0);
 	cw = slab_of(&tp->v, 0)->cw;
 
 	char *un, *base2 = map_unaligned(tp, &un, &len);
@@ -657,7 +655,6 @@ static void test_inline_sections_need_map_inline(void **state)
 		char *e = slab_elem(&v2, a);
 
 		assert_non_null(f2->pf_slabs);
-		assert_int_equal(f2->pf_abi2_cpus, 0);
 		assert_int_equal(pcpupool__pop(f2, __rseq_offset, &p), 0);
 		assert_int_equal(pcpupool__push(f2, __rseq_offset, e, (uint32_t)(uintptr_t)e), 0);
 		assert_int_equal(slab_of(&tp->v, 0)->cw, cw);
@@ -672,7 +669,6 @@ static void test_inline_sections_need_map_inline(void **state)
 	if (!slab_rseq_available())
 		return;   /* glibc.pthread.rseq=0: no section runs anywhere */
 	assert_ptr_equal(f->pf_slabs, tp->v.slabs);
-	assert_int_equal(f->pf_abi2_cpus, tp->v.nr_cpus);
 	assert_int_equal(slab_view_map_inline(&tp->v, tp->fd), 1);   /* once */
 	assert_ptr_equal(f->pf_slabs, tp->v.inline_map);
 	assert_int_equal(slab_at_base(tp, 0)->cw, cw);

@@ -28,8 +28,7 @@ static int no_room_child(struct e2e *e, const char *name)
 	CHILD_CHECK(c);
 	struct pcpupool *p = pcpupool_open(c, name);
 	CHILD_CHECK(p);
-	CHILD_CHECK(e2e_fast(p)->pf_abi2_cpus == 0);
-	CHILD_CHECK(e2e_fast(p)->pf_abi1_cpus == 0);
+	CHILD_CHECK(!e2e_inline_on(p));
 	for (int i = 0; i < 10000; i++) {
 		char *el = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
 
@@ -54,13 +53,9 @@ void test_pool_mapped_for_the_inline_path(void **state)
 	p = pcpupool_create(c, e2e_name(e, "map4g", name), 16, 64, 64);
 	assert_non_null(p);
 	/* the first element on a 4 GiB boundary, the inline sections on
-	 * where rseq is, and code built for inline ABI 1 sent to the library */
+	 * where rseq is */
 	assert_int_equal((uintptr_t)e2e_fast(p)->pf_elems & UINT32_MAX, 0);
-	assert_int_equal(e2e_fast(p)->pf_abi1_cpus, 0);
-	if (__rseq_size > 0)
-		assert_int_equal(e2e_fast(p)->pf_abi2_cpus, pcpupool_nr_cpus(p));
-	else
-		assert_int_equal(e2e_fast(p)->pf_abi2_cpus, 0);
+	assert_int_equal(e2e_inline_on(p), __rseq_size > 0);
 
 	pid = e2e_fork(e);
 	if (pid == 0)
