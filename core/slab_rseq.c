@@ -78,6 +78,22 @@ empty:
 	return SLAB_POP_EMPTY;
 }
 
+/* The end of a section that moves k slots, k in %edx at "2" (the commit
+ * made, or the post-commit abort handler's landing): "6" moved nothing, "5"
+ * is the abort handler (and where rseq cannot be used here), which also
+ * says "no slab" in %rcx.  k and the slab are the first two outputs. */
+#define SLAB_SECTION_RETURN_K                                              \
+	"jmp 7f\n\t"                                                        \
+	"6:\n\t"                                                            \
+	"xorl %%edx, %%edx\n\t"                                             \
+	"jmp 7f\n\t"                                                        \
+	"5:\n\t"                                                            \
+	"xorl %%edx, %%edx\n\t"                                             \
+	"xorl %%ecx, %%ecx\n\t"                                             \
+	"7:\n\t"
+#define SLAB_SECTION_K_OUTPUTS                                             \
+	"=&d"(k), "=&c"(slab), "=&a"(tmp), "=&D"(tmp2)
+
 /* Copy buf[0..n) (element offsets) above the current CPU's count, as many
  * as fit below cap, and commit count += k.  Returns k (0 with *ret_slab
  * NULL when rseq is not usable here). */
@@ -110,15 +126,8 @@ uint32_t slab_rseq_splice(const struct slab_view *v, const uint32_t *buf,
 		"addq %%rdx, %%r10\n\t"
 		"movq %%r10, (%%rcx)\n\t"             /* commit: count += k */
 		"2:\n\t"
-		"jmp 7f\n\t"
-		"6:\n\t"
-		"xorl %%edx, %%edx\n\t"
-		"jmp 7f\n\t"
-		"5:\n\t"
-		"xorl %%edx, %%edx\n\t"
-		"xorl %%ecx, %%ecx\n\t"
-		"7:\n\t"
-		: "=&d"(k), "=&c"(slab), "=&a"(tmp), "=&D"(tmp2)
+		SLAB_SECTION_RETURN_K
+		: SLAB_SECTION_K_OUTPUTS
 		: SLAB_SECTION_OPERANDS(v), [buf] "r"(buf), [n] "r"(n),
 		  [v_cap] "i"(offsetof(struct slab_view, slab_cap))
 		: "rsi", "r8", "r9", "r10", "memory", "cc");
@@ -169,15 +178,8 @@ uint32_t slab_rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t max,
 		"movq %%r10, (%%rcx)\n\t"             /* commit: count -= k */
 		"2:\n\t"
 		"movl %%edi, %%edx\n\t"
-		"jmp 7f\n\t"
-		"6:\n\t"
-		"xorl %%edx, %%edx\n\t"
-		"jmp 7f\n\t"
-		"5:\n\t"
-		"xorl %%edx, %%edx\n\t"
-		"xorl %%ecx, %%ecx\n\t"
-		"7:\n\t"
-		: "=&d"(k), "=&c"(slab), "=&a"(tmp), "=&D"(tmp2)
+		SLAB_SECTION_RETURN_K
+		: SLAB_SECTION_K_OUTPUTS
 		: SLAB_SECTION_OPERANDS(v), [buf] "r"(buf), [max] "r"(max),
 		  [v_cap] "i"(offsetof(struct slab_view, slab_cap)), PCPUPOOL__ELEM_OPERANDS
 		: "rsi", "r8", "r9", "r10", "memory", "cc");

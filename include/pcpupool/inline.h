@@ -121,8 +121,7 @@ pcpupool_alloc(struct pcpupool *pool, int flags)
  * its offset, and the pop checks every offset it takes.  An address there
  * that is not an element's start is dropped by the pop that meets it
  * (counted as discarded); any other address goes to the library, which
- * drops it.  One compare with the handle, where checking the offset
- * against pf_max_off took two loads and a subtraction. */
+ * drops it: one compare with the handle. */
 
 extern __inline__ __attribute__((__gnu_inline__, __always_inline__)) void
 pcpupool_free(void *elem, struct pcpupool *pool)

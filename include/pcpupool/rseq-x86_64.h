@@ -58,8 +58,7 @@ extern const ptrdiff_t __rseq_offset;
  * then leave at the count; where rseq is not registered glibc's cpu_id is
  * negative, past the bound).
  * No load of a bound from the handle: the pair waits for its loads of the
- * handle, so the bound is a constant (bench/results/notes.md has the
- * measurements).
+ * handle, so the bound is a constant.
  * The abort handler is preceded by the signature 0x53053053, as the kernel
  * requires.  glibc's rseq area is at the thread pointer + __rseq_offset
  * (%[rseq]).  The inline pcpupool_alloc() and pcpupool_free() take it
@@ -144,7 +143,7 @@ extern const ptrdiff_t __rseq_offset;
 	"cmpl %%esi, 4(%%rax,%%rdx,8)\n\t"     /* meta[index].owner */      \
 	"jne %l[slow]\n\t"
 /* PCPUPOOL__NO_OWNER_MARK and PCPUPOOL__NO_OFFSET_CHECK take those out,
- * for bench_slab's breakdown of what the pair costs and nothing else: a
+ * to measure what each step of the pair costs, and for nothing else: a
  * pool used so cannot take back a dead process's elements, and without
  * the check it hands out whatever offset (in range) a bad free let in. */
 #if defined(PCPUPOOL__NO_OFFSET_CHECK)
