@@ -59,7 +59,7 @@ DAEMON_LIBS    = $(call pc,--libs,libevent libsystemd jansson)
 CORE_SRC := core/protocol.c core/slab_layout.c core/slab_view.c core/slab_list.c \
 	core/slab_rseq.c core/slab_client.c core/slab_daemon.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
-LIB_SRC  := $(CORE_SRC) libclient/conn.c libclient/request.c libclient/fork.c \
+LIB_SRC  := $(CORE_SRC) libclient/util.c libclient/conn.c libclient/request.c libclient/fork.c \
 	libclient/client.c libclient/handle.c libclient/alloc.c libclient/query.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/static/%.o)
 LIB_PIC  := $(LIB_SRC:%.c=$(B)/pic/%.o)

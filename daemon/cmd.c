@@ -326,7 +326,7 @@ static json_t *cmd_create(struct conn *c, json_t *req)
 		json_decref(spec);
 		return conn_error(c, EINVAL, "create: the pool's name goes in \"pool\"");
 	}
-	r = pool_config_from_json(spec, &pc, why, sizeof(why));
+	r = config_pool_from_json(spec, &pc, why, sizeof(why));
 	json_decref(spec);
 	if (r < 0)
 		return conn_error(c, EINVAL, "create: %s", why);

@@ -42,14 +42,14 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /**
- * pool_config_check() - range-check one pool's parameters.
+ * config_pool_check() - range-check one pool's parameters.
  * @pc: the parameters.
  * @err: receives the reason.
  * @errlen: size of @err.
  *
  * Return: 0 or -EINVAL.
  */
-int pool_config_check(const struct pool_config *pc, char *err, size_t errlen)
+int config_pool_check(const struct pool_config *pc, char *err, size_t errlen)
 {
 	if (!pcp_name_valid(pc->name)) {
 		seterr(err, errlen, "name must be 1-%d of [A-Za-z0-9_.-], not starting with '.'",
@@ -185,7 +185,7 @@ int config_mode(json_t *v, uint32_t *ret_mode, char *err, size_t errlen)
 }
 
 /**
- * pool_config_from_json() - read one pool object (config file entry or
+ * config_pool_from_json() - read one pool object (config file entry or
  * create request without its "cmd") into @ret_pc.
  * @obj: JSON object; keys other than the pool's are refused.
  * @ret_pc: filled on success.
@@ -194,7 +194,7 @@ int config_mode(json_t *v, uint32_t *ret_mode, char *err, size_t errlen)
  *
  * Return: 0 or -EINVAL.
  */
-int pool_config_from_json(json_t *obj, struct pool_config *ret_pc, char *err, size_t errlen)
+int config_pool_from_json(json_t *obj, struct pool_config *ret_pc, char *err, size_t errlen)
 {
 	struct pool_config pc = { .align = 8 };
 	json_int_t size = 0, align = 8, min_nr = 0, low = 0, max = 0;
@@ -233,7 +233,7 @@ int pool_config_from_json(json_t *obj, struct pool_config *ret_pc, char *err, si
 	pc.min_nr = (uint32_t)min_nr;
 	pc.low_watermark = (uint32_t)low;
 	pc.max_elems = (uint64_t)max;
-	if (pool_config_check(&pc, err, errlen) < 0)
+	if (config_pool_check(&pc, err, errlen) < 0)
 		return -EINVAL;
 	*ret_pc = pc;
 	return 0;
@@ -355,7 +355,7 @@ static int config_parse(json_t *root, const char *path, struct config *cfg,
 	size_t i;
 	json_t *p;
 	json_array_foreach(pools, i, p) {
-		if (pool_config_from_json(p, &cfg->pools[i], why, sizeof(why)) < 0) {
+		if (config_pool_from_json(p, &cfg->pools[i], why, sizeof(why)) < 0) {
 			seterr(err, errlen, "%s: pools[%zu]: %s", path, i, why);
 			return -EINVAL;
 		}

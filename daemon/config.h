@@ -69,8 +69,8 @@ struct config {
 int config_load(const char *path, bool must_exist, struct config **ret_cfg,
 		char *err, size_t errlen);
 void config_free(struct config *cfg);
-int pool_config_from_json(json_t *obj, struct pool_config *ret_pc, char *err, size_t errlen);
-int pool_config_check(const struct pool_config *pc, char *err, size_t errlen);
+int config_pool_from_json(json_t *obj, struct pool_config *ret_pc, char *err, size_t errlen);
+int config_pool_check(const struct pool_config *pc, char *err, size_t errlen);
 int config_user(json_t *v, uint32_t *ret_uid, char *err, size_t errlen);
 int config_group(json_t *v, uint32_t *ret_gid, char *err, size_t errlen);
 int config_mode(json_t *v, uint32_t *ret_mode, char *err, size_t errlen);

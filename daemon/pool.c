@@ -285,7 +285,7 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 	char mname[PCP_NAME_MAX + 16];
 	int r;
 
-	if (pool_config_check(&c, err, errlen) < 0)
+	if (config_pool_check(&c, err, errlen) < 0)
 		return -EINVAL;
 	if (pool_find(d, c.name)) {
 		snprintf(err, errlen, "pool \"%s\" exists", c.name);

@@ -12,7 +12,7 @@
 /* Ask the daemon to refill CPU @cpu's reserve.  Failure (queue full, daemon
  * gone) is ignored: the daemon's periodic sweep covers lost requests.
  * errno is preserved, so a successful allocation leaves it untouched. */
-void refill_send(const struct pcpupool *pool, uint32_t cpu)
+void alloc_send_refill(const struct pcpupool *pool, uint32_t cpu)
 {
 	struct pcp_refill_msg m = {
 		.magic = PCP_REFILL_MAGIC,
@@ -38,7 +38,7 @@ static void *alloc_reserve(struct pcpupool *pool)
 	struct slab_alloc_res r = slab_alloc_slow(&pool->v);
 
 	if (r.refill_cpu >= 0)
-		refill_send(pool, (uint32_t)r.refill_cpu);
+		alloc_send_refill(pool, (uint32_t)r.refill_cpu);
 	return r.idx != SLAB_NIL ? slab_elem(&pool->v, r.idx) : NULL;
 }
 
@@ -46,21 +46,21 @@ static void *alloc_reserve(struct pcpupool *pool)
  * until an element turns up or the client's wait timeout passes. */
 static void *alloc_wait(struct pcpupool *pool)
 {
-	int64_t deadline = now_ms() + pool->client->wait_timeout_ms;
+	int64_t deadline = util_now_ms() + pool->client->wait_timeout_ms;
 	unsigned int backoff_us = WAIT_BACKOFF_MIN_US;
 	bool enomem = false;
 
 	for (;;) {
-		int left_ms = ms_left(deadline);
+		int left_ms = util_ms_left(deadline);
 		json_int_t refilled = 0;
 		int r;
 
 		if (left_ms == 0)
 			break;  /* also a wait timeout of 0: WAIT acts as NOWAIT */
 		/* the round trip is bounded by the wait too; a reply that
-		 * comes later is skipped by the next request (ctl_xfer) */
-		r = pool_refill_sync(pool, left_ms < CTL_REPLY_TIMEOUT_MS ?
-				     left_ms : CTL_REPLY_TIMEOUT_MS, &refilled);
+		 * comes later is skipped by the next request (conn_xfer) */
+		r = request_refill(pool, left_ms < CTL_REPLY_TIMEOUT_MS ?
+				   left_ms : CTL_REPLY_TIMEOUT_MS, &refilled);
 
 		enomem = r == -ENOMEM;
 		if (r < 0 && r != -ENOMEM && r != -EAGAIN && r != -EBUSY && r != -ETIMEDOUT) {
@@ -72,10 +72,10 @@ static void *alloc_wait(struct pcpupool *pool)
 
 		if (p)
 			return p;
-		left_ms = ms_left(deadline);
+		left_ms = util_ms_left(deadline);
 		if (left_ms > 0 && (r < 0 || refilled <= 0))
 			/* nothing came: back off before asking again */
-			backoff_sleep(&backoff_us, WAIT_BACKOFF_MAX_US, left_ms);
+			util_backoff_sleep(&backoff_us, WAIT_BACKOFF_MAX_US, left_ms);
 	}
 	errno = enomem ? ENOMEM : ETIMEDOUT;
 	return NULL;

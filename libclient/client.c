@@ -1,8 +1,54 @@
 // SPDX-License-Identifier: MIT
 /*
- * client.c - pcpupool_connect() and pcpupool_disconnect().
+ * client.c - the client: pcpupool_connect() and pcpupool_disconnect(), its
+ * lock, and its release.
  */
 #include "internal.h"
+
+/* ------------------------------------------------------------------ */
+/* the client's lock and lifetime                                      */
+
+/* Take the client's lock, with cancellation off: a cancelled thread must
+ * not leave the mutex held or half a reply in the stream. */
+void client_lock(struct pcpupool_client *c, int *ret_cs)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, ret_cs);
+	pthread_mutex_lock(&c->lock);
+}
+
+/* Release client_lock(), restoring the cancellation state it saved. */
+void client_unlock(struct pcpupool_client *c, int cs)
+{
+	pthread_mutex_unlock(&c->lock);
+	pthread_setcancelstate(cs, NULL);
+}
+
+/* Free @c, a client that holds no pool and no connection. */
+void client_free(struct pcpupool_client *c)
+{
+	fork_unregister(c);
+	pthread_mutex_destroy(&c->lock);
+	free(c->path);
+	free(c->buf);
+	free(c);
+}
+
+/* The bound of PCPUPOOL_WAIT allocations: $PCPUPOOL_WAIT_TIMEOUT_MS
+ * (ignored in set-uid programs), else WAIT_TIMEOUT_DEFAULT_MS. */
+static int client_wait_timeout_ms(void)
+{
+	const char *s = secure_getenv(WAIT_TIMEOUT_ENV);
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return WAIT_TIMEOUT_DEFAULT_MS;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 0)
+		return WAIT_TIMEOUT_DEFAULT_MS;
+	return v > WAIT_TIMEOUT_MAX_MS ? WAIT_TIMEOUT_MAX_MS : (int)v;
+}
 
 /* ------------------------------------------------------------------ */
 /* connect / disconnect                                                */
@@ -52,7 +98,7 @@ PCPUPOOL_EXPORT struct pcpupool_client *pcpupool_connect(const char *socket_path
 	}
 	c->fd = -1;
 	c->err = ENOTCONN;
-	c->wait_timeout_ms = env_wait_timeout_ms();
+	c->wait_timeout_ms = client_wait_timeout_ms();
 	c->path = strdup(socket_path);
 	if (!c->path) {
 		r = -ENOMEM;
@@ -61,12 +107,12 @@ PCPUPOOL_EXPORT struct pcpupool_client *pcpupool_connect(const char *socket_path
 	/* registered before the socket exists and connected under the lock,
 	 * so that a fork() meanwhile leaves the child no copy of it that
 	 * nothing would close (the daemon would not see the parent go) */
-	client_register(c);
-	deadline = now_ms() + CTL_REPLY_TIMEOUT_MS;
-	ctl_lock(c, &cs);
-	fd = connect_unix(c->path, deadline);
-	r = fd < 0 ? fd : ctl_hello(c, fd, deadline);
-	ctl_unlock(c, cs);
+	fork_register(c);
+	deadline = util_now_ms() + CTL_REPLY_TIMEOUT_MS;
+	client_lock(c, &cs);
+	fd = conn_connect(c->path, deadline);
+	r = fd < 0 ? fd : conn_hello(c, fd, deadline);
+	client_unlock(c, cs);
 	if (r < 0)
 		goto fail;
 	return c;
@@ -96,11 +142,11 @@ PCPUPOOL_EXPORT void pcpupool_disconnect(struct pcpupool_client *c)
 
 	if (!c)
 		return;
-	ctl_lock(c, &cs);
+	client_lock(c, &cs);
 	c->closed = true;
-	ctl_drop(c);
+	conn_drop(c);
 	last = !c->pools;
-	ctl_unlock(c, cs);
+	client_unlock(c, cs);
 	if (last)
 		client_free(c);
 }

@@ -1,72 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * conn.c - the control connection's transport: bounded waits, sending a line,
- * receiving a reply line with its descriptors, request lines, hello, and
- * the small helpers the other files share (time, back-off, errno names).
+ * conn.c - the control connection's transport: connecting, bounded waits,
+ * sending a line, receiving a reply line with its descriptors, request
+ * lines, a reply's status (errno names), hello.
  */
 #include "internal.h"
-
-/* ------------------------------------------------------------------ */
-/* small helpers                                                       */
-
-/* Sleep *backoff_us (at most @left_ms), then double it up to @max_us. */
-void backoff_sleep(unsigned int *backoff_us, unsigned int max_us, int left_ms)
-{
-	unsigned int us = *backoff_us;
-	struct timespec ts;
-
-	if ((uint64_t)us > (uint64_t)left_ms * 1000)
-		us = (unsigned int)left_ms * 1000;
-	ts.tv_sec = us / 1000000;
-	ts.tv_nsec = (long)(us % 1000000) * 1000;
-	nanosleep(&ts, NULL);
-	*backoff_us = *backoff_us * 2 > max_us ? max_us : *backoff_us * 2;
-}
-
-int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds left until @deadline, for poll(): 0 when it has passed. */
-int ms_left(int64_t deadline)
-{
-	int64_t left = deadline - now_ms();
-
-	if (left <= 0)
-		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left;
-}
-
-void close_fds(int *fds, size_t n)
-{
-	for (size_t i = 0; fds && i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
-
-/* The errno an error reply's "code" names; EPROTO for anything else. */
-static int errno_from_code(const char *code)
-{
-	if (code)
-		for (size_t i = 0; i < PCP_NR_ERRNAMES; i++)
-			if (!strcmp(code, pcp_errnames[i].name))
-				return pcp_errnames[i].err;
-	return EPROTO;
-}
 
 /* ------------------------------------------------------------------ */
 /* control connection: transport                                       */
 
 /* Wait for @events on @fd until @deadline.  Return 0 or -ETIMEDOUT/-errno. */
-static int ctl_wait(int fd, short events, int64_t deadline)
+static int conn_wait(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
-		int r = poll(&pfd, 1, ms_left(deadline));
+		int r = poll(&pfd, 1, util_ms_left(deadline));
 
 		if (r > 0) {
 			if (pfd.revents & POLLNVAL)
@@ -82,8 +30,8 @@ static int ctl_wait(int fd, short events, int64_t deadline)
 
 /* Send all @n bytes at @p before @deadline; *ret_sent counts the bytes
  * that left, whatever the result. */
-static int ctl_send_all(int fd, const char *p, size_t n, int64_t deadline,
-			size_t *ret_sent)
+static int conn_send_all(int fd, const char *p, size_t n, int64_t deadline,
+			 size_t *ret_sent)
 {
 	*ret_sent = 0;
 	while (n) {
@@ -93,7 +41,7 @@ static int ctl_send_all(int fd, const char *p, size_t n, int64_t deadline,
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				int r = ctl_wait(fd, POLLOUT, deadline);
+				int r = conn_wait(fd, POLLOUT, deadline);
 
 				if (r < 0)
 					return r;
@@ -110,7 +58,7 @@ static int ctl_send_all(int fd, const char *p, size_t n, int64_t deadline,
 
 /* Keep the SCM_RIGHTS descriptors of one recvmsg: the first @max overall
  * go to @fds, the rest are closed; *nfds counts all of them. */
-static void ctl_collect_fds(struct msghdr *mh, int *fds, size_t max, size_t *nfds)
+static void conn_collect_fds(struct msghdr *mh, int *fds, size_t max, size_t *nfds)
 {
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
@@ -135,8 +83,8 @@ static void ctl_collect_fds(struct msghdr *mh, int *fds, size_t max, size_t *nfd
 /* Read until c->buf holds a whole line; return its length (without the
  * newline) in *ret_len.  Bytes after it stay in the buffer.  Locked.
  * Errors other than -ETIMEDOUT and -ENOMEM leave the stream unusable. */
-static int ctl_recv_line(struct pcpupool_client *c, int64_t deadline,
-			 int *fds, size_t max_fds, size_t *nfds, size_t *ret_len)
+static int conn_recv_line(struct pcpupool_client *c, int64_t deadline,
+			  int *fds, size_t max_fds, size_t *nfds, size_t *ret_len)
 {
 	union {
 		struct cmsghdr align;
@@ -165,7 +113,7 @@ static int ctl_recv_line(struct pcpupool_client *c, int64_t deadline,
 			c->cap = ncap;
 		}
 
-		int r = ctl_wait(c->fd, POLLIN, deadline);
+		int r = conn_wait(c->fd, POLLIN, deadline);
 
 		if (r < 0)
 			return r;
@@ -182,7 +130,7 @@ static int ctl_recv_line(struct pcpupool_client *c, int64_t deadline,
 				continue;
 			return -errno;
 		}
-		ctl_collect_fds(&mh, fds, max_fds, nfds);
+		conn_collect_fds(&mh, fds, max_fds, nfds);
 		if (got == 0)
 			return -EPIPE;  /* the daemon closed the connection */
 		c->len += (size_t)got;
@@ -190,13 +138,13 @@ static int ctl_recv_line(struct pcpupool_client *c, int64_t deadline,
 }
 
 /* Drop the first @n bytes of the buffer (a line and its newline). */
-static void ctl_consume(struct pcpupool_client *c, size_t n)
+static void conn_consume(struct pcpupool_client *c, size_t n)
 {
 	memmove(c->buf, c->buf + n, c->len - n);
 	c->len -= n;
 }
 
-static void ctl_buf_reset(struct pcpupool_client *c)
+static void conn_buf_reset(struct pcpupool_client *c)
 {
 	c->len = 0;
 	if (c->cap > CTL_BUF_KEEP) {
@@ -207,8 +155,8 @@ static void ctl_buf_reset(struct pcpupool_client *c)
 }
 
 /* Mark the connection unusable; return @err for the caller to report.
- * The next control call reconnects (ctl_request_locked()). */
-static int ctl_break(struct pcpupool_client *c, int err)
+ * The next control call reconnects (request_call_locked()). */
+static int conn_break(struct pcpupool_client *c, int err)
 {
 	if (!c->err)
 		c->err = -err > 0 ? -err : EPROTO;
@@ -217,35 +165,35 @@ static int ctl_break(struct pcpupool_client *c, int err)
 }
 
 /* Close the connection, if any, and leave the client broken.  Locked. */
-void ctl_drop(struct pcpupool_client *c)
+void conn_drop(struct pcpupool_client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	c->err = ENOTCONN;
 	c->stale = 0;
-	ctl_buf_reset(c);
+	conn_buf_reset(c);
 }
 
 /* Discard the replies owed to earlier timed-out requests (and the
  * descriptors they carry).  Locked. */
-static int ctl_drain_stale(struct pcpupool_client *c, int64_t deadline)
+static int conn_drain_stale(struct pcpupool_client *c, int64_t deadline)
 {
 	while (c->stale) {
 		int junk[1];
 		size_t nj = 0, n;
-		int r = ctl_recv_line(c, deadline, junk, 0, &nj, &n);
+		int r = conn_recv_line(c, deadline, junk, 0, &nj, &n);
 
 		if (r == -ETIMEDOUT || r == -ENOMEM)
 			return r;
 		if (r < 0)
-			return ctl_break(c, r);
-		ctl_consume(c, n + 1);
+			return conn_break(c, r);
+		conn_consume(c, n + 1);
 		c->stale--;
 	}
 	if (c->len)
-		return ctl_break(c, -EPROTO);  /* bytes nobody asked for */
-	ctl_buf_reset(c);
+		return conn_break(c, -EPROTO);  /* bytes nobody asked for */
+	conn_buf_reset(c);
 	return 0;
 }
 
@@ -253,9 +201,9 @@ static int ctl_drain_stale(struct pcpupool_client *c, int64_t deadline)
  * success *ret_reply holds the parsed reply (any "ok" value).  *ret_sent
  * tells whether any byte of the request left, i.e. whether the daemon may
  * have acted on it. */
-int ctl_xfer(struct pcpupool_client *c, const char *line, size_t len,
-	     int64_t deadline, json_t **ret_reply, int *fds, size_t max_fds,
-	     size_t *nfds, bool *ret_sent)
+static int conn_xfer(struct pcpupool_client *c, const char *line, size_t len,
+		     int64_t deadline, json_t **ret_reply, int *fds, size_t max_fds,
+		     size_t *nfds, bool *ret_sent)
 {
 	json_error_t jerr;
 	size_t n, sent = 0;
@@ -264,47 +212,48 @@ int ctl_xfer(struct pcpupool_client *c, const char *line, size_t len,
 	*ret_sent = false;
 	if (c->err || c->fd < 0)
 		return -ENOTCONN;
-	r = ctl_drain_stale(c, deadline);
+	r = conn_drain_stale(c, deadline);
 	if (r < 0)
 		return r;
-	r = ctl_send_all(c->fd, line, len, deadline, &sent);
+	r = conn_send_all(c->fd, line, len, deadline, &sent);
 	*ret_sent = sent > 0;
 	if (r == -EPIPE || r == -ECONNRESET) {
 		/* the daemon may have refused the connection (too many clients)
 		 * and closed it: its one reply line says why */
 		size_t none = 0;
-		int64_t soon = now_ms() + 100;
+		int64_t soon = util_now_ms() + 100;
 
-		if (ctl_recv_line(c, soon < deadline ? soon : deadline, NULL, 0, &none, &n) == 0) {
+		if (conn_recv_line(c, soon < deadline ? soon : deadline, NULL, 0,
+				   &none, &n) == 0) {
 			*ret_reply = json_loadb(c->buf, n, JSON_REJECT_DUPLICATES, &jerr);
-			ctl_break(c, r);
+			conn_break(c, r);
 			if (*ret_reply)
 				return 0;
 		}
 	}
 	if (r < 0)
-		return ctl_break(c, r);  /* possibly half a line: no way back */
-	r = ctl_recv_line(c, deadline, fds, max_fds, nfds, &n);
+		return conn_break(c, r);  /* possibly half a line: no way back */
+	r = conn_recv_line(c, deadline, fds, max_fds, nfds, &n);
 	if (r == -ETIMEDOUT || r == -ENOMEM) {
 		/* the reply is still owed (or partly read): the rest of its
 		 * line is skipped before the next request */
 		c->len = 0;
 		if (++c->stale > CTL_MAX_STALE)
-			return ctl_break(c, r);
+			return conn_break(c, r);
 		return r;
 	}
 	if (r < 0)
-		return ctl_break(c, r);
+		return conn_break(c, r);
 	if (n + 1 != c->len)
-		return ctl_break(c, -EPROTO);  /* bytes after the reply */
+		return conn_break(c, -EPROTO);  /* bytes after the reply */
 	*ret_reply = json_loadb(c->buf, n, JSON_REJECT_DUPLICATES, &jerr);
-	ctl_buf_reset(c);
+	conn_buf_reset(c);
 	return *ret_reply ? 0 : -EPROTO;
 }
 
 /* Serialise @req (always consumed; NULL: -ENOMEM) into one request line,
  * newline included. */
-int ctl_line(json_t *req, char line[PCP_MAX_LINE], size_t *ret_len)
+int conn_line(json_t *req, char line[PCP_MAX_LINE], size_t *ret_len)
 {
 	size_t len;
 
@@ -322,27 +271,37 @@ int ctl_line(json_t *req, char line[PCP_MAX_LINE], size_t *ret_len)
 }
 
 /* A request naming one pool: {"cmd":@cmd,"pool":@name}. */
-int ctl_pool_line(const char *cmd, const char *name, char line[PCP_MAX_LINE],
-		  size_t *ret_len)
+int conn_pool_line(const char *cmd, const char *name, char line[PCP_MAX_LINE],
+		   size_t *ret_len)
 {
-	return ctl_line(json_pack("{s:s, s:s}", PCP_F_CMD, cmd, PCP_F_POOL, name),
-			line, ret_len);
+	return conn_line(json_pack("{s:s, s:s}", PCP_F_CMD, cmd, PCP_F_POOL, name),
+			 line, ret_len);
 }
 
 /* The detach of attachment @id of pool @name (0: the connection's latest
  * attachment of it, when the id is not known). */
-int ctl_detach_line(const char *name, json_int_t id, char line[PCP_MAX_LINE],
-		    size_t *ret_len)
+int conn_detach_line(const char *name, json_int_t id, char line[PCP_MAX_LINE],
+		     size_t *ret_len)
 {
 	if (id <= 0)
-		return ctl_pool_line(PCP_CMD_DETACH, name, line, ret_len);
-	return ctl_line(json_pack("{s:s, s:s, s:I}", PCP_F_CMD, PCP_CMD_DETACH,
-				  PCP_F_POOL, name, PCP_F_CLIENT_ID, id),
+		return conn_pool_line(PCP_CMD_DETACH, name, line, ret_len);
+	return conn_line(json_pack("{s:s, s:s, s:I}", PCP_F_CMD, PCP_CMD_DETACH,
+				   PCP_F_POOL, name, PCP_F_CLIENT_ID, id),
 			line, ret_len);
 }
 
+/* The errno an error reply's "code" names; EPROTO for anything else. */
+static int conn_errno_from_code(const char *code)
+{
+	if (code)
+		for (size_t i = 0; i < PCP_NR_ERRNAMES; i++)
+			if (!strcmp(code, pcp_errnames[i].name))
+				return pcp_errnames[i].err;
+	return EPROTO;
+}
+
 /* 0 for {"ok":true,...}, the daemon's error as -errno, else -EPROTO. */
-static int ctl_status(json_t *reply)
+static int conn_status(json_t *reply)
 {
 	json_t *ok = json_object_get(reply, PCP_F_OK);
 
@@ -353,11 +312,11 @@ static int ctl_status(json_t *reply)
 
 	json_t *err = json_object_get(reply, PCP_F_ERROR);
 
-	return -errno_from_code(json_string_value(json_object_get(err, PCP_F_CODE)));
+	return -conn_errno_from_code(json_string_value(json_object_get(err, PCP_F_CODE)));
 }
 
 /**
- * ctl_call() - one exchange on the current connection, no reconnection.
+ * conn_call() - one exchange on the current connection, no reconnection.
  * @c: client, locked.
  * @line: the request line, newline included; @len bytes.
  * @len: its length.
@@ -375,18 +334,18 @@ static int ctl_status(json_t *reply)
  * Context: may block until @deadline; caller holds c->lock.
  * Return: 0, the daemon's error as -errno, or a transport error.
  */
-int ctl_call(struct pcpupool_client *c, const char *line, size_t len,
-	     int64_t deadline, json_t **ret_reply, int *fds, size_t max_fds,
-	     size_t *ret_nfds, bool *ret_sent)
+int conn_call(struct pcpupool_client *c, const char *line, size_t len,
+	      int64_t deadline, json_t **ret_reply, int *fds, size_t max_fds,
+	      size_t *ret_nfds, bool *ret_sent)
 {
 	json_t *reply = NULL;
 	size_t nfds = 0, kept;
 	bool sent;
 	int r;
 
-	r = ctl_xfer(c, line, len, deadline, &reply, fds, max_fds, &nfds, &sent);
+	r = conn_xfer(c, line, len, deadline, &reply, fds, max_fds, &nfds, &sent);
 	if (r == 0)
-		r = ctl_status(reply);
+		r = conn_status(reply);
 	if (r == 0 && ret_reply)
 		*ret_reply = reply;
 	else
@@ -394,7 +353,7 @@ int ctl_call(struct pcpupool_client *c, const char *line, size_t len,
 	kept = nfds < max_fds ? nfds : max_fds;
 	if (r < 0 || !ret_nfds) {
 		if (kept)
-			close_fds(fds, kept);
+			util_close_fds(fds, kept);
 		nfds = 0;
 	}
 	if (ret_nfds)
@@ -407,7 +366,7 @@ int ctl_call(struct pcpupool_client *c, const char *line, size_t len,
 /* Connect a stream socket to @path, waiting for backlog room at most until
  * @deadline.  Return the descriptor (non-blocking, close-on-exec) or
  * -errno (-ETIMEDOUT when the backlog stayed full). */
-int connect_unix(const char *path, int64_t deadline)
+int conn_connect(const char *path, int64_t deadline)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = strlen(path);
@@ -438,9 +397,9 @@ int connect_unix(const char *path, int64_t deadline)
 
 		if (err == EINTR)
 			continue;
-		left_ms = ms_left(deadline);
+		left_ms = util_ms_left(deadline);
 		if ((err == EAGAIN || err == EINPROGRESS) && left_ms > 0) {
-			backoff_sleep(&backoff_us, CONNECT_BACKOFF_MAX_US, left_ms);
+			util_backoff_sleep(&backoff_us, CONNECT_BACKOFF_MAX_US, left_ms);
 			continue;
 		}
 		close(fd);
@@ -451,20 +410,20 @@ int connect_unix(const char *path, int64_t deadline)
 
 /* Adopt the connected socket @fd and check the protocol version with
  * "hello".  Locked.  On failure the client is left broken, @fd closed. */
-int ctl_hello(struct pcpupool_client *c, int fd, int64_t deadline)
+int conn_hello(struct pcpupool_client *c, int fd, int64_t deadline)
 {
 	char line[PCP_MAX_LINE];
 	json_t *reply = NULL, *ver;
 	size_t len;
 	int r;
 
-	ctl_drop(c);
+	conn_drop(c);
 	c->fd = fd;
 	c->err = 0;
-	r = ctl_line(json_pack("{s:s, s:i}", PCP_F_CMD, PCP_CMD_HELLO,
-			       PCP_F_VERSION, PCP_PROTO_VERSION), line, &len);
+	r = conn_line(json_pack("{s:s, s:i}", PCP_F_CMD, PCP_CMD_HELLO,
+				PCP_F_VERSION, PCP_PROTO_VERSION), line, &len);
 	if (r == 0)
-		r = ctl_call(c, line, len, deadline, &reply, NULL, 0, NULL, NULL);
+		r = conn_call(c, line, len, deadline, &reply, NULL, 0, NULL, NULL);
 	if (r == 0) {
 		ver = json_object_get(reply, PCP_F_VERSION);
 		if (!json_is_integer(ver) || json_integer_value(ver) != PCP_PROTO_VERSION)
@@ -472,6 +431,6 @@ int ctl_hello(struct pcpupool_client *c, int fd, int64_t deadline)
 		json_decref(reply);
 	}
 	if (r < 0)
-		ctl_drop(c);
+		conn_drop(c);
 	return r;
 }

@@ -61,16 +61,17 @@ static void fork_child(void)
 	pthread_mutex_unlock(&all_clients_lock);
 }
 
-static void atfork_register(void)
+static void fork_install_handlers(void)
 {
 	/* fails only for want of memory: children then behave as before
 	 * this existed (see pcpupool(3), fork) */
 	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-void client_register(struct pcpupool_client *c)
+/* Put @c on the list the fork handlers walk; the first call installs them. */
+void fork_register(struct pcpupool_client *c)
 {
-	pthread_once(&atfork_once, atfork_register);
+	pthread_once(&atfork_once, fork_install_handlers);
 	pthread_mutex_lock(&all_clients_lock);
 	c->all_next = all_clients;
 	if (all_clients)
@@ -79,7 +80,8 @@ void client_register(struct pcpupool_client *c)
 	pthread_mutex_unlock(&all_clients_lock);
 }
 
-static void client_unregister(struct pcpupool_client *c)
+/* Take @c off that list (client_free()). */
+void fork_unregister(struct pcpupool_client *c)
 {
 	pthread_mutex_lock(&all_clients_lock);
 	if (c->all_prev)
@@ -89,13 +91,4 @@ static void client_unregister(struct pcpupool_client *c)
 	if (c->all_next)
 		c->all_next->all_prev = c->all_prev;
 	pthread_mutex_unlock(&all_clients_lock);
-}
-
-void client_free(struct pcpupool_client *c)
-{
-	client_unregister(c);
-	pthread_mutex_destroy(&c->lock);
-	free(c->path);
-	free(c->buf);
-	free(c);
 }

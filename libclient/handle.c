@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * handle.c - pool handles: attach and map a pool (the header checked against the
- * daemon's record), create, close, destroy.
+ * daemon's record), attach it again after a reconnection, create, close,
+ * destroy.
  */
 #include "internal.h"
 
 /* ------------------------------------------------------------------ */
-/* attach / create / close / destroy                                   */
+/* attach                                                              */
 
 /* Link @pool into its client's list of open handles.  Locked. */
-static void pool_link(struct pcpupool *pool)
+static void handle_link(struct pcpupool *pool)
 {
 	struct pcpupool_client *c = pool->client;
 
@@ -22,7 +23,7 @@ static void pool_link(struct pcpupool *pool)
 
 /* Take @pool out of its client's list; return whether @c is disconnected
  * and this was its last pool (the caller then frees @c).  Locked. */
-static bool pool_unlink(struct pcpupool *pool)
+static bool handle_unlink(struct pcpupool *pool)
 {
 	struct pcpupool_client *c = pool->client;
 
@@ -39,7 +40,7 @@ static bool pool_unlink(struct pcpupool *pool)
 /* Unmap and close @pool's resources and free it.  @pool must not be (or
  * no longer be) on its client's list: a reconnection could swap a refill
  * channel into a descriptor number closed here and reused elsewhere. */
-static void pool_free(struct pcpupool *pool)
+static void handle_free(struct pcpupool *pool)
 {
 	slab_view_fini(&pool->v);
 	if (pool->base)
@@ -51,14 +52,46 @@ static void pool_free(struct pcpupool *pool)
 	free((char *)pool - POOL_VIEW_PAGE_OFF);
 }
 
+/* Unpack and range-check an attach reply for pool @name. */
+static int handle_parse_attach(json_t *reply, const char *name, struct attach_info *ret_ai)
+{
+	struct attach_info ai;
+	json_error_t jerr;
+	const char *rname;
+
+	ai.max_elems = ai.align = ai.slab_cap = 0;
+	if (json_unpack_ex(reply, &jerr, 0, "{s:s, s:I, s:I, s:I, s:I, s?I, s?I, s?I}",
+			   PCP_F_POOL, &rname, PCP_F_MAP_SIZE, &ai.map_size,
+			   PCP_F_CLIENT_ID, &ai.client_id, PCP_F_ELEM_SIZE, &ai.elem_size,
+			   F_NR_CPUS, &ai.nr_cpus, PCP_F_MAX_ELEMS, &ai.max_elems,
+			   PCP_F_ALIGN, &ai.align, "slab_cap", &ai.slab_cap) < 0)
+		return -EPROTO;
+	if (strcmp(rname, name) || ai.map_size < SLAB_HDR_SIZE ||
+	    (uint64_t)ai.map_size > SLAB_MAP_MAX || (uint64_t)ai.map_size > SIZE_MAX ||
+	    ai.client_id < 1 || ai.client_id > UINT32_MAX)
+		return -EPROTO;
+	*ret_ai = ai;
+	return 0;
+}
+
+/* Whether @fd is a datagram socket (a refill channel). */
+static bool handle_fd_is_dgram(int fd)
+{
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+	       type == SOCK_DGRAM;
+}
+
 /* Map the attach reply's memory and build the view.  Return 0 or -errno. */
-static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
+static int handle_map(struct pcpupool *pool, json_t *reply, const char *name)
 {
 	struct attach_info ai;
 	struct stat st;
 	int r;
 
-	r = attach_parse(reply, name, &ai);
+	r = handle_parse_attach(reply, name, &ai);
 	if (r < 0)
 		return r;
 	/* the descriptors are what they claim to be, and the header page is
@@ -67,7 +100,7 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SLAB_HDR_SIZE)
 		return -EPROTO;
-	if (!fd_is_dgram(pool->refill_fd))
+	if (!handle_fd_is_dgram(pool->refill_fd))
 		return -EPROTO;
 	/* another attached process must not be able to shrink the file under
 	 * our mapping (every page past the end would raise SIGBUS here) */
@@ -125,7 +158,7 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
 }
 
 /**
- * pool_attach() - attach pool @name through @c.
+ * handle_attach() - attach pool @name through @c.
  * @c: client.
  * @name: a valid pool name.
  * @ret_pool: the new handle, on success.
@@ -137,8 +170,8 @@ static int pool_map(struct pcpupool *pool, json_t *reply, const char *name)
  *
  * Return: 0, or -errno as pcpupool_open() reports it.
  */
-static int pool_attach(struct pcpupool_client *c, const char *name,
-		       struct pcpupool **ret_pool)
+static int handle_attach(struct pcpupool_client *c, const char *name,
+			 struct pcpupool **ret_pool)
 {
 	int fds[ATTACH_NR_FDS] = { -1, -1 };
 	char line[PCP_MAX_LINE];
@@ -161,46 +194,143 @@ static int pool_attach(struct pcpupool_client *c, const char *name,
 	pool->memfd = -1;
 	pool->refill_fd = -1;
 	strcpy(pool->name, name);  /* pcp_name_valid(): fits */
-	r = ctl_pool_line(PCP_CMD_ATTACH, name, line, &len);
+	r = conn_pool_line(PCP_CMD_ATTACH, name, line, &len);
 	if (r < 0)
 		goto out_free;
 
-	ctl_lock(c, &cs);
-	r = ctl_request_locked(c, NULL, line, len, CTL_RETRY,
-			       now_ms() + CTL_REPLY_TIMEOUT_MS, &reply, fds,
-			       ATTACH_NR_FDS, &nfds);
+	client_lock(c, &cs);
+	r = request_call_locked(c, NULL, line, len, REQUEST_RETRY,
+				util_now_ms() + CTL_REPLY_TIMEOUT_MS, &reply, fds,
+				ATTACH_NR_FDS, &nfds);
 	if (r < 0)
 		goto out_unlock;
 	if (nfds != ATTACH_NR_FDS) {
-		close_fds(fds, nfds < ATTACH_NR_FDS ? nfds : ATTACH_NR_FDS);
+		util_close_fds(fds, nfds < ATTACH_NR_FDS ? nfds : ATTACH_NR_FDS);
 		r = -EPROTO;
 		goto detach;
 	}
 	pool->memfd = fds[ATTACH_FD_MEM];
 	pool->refill_fd = fds[ATTACH_FD_REFILL];
-	r = pool_map(pool, reply, name);
+	r = handle_map(pool, reply, name);
 	if (r < 0)
 		goto detach;
 	owner_race_benign(pool);
-	pool_link(pool);
-	ctl_unlock(c, cs);
+	handle_link(pool);
+	client_unlock(c, cs);
 	json_decref(reply);
 	*ret_pool = pool;
 	return 0;
 detach:
 	/* the daemon counts us attached: undo that (best effort; on the
 	 * same connection only, since a broken one took it along) */
-	if (ctl_detach_line(name, json_integer_value(json_object_get(reply, PCP_F_CLIENT_ID)),
-			    line, &len) == 0)
-		(void)ctl_call(c, line, len, now_ms() + CTL_REPLY_TIMEOUT_MS,
-			       NULL, NULL, 0, NULL, NULL);
+	if (conn_detach_line(name, json_integer_value(json_object_get(reply, PCP_F_CLIENT_ID)),
+			     line, &len) == 0)
+		(void)conn_call(c, line, len, util_now_ms() + CTL_REPLY_TIMEOUT_MS,
+				NULL, NULL, 0, NULL, NULL);
 out_unlock:
-	ctl_unlock(c, cs);
+	client_unlock(c, cs);
 	json_decref(reply);
 out_free:
-	pool_free(pool);
+	handle_free(pool);
 	return r;
 }
+
+/* ------------------------------------------------------------------ */
+/* reattach after a reconnection                                       */
+
+/* Whether an attach reply's descriptors and fields describe the very
+ * shared-memory object @pool has mapped (a daemon that got its pools back
+ * from the fd store), so the mapping and the view can be kept. */
+static bool handle_same_object(const struct pcpupool *pool, json_t *reply,
+			       const int *fds, struct attach_info *ret_ai)
+{
+	struct attach_info ai;
+	struct stat st;
+
+	if (handle_parse_attach(reply, pool->name, &ai) < 0 ||
+	    fstat(fds[ATTACH_FD_MEM], &st) < 0 ||
+	    st.st_dev != pool->mem_dev || st.st_ino != pool->mem_ino ||
+	    (uint64_t)ai.map_size != pool->map_size ||
+	    (uint64_t)ai.elem_size != pool->elem_size ||
+	    (uint64_t)ai.nr_cpus != pool->v.nr_cpus ||
+	    !handle_fd_is_dgram(fds[ATTACH_FD_REFILL]))
+		return false;
+	*ret_ai = ai;
+	return true;
+}
+
+/* Install a new refill channel under @pool's descriptor number.  dup3()
+ * swaps the open file behind the number in one step: a signal handler in
+ * alloc_send_refill() sends on the old channel or the new one, never on a
+ * closed or reused number. */
+static int handle_swap_refill_fd(struct pcpupool *pool, int newfd)
+{
+	while (dup3(newfd, pool->refill_fd, O_CLOEXEC) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/**
+ * handle_reattach() - attach @pool again over a new connection.
+ * @pool: an open, not stale, handle of the client.
+ * @deadline: bound of the exchanges.
+ *
+ * The same shared-memory object (compared by st_dev and st_ino) keeps the
+ * mapping and the view: the new refill channel is swapped in under the old
+ * descriptor number and the owner id is updated.  Anything else (the pool
+ * is gone, was recreated, or the daemon refuses it) marks the handle
+ * stale; an attachment the daemon made for it is undone.
+ *
+ * Context: caller holds the client's lock.
+ * Return: 0 (reattached or marked stale), or a transport error, -ETIMEDOUT
+ * or -ENOMEM, which fail the reconnection.
+ */
+int handle_reattach(struct pcpupool *pool, int64_t deadline)
+{
+	struct pcpupool_client *c = pool->client;
+	int fds[ATTACH_NR_FDS] = { -1, -1 };
+	char line[PCP_MAX_LINE];
+	struct attach_info ai;
+	json_t *reply = NULL;
+	size_t len, nfds = 0;
+	bool same;
+	int r;
+
+	r = conn_pool_line(PCP_CMD_ATTACH, pool->name, line, &len);
+	if (r < 0)
+		return r;
+	r = conn_call(c, line, len, deadline, &reply, fds, ATTACH_NR_FDS, &nfds, NULL);
+	if (r < 0) {
+		if (c->err || r == -ETIMEDOUT || r == -ENOMEM)
+			return r;
+		pool->stale = true;  /* ENOENT (gone), EUCLEAN, EACCES, ... */
+		return 0;
+	}
+	same = nfds == ATTACH_NR_FDS && handle_same_object(pool, reply, fds, &ai) &&
+	       handle_swap_refill_fd(pool, fds[ATTACH_FD_REFILL]) == 0;
+	util_close_fds(fds, nfds < ATTACH_NR_FDS ? nfds : ATTACH_NR_FDS);
+	json_int_t new_id = json_integer_value(json_object_get(reply, PCP_F_CLIENT_ID));
+	json_decref(reply);
+	if (same) {
+		/* see owner_race_benign() */
+		__atomic_store_n(&pool->v.owner, (uint32_t)ai.client_id, __ATOMIC_RELAXED);
+		return 0;
+	}
+	/* a different object: the pool was recreated.  Keep the old memory
+	 * for the fast path, give the new attachment back. */
+	pool->stale = true;
+	r = conn_detach_line(pool->name, new_id, line, &len);
+	if (r < 0)
+		return r;
+	r = conn_call(c, line, len, deadline, NULL, NULL, 0, NULL, NULL);
+	if (r < 0 && (c->err || r == -ETIMEDOUT))
+		return r;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* open / create / close / destroy                                     */
 
 /**
  * pcpupool_open() - attach an existing pool.
@@ -245,7 +375,7 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_open(struct pcpupool_client *c, const 
 		errno = EINVAL;
 		return NULL;
 	}
-	r = pool_attach(c, name, &pool);
+	r = handle_attach(c, name, &pool);
 	if (r < 0) {
 		errno = -r;
 		return NULL;
@@ -255,8 +385,8 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_open(struct pcpupool_client *c, const 
 
 /* Copy what fits of the caller's options (which may be older or newer than
  * ours); bytes we do not know must be zero. */
-static int opts_copy(const struct pcpupool_create_opts *opts,
-		     struct pcpupool_create_opts *ret_o)
+static int handle_opts_copy(const struct pcpupool_create_opts *opts,
+			    struct pcpupool_create_opts *ret_o)
 {
 	struct pcpupool_create_opts o;
 	size_t sz;
@@ -325,7 +455,7 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_create_opts(struct pcpupool_client *c,
 		errno = EINVAL;
 		return NULL;
 	}
-	r = opts_copy(opts, &o);
+	r = handle_opts_copy(opts, &o);
 	if (r < 0) {
 		errno = -r;
 		return NULL;
@@ -339,15 +469,15 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_create_opts(struct pcpupool_client *c,
 	if (req && o.low_watermark &&
 	    json_object_set_new(req, PCP_F_LOW_WM, json_integer(o.low_watermark)))
 		goto nomem;
-	r = ctl_request(c, NULL, req, 0, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+	r = request_call(c, NULL, req, 0, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
 	if (r < 0) {
 		errno = -r;
 		return NULL;
 	}
-	r = pool_attach(c, name, &pool);
+	r = handle_attach(c, name, &pool);
 	if (r < 0) {
-		(void)ctl_request(c, NULL, json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_DESTROY,
-						     PCP_F_POOL, name),
+		(void)request_call(c, NULL, json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_DESTROY,
+						      PCP_F_POOL, name),
 				  0, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
 		errno = -r;
 		return NULL;
@@ -407,15 +537,15 @@ PCPUPOOL_EXPORT void pcpupool_close(struct pcpupool *pool)
 	if (!pool)
 		return;
 	c = pool->client;
-	ctl_lock(c, &cs);
-	last = pool_unlink(pool);
+	client_lock(c, &cs);
+	last = handle_unlink(pool);
 	if (!c->closed && !c->err && !pool->stale &&
-	    ctl_detach_line(pool->name, __atomic_load_n(&pool->v.owner, __ATOMIC_RELAXED),
-			    line, &len) == 0)
-		(void)ctl_call(c, line, len, now_ms() + CTL_REPLY_TIMEOUT_MS,
-			       NULL, NULL, 0, NULL, NULL);
-	ctl_unlock(c, cs);
-	pool_free(pool);
+	    conn_detach_line(pool->name, __atomic_load_n(&pool->v.owner, __ATOMIC_RELAXED),
+			     line, &len) == 0)
+		(void)conn_call(c, line, len, util_now_ms() + CTL_REPLY_TIMEOUT_MS,
+				NULL, NULL, 0, NULL, NULL);
+	client_unlock(c, cs);
+	handle_free(pool);
 	if (last)
 		client_free(c);
 }
@@ -446,18 +576,18 @@ PCPUPOOL_EXPORT int pcpupool_destroy(struct pcpupool *pool)
 	if (!pool)
 		return -EINVAL;
 	c = pool->client;
-	r = ctl_pool_line(PCP_CMD_DESTROY, pool->name, line, &len);
+	r = conn_pool_line(PCP_CMD_DESTROY, pool->name, line, &len);
 	if (r < 0)
 		return r;
-	ctl_lock(c, &cs);
-	r = ctl_request_locked(c, pool, line, len, 0, now_ms() + CTL_REPLY_TIMEOUT_MS,
-			       NULL, NULL, 0, NULL);
+	client_lock(c, &cs);
+	r = request_call_locked(c, pool, line, len, 0, util_now_ms() + CTL_REPLY_TIMEOUT_MS,
+				NULL, NULL, 0, NULL);
 	if (r == 0)
-		last = pool_unlink(pool);
-	ctl_unlock(c, cs);
+		last = handle_unlink(pool);
+	client_unlock(c, cs);
 	if (r < 0)
 		return r;
-	pool_free(pool);
+	handle_free(pool);
 	if (last)
 		client_free(c);
 	return 0;

@@ -97,7 +97,7 @@
 
 /* v.owner is read by every pop (core/slab_rseq.c, the rseq sections) without
  * synchronisation and rewritten by a reconnection with one aligned 32-bit
- * store (pool_reattach()): a pop marks its element with the old id or the
+ * store (handle_reattach()): a pop marks its element with the old id or the
  * new one, both this process's.  ThreadSanitizer is told so. */
 #ifdef SLAB_TSAN
 void AnnotateBenignRaceSized(const char *file, int line, const volatile void *mem,
@@ -210,49 +210,51 @@ struct attach_info {
 	json_int_t slab_cap;
 };
 
-/* ctl_request_locked() flags */
-#define CTL_RETRY 0x1  /* may be sent again when the connection broke after it left */
+/* request_call_locked() flags */
+#define REQUEST_RETRY 0x1  /* may be sent again when the connection broke after it left */
+
+/* util.c */
+void util_backoff_sleep(unsigned int *backoff_us, unsigned int max_us, int left_ms);
+void util_close_fds(int *fds, size_t n);
+int util_ms_left(int64_t deadline);
+int64_t util_now_ms(void);
 
 /* conn.c */
-void backoff_sleep(unsigned int *backoff_us, unsigned int max_us, int left_ms);
-void close_fds(int *fds, size_t n);
-int connect_unix(const char *path, int64_t deadline);
-int ctl_call(struct pcpupool_client *c, const char *line, size_t len,
-	     int64_t deadline, json_t **ret_reply, int *fds, size_t max_fds,
-	     size_t *ret_nfds, bool *ret_sent);
-int ctl_detach_line(const char *name, json_int_t id, char line[PCP_MAX_LINE],
-		    size_t *ret_len);
-void ctl_drop(struct pcpupool_client *c);
-int ctl_hello(struct pcpupool_client *c, int fd, int64_t deadline);
-int ctl_line(json_t *req, char line[PCP_MAX_LINE], size_t *ret_len);
-int ctl_pool_line(const char *cmd, const char *name, char line[PCP_MAX_LINE],
-		  size_t *ret_len);
-int ctl_xfer(struct pcpupool_client *c, const char *line, size_t len,
-	     int64_t deadline, json_t **ret_reply, int *fds, size_t max_fds,
-	     size_t *nfds, bool *ret_sent);
-int ms_left(int64_t deadline);
-int64_t now_ms(void);
+int conn_call(struct pcpupool_client *c, const char *line, size_t len,
+	      int64_t deadline, json_t **ret_reply, int *fds, size_t max_fds,
+	      size_t *ret_nfds, bool *ret_sent);
+int conn_connect(const char *path, int64_t deadline);
+int conn_detach_line(const char *name, json_int_t id, char line[PCP_MAX_LINE],
+		     size_t *ret_len);
+void conn_drop(struct pcpupool_client *c);
+int conn_hello(struct pcpupool_client *c, int fd, int64_t deadline);
+int conn_line(json_t *req, char line[PCP_MAX_LINE], size_t *ret_len);
+int conn_pool_line(const char *cmd, const char *name, char line[PCP_MAX_LINE],
+		   size_t *ret_len);
 
 /* request.c */
-int attach_parse(json_t *reply, const char *name, struct attach_info *ret_ai);
-void ctl_lock(struct pcpupool_client *c, int *ret_cs);
-int ctl_request(struct pcpupool_client *c, struct pcpupool *pool, json_t *req,
-		unsigned int flags, int timeout_ms, json_t **ret_reply,
-		int *fds, size_t max_fds, size_t *ret_nfds);
-int ctl_request_locked(struct pcpupool_client *c, struct pcpupool *pool,
-		       const char *line, size_t len, unsigned int flags,
-		       int64_t deadline, json_t **ret_reply, int *fds,
-		       size_t max_fds, size_t *ret_nfds);
-void ctl_unlock(struct pcpupool_client *c, int cs);
-int env_wait_timeout_ms(void);
-bool fd_is_dgram(int fd);
-int pool_refill_sync(struct pcpupool *pool, int timeout_ms, json_int_t *ret_refilled);
+int request_call(struct pcpupool_client *c, struct pcpupool *pool, json_t *req,
+		 unsigned int flags, int timeout_ms, json_t **ret_reply,
+		 int *fds, size_t max_fds, size_t *ret_nfds);
+int request_call_locked(struct pcpupool_client *c, struct pcpupool *pool,
+			const char *line, size_t len, unsigned int flags,
+			int64_t deadline, json_t **ret_reply, int *fds,
+			size_t max_fds, size_t *ret_nfds);
+int request_refill(struct pcpupool *pool, int timeout_ms, json_int_t *ret_refilled);
 
 /* fork.c */
+void fork_register(struct pcpupool_client *c);
+void fork_unregister(struct pcpupool_client *c);
+
+/* client.c */
 void client_free(struct pcpupool_client *c);
-void client_register(struct pcpupool_client *c);
+void client_lock(struct pcpupool_client *c, int *ret_cs);
+void client_unlock(struct pcpupool_client *c, int cs);
+
+/* handle.c */
+int handle_reattach(struct pcpupool *pool, int64_t deadline);
 
 /* alloc.c */
-void refill_send(const struct pcpupool *pool, uint32_t cpu);
+void alloc_send_refill(const struct pcpupool *pool, uint32_t cpu);
 
 #endif /* PCPUPOOL_INTERNAL_H */

@@ -35,9 +35,9 @@ PCPUPOOL_EXPORT int pcpupool_refill(struct pcpupool *pool, int flags)
 	if (!pool || (unsigned int)flags > PCPUPOOL_WAIT)
 		return -EINVAL;
 	if (flags & PCPUPOOL_WAIT)
-		return pool_refill_sync(pool, CTL_REPLY_TIMEOUT_MS, NULL);
+		return request_refill(pool, CTL_REPLY_TIMEOUT_MS, NULL);
 	for (uint32_t cpu = 0; cpu < pool->v.nr_cpus; cpu++)
-		refill_send(pool, cpu);
+		alloc_send_refill(pool, cpu);
 	return -EAGAIN;
 }
 
@@ -65,13 +65,13 @@ PCPUPOOL_EXPORT int pcpupool_resize(struct pcpupool *pool, int new_min_nr, int f
 	if (!pool || new_min_nr < 1 || (unsigned int)new_min_nr > PCP_MAX_MIN_NR ||
 	    (unsigned int)flags > PCPUPOOL_WAIT)
 		return -EINVAL;
-	r = ctl_request(pool->client, pool,
-			json_pack("{s:s, s:s, s:i}", PCP_F_CMD, PCP_CMD_RESIZE,
-				  PCP_F_POOL, pool->name, PCP_F_MIN_NR, new_min_nr),
-			CTL_RETRY, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
+	r = request_call(pool->client, pool,
+			 json_pack("{s:s, s:s, s:i}", PCP_F_CMD, PCP_CMD_RESIZE,
+				   PCP_F_POOL, pool->name, PCP_F_MIN_NR, new_min_nr),
+			 REQUEST_RETRY, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
 	if (r < 0 || !(flags & PCPUPOOL_WAIT))
 		return r;
-	return pool_refill_sync(pool, CTL_REPLY_TIMEOUT_MS, NULL);
+	return request_refill(pool, CTL_REPLY_TIMEOUT_MS, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -285,7 +285,7 @@ PCPUPOOL_EXPORT char *pcpupool_stats_json(struct pcpupool_client *c, const char 
 	}
 	req = pool ? json_pack("{s:s, s:s}", PCP_F_CMD, PCP_CMD_STATS, PCP_F_POOL, pool)
 		   : json_pack("{s:s}", PCP_F_CMD, PCP_CMD_STATS);
-	r = ctl_request(c, NULL, req, CTL_RETRY, CTL_REPLY_TIMEOUT_MS, &reply, NULL, 0, NULL);
+	r = request_call(c, NULL, req, REQUEST_RETRY, CTL_REPLY_TIMEOUT_MS, &reply, NULL, 0, NULL);
 	if (r < 0) {
 		errno = -r;
 		return NULL;

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (config_load(path, true, &cfg, err, sizeof(err)) == 0) {
 		for (size_t i = 0; i < cfg->nr_pools; i++) {
 			char why[CONFIG_ERR_MAX];
-			if (pool_config_check(&cfg->pools[i], why, sizeof(why)) < 0)
+			if (config_pool_check(&cfg->pools[i], why, sizeof(why)) < 0)
 				abort();   /* loaded a pool that does not check */
 		}
 		config_free(cfg);
