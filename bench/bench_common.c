@@ -38,12 +38,56 @@ int bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *ret)
 	return 0;
 }
 
-int bench_no_operands(int argc, char **argv, const char *prog)
+int bench_opt_help_or_bad(int c, bench_usage_fn *usage)
+{
+	if (c == 'h') {
+		usage(stdout);
+		exit(BENCH_EXIT_OK);
+	}
+	usage(stderr);
+	return -EINVAL;
+}
+
+int bench_no_operands(int argc, char **argv, const char *prog, bench_usage_fn *usage)
 {
 	if (optind >= argc)
 		return 0;
 	fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+	usage(stderr);
 	return -EINVAL;
+}
+
+void bench_census_start(struct bench_census *cs, uint64_t nr)
+{
+	cs->seen = calloc(nr / 8 + 1, 1);
+	cs->nr = nr;
+	cs->found = 0;
+	cs->bad = !cs->seen;
+}
+
+bool bench_census_count(struct bench_census *cs, uint64_t i)
+{
+	cs->found++;
+	if (!cs->seen || i >= cs->nr || (cs->seen[i / 8] & (1u << (i % 8)))) {
+		cs->bad = true;
+		return false;
+	}
+	cs->seen[i / 8] |= (uint8_t)(1u << (i % 8));
+	return true;
+}
+
+int bench_census_end(struct bench_census *cs, const char *who)
+{
+	bool ok = !cs->bad && cs->found == cs->nr;
+
+	if (!cs->seen)
+		fprintf(stderr, "%s: no memory for the census of its elements\n", who);
+	else if (!ok)
+		fprintf(stderr, "%s: elements lost, duplicated or invented (found %llu of %llu)\n",
+			who, (unsigned long long)cs->found, (unsigned long long)cs->nr);
+	free(cs->seen);
+	cs->seen = NULL;
+	return !ok;
 }
 
 bool bench_opts_take(struct bench_opts *o, int c)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench_common.h - what every benchmark shares (bench_slab, bench_peers,
- * bench_refill, bench_slot_designs): option values, the order statistics
- * they report and the ratios printed from them, the clocks, the CPUs they
- * run on and the CPU model they name, and the signals that stop a run.
+ * bench_refill, bench_slot_designs): option values and usage, the order
+ * statistics they report and the ratios printed from them, the census that
+ * checks no element was lost or duplicated, the clocks, the CPUs they run
+ * on and the CPU model they name, and the signals that stop a run.
  * bench_common.c has the functions; the timestamp and the spin hint are
  * inline here because the timed loops use them.  Benchmark code only.
  */
@@ -15,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Out of line the way a shared library's entry points are: noipa also
  * stops GCC from cloning the function for its constant arguments or
@@ -45,9 +47,17 @@
 /* A decimal option value in [lo, hi]: 0 and *ret, or -EINVAL. */
 int bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *ret);
 
+/* A benchmark's usage text, printed on @out. */
+typedef void bench_usage_fn(FILE *out);
+
+/* An option code @c from getopt_long() that the benchmark's own cases did
+ * not take: 'h' prints @usage on stdout and exits BENCH_EXIT_OK; anything
+ * else prints it on stderr and returns -EINVAL. */
+int bench_opt_help_or_bad(int c, bench_usage_fn *usage);
+
 /* After getopt_long(): 0 if no operand is left, else -EINVAL, said on
- * stderr as @prog's complaint. */
-int bench_no_operands(int argc, char **argv, const char *prog);
+ * stderr as @prog's complaint followed by @usage. */
+int bench_no_operands(int argc, char **argv, const char *prog, bench_usage_fn *usage);
 
 /* The options of the benchmarks that measure against a pcpupoold and write
  * results files, bench_peers and bench_refill: BENCH_OPTS_LONGOPTS in their
@@ -104,6 +114,29 @@ int bench_cmp_u64(const void *a, const void *b);
 
 /* "@x / @base" as "1.23x" into @buf, or "n/a" unless @valid and base > 0. */
 const char *bench_fmt_ratio(char *buf, size_t sz, bool valid, double x, double base);
+
+/* ---- checks -------------------------------------------------------- */
+
+/* A census of a pool's @nr elements after a run, for the checks that each
+ * of them is somewhere exactly once. */
+struct bench_census {
+	uint8_t *seen;       /* a bit per element */
+	uint64_t nr;
+	uint64_t found;      /* counted so far, the bad ones included */
+	bool bad;            /* one was out of range or counted twice, or the
+			      * caller found something else wrong */
+};
+
+/* Start a census of @nr elements (bad at once if there is no memory). */
+void bench_census_start(struct bench_census *cs, uint64_t nr);
+
+/* Count element @i: false, and the census bad, if @i is out of range or
+ * was counted before. */
+bool bench_census_count(struct bench_census *cs, uint64_t i);
+
+/* End the census: 0 if every element was counted exactly once, else 1,
+ * said on stderr after @who. */
+int bench_census_end(struct bench_census *cs, const char *who);
 
 /* ---- time ---------------------------------------------------------- */
 

@@ -267,18 +267,12 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		case OPT_POOL_PREFIX:
 			ret->pool_prefix = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(BENCH_EXIT_OK);
 		default:
-			usage(stderr);
-			return -EINVAL;
+			return bench_opt_help_or_bad(c, usage);
 		}
 	}
-	if (bench_no_operands(argc, argv, "bench_peers") < 0) {
-		usage(stderr);
+	if (bench_no_operands(argc, argv, "bench_peers", usage) < 0)
 		return -EINVAL;
-	}
 	if (ret->competitor && ret->control_fd < 0) {
 		fprintf(stderr, "bench_peers: --competitor is internal and needs --control-fd "
 			"(use --only NAME to run one competitor)\n");

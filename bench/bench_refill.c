@@ -97,18 +97,9 @@ static int parse_options(int argc, char **argv, struct bench_opts *ret)
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		if (bench_opts_take(ret, c))
 			continue;
-		if (c == 'h') {
-			usage(stdout);
-			exit(BENCH_EXIT_OK);
-		}
-		usage(stderr);
-		return -EINVAL;
+		return bench_opt_help_or_bad(c, usage);
 	}
-	if (bench_no_operands(argc, argv, "bench_refill") < 0) {
-		usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
+	return bench_no_operands(argc, argv, "bench_refill", usage);
 }
 
 static double lat_q(const struct lat *l, double q)

@@ -217,18 +217,12 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		case 'q':
 			quick = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(BENCH_EXIT_OK);
 		default:
-			usage(stderr);
-			return -EINVAL;
+			return bench_opt_help_or_bad(c, usage);
 		}
 	}
-	if (bench_no_operands(argc, argv, "bench_slab") < 0) {
-		usage(stderr);
+	if (bench_no_operands(argc, argv, "bench_slab", usage) < 0)
 		return -EINVAL;
-	}
 	ret->quick = quick;
 	ret->samples = samples ? (uint32_t)samples
 			       : quick ? BENCH_QUICK_SAMPLES : BENCH_DEFAULT_SAMPLES;

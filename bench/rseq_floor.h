@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/rseq.h>
 
+#include "bench_common.h"   /* struct bench_census: floor_check() */
 #include "pcpupool.h"   /* PCPUPOOL__ELEM_MEM() */
 
 #define FLOOR_CACHELINE 64u
@@ -76,6 +77,10 @@ static inline struct floor_cpu *floor_cpu_of(const struct floor *f, uint32_t cpu
  * The rseq area glibc registered lies at thread pointer + __rseq_offset
  * (read from glibc, a constant kept in a register, as pcpupool.h does); on
  * x86_64 the thread pointer is the %fs base, hence %fs:field(off).
+ *
+ * The descriptor and abort stub are written out again here rather than
+ * taken from pcpupool/rseq-x86_64.h on purpose: the floor the library is
+ * measured against must not change when the library's sections do.
  */
 #define FLOOR_RSEQ_ENTER						\
 	".pushsection __rseq_cs, \"aw\"\n\t"				\
@@ -244,38 +249,25 @@ static inline void floor_destroy(struct floor *f)
  */
 static inline int floor_check(const struct floor *f, const char *who)
 {
-	uint8_t *seen = calloc(f->nr_elems / 8 + 1, 1);
-	uint64_t found = 0;
-	int bad = 0;
+	struct bench_census cs;
 
-	if (!seen)
-		return 1;
-	for (uint32_t c = 0; c < f->nr_cpus && !bad; c++) {
+	bench_census_start(&cs, f->nr_elems);
+	for (uint32_t c = 0; c < f->nr_cpus && !cs.bad; c++) {
 		const struct floor_cpu *fc = floor_cpu_of(f, c);
 
 		if (fc->count > f->cap) {
-			bad = 1;
+			cs.bad = true;
 			break;
 		}
-		for (uint32_t k = 0; k < fc->count && !bad; k++) {
+		for (uint32_t k = 0; k < fc->count && !cs.bad; k++) {
 			uintptr_t off = (uintptr_t)fc->slots[k] - (uintptr_t)f->elems;
-			uint64_t i = off / f->elem_size;
 
-			if (off % f->elem_size || i >= f->nr_elems ||
-			    (seen[i / 8] & (1u << (i % 8))))
-				bad = 1;
-			else
-				seen[i / 8] |= (uint8_t)(1u << (i % 8));
-			found++;
+			if (off % f->elem_size)
+				cs.bad = true;
+			bench_census_count(&cs, off / f->elem_size);
 		}
 	}
-	free(seen);
-	if (!bad && found != f->nr_elems)
-		bad = 1;
-	if (bad)
-		fprintf(stderr, "%s: elements lost or duplicated (found %llu of %u)\n",
-			who, (unsigned long long)found, f->nr_elems);
-	return bad;
+	return bench_census_end(&cs, who);
 }
 
 #endif /* PCPUPOOL_BENCH_RSEQ_FLOOR_H */

@@ -103,15 +103,6 @@ int slabpool_check_steady(const struct slabpool *sp, const struct worker *w, int
  * (described). */
 int slabpool_check_final(const struct slabpool *sp);
 
-/* Mark element @i seen; false if out of range or seen before. */
-static inline bool seen_once(uint8_t *seen, uint64_t i, uint64_t nr)
-{
-	if (i >= nr || (seen[i / 8] & (1u << (i % 8))))
-		return false;
-	seen[i / 8] |= (uint8_t)(1u << (i % 8));
-	return true;
-}
-
 /* ---- threads and jobs (slab_comps.c) ------------------------------- */
 
 struct bench_job {

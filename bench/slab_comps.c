@@ -95,26 +95,17 @@ static inline void mlist_push(struct mlist *m, struct mlist_node *n)
 
 int comps_mlist_check(const struct mlist *m)
 {
-	uint8_t *seen = calloc(m->nr / 8 + 1, 1);
-	uint64_t found = 0;
-	int bad = 0;
+	struct bench_census cs;
 
-	if (!seen)
-		return 1;
-	for (const struct mlist_node *n = m->head; n && !bad; n = n->next) {
+	bench_census_start(&cs, m->nr);
+	for (const struct mlist_node *n = m->head; n && !cs.bad; n = n->next) {
 		uintptr_t off = (uintptr_t)n - (uintptr_t)m->nodes;
 
-		if (off % sizeof(*n) || !seen_once(seen, off / sizeof(*n), m->nr))
-			bad = 1;
-		found++;
+		if (off % sizeof(*n))
+			cs.bad = true;
+		bench_census_count(&cs, off / sizeof(*n));
 	}
-	free(seen);
-	if (!bad && found != m->nr)
-		bad = 1;
-	if (bad)
-		fprintf(stderr, "mutex list: elements lost or duplicated (found %llu of %u)\n",
-			(unsigned long long)found, m->nr);
-	return bad;
+	return bench_census_end(&cs, "mutex list");
 }
 
 /* ------------------------------------------------------------------ */

@@ -141,52 +141,41 @@ int slabpool_check_steady(const struct slabpool *sp, const struct worker *w, int
 	return dev;
 }
 
-/* Walk one inbox/outbox word of the slab pool. */
-static int check_list(const struct slabpool *sp, uint64_t word, uint8_t *seen,
-		      uint64_t *found)
+/* Count the elements of one inbox/outbox word of the slab pool; the
+ * census goes bad where the list does not end where its length says. */
+static void check_list(const struct slabpool *sp, uint64_t word, struct bench_census *cs)
 {
 	uint32_t cur = slab_list_head(word), len = slab_list_len(word);
 
 	for (uint32_t k = 0; k < len; k++) {
-		if (!seen_once(seen, cur, sp->total))
-			return -1;
-		(*found)++;
+		if (!bench_census_count(cs, cur))
+			return;
 		cur = atomic_load(&sp->v.meta[cur].next);
 	}
-	return cur == SLAB_NIL ? 0 : -1;
+	if (cur != SLAB_NIL)
+		cs->bad = true;
 }
 
 int slabpool_check_final(const struct slabpool *sp)
 {
-	uint8_t *seen = calloc(sp->total / 8 + 1, 1);
-	uint64_t found = 0;
-	int bad = 0;
+	struct bench_census cs;
 
-	if (!seen)
-		return 1;
-	for (uint32_t c = 0; c < sp->v.nr_cpus && !bad; c++) {
+	bench_census_start(&cs, sp->total);
+	for (uint32_t c = 0; c < sp->v.nr_cpus && !cs.bad; c++) {
 		const struct slab *s = slab_of(&sp->v, c);
 
 		uint32_t n = SLAB_CW_COUNT(s->cw);
 
 		if (n > sp->v.slab_cap) {
-			bad = 1;
+			cs.bad = true;
 			break;
 		}
-		for (uint32_t k = 0; k < n && !bad; k++) {
-			if (!seen_once(seen, slab_idx_of_off(&sp->v, s->slots[k]), sp->total))
-				bad = 1;
-			found++;
-		}
-		if (!bad && (check_list(sp, atomic_load(&s->inbox), seen, &found) ||
-			     check_list(sp, atomic_load(&s->outbox), seen, &found)))
-			bad = 1;
+		for (uint32_t k = 0; k < n && !cs.bad; k++)
+			bench_census_count(&cs, slab_idx_of_off(&sp->v, s->slots[k]));
+		if (!cs.bad)
+			check_list(sp, atomic_load(&s->inbox), &cs);
+		if (!cs.bad)
+			check_list(sp, atomic_load(&s->outbox), &cs);
 	}
-	free(seen);
-	if (!bad && found != sp->total)
-		bad = 1;
-	if (bad)
-		fprintf(stderr, "slab: elements lost, duplicated or invented "
-			"(found %llu of %u)\n", (unsigned long long)found, sp->total);
-	return bad;
+	return bench_census_end(&cs, "slab");
 }

@@ -45,6 +45,9 @@ start_daemon "$T/cfg.json"
 as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
 ctl() { as "$1" env PCPUPOOL_SOCKET="$S" "$B/pcpupoolctl" "${@:2}" >"$T/out" 2>&1; echo $?; }
 raw() { printf '%s\n' "$2" | as "$1" socat -t2 - UNIX-CONNECT:"$S" 2>&1; }
+# refused CODE PATTERN: the reply in $out is an error CODE whose message
+# matches PATTERN (grep)
+refused() { grep -q "\"code\":\"$1\"" <<<"$out" && grep -q "$2" <<<"$out"; }
 
 check "the socket is 0660, group pcpt_sock" test "$(stat -c '%a %G' "$S")" = "660 pcpt_sock"
 check "a user outside the socket's group cannot connect (exit 3)" test "$(ctl pcpt_stranger status)" = 3
@@ -54,7 +57,7 @@ check "group member attaches a 0660 group pool" test "$(ctl pcpt_member refill g
 check "a non-member may not attach it (exit 1)" test "$(ctl pcpt_other refill grouped)" = 1
 out=$(raw pcpt_other '{"cmd":"attach","pool":"grouped"}')
 check "... refused with EACCES naming uid, owner, group and mode" \
-	bash -c "grep -q '\"code\":\"EACCES\"' <<<'$out' && grep -q 'uid $(id -u pcpt_other) may not attach pool .*grouped.* mode 0660' <<<'$out'"
+	refused EACCES "uid $(id -u pcpt_other) may not attach pool .*grouped.* mode 0660"
 check "the owner attaches a 0600 pool" test "$(ctl pcpt_owner refill owned)" = 0
 check "a group member may not (owner only)" test "$(ctl pcpt_member refill owned)" = 1
 check "anyone attaches a 0666 pool" test "$(ctl pcpt_other refill open)" = 0
@@ -104,7 +107,7 @@ check "... and the pid attached to a pool it may not attach is not in it" \
 	bash -c "[ -n '$hpid' ] && ! grep -q '\"pid\":$hpid[,}]' <<<'$out'"
 out=$(raw pcpt_member '{"cmd":"stats","pool":"owned"}')
 check "stats of a pool one may not attach: EACCES naming uid, owner, group and mode" \
-	bash -c "grep -q '\"code\":\"EACCES\"' <<<'$out' && grep -q 'uid $(id -u pcpt_member) may not read the stats of pool .*owned.* (owner $(id -u pcpt_owner), group [0-9]*, mode 0600)' <<<'$out'"
+	refused EACCES "uid $(id -u pcpt_member) may not read the stats of pool .*owned.* (owner $(id -u pcpt_owner), group [0-9]*, mode 0600)"
 check "... and nothing of the pool" bash -c "! grep -q '\"attached\"\|\"pid\"' <<<'$out'"
 check "stats of a pool one may attach (the group's)" \
 	test "$(raw pcpt_member '{"cmd":"stats","pool":"grouped"}' | names stats pools)" = grouped
@@ -112,7 +115,7 @@ check "stats of any pool for the admin group" \
 	test "$(raw pcpt_admin '{"cmd":"stats","pool":"owned"}' | names stats pools)" = owned
 out=$(raw pcpt_member '{"cmd":"refill","pool":"owned"}')
 check "refill of a pool one may not attach: EACCES" \
-	bash -c "grep -q '\"code\":\"EACCES\"' <<<'$out' && grep -q 'uid $(id -u pcpt_member) may not refill pool .*owned.* mode 0600' <<<'$out'"
+	refused EACCES "uid $(id -u pcpt_member) may not refill pool .*owned.* mode 0600"
 check "refill of a pool one may attach" \
 	bash -c "grep -q '\"ok\":true,\"refilled\"' <<<'$(raw pcpt_other '{"cmd":"refill","pool":"open"}')'"
 check "refill of any pool for the admin group" \
@@ -132,8 +135,7 @@ touch "$T/release"; wait "$holder"
 check "an ordinary user may not create (exit 1)" \
 	test "$(ctl pcpt_member create mine --size 64 --min-nr 4)" = 1
 out=$(raw pcpt_member '{"cmd":"create","pool":"mine","elem_size":64,"min_nr":4}')
-check "... refused with EPERM naming who may" \
-	bash -c "grep -q '\"code\":\"EPERM\"' <<<'$out' && grep -q 'create needs root' <<<'$out'"
+check "... refused with EPERM naming who may" refused EPERM 'create needs root'
 check "nor resize" bash -c "printf '%s\n' '{\"cmd\":\"resize\",\"pool\":\"open\",\"min_nr\":8}' | runuser -u pcpt_other -- socat -t2 - UNIX-CONNECT:$S | grep -q EPERM"
 check "nor destroy" bash -c "printf '%s\n' '{\"cmd\":\"destroy\",\"pool\":\"open\"}' | runuser -u pcpt_other -- socat -t2 - UNIX-CONNECT:$S | grep -q EPERM"
 check "the admin group may create" test "$(ctl pcpt_admin create adminpool --size 64 --min-nr 4)" = 0

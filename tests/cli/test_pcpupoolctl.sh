@@ -69,6 +69,16 @@ VALUE = re.compile(r'[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z|[+-]?Inf\Z|NaN\Z'
 def fail(n, msg):
     sys.exit('line %d: %s' % (n, msg))
 
+def parse(n, pattern, line, what):
+    """The groups of line n as pattern matches it; its group 'name' must be
+    a metric name.  Fails saying what the line is not, or that the name is bad."""
+    m = re.match(pattern, line)
+    if not m:
+        fail(n, '%s: %r' % (what, line))
+    if not NAME.match(m.group('name')):
+        fail(n, 'bad metric name %r' % m.group('name'))
+    return m.groups()
+
 def labels(n, s):
     """Parse '{a="x",b="y"}' strictly; return the sorted (name, value) pairs."""
     out, i = {}, 1
@@ -120,12 +130,8 @@ def check(text):
     done, current = set(), None
     for n, line in enumerate(text[:-1].split('\n'), 1):
         if line.startswith('#'):
-            m = re.match(r'# (HELP|TYPE) (\S+) (.*)\Z', line)
-            if not m:
-                fail(n, 'a comment that is neither HELP nor TYPE: %r' % line)
-            kind, name, rest = m.groups()
-            if not NAME.match(name):
-                fail(n, 'bad metric name %r' % name)
+            kind, name, rest = parse(n, r'# (HELP|TYPE) (?P<name>\S+) (.*)\Z', line,
+                                     'a comment that is neither HELP nor TYPE')
             if name != current:
                 if current is not None:
                     done.add(current)
@@ -151,12 +157,8 @@ def check(text):
                     fail(n, '%s: counters, and only counters, end in _total' % name)
                 types[name] = rest
             continue
-        m = re.match(r'([^{ ]+)(\{.*\})? (\S+)\Z', line)
-        if not m:
-            fail(n, 'not a sample "name{labels} value" (or has a timestamp): %r' % line)
-        name, lab, value = m.groups()
-        if not NAME.match(name):
-            fail(n, 'bad metric name %r' % name)
+        name, lab, value = parse(n, r'(?P<name>[^{ ]+)(\{.*\})? (\S+)\Z', line,
+                                 'not a sample "name{labels} value" (or has a timestamp)')
         if name not in types:
             fail(n, 'sample of %s before (or without) its TYPE' % name)
         if name != current:

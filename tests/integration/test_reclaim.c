@@ -149,6 +149,74 @@ static json_int_t reclaim_stat(json_t *s, const char *key)
 	return json_integer_value(json_object_get(json_object_get(s, "reclaim"), key));
 }
 
+/* Wait (up to 5 s) until pool @name holds all it published but @out
+ * elements; the stats last read in *@ret_stats, for the caller to free. */
+static bool wait_in_pool(struct pcpupool_client *c, const char *name, json_int_t out,
+			 json_t **ret_stats)
+{
+	json_int_t pub;
+	json_t *s = NULL;
+	bool ok = e2e_poll((json_decref(s), s = NULL,
+			    pool_total(c, name, &pub, &s) == pub - out), 5000);
+
+	*ret_stats = s;
+	return ok;
+}
+
+/* Pool @name comes to hold all but @out elements, @reclaimed of them taken
+ * back from dead or detached clients. */
+static void expect_back(struct pcpupool_client *c, const char *name, json_int_t out,
+			json_int_t reclaimed)
+{
+	json_t *s;
+
+	assert_true(wait_in_pool(c, name, out, &s));
+	assert_int_equal(reclaim_stat(s, "reclaimed"), reclaimed);
+	json_decref(s);
+}
+
+/* Once a reclaim pass would have run: the @held elements a live attachment
+ * holds are still out of pool @name, and nothing was reclaimed. */
+static void expect_held_not_reclaimed(struct pcpupool_client *c, const char *name,
+				      json_int_t held)
+{
+	json_int_t pub;
+	json_t *s;
+	json_int_t total = pool_total(c, name, &pub, &s);
+
+	assert_int_equal(total, pub - held);
+	assert_int_equal(reclaim_stat(s, "reclaimed"), 0);
+	json_decref(s);
+}
+
+/* End a test whose clients hold nothing: every element in the pool once. */
+static void close_conserved(struct pcpupool_client *c, struct pcpupool *pool, const char *name)
+{
+	e2e_expect_conserved(c, name);
+	pcpupool_close(pool);
+	pcpupool_disconnect(c);
+}
+
+/*
+ * Take the whole spare of the pool @v views off every list, as a client's
+ * take does, into @idx, following the links as the client's
+ * chain_put_back() would; mark each element @owner's unless @owner is 0.
+ * Returns how many it took.
+ */
+static uint32_t take_spare(struct slab_view *v, uint32_t *idx, uint32_t owner)
+{
+	uint64_t w = atomic_exchange(&v->hdr->spare, SLAB_LIST_EMPTY);
+	uint32_t n = 0;
+
+	for (uint32_t cur = slab_list_head(w); n < slab_list_len(w); n++) {
+		idx[n] = cur;
+		if (owner)
+			atomic_store(&v->meta[cur].owner, owner);
+		cur = atomic_load(&v->meta[cur].next);
+	}
+	return n;
+}
+
 /*
  * Fork a client process that opens pool @name, takes @n elements (WAIT),
  * closes the pool if @close_pool, and then lives on holding what it took
@@ -195,12 +263,10 @@ static void test_killed_client_elements_come_back_quickly(void **state)
 	/* both attachments recorded: ours and the child's */
 	assert_int_equal(reclaim_stat(s, "holders"), 2);
 	json_decref(s);
-	s = NULL;
 	int64_t t0 = e2e_now_ns();
 	kill(pid, SIGKILL);
 	e2e_wait_child(e, pid, 5000);
-	bool back = e2e_poll((json_decref(s), s = NULL,
-			      pool_total(c, name, &pub, &s) == pub), 5000);
+	bool back = wait_in_pool(c, name, 0, &s);
 	double ms = (double)(e2e_now_ns() - t0) / 1e6;
 	print_message("48 elements held by a SIGKILLed client back in the pool after %.1f ms\n", ms);
 	assert_true(back);
@@ -250,12 +316,8 @@ static void test_handed_off_element_is_not_taken_back(void **state)
 	assert_non_null(msg);
 	kill(pid, SIGKILL);
 	e2e_wait_child(e, pid, 5000);
-	json_t *s = NULL;
 	/* the held one comes back; the handed-off one stays with us */
-	assert_true(e2e_poll((json_decref(s), s = NULL,
-			      pool_total(c, name, &pub, &s) == pub - 1), 5000));
-	assert_int_equal(reclaim_stat(s, "reclaimed"), 1);
-	json_decref(s);
+	expect_back(c, name, 1, 1);
 	assert_string_equal(msg, "message for the parent");
 	assert_int_equal(pcpupool_elem_claim(pool, msg), 0);
 	assert_int_equal(pcpupool_elem_claim(pool, msg + 1), -EINVAL);
@@ -276,23 +338,16 @@ static void test_closed_pool_elements_come_back(void **state)
 {
 	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
-	json_int_t pub;
 
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "close", name), 64, 64, 64);
 	assert_non_null(pool);
 	pid_t pid = fork_holder(e, name, 48, true);
-	json_t *s = NULL;
-	assert_true(e2e_poll((json_decref(s), s = NULL,
-			      pool_total(c, name, &pub, &s) == pub), 5000));
-	assert_int_equal(reclaim_stat(s, "reclaimed"), 48);
-	json_decref(s);
+	expect_back(c, name, 0, 48);
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);   /* it lives on */
 	kill(pid, SIGKILL);
 	e2e_wait_child(e, pid, 5000);
-	e2e_expect_conserved(c, name);
-	pcpupool_close(pool);
-	pcpupool_disconnect(c);
+	close_conserved(c, pool, name);
 }
 
 /*
@@ -305,7 +360,6 @@ static void test_closing_one_handle_keeps_anothers_elements(void **state)
 {
 	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
-	json_int_t pub;
 	void *held[8];
 
 	struct pcpupool_client *c = e2e_client(e);
@@ -318,17 +372,11 @@ static void test_closing_one_handle_keeps_anothers_elements(void **state)
 		assert_non_null(held[i] = pcpupool_alloc(newest, PCPUPOOL_WAIT));
 	pcpupool_close(older);
 	e2e_sleep_ms(300);   /* a pass would have run */
-	json_t *s = NULL;
-	json_int_t total = pool_total(c, name, &pub, &s);
-	assert_int_equal(total, pub - 8);
-	assert_int_equal(reclaim_stat(s, "reclaimed"), 0);
-	json_decref(s);
+	expect_held_not_reclaimed(c, name, 8);
 	for (int i = 0; i < 8; i++)
 		pcpupool_free(held[i], newest);
 	pcpupool_close(newest);
-	e2e_expect_conserved(c, name);
-	pcpupool_close(pool);
-	pcpupool_disconnect(c);
+	close_conserved(c, pool, name);
 }
 
 /*
@@ -344,8 +392,8 @@ static void test_detach_without_id_keeps_elements_of_a_second_attachment(void **
 	struct e2e *e = *state;
 	char name[E2E_NAME_LEN], line[256];
 	struct slab_view v;
-	uint32_t idx[SLAB_BATCH_MAX], n = 0;
-	json_int_t pub, ids[2];
+	uint32_t idx[SLAB_BATCH_MAX];
+	json_int_t ids[2];
 
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "noid", name), 8, 64, 64);
@@ -363,27 +411,16 @@ static void test_detach_without_id_keeps_elements_of_a_second_attachment(void **
 		free(reply);
 		assert_true(ids[i] > 0);
 	}
-	uint64_t w = atomic_exchange(&v.hdr->spare, SLAB_LIST_EMPTY);
-	for (uint32_t cur = slab_list_head(w); n < slab_list_len(w); n++) {
-		idx[n] = cur;
-		atomic_store(&v.meta[cur].owner, (uint32_t)ids[1]);
-		cur = atomic_load(&v.meta[cur].next);
-	}
+	uint32_t n = take_spare(&v, idx, (uint32_t)ids[1]);
 	assert_int_equal(n, 8);
 	snprintf(line, sizeof(line), "{\"cmd\":\"detach\",\"pool\":\"%s\"}", name);
 	e2e_expect_ok(e2e_raw_xfer(fd, line));
 	e2e_sleep_ms(300);   /* a pass would have run */
-	json_t *s = NULL;
-	json_int_t total = pool_total(c, name, &pub, &s);
-	assert_int_equal(total, pub - 8);
-	assert_int_equal(reclaim_stat(s, "reclaimed"), 0);
-	json_decref(s);
+	expect_held_not_reclaimed(c, name, 8);
 	close(fd);
 	/* put them back where a pop-then-free would: the inbox */
 	assert_int_equal(slab_list_push(&v, &slab_of(&v, 0)->inbox, idx, n), 0);
-	e2e_expect_conserved(c, name);
-	pcpupool_close(pool);
-	pcpupool_disconnect(c);
+	close_conserved(c, pool, name);
 }
 
 /* The owner mark of element @e of the pool viewed by @v. */
@@ -405,7 +442,6 @@ static void test_forked_child_gets_its_own_connection_and_id(void **state)
 	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	struct slab_view v;
-	json_int_t pub;
 
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "fork", name), 64, 64, 64);
@@ -444,14 +480,8 @@ static void test_forked_child_gets_its_own_connection_and_id(void **state)
 	e2e_expect_child_ok(e, pid, 10000);
 	assert_int_equal(e2e_fast(pool)->pf_owner, parent_id);
 	/* the one it held under its own id comes back */
-	json_t *s = NULL;
-	assert_true(e2e_poll((json_decref(s), s = NULL,
-			      pool_total(c, name, &pub, &s) == pub), 5000));
-	assert_int_equal(reclaim_stat(s, "reclaimed"), 1);
-	json_decref(s);
-	e2e_expect_conserved(c, name);
-	pcpupool_close(pool);
-	pcpupool_disconnect(c);
+	expect_back(c, name, 0, 1);
+	close_conserved(c, pool, name);
 }
 
 static _Atomic bool churn_stop;
@@ -545,20 +575,14 @@ static void test_recreated_pool_keeps_live_clients_elements(void **state)
 	e2e_wait_child(e, a, 5000);
 	/* a pass would have run by now (the daemon starts one on the exit) */
 	e2e_sleep_ms(500);
-	json_t *s = NULL;
-	json_int_t total = pool_total(c, name, &pub, &s);
-	assert_int_equal(total, pub - 40);
-	assert_int_equal(reclaim_stat(s, "reclaimed"), 0);
-	json_decref(s);
+	expect_held_not_reclaimed(c, name, 40);
 	/* the live child's elements come back when it dies */
 	kill(b, SIGKILL);
 	e2e_wait_child(e, b, 5000);
 	assert_true(e2e_poll(pool_total(c, name, &pub, NULL) == pub, 5000));
 	close(a_fds[0]);
 	close(a_fds[1]);
-	e2e_expect_conserved(c, name);
-	pcpupool_close(pool);
-	pcpupool_disconnect(c);
+	close_conserved(c, pool, name);
 }
 
 /*
@@ -574,8 +598,7 @@ static void test_stalled_take_is_not_reclaimed(void **state)
 	struct e2e *e = *state;
 	char name[E2E_NAME_LEN];
 	struct slab_view v;
-	uint32_t idx[SLAB_BATCH_MAX], n = 0;
-	json_int_t pub;
+	uint32_t idx[SLAB_BATCH_MAX];
 
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool *pool = pcpupool_create(c, e2e_name(e, "stall", name), 8, 64, 64);
@@ -583,13 +606,8 @@ static void test_stalled_take_is_not_reclaimed(void **state)
 	e2e_pool_view(pool, &v, 9);
 	assert_true(e2e_poll(slab_list_len(atomic_load(&v.hdr->spare)) == 8, 5000));
 
-	/* the take: the whole spare, off every list (its links read, as the
-	 * client's chain_put_back() would follow them) */
-	uint64_t w = atomic_exchange(&v.hdr->spare, SLAB_LIST_EMPTY);
-	for (uint32_t cur = slab_list_head(w); n < slab_list_len(w); n++) {
-		idx[n] = cur;
-		cur = atomic_load(&v.meta[cur].next);
-	}
+	/* the take: the whole spare, off every list */
+	uint32_t n = take_spare(&v, idx, 0);
 	assert_int_equal(n, 8);
 	/* meanwhile a client exits: a reclaim pass runs */
 	pid_t pid = e2e_fork(e);
@@ -604,16 +622,13 @@ static void test_stalled_take_is_not_reclaimed(void **state)
 
 	/* after the third census: nothing reclaimed, nothing twice */
 	e2e_sleep_ms(POOL_ORPHAN_GRACE_MS_FOR_TEST + 500);
-	json_t *s = NULL;
-	assert_true(e2e_poll((json_decref(s), s = NULL,
-			      pool_total(c, name, &pub, &s) == pub), 5000));
+	json_t *s;
+	assert_true(wait_in_pool(c, name, 0, &s));
 	assert_int_equal(reclaim_stat(s, "orphans"), 0);
 	assert_int_equal(reclaim_stat(s, "duplicates"), 0);
 	assert_string_equal(json_string_value(json_object_get(s, "state")), "ok");
 	json_decref(s);
-	e2e_expect_conserved(c, name);
-	pcpupool_close(pool);
-	pcpupool_disconnect(c);
+	close_conserved(c, pool, name);
 }
 
 static void test_kill_storm_loses_nothing(void **state)
