@@ -66,7 +66,7 @@ int slabpool_init(struct slabpool *sp, uint32_t nr_cpus)
 		slab_set_limits(&sp->v, c, BENCH_LOW, BENCH_LIMIT);
 		for (uint32_t k = 0; k < sp->per_cpu; k++)
 			idx[k] = c * sp->per_cpu + k;
-		r = slab_refill(&sp->v, c, idx, sp->per_cpu);
+		r = slab_list_push(&sp->v, &slab_of(&sp->v, c)->inbox, idx, sp->per_cpu);
 		if (r < 0)
 			return r;
 	}

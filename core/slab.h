@@ -572,11 +572,6 @@ uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t ta
 uint64_t slab_now_ns(void);
 bool slab_request_raised(const struct slab_view *v, uint32_t cpu);
 void slab_poll_set(const struct slab_view *v, bool on);
-int slab_refill(const struct slab_view *v, uint32_t cpu, const uint32_t *idx, uint32_t n);
-int slab_drain_outbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
-		      uint32_t max, uint32_t *ret_n);
-int slab_trim_inbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
-		    uint32_t max, uint32_t *ret_n);
 int slab_current_cpu(const struct slab_view *v);
 bool slab_rseq_available(void);
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * slab_daemon.c - what the daemon reads and writes of a slab: levels and
- * counts, limits, request flags, the polling word, refills and drains.
+ * counts, limits, request flags and the polling word (the lists it pushes
+ * to and takes from are slab_list.c's).
  * The design, invariants and memory-order pairings of the slab core are
  * described at the top of slab.h.
  */
@@ -10,7 +11,6 @@
 #endif
 #include "slab_impl.h"
 
-#include <errno.h>
 
 
 /* ------------------------------------------------------------------ */
@@ -162,55 +162,4 @@ void slab_poll_set(const struct slab_view *v, bool on)
 {
 	atomic_store_explicit(&v->hdr->polling, on, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst);
-}
-
-/**
- * slab_refill() - publish elements to CPU @cpu's reserve (its inbox).
- * @v: pool view.
- * @cpu: slab index.
- * @idx: elements taken from the depot.
- * @n: how many.
- *
- * Context: daemon, from any CPU.
- * Return: 0 or -EINVAL.
- */
-int slab_refill(const struct slab_view *v, uint32_t cpu, const uint32_t *idx, uint32_t n)
-{
-	if (cpu >= v->nr_cpus)
-		return -EINVAL;
-	return slab_list_push(v, &slab_of(v, cpu)->inbox, idx, n);
-}
-
-/**
- * slab_drain_outbox() - take everything clients spilled from CPU @cpu.
- * @v: pool view.
- * @cpu: slab index.
- * @buf: receives the elements.
- * @max: capacity of @buf (the rest stays in the outbox).
- * @ret_n: elements written.
- *
- * Context: daemon, from any CPU.
- * Return: 0, or -EUCLEAN for a corrupt list.
- */
-int slab_drain_outbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
-		      uint32_t max, uint32_t *ret_n)
-{
-	return slab_list_take(v, &slab_of(v, cpu)->outbox, buf, max, ret_n);
-}
-
-/**
- * slab_trim_inbox() - take CPU @cpu's unclaimed refill back.
- * @v: pool view.
- * @cpu: slab index.
- * @buf: receives the elements.
- * @max: capacity of @buf.
- * @ret_n: elements written.
- *
- * Context: daemon, from any CPU.
- * Return: 0, or -EUCLEAN for a corrupt list.
- */
-int slab_trim_inbox(const struct slab_view *v, uint32_t cpu, uint32_t *buf,
-		    uint32_t max, uint32_t *ret_n)
-{
-	return slab_list_take(v, &slab_of(v, cpu)->inbox, buf, max, ret_n);
 }

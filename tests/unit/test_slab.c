@@ -30,7 +30,7 @@ static void refill_range(struct testpool *tp, uint32_t cpu, uint32_t first, uint
 	assert_true(n <= SLAB_BATCH_MAX);
 	for (uint32_t i = 0; i < n; i++)
 		idx[i] = first + i;
-	assert_int_equal(slab_refill(&tp->v, cpu, idx, n), 0);
+	assert_int_equal(slab_list_push(&tp->v, &slab_of(&tp->v, cpu)->inbox, idx, n), 0);
 }
 
 static uint32_t alloc1(struct testpool *tp)
@@ -165,7 +165,7 @@ static void test_full_slab_spills_to_outbox(void **state)
 	for (uint32_t i = 0; i < 100; i++)
 		slab_free(&tp->v, i);
 	assert_true(slab_count(&tp->v, 0) <= 16);
-	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &n), 0);
 	total = n + slab_count(&tp->v, 0);
 	assert_int_equal(total, 100);
 	/* the daemon got each spilled element once */
@@ -186,7 +186,7 @@ static void test_capacity_is_the_hard_limit(void **state)
 	for (uint32_t i = 0; i < 3 * CAP; i++)
 		slab_free(&tp->v, i);
 	assert_true(slab_count(&tp->v, 0) <= CAP);
-	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &n), 0);
 	assert_int_equal(n + slab_count(&tp->v, 0), 3 * CAP);
 }
 
@@ -201,12 +201,12 @@ static void test_lowering_limit_trims_at_next_free(void **state)
 	slab_set_limits(&tp->v, 0, 0, 8);       /* daemon: trim CPU 0 */
 	slab_free(&tp->v, 40);
 	assert_int_equal(slab_count(&tp->v, 0), 5); /* spilled to 8/2, then pushed */
-	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &n), 0);
 	assert_int_equal(n, 36);
 	slab_set_limits(&tp->v, 0, 0, 0);       /* trim to nothing */
 	slab_free(&tp->v, 41);
 	assert_int_equal(slab_count(&tp->v, 0), 0);
-	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &n), 0);
 	assert_int_equal(n, 6);
 }
 
@@ -301,26 +301,26 @@ static void test_corrupt_lists_are_detected(void **state)
 
 	/* index past the published elements */
 	atomic_store(&s->outbox, slab_list_word(NELEM + 5, 1));
-	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &n), -EUCLEAN);
 	/* a loop: 3 -> 4 -> 3 claiming length 2 is fine, length 5 walks past
 	 * its end only via the loop; length 2 with a non-NIL tail is a lie */
 	atomic_store(&tp->v.meta[3].next, 4);
 	atomic_store(&tp->v.meta[4].next, 3);
 	atomic_store(&s->outbox, slab_list_word(3, 2));
-	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &n), -EUCLEAN);
 	/* a loop in a chain longer than the buffer: 3 -> 3, length 100,
 	 * taken 30 at a time, must not hand out 3 thirty times */
 	atomic_store(&tp->v.meta[3].next, 3);
 	atomic_store(&slab_of(&tp->v, 0)->inbox, slab_list_word(3, 100));
-	assert_int_equal(slab_trim_inbox(&tp->v, 0, buf, 30, &n), -EUCLEAN);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->inbox, buf, 30, &n), -EUCLEAN);
 	/* a length past the pool's size */
 	atomic_store(&tp->v.meta[3].next, SLAB_NIL);
 	atomic_store(&s->outbox, slab_list_word(3, NELEM + 1));
-	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &n), -EUCLEAN);
 	/* a chain that ends before its stated length */
 	atomic_store(&tp->v.meta[4].next, SLAB_NIL);
 	atomic_store(&s->outbox, slab_list_word(3, 7));
-	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), -EUCLEAN);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &n), -EUCLEAN);
 	/* a corrupt slot in the slab is not handed out, but dropped: an
 	 * offset past the pool, then one inside an element */
 	s->cw = 1;
@@ -548,7 +548,7 @@ static void test_corrupt_limit_never_writes_past_the_page(void **state)
 	slab_free(&tp->v, 5);
 	assert_memory_equal(before, after, sizeof(before));
 	assert_int_equal(s0->cw & 0xffff, SLAB_MAX_CAP);
-	assert_int_equal(slab_drain_outbox(&tp->v, 0, buf, NELEM, &n), 0);
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(buf[0], 5);
 	s0->cw = 0;
@@ -585,13 +585,14 @@ static void test_counts_are_derived_exactly(void **state)
 static void test_take_more_than_buffer_puts_back_rest(void **state)
 {
 	struct testpool *tp = *state;
-	uint32_t buf[NELEM], n;
+	uint32_t buf[NELEM], n, cpu = 1 % tp->v.nr_cpus;
+	_Atomic uint64_t *inbox = &slab_of(&tp->v, cpu)->inbox;
 
-	refill_range(tp, 1 % tp->v.nr_cpus, 0, 100);
-	assert_int_equal(slab_trim_inbox(&tp->v, 1 % tp->v.nr_cpus, buf, 30, &n), 0);
+	refill_range(tp, cpu, 0, 100);
+	assert_int_equal(slab_list_take(&tp->v, inbox, buf, 30, &n), 0);
 	assert_int_equal(n, 30);
-	assert_int_equal(slab_level(&tp->v, 1 % tp->v.nr_cpus), 70);
-	assert_int_equal(slab_trim_inbox(&tp->v, 1 % tp->v.nr_cpus, buf, NELEM, &n), 0);
+	assert_int_equal(slab_level(&tp->v, cpu), 70);
+	assert_int_equal(slab_list_take(&tp->v, inbox, buf, NELEM, &n), 0);
 	assert_int_equal(n, 70);
 	for (uint32_t i = 0; i < 70; i++)
 		assert_int_equal(buf[i], 30 + i);

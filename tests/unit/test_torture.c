@@ -269,7 +269,7 @@ static void daemon_drain(uint32_t cpu)
 	static uint32_t buf[NELEM];
 	uint32_t n;
 
-	if (slab_drain_outbox(&view, cpu, buf, NELEM, &n) < 0)
+	if (slab_list_take(&view, &slab_of(&view, cpu)->outbox, buf, NELEM, &n) < 0)
 		report("corrupt outbox on cpu %u", cpu);
 	depot_put(buf, n);
 	atomic_fetch_add_explicit(&ctl->drained, n, memory_order_relaxed);
@@ -294,7 +294,7 @@ static int run_daemon(void)
 			if (want > SLAB_BATCH_MAX)
 				want = SLAB_BATCH_MAX;
 			n = depot_get(buf, want);
-			if (slab_refill(&view, c, buf, n) < 0)
+			if (slab_list_push(&view, &slab_of(&view, c)->inbox, buf, n) < 0)
 				report("refill rejected");
 			atomic_fetch_add_explicit(&ctl->refilled, n, memory_order_relaxed);
 		}
@@ -309,7 +309,7 @@ static int run_daemon(void)
 		}
 		if (tick % 97 == 0) {
 			uint32_t c = (unsigned)rand_r(&seed) % ncpu;
-			if (slab_trim_inbox(&view, c, buf, SLAB_BATCH_MAX, &n) < 0)
+			if (slab_list_take(&view, &slab_of(&view, c)->inbox, buf, SLAB_BATCH_MAX, &n) < 0)
 				report("corrupt inbox on cpu %u", c);
 			depot_put(buf, n);
 			atomic_fetch_add(&ctl->inbox_trims, 1);
