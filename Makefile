@@ -70,7 +70,7 @@ LIB_PC   := $(B)/libpcpupool.pc
 
 DAEMON_SRC := daemon/main.c daemon/conn.c daemon/cmd.c daemon/attach.c daemon/watch.c \
 	daemon/pool.c daemon/state.c daemon/refill.c daemon/reclaim.c daemon/stats.c \
-	daemon/config.c daemon/log.c
+	daemon/config.c daemon/log.c daemon/cpus.c daemon/place.c daemon/depot.c
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_OBJ)
 DAEMON     := $(B)/pcpupoold
 
@@ -79,13 +79,16 @@ DAEMON     := $(B)/pcpupoold
 # header), cli/ (the programs' command lines), fuzz/ (the libFuzzer targets
 # and their corpus), systemd/; lib/ the helpers they share.  Programs are
 # built into $(B)/tests/, scripts run where they are (tests/run.sh).
-C_TESTS  := test_slab test_races test_torture test_exports test_e2e test_reconnect \
-	test_nosyscall test_hostile test_reclaim test_corrupt test_wipe
+C_TESTS  := test_slab test_races test_torture test_exports test_e2e test_reconnect test_place \
+	test_nosyscall test_hostile test_reclaim test_corrupt test_wipe test_hugepages
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
 SH_TESTS := test_daemon_cli test_pcpupoolctl test_access test_norseq $(if $(SANITIZE),,test_header test_fuzz test_systemd)
 TESTS    := $(C_TESTS) $(SH_TESTS)
-TEST_BIN := $(C_TESTS:%=$(B)/tests/%)
+# built with the others, run only in the VM test bed (make check-vm): they
+# take CPUs offline
+VM_ONLY_TESTS := test_hotplug test_numa
+TEST_BIN := $(C_TESTS:%=$(B)/tests/%) $(VM_ONLY_TESTS:%=$(B)/tests/%)
 BENCH_BIN := $(B)/bench/bench_slab
 BENCH_PEERS := $(B)/bench/bench_peers
 BENCH_REFILL := $(B)/bench/bench_refill
@@ -216,7 +219,8 @@ $(B)/tests/test_races: tests/unit/test_races.c tests/unit/pooltest.h $(POOLTEST_
 
 # integration tests: the real daemon, the real library; test_corrupt,
 # test_reclaim and test_wipe play clients with the slab core's own code
-INTEG_TESTS := test_reconnect test_nosyscall test_hostile test_reclaim test_corrupt test_wipe
+INTEG_TESTS := test_reconnect test_place test_hotplug test_numa test_nosyscall test_hostile \
+	test_reclaim test_corrupt test_wipe test_hugepages
 INTEG_CORE  := test_corrupt test_reclaim test_wipe
 E2E_SRC     := $(addprefix tests/integration/e2e/,test_e2e.c refill.c poll.c resize.c \
 	elements.c signal.c destroy.c mapping.c protocol.c)

@@ -75,6 +75,8 @@
 #define PCP_F_OWNER      "owner"
 #define PCP_F_GROUP      "group"
 #define PCP_F_MODE       "mode"
+#define PCP_F_HUGEPAGES  "hugepages"      /* create: true for a pool on hugepages */
+#define PCP_F_HUGE_PAGE_SIZE "huge_page_size" /* attach: 0, or the hugepage size */
 
 /* error codes: the "code" of an error reply is the errno's name */
 static const struct pcp_errname {

@@ -53,7 +53,8 @@
  *                the daemon takes it with one exchange back into its depot.
  *   limit        free() spills when count reaches it.  The daemon lowers it
  *                to trim a slab from outside: the next free on CPU N moves
- *                the excess to the outbox.  The daemon never writes a slab.
+ *                the excess to the outbox.  The daemon writes a slab's
+ *                slots and count word only once it is retired (below).
  *   low          the low watermark: a pop that leaves fewer elements than
  *                this, with the inbox empty, takes the pool's spare list
  *                (slab_hdr.spare, up to min_nr) onto the inbox at once,
@@ -63,6 +64,24 @@
  *                reserve up.  While the daemon polls the flags
  *                (slab_hdr.polling), a crossing the spare covered sends
  *                nothing: no syscall at all.
+ *
+ *   retired      a slab no client is to use: its CPU is offline, or no
+ *                attached process may run there.  The daemon stores limit
+ *                0 and low SLAB_LOW_RETIRED (slab_retire()); from then on
+ *                every section leaves that slab without a store (the inline
+ *                pop at count <= low, the inline push at count >= limit,
+ *                the library's pop, splice and spill on low).  Only a
+ *                section that read the slab before that store can still
+ *                commit to it, and such a section was running on that
+ *                CPU: it commits or is aborted (preemption and migration
+ *                abort a section) before its thread leaves the CPU.  So
+ *                once the CPU is offline, or has been closed to every
+ *                attached process for a grace period after the store, no
+ *                section can commit there, and the daemon takes the slots
+ *                into its depot itself (slab_take_retired(): a CAS of the
+ *                count word against a snapshot, which fails if any section
+ *                committed since).  A retired slab's CPU is opened again by
+ *                setting its limits (slab_set_limits()).
  *
  * Lists are only ever pushed onto (CAS linking the pushed chain to the head
  * it read) and taken whole (exchange with empty).  A push whose CAS succeeds
@@ -150,6 +169,9 @@
 #define SLAB_BATCH_MAX      512u            /* elements moved per section */
 #define SLAB_NAME_MAX       64u
 #define SLAB_OWNER_HANDOFF  UINT32_MAX      /* handed to another process */
+#define SLAB_HUGE_PAGE      (UINT32_C(1) << 21) /* the hugetlb page size a pool
+						 * may be backed with: 2 MiB */
+#define SLAB_LOW_RETIRED    UINT32_MAX      /* slab.low of a retired slab */
 
 /* Pool header: page 0 of the shared object.  Written by the daemon at
  * format time; afterwards only the atomics change. */
@@ -189,6 +211,13 @@ struct slab_hdr {
 	 * slab_request_quiet()), so no request is left behind.  0 in pools an
 	 * older daemon formatted: their clients always send. */
 	_Atomic uint64_t polling;
+	/* geometry, past the atomics so that the fields above keep their
+	 * offsets: 0 when the file is on the base pages (a memfd on tmpfs);
+	 * SLAB_HUGE_PAGE when it is on hugetlbfs, whose mappings must start,
+	 * and whose files end, on a multiple of it: slabs_off, meta_off,
+	 * elems_off and map_size are then multiples of it (slab_layout()).
+	 * 0 in pools an older daemon formatted (the page was zero). */
+	uint32_t huge_page_size;
 };
 
 enum slab_state { SLAB_STATE_OK = 0, SLAB_STATE_QUARANTINED = 1, SLAB_STATE_DESTROYED = 2 };
@@ -201,7 +230,9 @@ struct slab {
 	uint32_t limit;
 	uint32_t low;
 	uint32_t cap;
-	uint8_t pad0[SLAB_CACHELINE - 20];
+	uint32_t node;                     /* this CPU's NUMA node: a hint for
+					    * the order of steals, never an index */
+	uint8_t pad0[SLAB_CACHELINE - 24];
 	/* line 1: daemon -> clients, and the slow paths' counters */
 	_Atomic uint64_t inbox;            /* slab_list word */
 	_Atomic uint32_t refill_pending;   /* 0, or SLAB_REQ_SENT / SLAB_REQ_QUIET */
@@ -272,6 +303,7 @@ struct slab_geometry {
 	uint64_t elem_size;
 	uint64_t elem_align;
 	uint64_t max_elems;
+	uint32_t huge_page_size;  /* 0, or SLAB_HUGE_PAGE: struct slab_hdr */
 };
 
 /* A process's view of one mapped pool: everything the fast path needs,
@@ -391,6 +423,7 @@ int slab_view_init_hdr(struct slab_view *v, void *base, const struct slab_hdr *h
 int slab_view_map_inline(struct slab_view *v, int fd);
 void slab_view_fini(struct slab_view *v);
 void *slab_map(int fd, size_t map_size);
+long slab_file_huge_page(int fd);
 
 /* floor(2^64 / @stride) + 1, the pools' multiplier (the stride is at
  * least 8 and at most 2^30) */
@@ -567,6 +600,11 @@ uint32_t slab_count(const struct slab_view *v, uint32_t cpu);
 void slab_cpu_counts(const struct slab_view *v, uint32_t cpu, uint64_t *ret_allocs,
 		     uint64_t *ret_frees);
 void slab_set_limits(const struct slab_view *v, uint32_t cpu, uint32_t low, uint32_t limit);
+void slab_retire(const struct slab_view *v, uint32_t cpu);
+bool slab_retired(const struct slab_view *v, uint32_t cpu);
+uint64_t slab_count_word(const struct slab_view *v, uint32_t cpu);
+int slab_take_retired(const struct slab_view *v, uint32_t cpu, uint64_t snap, uint32_t *buf,
+		      uint32_t *ret_n, uint32_t *ret_bad);
 uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target,
 			    uint64_t *ret_wait_ns);
 uint64_t slab_now_ns(void);

@@ -283,12 +283,21 @@ struct slab_alloc_res slab_alloc_slow(const struct slab_view *v)
 			r.refill_cpu = rc;
 		r.idx = take_from_inbox(v, cpu, use_rseq, &r.refill_cpu);
 	}
-	for (uint32_t i = 1; i < v->nr_cpus && r.idx == SLAB_NIL; i++) {
-		uint32_t c = (cpu + i) % v->nr_cpus;
-		r.idx = take_from_inbox(v, c, use_rseq, &r.refill_cpu);
-		if (r.idx != SLAB_NIL)
-			atomic_fetch_add_explicit(&slab_of(v, c)->steals, 1, memory_order_relaxed);
-	}
+	/* steal: from the CPUs of this CPU's NUMA node first, then the rest */
+	uint32_t node = __atomic_load_n(&slab_of(v, cpu)->node, __ATOMIC_RELAXED);
+
+	for (uint32_t pass = 0; pass < 2 && r.idx == SLAB_NIL; pass++)
+		for (uint32_t i = 1; i < v->nr_cpus && r.idx == SLAB_NIL; i++) {
+			uint32_t c = (cpu + i) % v->nr_cpus;
+			bool near = __atomic_load_n(&slab_of(v, c)->node, __ATOMIC_RELAXED) == node;
+
+			if (near != (pass == 0))
+				continue;
+			r.idx = take_from_inbox(v, c, use_rseq, &r.refill_cpu);
+			if (r.idx != SLAB_NIL)
+				atomic_fetch_add_explicit(&slab_of(v, c)->steals, 1,
+							  memory_order_relaxed);
+		}
 	if (r.idx == SLAB_NIL) {
 		/* every reachable reserve is dry: count the miss and make sure
 		 * our CPU's refill is on its way (coalesced like any other) */

@@ -11,6 +11,8 @@
 #endif
 #include "slab_impl.h"
 
+#include <errno.h>
+
 
 
 /* ------------------------------------------------------------------ */
@@ -162,4 +164,103 @@ void slab_poll_set(const struct slab_view *v, bool on)
 {
 	atomic_store_explicit(&v->hdr->polling, on, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/**
+ * slab_retire() - close CPU @cpu's slab to every section (see "retired" in
+ * slab.h): limit 0 and low SLAB_LOW_RETIRED.
+ * @v: pool view.
+ * @cpu: slab index.
+ *
+ * Sections that start after this leave the slab untouched; the caller
+ * takes its slots (slab_take_retired()) only once no section that read it
+ * before can still commit.
+ *
+ * Context: daemon.
+ */
+void slab_retire(const struct slab_view *v, uint32_t cpu)
+{
+	struct slab *s = slab_of(v, cpu);
+
+	__atomic_store_n(&s->low, SLAB_LOW_RETIRED, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/**
+ * slab_retired() - whether CPU @cpu's slab reads as retired.
+ * @v: pool view.
+ * @cpu: slab index.
+ *
+ * Context: daemon (a client could write these words: a hint, never a
+ * reason to take slots).
+ */
+bool slab_retired(const struct slab_view *v, uint32_t cpu)
+{
+	const struct slab *s = slab_of(v, cpu);
+
+	return __atomic_load_n(&s->low, __ATOMIC_RELAXED) == SLAB_LOW_RETIRED &&
+	       __atomic_load_n(&s->limit, __ATOMIC_RELAXED) == 0;
+}
+
+/**
+ * slab_count_word() - CPU @cpu's count word (a snapshot): it changes with
+ * every section that commits on that slab.
+ * @v: pool view.
+ * @cpu: slab index.
+ */
+uint64_t slab_count_word(const struct slab_view *v, uint32_t cpu)
+{
+	return __atomic_load_n(&slab_of(v, cpu)->cw, __ATOMIC_ACQUIRE);
+}
+
+/**
+ * slab_take_retired() - take the slots of CPU @cpu's retired slab.
+ * @v: pool view.
+ * @cpu: slab index.
+ * @snap: its count word as the caller last saw it, after retiring it.
+ * @buf: receives the element indexes (room for v->slab_cap).
+ * @ret_n: indexes written.
+ * @ret_bad: slots dropped as not an element's start.
+ *
+ * Empties the slab with one CAS of the count word from @snap to the same
+ * ops with count 0, so a section that committed since @snap makes it fail
+ * and nothing is taken.  The caller must know that no section can commit
+ * to the slab any more (slab.h, "retired"); the slots are untrusted: each
+ * is checked, and a count past the capacity is corruption.
+ *
+ * Context: daemon.
+ * Return: 0; -EAGAIN if the count word is no longer @snap (look again
+ * later); -EUCLEAN for a count past the slab's capacity.
+ */
+int slab_take_retired(const struct slab_view *v, uint32_t cpu, uint64_t snap, uint32_t *buf,
+		      uint32_t *ret_n, uint32_t *ret_bad)
+{
+	struct slab *s = slab_of(v, cpu);
+	uint32_t count = SLAB_CW_COUNT(snap), n = 0, bad = 0;
+
+	*ret_n = 0;
+	*ret_bad = 0;
+	if (count > v->slab_cap)
+		return -EUCLEAN;
+	if (__atomic_load_n(&s->cw, __ATOMIC_ACQUIRE) != snap)
+		return -EAGAIN;
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t idx = slab_idx_of_off(v, __atomic_load_n(&s->slots[i], __ATOMIC_RELAXED));
+
+		if (idx == SLAB_NIL || idx >= slab_published(v))
+			bad++;
+		else
+			buf[n++] = idx;
+	}
+	if (!__atomic_compare_exchange_n(&s->cw, &snap, snap & ~(uint64_t)0xffff, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return -EAGAIN;
+	/* what left the slab: counted like a spill, and bad slots as
+	 * discarded, so that slab_cpu_counts() stays right */
+	atomic_fetch_add_explicit(&s->spilled, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->discarded, bad, memory_order_relaxed);
+	*ret_n = n;
+	*ret_bad = bad;
+	return 0;
 }

@@ -22,6 +22,14 @@
  * @g: requested geometry.
  * @ret_hdr: filled with every size and offset (name and atomics zero).
  *
+ * A pool on hugepages (g->huge_page_size SLAB_HUGE_PAGE) puts each area
+ * on a page of its own, since a hugetlbfs file is mapped by whole pages
+ * only: the header's page, the slabs from the next one, padded with zeros
+ * to a page boundary, the metadata, the elements, and the file ends on a
+ * page boundary.  The pad lets slab_view_map_inline() map the slabs alone,
+ * by whole pages, for the inline sections (see there why a pad page is
+ * safe for them).
+ *
  * Context: any.
  * Return: 0, or -EINVAL for a geometry out of range, -EOVERFLOW when the
  * pool would not fit the address space.
@@ -29,13 +37,15 @@
 int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr)
 {
 	struct slab_hdr h;
-	uint64_t stride, align, page = 4096;
+	uint64_t stride, align, page = 4096, huge;
 
 	if (!g || g->nr_cpus == 0 || g->nr_cpus > SLAB_MAX_CPUS ||
 	    g->slab_cap == 0 || g->slab_cap > SLAB_MAX_CAP ||
 	    g->elem_size == 0 || g->elem_size > (UINT64_C(1) << 30) ||
-	    g->max_elems == 0 || g->max_elems > SLAB_MAX_ELEMS)
+	    g->max_elems == 0 || g->max_elems > SLAB_MAX_ELEMS ||
+	    (g->huge_page_size != 0 && g->huge_page_size != SLAB_HUGE_PAGE))
 		return -EINVAL;
+	huge = g->huge_page_size;
 	align = g->elem_align ? g->elem_align : 8;
 	if ((align & (align - 1)) || align > page)
 		return -EINVAL;
@@ -60,9 +70,16 @@ int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr)
 	h.elem_size = g->elem_size;
 	h.elem_align = align;
 	h.max_elems = g->max_elems;
-	h.slabs_off = SLAB_HDR_SIZE;
-	h.meta_off = ROUND_UP(h.slabs_off + (uint64_t)h.nr_cpus * h.slab_stride,
-			      SLAB_CACHELINE);
+	h.huge_page_size = (uint32_t)huge;
+	if (huge) {
+		h.slabs_off = huge;
+		h.meta_off = h.slabs_off + ROUND_UP((uint64_t)h.nr_cpus * h.slab_stride, huge);
+		page = huge;
+	} else {
+		h.slabs_off = SLAB_HDR_SIZE;
+		h.meta_off = ROUND_UP(h.slabs_off + (uint64_t)h.nr_cpus * h.slab_stride,
+				      SLAB_CACHELINE);
+	}
 	h.elems_off = ROUND_UP(h.meta_off + sizeof(struct slab_meta) * g->max_elems,
 			       page);
 	/* slots hold byte offsets from the first element in 32 bits */
@@ -80,11 +97,12 @@ int slab_layout(const struct slab_geometry *g, struct slab_hdr *ret_hdr)
  * @h: a laid-out header.
  * @nr_elems: elements to back.
  *
- * Return: bytes, page-rounded.
+ * Return: bytes, rounded to the pool's pages (its hugepages, if it has).
  */
 size_t slab_bytes_for(const struct slab_hdr *h, uint64_t nr_elems)
 {
-	return ROUND_UP(h->elems_off + nr_elems * h->elem_stride, 4096);
+	return ROUND_UP(h->elems_off + nr_elems * h->elem_stride,
+			h->huge_page_size ? h->huge_page_size : 4096);
 }
 
 /**
@@ -158,6 +176,7 @@ int slab_validate_hdr(const struct slab_hdr *h, size_t file_size)
 	g.elem_size = h->elem_size;
 	g.elem_align = h->elem_align;
 	g.max_elems = h->max_elems;
+	g.huge_page_size = h->huge_page_size;
 	if (slab_layout(&g, &want) < 0)
 		return -EUCLEAN;
 	if (want.slab_stride != h->slab_stride || want.elem_stride != h->elem_stride ||

@@ -36,6 +36,8 @@ int slab_rseq_pop(const struct slab_view *v, uint32_t *ret_idx, uint32_t *ret_le
 
 	__asm__ goto(
 		PCPUPOOL__SECTION_ENTER
+		"cmpl $-1, 12(%%rcx)\n\t"              /* retired (slab.h) */
+		"je %l[empty]\n\t"
 		"movq (%%rcx), %%r10\n\t"              /* count word */
 		"movzwl %%r10w, %%edi\n\t"             /* count */
 		"testl %%edi, %%edi\n\t"
@@ -105,6 +107,8 @@ uint32_t slab_rseq_splice(const struct slab_view *v, const uint32_t *buf,
 
 	__asm__ __volatile__(
 		PCPUPOOL__SECTION_ENTER_TO("5f")
+		"cmpl $-1, 12(%%rcx)\n\t"             /* retired (slab.h) */
+		"je 6f\n\t"
 		"movq (%%rcx), %%r10\n\t"             /* count word */
 		"movl %c[v_cap](%[f]), %%edx\n\t"     /* cap */
 		"movzwl %%r10w, %%edi\n\t"            /* count */
@@ -148,6 +152,8 @@ uint32_t slab_rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t max,
 
 	__asm__ __volatile__(
 		PCPUPOOL__SECTION_ENTER_TO("5f")
+		"cmpl $-1, 12(%%rcx)\n\t"             /* retired (slab.h) */
+		"je 6f\n\t"
 		"movq (%%rcx), %%r10\n\t"             /* count word */
 		"movl 8(%%rcx), %%esi\n\t"            /* limit */
 		"shrl $1, %%esi\n\t"                  /* target = limit / 2 */

@@ -16,7 +16,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/rseq.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC 0x958458f6   /* linux/magic.h */
+#endif
 
 
 /**
@@ -123,6 +128,27 @@ static char *zero_pages_map(void)
 	return m == MAP_FAILED ? NULL : m;
 }
 
+#ifdef SLAB_HAVE_RSEQ
+/* zero_pages_map() at an address aligned to @align (a power of two): the
+ * start the slabs of a hugetlbfs file can be mapped at. */
+static char *huge_aligned_zero_pages_map(size_t align)
+{
+	size_t len = INLINE_PAGES_LEN + align;
+	void *r = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *m, *end;
+
+	if (r == MAP_FAILED)
+		return NULL;
+	m = (char *)(((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1));
+	end = m + INLINE_PAGES_LEN;
+	if (m > (char *)r)
+		munmap(r, (size_t)(m - (char *)r));
+	if (end < (char *)r + len)
+		munmap(end, (size_t)((char *)r + len - end));
+	return m;
+}
+#endif
+
 static char *no_slabs_get(void)
 {
 	char *z;
@@ -150,6 +176,8 @@ static char *no_slabs_get(void)
  * and has the whole library reach the slabs there.  Only where the
  * sections can work: rseq registered, and the first element on a 4 GiB
  * boundary (the inline free stores an element address's low half).
+ * The slabs of a pool on hugepages are mapped by whole hugepages, at an
+ * aligned address, the pad past the last slab included.
  * Elsewhere (this library built without sections, rseq not registered),
  * or if that mapping fails, they get the process's zero pages and leave
  * for the library at every call: a client's handle never has no pages.
@@ -164,16 +192,45 @@ int slab_view_map_inline(struct slab_view *v, int fd)
 	if (v->inline_slabs)
 		return v->inline_map != NULL;
 #ifdef SLAB_HAVE_RSEQ
+	size_t slabs_off = (size_t)(v->slabs - (char *)v->hdr);
+	size_t len = (size_t)v->nr_cpus * SLAB_STRIDE;
+	long huge;
 	char *m;
 
 	if (!v->rseq_cpus || ((uintptr_t)v->elems & UINT32_MAX) != 0 ||
 	    v->nr_cpus > PCPUPOOL__MAX_CPUS)
 		goto off;
-	m = zero_pages_map();
+	huge = slab_file_huge_page(fd);
+	if (huge < 0)
+		goto off;
+	if (huge) {
+		/* A hugetlbfs file maps by whole pages only, so the slabs'
+		 * mapping reaches past the last slab to the page boundary,
+		 * and a section on a CPU id from nr_cpus up to there runs on
+		 * that part of the file instead of on the zero pages.  Why
+		 * that is safe: the kernel reports no such id when nr_cpus
+		 * covers every possible CPU, which is how the daemon counts
+		 * them; slab_layout() pads the slabs with zeros up to the
+		 * boundary, so even then those pages read as count, limit
+		 * and low 0, which every section leaves for the library
+		 * without writing, as on the zero pages; and a process that
+		 * rewrites the pad could only make this pool hand out or lose
+		 * its own elements, as it can by rewriting any slab, since
+		 * every section checks the offsets it reads and writes only
+		 * inside its own page.  The mapping never covers the
+		 * metadata: the pad is the slabs' area's own. */
+		len = ROUND_UP(len, (size_t)huge);
+		if (slabs_off % (size_t)huge || len > INLINE_PAGES_LEN ||
+		    (size_t)((char *)v->meta - v->slabs) < len)
+			goto off;
+		m = huge_aligned_zero_pages_map((size_t)huge);
+	} else {
+		m = zero_pages_map();
+	}
 	if (!m)
 		goto off;
-	if (mmap(m, (size_t)v->nr_cpus * SLAB_STRIDE, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, fd, (off_t)(v->slabs - (char *)v->hdr)) == MAP_FAILED) {
+	if (mmap(m, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 (off_t)slabs_off) == MAP_FAILED) {
 		munmap(m, INLINE_PAGES_LEN);
 		goto off;
 	}
@@ -217,18 +274,37 @@ void slab_view_fini(struct slab_view *v)
  * with pread() for its elements' offset: a lie there only costs the
  * alignment, which slab_view_init() checks on the mapping itself.
  *
+ * A file on hugetlbfs is mapped by whole hugepages from an address aligned
+ * to them: the kernel refuses another address and rounds a length up,
+ * which at a fixed address would replace whatever follows.  So its
+ * @map_size must be a multiple of its page size (a pool on hugepages is:
+ * slab_layout()), and an elements' offset that is not is not used.
+ *
  * Context: any thread; not signal-safe.
- * Return: the mapping, or MAP_FAILED with errno set.
+ * Return: the mapping, or MAP_FAILED with errno set (EINVAL: a hugetlbfs
+ * file and a @map_size that is not a multiple of its pages).
  */
 void *slab_map(int fd, size_t map_size)
 {
 	const size_t align = (size_t)1 << 32;
 	struct slab_hdr h;
-	size_t elems_off = 0, len;
+	size_t elems_off = 0, len, page = 4096;
+	long huge = slab_file_huge_page(fd);
 	char *res, *at;
 
+	if (huge < 0) {
+		errno = (int)-huge;
+		return MAP_FAILED;
+	}
+	if (huge) {
+		page = (size_t)huge;
+		if (map_size % page) {
+			errno = EINVAL;
+			return MAP_FAILED;
+		}
+	}
 	if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == SLAB_MAGIC &&
-	    h.elems_off < map_size && h.elems_off % 4096 == 0)
+	    h.elems_off < map_size && h.elems_off % page == 0)
 		elems_off = (size_t)h.elems_off;
 	if (map_size > SIZE_MAX - align)
 		goto anywhere;
@@ -252,4 +328,22 @@ void *slab_map(int fd, size_t map_size)
 	return at;
 anywhere:
 	return mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+}
+
+/**
+ * slab_file_huge_page() - the hugetlb page size of the file @fd is on.
+ * @fd: a pool's memfd.
+ *
+ * Return: the page size of a file on hugetlbfs (a memfd made with
+ * MFD_HUGETLB), 0 for any other file, or -errno.
+ */
+long slab_file_huge_page(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return -errno;
+	if ((unsigned long)sf.f_type != HUGETLBFS_MAGIC)
+		return 0;
+	return sf.f_bsize > 0 ? (long)sf.f_bsize : -EINVAL;
 }

@@ -28,6 +28,7 @@
 #include "attach.h"
 #include "conn.h"
 #include "log.h"
+#include "place.h"
 #include "pool.h"
 #include "protocol.h"
 #include "reclaim.h"
@@ -170,7 +171,7 @@ static json_t *cmd_attach(struct conn *c, json_t *req)
 	/* the geometry from the daemon's record: the library checks the
 	 * header it maps against it, so a client that rewrote the header
 	 * between pool_verify() and the new client's read gains nothing */
-	reply = json_pack("{s:b, s:s, s:I, s:I, s:I, s:i, s:I, s:I, s:I}", PCP_F_OK, 1,
+	reply = json_pack("{s:b, s:s, s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:I}", PCP_F_OK, 1,
 			  PCP_F_POOL, p->cfg.name,
 			  PCP_F_MAP_SIZE, (json_int_t)p->v.map_size,
 			  PCP_F_CLIENT_ID, (json_int_t)a->client_id,
@@ -178,13 +179,16 @@ static json_t *cmd_attach(struct conn *c, json_t *req)
 			  "nr_cpus", (int)p->v.nr_cpus,
 			  PCP_F_MAX_ELEMS, (json_int_t)p->v.max_elems,
 			  PCP_F_ALIGN, (json_int_t)p->layout.elem_align,
-			  "slab_cap", (json_int_t)p->v.slab_cap);
+			  "slab_cap", (json_int_t)p->v.slab_cap,
+			  PCP_F_HUGE_PAGE_SIZE, (json_int_t)p->layout.huge_page_size);
 	if (!reply)
 		goto fail;
 	if (pool_client_add(p, a->client_id, c->cred.pid, c->cred.uid) < 0) {
 		json_decref(reply);
 		goto fail;
 	}
+	/* reserves on its CPUs before it can allocate */
+	place_attached(c->d, p, c->cred.pid);
 	attach_add(a);
 	int fds[2] = { p->memfd, sv[1] };
 	conn_send(c, reply, fds, 2);
@@ -339,12 +343,16 @@ static json_t *cmd_create(struct conn *c, json_t *req)
 		pc.group = c->cred.gid;
 		pc.has_group = true;
 	}
-	r = pool_create(c->d, &pc, &p, why, sizeof(why));
-	if (r < 0)
+	r = pool_create(c->d, &pc, c->cred.pid, &p, why, sizeof(why));
+	if (r < 0) {
+		log_notice("client pid %d uid %u: create pool %s failed: %s", (int)c->cred.pid,
+			   (unsigned)c->cred.uid, pc.name, why);
 		return conn_error(c, r, "create \"%s\": %s", pc.name, why);
-	log_notice("pool %s created by pid %d uid %u: %llu-byte elements, min_nr %u per CPU",
+	}
+	log_notice("pool %s created by pid %d uid %u: %llu-byte elements, min_nr %u per CPU%s",
 		   p->cfg.name, (int)c->cred.pid, (unsigned)c->cred.uid,
-		   (unsigned long long)p->cfg.elem_size, p->cfg.min_nr);
+		   (unsigned long long)p->cfg.elem_size, p->cfg.min_nr,
+		   p->cfg.hugepages ? ", on 2 MiB hugepages" : "");
 	return json_pack("{s:b, s:s}", PCP_F_OK, 1, PCP_F_POOL, p->cfg.name);
 }
 

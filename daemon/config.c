@@ -14,7 +14,8 @@
  *     "refill_poll_us": 1000, "refill_poll_linger_ms": 100,
  *     "max_clients": 1024, "request_timeout_ms": 10000,
  *     "pools": [ { "name": "frames", "elem_size": 1024, "align": 64,
- *                  "min_nr": 64, "low_watermark": 16, "max_elems": 65536 } ]
+ *                  "min_nr": 64, "low_watermark": 16, "max_elems": 65536,
+ *                  "hugepages": false } ]
  *   }
  */
 #include "config.h"
@@ -202,15 +203,24 @@ int config_pool_from_json(json_t *obj, struct pool_config *ret_pc, char *err, si
 	json_error_t je;
 
 	json_t *owner = NULL, *group = NULL, *mode = NULL;
+	json_t *hv = json_is_object(obj) ? json_object_get(obj, PCP_F_HUGEPAGES) : NULL;
+	int huge = 0;
 
-	if (json_unpack_ex(obj, &je, JSON_STRICT, "{s:s, s:I, s?I, s:I, s?I, s?I, s?o, s?o, s?o}",
+	/* jansson's own message would not name the key */
+	if (hv && !json_is_boolean(hv)) {
+		seterr(err, errlen, "hugepages must be true or false");
+		return -EINVAL;
+	}
+	if (json_unpack_ex(obj, &je, JSON_STRICT,
+			   "{s:s, s:I, s?I, s:I, s?I, s?I, s?o, s?o, s?o, s?b}",
 			   PCP_F_NAME, &name, PCP_F_ELEM_SIZE, &size, PCP_F_ALIGN, &align,
 			   PCP_F_MIN_NR, &min_nr, PCP_F_LOW_WM, &low,
 			   PCP_F_MAX_ELEMS, &max, PCP_F_OWNER, &owner, PCP_F_GROUP, &group,
-			   PCP_F_MODE, &mode) < 0) {
+			   PCP_F_MODE, &mode, PCP_F_HUGEPAGES, &huge) < 0) {
 		seterr(err, errlen, "%s", je.text);
 		return -EINVAL;
 	}
+	pc.hugepages = huge != 0;
 	if ((owner && config_user(owner, &pc.owner, err, errlen) < 0) ||
 	    (group && config_group(group, &pc.group, err, errlen) < 0) ||
 	    (mode && config_mode(mode, &pc.mode, err, errlen) < 0))

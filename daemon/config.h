@@ -40,6 +40,7 @@ struct pool_config {
 	uint32_t min_nr;
 	uint32_t low_watermark;   /* 0: min_nr / 4, at least 1 */
 	uint64_t max_elems;       /* 0: derived from min_nr and the CPUs */
+	bool hugepages;           /* the file on 2 MiB hugepages (hugetlbfs) */
 	/* who may attach: like a file, read+write for the matching class */
 	bool has_owner, has_group, has_mode;
 	uint32_t owner;           /* uid */

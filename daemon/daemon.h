@@ -18,6 +18,7 @@
 #define PCPUPOOLD_VERSION "1.0.0"
 
 struct pool;
+struct cpus;
 struct conn_listener;
 struct watch;
 
@@ -37,6 +38,7 @@ struct daemon {
 	uint32_t nr_pools;
 	uint64_t pool_serial;        /* the last pool's serial */
 	uint32_t nr_cpus;            /* slabs per pool: possible CPUs */
+	struct cpus *cpus;           /* online, the daemon's own: cpus.h */
 	struct conn_listener *listener;  /* the control socket, conn_listen() */
 	struct watch *watches;       /* exited clients awaited, watch.c */
 	unsigned nr_watches;

@@ -17,8 +17,10 @@
 
 #include "config.h"
 #include "conn.h"
+#include "cpus.h"
 #include "daemon.h"
 #include "log.h"
+#include "place.h"
 #include "pool.h"
 #include "refill.h"
 #include "state.h"
@@ -138,8 +140,10 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 
 	(void)fd; (void)what;
-	for (struct pool *p = d->pools; p; p = p->next)
+	for (struct pool *p = d->pools; p; p = p->next) {
 		refill_sweep(p);
+		place_update(d, p, false);
+	}
 }
 
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -171,14 +175,15 @@ static int apply_pools(struct daemon *d, const struct config *cfg)
 		struct pool *p = pool_find(d, pc->name);
 
 		if (!p) {
-			if (pool_create(d, pc, &p, err, sizeof(err)) < 0) {
+			if (pool_create(d, pc, 0, &p, err, sizeof(err)) < 0) {
 				log_err("pool %s: %s", pc->name, err);
 				failures++;
 			} else {
 				log_info("pool %s: %llu-byte elements, min_nr %u per CPU, "
-					 "up to %llu elements", p->cfg.name,
+					 "up to %llu elements%s", p->cfg.name,
 					 (unsigned long long)p->cfg.elem_size, p->cfg.min_nr,
-					 (unsigned long long)p->v.max_elems);
+					 (unsigned long long)p->v.max_elems,
+					 p->cfg.hugepages ? ", on 2 MiB hugepages" : "");
 			}
 			continue;
 		}
@@ -190,9 +195,10 @@ static int apply_pools(struct daemon *d, const struct config *cfg)
 			p->st->mode = pc->mode;
 		/* the daemon's own record: the shared header is the clients' to
 		 * scribble on */
-		if (pc->elem_size != p->cfg.elem_size || pc->align != p->cfg.align)
-			log_warning("pool %s: elem_size/align cannot change on a live pool; "
-				    "destroy and recreate it", pc->name);
+		if (pc->elem_size != p->cfg.elem_size || pc->align != p->cfg.align ||
+		    pc->hugepages != p->cfg.hugepages)
+			log_warning("pool %s: elem_size/align/hugepages cannot change on a live "
+				    "pool; destroy and recreate it", pc->name);
 		if (pc->min_nr != p->cfg.min_nr ||
 		    (pc->low_watermark && pc->low_watermark != p->cfg.low_watermark)) {
 			int r = refill_set_reserve(p, pc->min_nr, pc->low_watermark);
@@ -328,6 +334,10 @@ int main(int argc, char **argv)
 		log_err("cannot set up signal handling");
 		goto out;
 	}
+	if (cpus_init(&d) < 0) {
+		log_err("out of memory");
+		goto out;
+	}
 	lfd = adopt_fds(&d);
 	if (lfd == -2)
 		goto out;
@@ -414,6 +424,7 @@ out:
 		event_free(d.ev_int);
 	if (d.ev_hup)
 		event_free(d.ev_hup);
+	cpus_fini(&d);
 	if (d.base)
 		event_base_free(d.base);
 	libevent_global_shutdown();

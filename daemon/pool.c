@@ -26,17 +26,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cpus.h"
+#include "depot.h"
 #include "log.h"
+#include "place.h"
 #include "reclaim.h"
 #include "refill.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
 #endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21U << 26)   /* linux/memfd.h: log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
 
 #define POOL_CAP_MIN    32u
+#define POOL_ZERO_CHUNK (UINT64_C(128) << 20)  /* bytes of hugepages allocated
+						* between two watchdog pings */
 
 /**
  * pool_limit() - the spill limit of every slab of @p: 2 x min_nr, at most
@@ -122,6 +134,7 @@ static const struct {
 	HDR_FIELD(elem_stride), HDR_FIELD(elem_size), HDR_FIELD(elem_align),
 	HDR_FIELD(max_elems), HDR_FIELD(slabs_off), HDR_FIELD(meta_off),
 	HDR_FIELD(elems_off), HDR_FIELD(map_size), HDR_FIELD(name),
+	HDR_FIELD(huge_page_size),
 };
 
 /* The first field of the shared header that differs from the record, or
@@ -230,6 +243,7 @@ void pool_client_remove(struct pool *p, uint32_t id)
 	for (uint32_t i = 0; i < p->nr_attached; i++)
 		if (p->clients[i].id == id) {
 			p->clients[i] = p->clients[--p->nr_attached];
+			p->placed_ms = 0;   /* its CPUs may close: place_update() */
 			return;
 		}
 }
@@ -262,6 +276,136 @@ uint32_t pool_new_owner(struct pool *p)
 	return p->st->next_owner;
 }
 
+/* Hugepages of @size bytes the kernel can still reserve (free ones not
+ * reserved yet), or -1 when sysfs does not say. */
+static long huge_pages_available(uint32_t size)
+{
+	static const char *const what[2] = { "free_hugepages", "resv_hugepages" };
+	long n[2] = { -1, -1 };
+	char path[96];
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%ukB/%s",
+			 size / 1024, what[i]);
+		f = fopen(path, "re");
+		if (!f || fscanf(f, "%ld", &n[i]) != 1)
+			n[i] = -1;
+		if (f)
+			fclose(f);
+	}
+	return n[0] < 0 || n[1] < 0 ? -1 : n[0] > n[1] ? n[0] - n[1] : 0;
+}
+
+/* A pool on hugepages: reserve and allocate every page of its file now.
+ * The daemon's shared mapping reserves them all (for the file: any
+ * process's mapping of it later needs none of its own), and fails at once
+ * when not enough are free; fallocate() then allocates and zeroes each
+ * one, so that no page fault, in any process, ever allocates a page of
+ * the pool: none can fail with SIGBUS later, not even one that the
+ * faulting process's memory policy, cpuset or hugetlb cgroup limit would
+ * have refused (a reservation does not account for those).  That costs
+ * the time to zero the pool's memory, here, once: in chunks, with a
+ * watchdog ping after each when @watchdog, so that systemd does not take
+ * a large pool's zeroing for a stuck event loop. */
+static int pool_memory_huge(struct pool *p, const struct slab_hdr *layout, bool watchdog,
+			    char *err, size_t errlen)
+{
+	uint64_t need = layout->map_size / layout->huge_page_size, off = 0;
+	int r;
+
+	p->base = mmap(NULL, layout->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
+	if (p->base == MAP_FAILED) {
+		long avail = huge_pages_available(layout->huge_page_size);
+
+		r = -errno;
+		/* ENOMEM with the pages there: a hugetlb cgroup's limit, or
+		 * the address space */
+		if (r != -ENOMEM || (avail >= 0 && (uint64_t)avail >= need))
+			snprintf(err, errlen, "cannot reserve the pool's %llu hugepages: %s",
+				 (unsigned long long)need, strerror(-r));
+		else if (avail >= 0)
+			snprintf(err, errlen, "not enough free 2 MiB hugepages: pool needs %llu, "
+				 "%ld free (see /proc/sys/vm/nr_hugepages)",
+				 (unsigned long long)need, avail);
+		else
+			snprintf(err, errlen, "not enough free 2 MiB hugepages: pool needs %llu "
+				 "(see /proc/sys/vm/nr_hugepages)", (unsigned long long)need);
+		return r;
+	}
+	while (off < layout->map_size) {
+		uint64_t n = layout->map_size - off;
+
+		if (n > POOL_ZERO_CHUNK)
+			n = POOL_ZERO_CHUNK;
+		if (fallocate(p->memfd, 0, (off_t)off, (off_t)n) < 0) {
+			/* a signal interrupts it; what it allocated stays */
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			snprintf(err, errlen, "cannot allocate the pool's %llu hugepages: %s",
+				 (unsigned long long)need, strerror(-r));
+			munmap(p->base, layout->map_size);
+			p->base = MAP_FAILED;
+			return r;
+		}
+		off += n;
+		if (watchdog)
+			sd_notify(0, "WATCHDOG=1");
+	}
+	return 0;
+}
+
+/* The pool's memory: its memfd (p->memfd), @layout->map_size bytes long,
+ * sealed against shrinking, mapped at p->base; on hugepages when @layout
+ * says so (@watchdog: systemd's watchdog is on).  On failure, @err says
+ * why and the caller disposes of @p. */
+static int pool_memory(struct pool *p, const struct slab_hdr *layout, bool watchdog,
+		       char *err, size_t errlen)
+{
+	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	char mname[PCP_NAME_MAX + 16];
+	int r;
+
+	if (layout->huge_page_size)
+		flags |= MFD_HUGETLB | MFD_HUGE_2MB;
+	snprintf(mname, sizeof(mname), "pcpupool:%s", p->cfg.name);
+	p->memfd = memfd_create(mname, flags | MFD_NOEXEC_SEAL);
+	if (p->memfd < 0 && errno == EINVAL)   /* kernel before 6.3 */
+		p->memfd = memfd_create(mname, flags);
+	if (p->memfd < 0) {
+		if (layout->huge_page_size && (errno == EINVAL || errno == ENOENT ||
+					       errno == ENODEV)) {
+			snprintf(err, errlen, "this kernel has no 2 MiB hugepages for a memfd "
+				 "(%s)", strerror(errno));
+			return -EINVAL;
+		}
+		goto sys_fail;
+	}
+	/* The file is the whole mapping from the start, sparse (tmpfs backs a
+	 * page when it is first touched; hugepages are all allocated below):
+	 * an offset a corrupt slab hands out past the published elements then
+	 * reads zeros instead of raising SIGBUS in the client that touches it.
+	 * refill_grow() only publishes. */
+	if (ftruncate(p->memfd, (off_t)layout->map_size) < 0)
+		goto sys_fail;
+	/* nobody may shrink the file under a mapping: a client touching a
+	 * page past EOF would take SIGBUS */
+	if (fcntl(p->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		goto sys_fail;
+	if (layout->huge_page_size)
+		return pool_memory_huge(p, layout, watchdog, err, errlen);
+	p->base = mmap(NULL, layout->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
+	if (p->base == MAP_FAILED)
+		goto sys_fail;
+	return 0;
+sys_fail:
+	r = -errno;
+	snprintf(err, errlen, "%s", strerror(-r));
+	return r;
+}
+
 /**
  * pool_create() - create a pool: memfd, layout, the first elements, and
  * every CPU's reserve filled to min_nr.
@@ -275,14 +419,13 @@ uint32_t pool_new_owner(struct pool *p)
  * Return: 0, -EINVAL, -EEXIST, -ENOSPC (too many pools), -E2BIG (too much
  * memory), or a system error.
  */
-int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **ret_pool,
-		char *err, size_t errlen)
+int pool_create(struct daemon *d, const struct pool_config *pc, pid_t creator,
+		struct pool **ret_pool, char *err, size_t errlen)
 {
 	struct pool_config c = *pc;
 	struct slab_hdr layout;
 	struct slab_geometry g;
 	struct pool *p;
-	char mname[PCP_NAME_MAX + 16];
 	int r;
 
 	if (config_pool_check(&c, err, errlen) < 0)
@@ -320,6 +463,7 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 	g.elem_size = c.elem_size;
 	g.elem_align = c.align;
 	g.max_elems = c.max_elems;
+	g.huge_page_size = c.hugepages ? SLAB_HUGE_PAGE : 0;
 	r = slab_layout(&g, &layout);
 	if (r < 0) {
 		snprintf(err, errlen, "layout: %s", strerror(-r));
@@ -343,27 +487,10 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 	p->st->uid = p->cfg.has_owner ? p->cfg.owner : (uint32_t)geteuid();
 	p->st->gid = p->cfg.has_group ? p->cfg.group : (uint32_t)getegid();
 	p->st->mode = p->cfg.has_mode ? p->cfg.mode : POOL_DEFAULT_MODE;
-	snprintf(mname, sizeof(mname), "pcpupool:%s", c.name);
-	p->memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
-	if (p->memfd < 0 && errno == EINVAL)   /* kernel before 6.3 */
-		p->memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (p->memfd < 0)
-		goto sys_fail;
-	/* The file is the whole mapping from the start, sparse (tmpfs backs a
-	 * page when it is first touched): an offset a corrupt slab hands out
-	 * past the published elements then reads zeros instead of raising
-	 * SIGBUS in the client that touches it.  refill_grow() only
-	 * publishes. */
-	if (ftruncate(p->memfd, (off_t)layout.map_size) < 0)
-		goto sys_fail;
-	p->base = mmap(NULL, layout.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
-	if (p->base == MAP_FAILED)
-		goto sys_fail;
+	r = pool_memory(p, &layout, d->watchdog_usec != 0, err, errlen);
+	if (r < 0)
+		goto fail;
 	slab_format(p->base, &layout, c.name);
-	/* nobody may shrink the file under a mapping: a client touching a
-	 * page past EOF would take SIGBUS */
-	if (fcntl(p->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
-		goto sys_fail;
 	/* the record: the header as formatted, before any client sees it */
 	memcpy(&p->layout, p->base, sizeof(p->layout));
 	r = pool_view_init(p);
@@ -372,6 +499,16 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 		goto fail;
 	}
 	p->st->layout = p->layout;
+	p->cpu_node = d->cpus ? d->cpus->node : NULL;
+	r = depot_init(p, cpus_nr_nodes(d));
+	if (r < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	r = depot_bind(p);
+	if (r < 0)
+		log_warning("pool %s: cannot bind its elements to their NUMA nodes: %s",
+			    c.name, strerror(-r));
 	p->st->min_nr = c.min_nr;
 	p->st->low_watermark = c.low_watermark;
 	p->cpu = calloc(p->v.nr_cpus, sizeof(*p->cpu));
@@ -381,9 +518,17 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 		goto fail;
 	}
 	atomic_store_explicit(&p->v.hdr->min_nr, c.min_nr, memory_order_relaxed);
-	for (uint32_t cpu = 0; cpu < p->v.nr_cpus; cpu++)
+	for (uint32_t cpu = 0; cpu < p->v.nr_cpus; cpu++) {
 		slab_set_limits(&p->v, cpu, c.low_watermark, pool_limit(p));
-	r = refill_grow(p, (uint64_t)c.min_nr * p->v.nr_cpus);
+		slab_of(&p->v, cpu)->node = cpus_node_of(d, cpu);
+	}
+	if (place_init(d, p, creator) < 0) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* reserves where the creator (or the daemon) may run: place.c */
+	r = refill_grow(p, (uint64_t)c.min_nr * place_nr_open(p));
 	if (r < 0) {
 		snprintf(err, errlen, "cannot back the first elements: %s", strerror(-r));
 		goto fail;
@@ -397,9 +542,6 @@ int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **re
 	state_fdstore(p, true);
 	*ret_pool = p;
 	return 0;
-sys_fail:
-	r = -errno;
-	snprintf(err, errlen, "%s", strerror(errno));
 fail:
 	pool_dispose(p);
 	return r;
@@ -429,6 +571,7 @@ void pool_dispose(struct pool *p)
 	free(p->in_depot);
 	free(p->clients);
 	free(p->cpu);
+	place_fini(p);
 	if (p->ev_reclaim)
 		event_free(p->ev_reclaim);
 	if (p->ev_orphan)

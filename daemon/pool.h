@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -19,6 +20,7 @@
 
 struct reclaim_orphan;
 struct reclaim_cand;
+struct place_cpu;
 
 #define POOL_LAT_BUCKETS 40   /* log2 buckets of nanoseconds */
 
@@ -28,6 +30,7 @@ struct pool_cpu_stats {
 	uint64_t refilled;           /* elements moved to the inbox */
 	uint64_t drained;            /* elements taken back from the outbox */
 	uint64_t trimmed;            /* elements taken back from the inbox */
+	uint64_t withdrawn;          /* taken from its slab when it closed */
 	uint64_t lat_n;              /* requests timed, crossing -> refill */
 	uint64_t lat_max_ns;
 	uint64_t lat_hist[POOL_LAT_BUCKETS];
@@ -60,6 +63,9 @@ struct pool {
 	struct pool_state *st;       /* depot: free elements the daemon owns */
 	size_t st_size;
 	uint8_t *in_depot;           /* per element: 1 while in the depot */
+	uint32_t depot_nodes;        /* depot.c: its stacks, by node */
+	uint64_t depot_base[DEPOT_MAX_NODES], depot_cap[DEPOT_MAX_NODES];
+	const uint16_t *cpu_node;    /* each CPU's node (cpus.h), or NULL */
 	uint32_t nr_attached;
 	struct pool_client *clients; /* nr_attached entries, for the stats */
 	bool quarantined;
@@ -104,12 +110,18 @@ struct pool {
 	 * one, and clients whose crossing the spare covered send nothing */
 	bool polling;
 	uint64_t poll_until_ns;      /* CLOCK_MONOTONIC */
+	/* which CPUs hold a reserve (place.h) */
+	struct place_cpu *place;     /* nr_cpus entries */
+	uint64_t placed_ms;          /* the last placement pass, 0: due */
+	uint64_t cpus_opened;        /* CPUs opened after the pool's creation */
+	uint64_t cpus_closed;
+	uint64_t withdrawn;          /* elements taken from closed CPUs' slabs */
 	uint64_t polled;             /* raised flags the poll served */
 	uint64_t bad_polling;        /* times a client set hdr->polling */
 };
 
-int pool_create(struct daemon *d, const struct pool_config *pc, struct pool **ret_pool,
-		char *err, size_t errlen);
+int pool_create(struct daemon *d, const struct pool_config *pc, pid_t creator,
+		struct pool **ret_pool, char *err, size_t errlen);
 void pool_register(struct daemon *d, struct pool *p);
 void pool_unregister(struct daemon *d, struct pool *p);
 void pool_dispose(struct pool *p);

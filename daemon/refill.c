@@ -18,7 +18,9 @@
 #include <sys/timerfd.h>
 #include <time.h>
 
+#include "depot.h"
 #include "log.h"
+#include "place.h"
 #include "pool.h"
 #include "reclaim.h"
 #include "stats.h"
@@ -51,7 +53,7 @@ int refill_grow(struct pool *p, uint64_t want)
 	if (add == 0)
 		return -ENOMEM;
 	for (uint64_t i = n; i < n + add; i++) {
-		p->st->depot[p->st->depot_n++] = (uint32_t)i;
+		depot_add(p, (uint32_t)i);
 		p->in_depot[i] = 1;
 	}
 	p->published = n + add;
@@ -79,7 +81,7 @@ int refill_depot_put(struct pool *p, const uint32_t *idx, uint32_t n, uint32_t c
 			return -EUCLEAN;
 		}
 		p->in_depot[idx[i]] = 1;
-		p->st->depot[p->st->depot_n++] = idx[i];
+		depot_add(p, idx[i]);
 	}
 	return 0;
 }
@@ -181,12 +183,10 @@ static void restock_spare(struct pool *p)
 	while (want && p->st->depot_n) {
 		uint32_t n = want < SLAB_BATCH_MAX ? want : SLAB_BATCH_MAX;
 
-		if (n > p->st->depot_n)
-			n = (uint32_t)p->st->depot_n;
-		for (uint32_t i = 0; i < n; i++) {
-			buf[i] = p->st->depot[--p->st->depot_n];
+		/* the spare goes to any CPU: from the node with the most */
+		n = depot_take(p, UINT32_MAX, buf, n);
+		for (uint32_t i = 0; i < n; i++)
 			p->in_depot[buf[i]] = 0;
-		}
 		if (push_box(p, &p->v.hdr->spare, buf, n, 0) < 0)
 			return;
 		p->spare_stocked += n;
@@ -215,6 +215,8 @@ int refill_cpu(struct pool *p, uint32_t cpu)
 		return -EINVAL;
 	if (pool_verify(p) < 0)
 		return -EUCLEAN;
+	/* a request from a closed CPU: a thread runs there after all */
+	place_open(p, cpu);
 	r = refill_take_list(p, cpu, false, &p->drained);
 	if (r < 0)
 		return r;
@@ -242,16 +244,14 @@ int refill_cpu(struct pool *p, uint32_t cpu)
 	}
 	while (want) {
 		uint32_t n = want < SLAB_BATCH_MAX ? want : SLAB_BATCH_MAX;
-		if (n > p->st->depot_n)
-			n = (uint32_t)p->st->depot_n;
+		/* the CPU's own node first (depot.h) */
+		n = depot_take(p, p->cpu_node ? p->cpu_node[cpu] : 0, buf, n);
 		if (n == 0) {
 			p->shortfalls++;
 			return -ENOMEM;
 		}
-		for (uint32_t i = 0; i < n; i++) {
-			buf[i] = p->st->depot[--p->st->depot_n];
+		for (uint32_t i = 0; i < n; i++)
 			p->in_depot[buf[i]] = 0;
-		}
 		r = push_box(p, &slab_of(&p->v, cpu)->inbox, buf, n, cpu);
 		if (r < 0)
 			return r;
@@ -277,7 +277,7 @@ int refill_all(struct pool *p, uint64_t *ret_moved)
 	int first = 0;
 
 	for (uint32_t c = 0; c < p->v.nr_cpus; c++) {
-		int r = refill_cpu(p, c);
+		int r = place_is_open(p, c) ? refill_cpu(p, c) : 0;
 		if (r < 0 && !first)
 			first = r;
 	}
@@ -314,7 +314,8 @@ int refill_set_reserve(struct pool *p, uint32_t min_nr, uint32_t low_watermark)
 	p->st->low_watermark = p->cfg.low_watermark;
 	atomic_store_explicit(&p->v.hdr->min_nr, min_nr, memory_order_relaxed);
 	for (uint32_t c = 0; c < p->v.nr_cpus; c++) {
-		slab_set_limits(&p->v, c, p->cfg.low_watermark, pool_limit(p));
+		if (place_is_open(p, c))
+			slab_set_limits(&p->v, c, p->cfg.low_watermark, pool_limit(p));
 		if (shrink && !p->quarantined)
 			refill_take_list(p, c, true, &p->trimmed);
 	}
@@ -350,7 +351,7 @@ void refill_sweep(struct pool *p)
 		if (level > 2u * p->cfg.min_nr + SLAB_BATCH_MAX &&
 		    refill_take_list(p, c, true, &p->trimmed) < 0)
 			return;
-		if (slab_level(&p->v, c) < p->cfg.low_watermark)
+		if (place_is_open(p, c) && slab_level(&p->v, c) < p->cfg.low_watermark)
 			refill_cpu(p, c);
 	}
 	/* a request raised for a poll that has ended (or lost with its

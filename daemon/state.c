@@ -22,7 +22,10 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cpus.h"
+#include "depot.h"
 #include "log.h"
+#include "place.h"
 #include "pool.h"
 #include "reclaim.h"
 #include "refill.h"
@@ -189,7 +192,7 @@ static int state_read_hdr(int statefd, struct pool_state *ret, const char *name,
 		return -EUCLEAN;
 	}
 	if (ret->magic != POOL_STATE_MAGIC ||
-	    (ret->version != 1 && ret->version != POOL_STATE_VERSION) ||
+	    ret->version < 1 || ret->version > POOL_STATE_VERSION ||
 	    ret->max_elems == 0 || ret->max_elems > PCP_MAX_ELEMS) {
 		snprintf(err, errlen, "invalid depot");
 		return -EUCLEAN;
@@ -316,6 +319,15 @@ int state_restore(struct daemon *d, const char *name, int memfd, int statefd,
 	 * older daemon grew its file as it published), and sealed against
 	 * shrinking (clients refuse a pool that is not) */
 	uint64_t map_size = p->layout.map_size;
+	/* a file on hugetlbfs maps by whole hugepages only: its pages must be
+	 * those the record was laid out for (slab_layout()) */
+	long huge = slab_file_huge_page(memfd);
+	if (huge < 0 || (uint64_t)huge != p->layout.huge_page_size) {
+		snprintf(err, errlen, "the pool object is on %s pages, its record on %s",
+			 huge > 0 ? "huge" : huge == 0 ? "base" : "unknown",
+			 p->layout.huge_page_size ? "hugepages" : "base pages");
+		goto fail;
+	}
 	if ((uint64_t)st.st_size < map_size && ftruncate(memfd, (off_t)map_size) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot extend the pool object: %s", strerror(errno));
@@ -355,18 +367,29 @@ int state_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		p->st->holders_hw = 0;
 	}
 	p->restored = true;
-	for (uint64_t i = 0; i < p->st->depot_n; i++) {
-		uint32_t e = p->st->depot[i];
-		if (e >= p->published || p->in_depot[e]) {
-			snprintf(err, errlen, "depot entry %llu invalid", (unsigned long long)i);
-			goto fail;
-		}
-		p->in_depot[e] = 1;
+	p->cpu_node = d->cpus ? d->cpus->node : NULL;
+	if (depot_init(p, cpus_nr_nodes(d)) < 0) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
+	p->st->version = POOL_STATE_VERSION;
+	for (uint32_t k = 0; k < depot_nr_nodes(p); k++)
+		for (uint64_t i = 0; i < p->st->depot_node_n[k]; i++) {
+			uint32_t e = p->st->depot[p->depot_base[k] + i];
+
+			if (e >= p->published || p->in_depot[e] || depot_node_of(p, e) != k) {
+				snprintf(err, errlen, "depot entry %llu of node %u invalid",
+					 (unsigned long long)i, k);
+				goto fail;
+			}
+			p->in_depot[e] = 1;
+		}
 	snprintf(p->cfg.name, sizeof(p->cfg.name), "%s", name);
 	p->cfg.elem_size = p->layout.elem_size;
 	p->cfg.align = p->layout.elem_align;
 	p->cfg.max_elems = max;
+	p->cfg.hugepages = p->layout.huge_page_size != 0;
 	p->cfg.min_nr = p->st->min_nr;
 	p->cfg.low_watermark = p->st->low_watermark;
 	if (p->cfg.min_nr < 1 || p->cfg.min_nr > PCP_MAX_MIN_NR ||
@@ -389,8 +412,15 @@ int state_restore(struct daemon *d, const char *name, int memfd, int statefd,
 	p->st->clean = 0;
 	p->st->restarts++;
 	atomic_fetch_add(&p->v.hdr->generation, 1);
+	/* a slab the previous daemon retired stays so: place_init() */
 	for (uint32_t c = 0; c < p->v.nr_cpus; c++)
-		slab_set_limits(&p->v, c, p->cfg.low_watermark, pool_limit(p));
+		if (!slab_retired(&p->v, c))
+			slab_set_limits(&p->v, c, p->cfg.low_watermark, pool_limit(p));
+	if (place_init(d, p, 0) < 0) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	/* a daemon that died polling left the flag up: its clients' quiet
 	 * requests are served here, and from now on they send */
 	refill_poll_stop(p);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "depot.h"
 #include "protocol.h"
 #include "slab.h"
 
@@ -25,7 +26,7 @@ struct pool;
  * the batch in flight, never duplicate an element: a refill lowers depot_n
  * before it publishes, a drain appends after it took. */
 #define POOL_STATE_MAGIC   UINT64_C(0x54535050554f4350) /* "PCPOUPPST" */
-#define POOL_STATE_VERSION 2u   /* 1: no record (an older daemon's) */
+#define POOL_STATE_VERSION 3u   /* 1: no record; 2: one depot stack */
 #define POOL_STATE_HDR     4096u
 
 struct pool_state {
@@ -49,7 +50,12 @@ struct pool_state {
 	uint32_t pad1;
 	struct slab_hdr layout;   /* the header as formatted (the atomic
 				   * fields unused) */
-	uint8_t pad[POOL_STATE_HDR - 96 - sizeof(struct slab_hdr)];
+	/* version 3: the depot's stack per NUMA node (depot.h) */
+	uint32_t depot_nodes;     /* 0 in older states: one stack */
+	uint32_t pad2;
+	uint64_t depot_node_n[DEPOT_MAX_NODES];
+	uint8_t pad[POOL_STATE_HDR - 104 - sizeof(struct slab_hdr) -
+		    DEPOT_MAX_NODES * sizeof(uint64_t)];
 	uint32_t depot[];         /* max_elems entries, then the holder table
 				   * (state_holders()) */
 };

@@ -12,6 +12,9 @@
 #include <time.h>
 
 #include "conn.h"
+#include "cpus.h"
+#include "depot.h"
+#include "place.h"
 #include "pool.h"
 #include "protocol.h"
 #include "state.h"
@@ -63,7 +66,7 @@ json_t *stats_pool_summary_json(const struct pool *p)
 	char mode[8];
 
 	snprintf(mode, sizeof(mode), "%04o", p->st->mode);
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:s}",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:I, s:I, s:s, s:b, s:I}",
 			 PCP_F_NAME, p->cfg.name,
 			 PCP_F_ELEM_SIZE, (json_int_t)p->cfg.elem_size,
 			 PCP_F_ALIGN, (json_int_t)p->layout.elem_align,
@@ -74,7 +77,10 @@ json_t *stats_pool_summary_json(const struct pool *p)
 			 "clients", (int)p->nr_attached,
 			 "state", p->quarantined ? "quarantined" : "ok",
 			 PCP_F_OWNER, (json_int_t)p->st->uid, PCP_F_GROUP, (json_int_t)p->st->gid,
-			 PCP_F_MODE, mode);
+			 PCP_F_MODE, mode,
+			 PCP_F_HUGEPAGES, p->layout.huge_page_size != 0,
+			 "page_size", (json_int_t)(p->layout.huge_page_size ?
+						   p->layout.huge_page_size : 4096));
 }
 
 /* Stats report what the shared memory says only within what the daemon
@@ -140,6 +146,8 @@ json_t *stats_pool_json(struct pool *p)
 					"p99", lat_quantile_us(cs, 0.99),
 					"max", (double)cs->lat_max_ns / 1000.0);
 		if (!e || !lat || json_object_set_new(e, "refill_latency_us", lat) < 0 ||
+		    json_object_set_new(e, "reserve", json_string(place_state_name(p, c))) < 0 ||
+		    json_object_set_new(e, "withdrawn", json_integer((json_int_t)cs->withdrawn)) < 0 ||
 		    json_array_append_new(cpus, e) < 0)
 			goto fail;
 		reserved += (uint64_t)elems_stat(p, (uint64_t)cnt + in);
@@ -149,6 +157,37 @@ json_t *stats_pool_json(struct pool *p)
 		goto fail;
 	}
 	cpus = NULL;
+	json_t *nodes = json_array();
+
+	for (uint32_t k = 0; nodes && k < depot_nr_nodes(p); k++) {
+		uint64_t res = 0;
+		int ncpu = 0;
+
+		for (uint32_t c = 0; c < p->v.nr_cpus; c++)
+			if ((p->cpu_node ? p->cpu_node[c] : 0) == k) {
+				struct slab *s = slab_of(&p->v, c);
+				uint32_t in = slab_list_len(atomic_load_explicit(&s->inbox,
+									    memory_order_relaxed));
+
+				res += (uint64_t)elems_stat(p, (uint64_t)slab_count(&p->v, c) + in);
+				ncpu++;
+			}
+		if (json_array_append_new(nodes, json_pack("{s:i, s:i, s:I, s:I}", "node", (int)k,
+							   "cpus", ncpu, "reserved",
+							   (json_int_t)res, "depot",
+							   (json_int_t)depot_count_node(p, k))) < 0) {
+			json_decref(nodes);
+			nodes = NULL;
+		}
+	}
+	if (!nodes || json_object_set_new(o, "nodes", nodes) < 0)
+		goto fail;
+	json_t *pl = json_pack("{s:I, s:I, s:I, s:I}", "open", (json_int_t)place_nr_open(p),
+			       "opened", (json_int_t)p->cpus_opened,
+			       "closed", (json_int_t)p->cpus_closed,
+			       "withdrawn", (json_int_t)p->withdrawn);
+	if (!pl || json_object_set_new(o, "placement", pl) < 0)
+		goto fail;
 	uint32_t nr_holders = 0, hw;
 	const struct pool_holder *h = state_holders(p, &hw);
 	for (uint32_t i = 0; i < hw; i++)
@@ -218,10 +257,13 @@ json_t *stats_daemon_json(struct daemon *d)
 		if (n)
 			json_object_set_new(errs, pcp_errnames[i].name, json_integer((json_int_t)n));
 	}
-	return json_pack("{s:s, s:i, s:I, s:i, s:i, s:i, s:I, s:o*}",
+	return json_pack("{s:s, s:i, s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:o*}",
 			 PCP_F_VERSION, PCPUPOOLD_VERSION, "protocol", PCP_PROTO_VERSION,
 			 "uptime_s", (json_int_t)(now.tv_sec - d->started.tv_sec),
 			 "clients", (int)conn_count(d), "pools", (int)d->nr_pools,
-			 "nr_cpus", (int)d->nr_cpus, "requests", (json_int_t)d->requests,
-			 "errors", errs);
+			 "nr_cpus", (int)d->nr_cpus,
+			 "cpus_online", d->cpus ? (int)cpus_count(&d->cpus->online, d->nr_cpus) :
+						 (int)d->nr_cpus,
+			 "cpu_hotplug_events", (json_int_t)(d->cpus ? d->cpus->changes : 0),
+			 "requests", (json_int_t)d->requests, "errors", errs);
 }

@@ -37,12 +37,18 @@ extern "C" {
 struct pcpupool_client;
 struct pcpupool;
 
+/* pcpupool_create_opts.flags */
+#define PCPUPOOL_HUGEPAGES 0x1  /* the pool's memory on 2 MiB hugepages */
+
 /* Optional parameters for pcpupool_create_opts(); begins with its size so
  * it can grow.  Zero fields take the daemon's defaults. */
 struct pcpupool_create_opts {
 	size_t sz;               /* sizeof(struct pcpupool_create_opts) */
 	uint64_t max_elems;      /* elements the pool may grow to */
 	int low_watermark;       /* per-CPU level that triggers async refill */
+	/* past the padding after low_watermark, which a caller whose sz ends
+	 * there may have left uninitialised: the library reads only sz bytes */
+	uint64_t flags;          /* PCPUPOOL_HUGEPAGES */
 };
 
 struct pcpupool_client *pcpupool_connect(const char *socket_path) PCPUPOOL_WUR;

@@ -60,11 +60,13 @@ static int handle_parse_attach(json_t *reply, const char *name, struct attach_in
 	const char *rname;
 
 	ai.max_elems = ai.align = ai.slab_cap = 0;
-	if (json_unpack_ex(reply, &jerr, 0, "{s:s, s:I, s:I, s:I, s:I, s?I, s?I, s?I}",
+	ai.huge_page_size = -1;
+	if (json_unpack_ex(reply, &jerr, 0, "{s:s, s:I, s:I, s:I, s:I, s?I, s?I, s?I, s?I}",
 			   PCP_F_POOL, &rname, PCP_F_MAP_SIZE, &ai.map_size,
 			   PCP_F_CLIENT_ID, &ai.client_id, PCP_F_ELEM_SIZE, &ai.elem_size,
 			   F_NR_CPUS, &ai.nr_cpus, PCP_F_MAX_ELEMS, &ai.max_elems,
-			   PCP_F_ALIGN, &ai.align, "slab_cap", &ai.slab_cap) < 0)
+			   PCP_F_ALIGN, &ai.align, "slab_cap", &ai.slab_cap,
+			   PCP_F_HUGE_PAGE_SIZE, &ai.huge_page_size) < 0)
 		return -EPROTO;
 	if (strcmp(rname, name) || ai.map_size < SLAB_HDR_SIZE ||
 	    (uint64_t)ai.map_size > SLAB_MAP_MAX || (uint64_t)ai.map_size > SIZE_MAX ||
@@ -126,12 +128,13 @@ static int handle_map(struct pcpupool *pool, json_t *reply, const char *name)
 	if (r < 0)
 		return r;
 	/* the daemon's record, which a process rewriting the header cannot
-	 * change; the last three are not sent by daemons before 0.4 */
+	 * change; the last four are not sent by every daemon */
 	if (h.map_size != (uint64_t)ai.map_size || h.elem_size != (uint64_t)ai.elem_size ||
 	    h.nr_cpus != (uint64_t)ai.nr_cpus ||
 	    (ai.max_elems && h.max_elems != (uint64_t)ai.max_elems) ||
 	    (ai.align && h.elem_align != (uint64_t)ai.align) ||
-	    (ai.slab_cap && h.slab_cap != (uint64_t)ai.slab_cap))
+	    (ai.slab_cap && h.slab_cap != (uint64_t)ai.slab_cap) ||
+	    (ai.huge_page_size >= 0 && h.huge_page_size != (uint64_t)ai.huge_page_size))
 		return -EUCLEAN;
 	/* the file backs the whole mapping (the daemon sizes it so at
 	 * creation and seals it against shrinking), so no index below
@@ -407,7 +410,8 @@ static int handle_opts_copy(const struct pcpupool_create_opts *opts,
 		memcpy(&o, opts, sz);
 	}
 	o.sz = sizeof(o);
-	if (o.low_watermark < 0 || o.max_elems > (uint64_t)INT64_MAX)
+	if (o.low_watermark < 0 || o.max_elems > (uint64_t)INT64_MAX ||
+	    (o.flags & ~(uint64_t)PCPUPOOL_HUGEPAGES))
 		return -EINVAL;
 	*ret_o = o;
 	return 0;
@@ -424,7 +428,9 @@ static int handle_opts_copy(const struct pcpupool_create_opts *opts,
  * @opts: optional parameters, NULL for defaults.  opts->sz must be set to
  *        the size of the caller's struct; fields past it read as zero and
  *        a larger struct's unknown bytes must be zero (else E2BIG).  Zero
- *        fields take the daemon's defaults.
+ *        fields take the daemon's defaults.  opts->flags PCPUPOOL_HUGEPAGES
+ *        puts the pool's memory on 2 MiB hugepages, every one of them
+ *        reserved and allocated by the daemon at creation.
  *
  * If the pool is created but cannot be attached, it is destroyed again
  * (best effort).  A broken connection is re-established first, as for
@@ -434,10 +440,11 @@ static int handle_opts_copy(const struct pcpupool_create_opts *opts,
  *
  * Context: may block (two control round trips); MT-safe; not
  * async-signal-safe.
- * Return: the pool, or NULL with errno set: EINVAL, E2BIG, EEXIST (a pool of
- * that name exists), EPERM/EACCES (not an administrator), ENOSPC (too many
- * pools), ENOMEM, ENOTCONN, ETIMEDOUT, EPROTO, or an error of
- * pcpupool_open().
+ * Return: the pool, or NULL with errno set: EINVAL (also: an unknown flag,
+ * or hugepages the kernel does not have), E2BIG, EEXIST (a pool of that name
+ * exists), EPERM/EACCES (not an administrator), ENOSPC (too many pools),
+ * ENOMEM (also: not enough free hugepages for a PCPUPOOL_HUGEPAGES pool),
+ * ENOTCONN, ETIMEDOUT, EPROTO, or an error of pcpupool_open().
  */
 PCPUPOOL_EXPORT struct pcpupool *pcpupool_create_opts(struct pcpupool_client *c,
 						      const char *name, int min_nr,
@@ -468,6 +475,9 @@ PCPUPOOL_EXPORT struct pcpupool *pcpupool_create_opts(struct pcpupool_client *c,
 		goto nomem;
 	if (req && o.low_watermark &&
 	    json_object_set_new(req, PCP_F_LOW_WM, json_integer(o.low_watermark)))
+		goto nomem;
+	if (req && (o.flags & PCPUPOOL_HUGEPAGES) &&
+	    json_object_set_new(req, PCP_F_HUGEPAGES, json_true()))
 		goto nomem;
 	r = request_call(c, NULL, req, 0, CTL_REPLY_TIMEOUT_MS, NULL, NULL, 0, NULL);
 	if (r < 0) {

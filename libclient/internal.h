@@ -199,6 +199,7 @@ _Static_assert(offsetof(struct pcpupool, v) == 0, "the view is the handle's firs
  * @max_elems: the pool's most elements (0: not sent, an older daemon).
  * @align: element alignment (0: not sent).
  * @slab_cap: slots per slab (0: not sent).
+ * @huge_page_size: 0, or the hugepage size the pool is on (-1: not sent).
  */
 struct attach_info {
 	json_int_t map_size;
@@ -208,6 +209,7 @@ struct attach_info {
 	json_int_t max_elems;
 	json_int_t align;
 	json_int_t slab_cap;
+	json_int_t huge_page_size;
 };
 
 /* request_call_locked() flags */

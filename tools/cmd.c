@@ -26,7 +26,7 @@
 #define CMD_MAX_ALIGN        4096u
 
 /* create's options */
-enum { OPT_SIZE = OPT_OWN, OPT_MIN_NR, OPT_ALIGN, OPT_MAX_ELEMS, OPT_LOW_WM };
+enum { OPT_SIZE = OPT_OWN, OPT_MIN_NR, OPT_ALIGN, OPT_MAX_ELEMS, OPT_LOW_WM, OPT_HUGEPAGES };
 
 /* ------------------------------------------------------------------ */
 /* status, pools, stats                                                */
@@ -107,7 +107,7 @@ int cmd_stats(struct ctl *ctl, int argc, char **argv)
 
 struct create_args {
 	uint64_t size, min_nr, align, max_elems, low;
-	bool have_size, have_min_nr;
+	bool have_size, have_min_nr, hugepages;
 };
 
 static int create_opt(struct ctl *ctl, int opt, const char *arg, void *p)
@@ -133,6 +133,9 @@ static int create_opt(struct ctl *ctl, int opt, const char *arg, void *p)
 	case OPT_LOW_WM:
 		what = "--low-watermark"; dst = &a->low; max = CMD_MAX_MIN_NR;
 		break;
+	case OPT_HUGEPAGES:
+		a->hugepages = true;
+		return 0;
 	default:
 		return ctl_usage_err(ctl, "unknown option");
 	}
@@ -155,6 +158,7 @@ int cmd_create(struct ctl *ctl, int argc, char **argv)
 		{ "align", required_argument, NULL, OPT_ALIGN },
 		{ "max-elems", required_argument, NULL, OPT_MAX_ELEMS },
 		{ "low-watermark", required_argument, NULL, OPT_LOW_WM },
+		{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
 		{ 0 }
 	};
 	struct create_args a = { 0 };
@@ -184,17 +188,26 @@ int cmd_create(struct ctl *ctl, int argc, char **argv)
 	o.sz = sizeof(o);
 	o.max_elems = a.max_elems;
 	o.low_watermark = (int)a.low;
+	o.flags = a.hugepages ? PCPUPOOL_HUGEPAGES : 0;
 	pool = pcpupool_create_opts(ctl->client, name, (int)a.min_nr, (size_t)a.size,
 				    (size_t)a.align, &o);
 	if (!pool) {
 		int err = errno;
 
+		/* the daemon's reply said how many hugepages the pool needs
+		 * and how many are free; the library keeps only the errno */
+		if (a.hugepages && err == ENOMEM) {
+			ctl_err(ctl, "pool \"%s\": not enough free 2 MiB hugepages (see "
+				"/proc/sys/vm/nr_hugepages; pcpupoold's log says how many the "
+				"pool needs)", name);
+			return CTL_EXIT_DAEMON;
+		}
 		/* ENOENT here is not "no such pool": the daemon lost it */
 		return ctl_fail(ctl, name, err == ENOENT ? EPROTO : err);
 	}
-	printf("created pool %s: %llu-byte elements, min_nr %llu per CPU on %d CPUs\n", name,
+	printf("created pool %s: %llu-byte elements, min_nr %llu per CPU on %d CPUs%s\n", name,
 	       (unsigned long long)pcpupool_elem_size(pool), (unsigned long long)a.min_nr,
-	       pcpupool_nr_cpus(pool));
+	       pcpupool_nr_cpus(pool), a.hugepages ? ", on 2 MiB hugepages" : "");
 	pcpupool_close(pool);
 	return CTL_EXIT_OK;
 }

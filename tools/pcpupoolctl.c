@@ -221,7 +221,7 @@ static const char ctl_usage[] =
 "                            its CPUs\n"
 "  top [POOL] [-d SECONDS]   a live per-CPU view of levels and rates; q quits\n"
 "  create POOL --size N --min-nr N [--align N] [--max-elems N]\n"
-"         [--low-watermark N]\n"
+"         [--low-watermark N] [--hugepages]\n"
 "                            create a pool (administrator)\n"
 "  resize POOL MIN_NR        change a pool's per-CPU reserve (administrator)\n"
 "  refill POOL               refill every CPU's reserve of a pool now\n"
@@ -341,7 +341,7 @@ HELP_FORMATS HELP_COMMON HELP_TAIL },
 HELP_COMMON HELP_TAIL },
 	{ "create", cmd_create, false,
 "Usage: pcpupoolctl create POOL --size N --min-nr N [--align N]\n"
-"                          [--max-elems N] [--low-watermark N]\n"
+"                          [--max-elems N] [--low-watermark N] [--hugepages]\n"
 "\n"
 "Create the pool POOL (1 to 63 characters of A-Z a-z 0-9 _ . -) of\n"
 "elements of --size bytes, with a reserve of --min-nr elements on every\n"
@@ -356,6 +356,9 @@ HELP_COMMON HELP_TAIL },
 "                         CPUs (default 4 x min_nr x CPUs, at least 1024)\n"
 "      --low-watermark N  per-CPU level under which a refill is requested,\n"
 "                         up to --min-nr (default: min_nr / 4)\n"
+"      --hugepages        the pool's memory on 2 MiB hugepages, all of them\n"
+"                         taken at creation (fails if not enough are free:\n"
+"                         see /proc/sys/vm/nr_hugepages)\n"
 HELP_COMMON HELP_TAIL },
 	{ "resize", cmd_resize, false,
 "Usage: pcpupoolctl resize POOL MIN_NR\n"

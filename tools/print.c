@@ -118,10 +118,11 @@ static void print_pool_head(json_t *p)
 	       (long long)stats_int(p, "low_watermark"), (long long)stats_int(p, "max_elems"),
 	       (long long)stats_int(p, "nr_cpus"), (long long)stats_int(p, "clients"),
 	       print_safe(stats_str(p, "state"), b2, sizeof(b2)));
-	printf("  elements: %lld reserved, %lld spare, %lld published (%lld bytes), "
+	printf("  elements: %lld reserved, %lld spare, %lld published (%lld bytes%s), "
 	       "%lld in the depot\n",
 	       (long long)stats_int(p, "reserved"), (long long)stats_int(p, "spare"),
 	       (long long)stats_int(p, "published"), (long long)stats_int(p, "grown_bytes"),
+	       json_is_true(json_object_get(p, "hugepages")) ? ", on 2 MiB hugepages" : "",
 	       (long long)stats_int(p, "depot"));
 	printf("  daemon:   %lld refill messages (%lld bad), %lld requests polled%s, "
 	       "%lld refills, %lld refilled, %lld drained, %lld trimmed\n",
@@ -216,7 +217,8 @@ int print_json(json_t *o)
 json_t *print_pools_json(json_t *stats)
 {
 	static const char *const keys[] = { "name", "elem_size", "align", "min_nr",
-		"low_watermark", "max_elems", "nr_cpus", "clients", "state", "reserved" };
+		"low_watermark", "max_elems", "nr_cpus", "clients", "state", "reserved",
+		"hugepages", "page_size" };
 	json_t *out = json_pack("{s:O, s:[]}", "schema", json_object_get(stats, "schema"),
 				"pools");
 	json_t *arr = json_object_get(out, "pools"), *p;

@@ -68,6 +68,8 @@ static const struct prom_metric prom_pool[] = {
 	  "Elements backed by shared memory so far." },
 	{ "grown_bytes", NULL, "pcpupool_pool_grown_bytes", PROM_GAUGE, 0,
 	  "Bytes of shared memory backing the published elements." },
+	{ "page_size", NULL, "pcpupool_pool_page_size_bytes", PROM_GAUGE, 0,
+	  "Size of the pages of the pool's shared memory (2 MiB on hugepages)." },
 	{ "spare", NULL, "pcpupool_pool_spare_elements", PROM_GAUGE, 0,
 	  "Free elements on the pool's spare list, taken by a reserve that crosses its low watermark." },
 	{ "spare_stocked", NULL, "pcpupool_pool_spare_stocked_elements_total", PROM_COUNTER, 0,

@@ -102,6 +102,16 @@ for good in '"0640"' '"640"' '"0"' '"0777"'; do
 	printf '{"pools":[{"name":"a","elem_size":64,"min_nr":4,"mode":%s}]}' "$good" > "$T/mode.json"
 	check "\"mode\": $good is valid" "$D" --check-config --config "$T/mode.json"
 done
+for bad in 1 '"yes"' null; do
+	printf '{"pools":[{"name":"a","elem_size":64,"min_nr":4,"hugepages":%s}]}' "$bad" > "$T/huge.json"
+	out=$("$D" --check-config --config "$T/huge.json" 2>&1); rc=$?
+	check "\"hugepages\": $bad is refused, naming the key" \
+		bash -c "[ $rc -eq 1 ] && grep -qF 'pools[0]: hugepages must be true or false' <<<\"\$0\"" "$out"
+done
+for good in true false; do
+	printf '{"pools":[{"name":"a","elem_size":64,"min_nr":4,"hugepages":%s}]}' "$good" > "$T/huge.json"
+	check "\"hugepages\": $good is valid" "$D" --check-config --config "$T/huge.json"
+done
 printf '{"pools":[],"colour":"blue"}' > "$T/unknown.json"
 out=$("$D" --check-config --config "$T/unknown.json" 2>&1)
 check "an unknown key is refused" bash -c "grep -q colour <<<'$out'"

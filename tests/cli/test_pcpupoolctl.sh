@@ -233,6 +233,8 @@ for cmd in status pools stats top create resize refill destroy; do
 done
 run stats --help
 check "stats --help explains the columns" has "COALESCED  low-watermark crossings" "$out"
+run create --help
+check "create --help has --hugepages" has "--hugepages        the pool's memory on 2 MiB hugepages" "$out"
 run --version
 check "--version prints the version" bash -c "[ $rc -eq 0 ] && grep -q '^pcpupoolctl ' <<<\"\$0\"" "$out"
 

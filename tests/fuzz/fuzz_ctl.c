@@ -51,7 +51,7 @@ static void setup(void)
 	d.nr_cpus = 2;
 	d.poll_fd = -1;
 	d.base = event_base_new();
-	if (!d.base || pool_create(&d, &pc, &p, err, sizeof(err)) < 0 ||
+	if (!d.base || pool_create(&d, &pc, 0, &p, err, sizeof(err)) < 0 ||
 	    conn_bind(sock_path, &lfd) < 0 || conn_listen(&d, lfd) < 0)
 		abort();
 }

@@ -614,7 +614,7 @@ static bool victim_create(struct ctx *x, struct victim *vi, struct casefail *cf)
 	pcpupool_close(pool);
 	/* the layout as the slab core computes it for this geometry */
 	g = (struct slab_geometry){ vi->h0.nr_cpus, vi->h0.slab_cap, ELEM_SIZE, ELEM_ALIGN,
-				    VICTIM_MAX_ELEMS };
+				    VICTIM_MAX_ELEMS, 0 };
 	if (slab_layout(&g, &want) < 0 || want.map_size != vi->h0.map_size ||
 	    want.slabs_off != vi->h0.slabs_off || want.meta_off != vi->h0.meta_off ||
 	    want.elems_off != vi->h0.elems_off || want.elem_stride != vi->h0.elem_stride ||
@@ -938,6 +938,7 @@ static const struct field fields[] = {
 	HF(nr_published, false), HF(min_nr, false), HF(state, false),
 	{ "spare", F_HDR, offsetof(struct slab_hdr, spare), 8, false, true },
 	HF(polling, false), HF(magic, true), HF(layout_version, true), HF(hdr_size, true),
+	HF(huge_page_size, true),
 	{ "cw.count", F_COUNT, offsetof(struct slab, cw), 8, false, false },
 	{ "cw", F_SLAB, offsetof(struct slab, cw), 8, false, false },
 	SF(limit), SF(low), SF(cap),
@@ -1054,6 +1055,9 @@ static int field_values(const struct field *f, const struct slab_hdr *h, struct 
 		VAL(SLAB_LAYOUT_VERSION + 1, "SLAB_LAYOUT_VERSION + 1");
 	} else if (!strcmp(nm, "hdr_size")) {
 		VAL(SLAB_HDR_SIZE + 1, "SLAB_HDR_SIZE + 1");
+	} else if (!strcmp(nm, "huge_page_size")) {
+		VAL(SLAB_HUGE_PAGE, "SLAB_HUGE_PAGE (claims hugepages)");
+		VAL(4096, "4096 (not a hugepage size)");
 	} else if (!strcmp(nm, "cw")) {
 		n = 0;
 		VAL(0, "0 (count and ops)");
@@ -1172,7 +1176,8 @@ static bool scribble_one(uint64_t *rs, char *base, const struct slab_hdr *h, boo
 {
 	uint64_t r = e2e_rng(rs), at, len;
 	size_t geo_end = offsetof(struct slab_hdr, name);
-	unsigned char before[16], *p;
+	size_t huge_at = offsetof(struct slab_hdr, huge_page_size), huge_len = 4;
+	unsigned char before[16], huge_before[4], *p;
 	bool geo;
 
 	if (subtle) {
@@ -1203,6 +1208,7 @@ static bool scribble_one(uint64_t *rs, char *base, const struct slab_hdr *h, boo
 	geo = at < geo_end;
 	if (geo)
 		memcpy(before, p, len);
+	memcpy(huge_before, (unsigned char *)base + huge_at, huge_len);
 	switch ((r >> 1) & 3) {
 	case 0:
 		for (uint64_t i = 0; i < len; i++)
@@ -1223,7 +1229,8 @@ static bool scribble_one(uint64_t *rs, char *base, const struct slab_hdr *h, boo
 						(uint32_t)(e2e_rng(rs) % 64)), __ATOMIC_RELAXED);
 		break;
 	}
-	return geo && memcmp(before, p, len < geo_end - at ? len : geo_end - at);
+	return (geo && memcmp(before, p, len < geo_end - at ? len : geo_end - at)) ||
+	       memcmp(huge_before, (unsigned char *)base + huge_at, huge_len);
 }
 
 static void __attribute__((noreturn)) attacker_main(const char *sock, const char *name,

@@ -94,6 +94,18 @@ void e2e_sleep_ms(int ms);
 	assert_int_equal(errno, (err));                                  \
 } while (0)
 
+#define CHILD_TIMEOUT_MS 10000   /* a forked client must be done by then */
+
+/* In a forked child: on failure, say where and exit non-zero (never use
+ * CMocka's asserts there). */
+#define CHILD_CHECK(cond) do {                                                 \
+	if (!(cond)) {                                                         \
+		fprintf(stderr, "child %d: %s:%d: check failed: %s (errno %s)\n", \
+			(int)getpid(), __FILE__, __LINE__, #cond, strerror(errno)); \
+		_exit(1);                                                      \
+	}                                                                      \
+} while (0)
+
 /* Deterministic pseudo-random numbers (xorshift64*) from *@state: the same
  * sequence for the same seed; a zero state starts from a fixed seed. */
 uint64_t e2e_rng(uint64_t *state);

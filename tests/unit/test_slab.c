@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "pooltest.h"
+#include "slab_impl.h"   /* the slow paths' sections, for the retired slab */
 
 #define CAP   64
 #define NELEM 1024
@@ -61,10 +62,12 @@ static void test_layout_is_aligned_and_consistent(void **state)
 static void test_layout_rejects_bad_geometry(void **state)
 {
 	struct slab_hdr h;
-	struct slab_geometry ok = { 2, 64, 64, 64, 100 }, g;
+	struct slab_geometry ok = { 2, 64, 64, 64, 100, 0 }, g;
 
 	(void)state;
 	assert_int_equal(slab_layout(&ok, &h), 0);
+	g = ok; g.huge_page_size = 4096;     assert_int_equal(slab_layout(&g, &h), -EINVAL);
+	g = ok; g.huge_page_size = SLAB_HUGE_PAGE + 1; assert_int_equal(slab_layout(&g, &h), -EINVAL);
 	g = ok; g.nr_cpus = 0;               assert_int_equal(slab_layout(&g, &h), -EINVAL);
 	g = ok; g.slab_cap = 0;              assert_int_equal(slab_layout(&g, &h), -EINVAL);
 	g = ok; g.elem_size = 0;             assert_int_equal(slab_layout(&g, &h), -EINVAL);
@@ -73,6 +76,52 @@ static void test_layout_rejects_bad_geometry(void **state)
 	g = ok; g.max_elems = 0;             assert_int_equal(slab_layout(&g, &h), -EINVAL);
 	g = ok; g.max_elems = SLAB_MAX_ELEMS + 1ull; assert_int_equal(slab_layout(&g, &h), -EINVAL);
 	g = ok; g.slab_cap = SLAB_MAX_CAP + 1; assert_int_equal(slab_layout(&g, &h), -EINVAL);
+}
+
+/* A pool on hugepages: every area on whole hugepages, the slabs padded to
+ * a page boundary before the metadata. */
+static void test_layout_on_hugepages(void **state)
+{
+	const uint64_t hp = SLAB_HUGE_PAGE;
+	struct slab_geometry g = { 3, 64, 100, 64, 70000, SLAB_HUGE_PAGE };
+	struct slab_hdr h, base;
+
+	(void)state;
+	assert_int_equal(slab_layout(&g, &h), 0);
+	assert_int_equal(h.huge_page_size, hp);
+	assert_int_equal(h.slabs_off, hp);
+	assert_int_equal(h.meta_off, 2 * hp);            /* 3 slabs, padded */
+	assert_int_equal(h.elems_off, 3 * hp);           /* 560000 bytes of meta */
+	assert_int_equal(h.elem_stride, 128);
+	assert_int_equal(h.map_size, 3 * hp + 5 * hp);   /* 8960000 bytes of elements */
+	assert_int_equal(slab_bytes_for(&h, 0), 3 * hp);
+	assert_int_equal(slab_bytes_for(&h, 1), 4 * hp);
+	h.magic = SLAB_MAGIC;
+	assert_int_equal(slab_validate_hdr(&h, h.map_size), 0);
+	/* 512 slabs fill their page exactly, 513 take the next */
+	g.nr_cpus = 512;
+	assert_int_equal(slab_layout(&g, &h), 0);
+	assert_int_equal(h.meta_off, 2 * hp);
+	g.nr_cpus = 513;
+	assert_int_equal(slab_layout(&g, &h), 0);
+	assert_int_equal(h.meta_off, 3 * hp);
+	/* the largest: SLAB_MAX_CPUS slabs are 16 MiB, what an inline view maps */
+	g.nr_cpus = SLAB_MAX_CPUS;
+	assert_int_equal(slab_layout(&g, &h), 0);
+	assert_int_equal(h.meta_off - h.slabs_off, (uint64_t)SLAB_MAX_CPUS * SLAB_STRIDE);
+	/* a header that claims, or denies, hugepages is not the layout */
+	g.nr_cpus = 3;
+	assert_int_equal(slab_layout(&g, &h), 0);
+	h.magic = SLAB_MAGIC;
+	h.huge_page_size = 0;
+	assert_int_equal(slab_validate_hdr(&h, 0), -EUCLEAN);
+	g.huge_page_size = 0;
+	assert_int_equal(slab_layout(&g, &base), 0);
+	base.magic = SLAB_MAGIC;
+	base.huge_page_size = SLAB_HUGE_PAGE;
+	assert_int_equal(slab_validate_hdr(&base, 0), -EUCLEAN);
+	base.huge_page_size = 4096;
+	assert_int_equal(slab_validate_hdr(&base, 0), -EUCLEAN);
 }
 
 static void test_validate_rejects_corrupt_header(void **state)
@@ -174,6 +223,93 @@ static void test_full_slab_spills_to_outbox(void **state)
 		assert_true(buf[i] < 100);
 		assert_int_equal(seen[buf[i]]++, 0);
 	}
+}
+
+/* A retired slab (slab.h, "retired"): every section leaves it untouched,
+ * frees go to the outbox, and the daemon's take gets exactly its slots,
+ * once, and fails when a section committed after its snapshot. */
+static void test_a_retired_slab_is_left_alone_and_taken_whole(void **state)
+{
+	struct testpool *tp = *state;
+	uint32_t buf[NELEM], n, bad, k, idx = SLAB_NIL, left;
+	struct slab *s;
+	void *p;
+	uint64_t cw;
+
+	slab_set_limits(&tp->v, 0, 0, 32);
+	for (uint32_t i = 0; i < 20; i++)
+		slab_free(&tp->v, i);
+	assert_int_equal(slab_count(&tp->v, 0), 20);
+	cw = slab_count_word(&tp->v, 0);
+	/* a snapshot older than a commit: nothing taken */
+	slab_retire(&tp->v, 0);
+	assert_true(slab_retired(&tp->v, 0));
+	slab_set_limits(&tp->v, 0, 0, 32);
+	slab_free(&tp->v, 20);
+	slab_retire(&tp->v, 0);
+	assert_int_equal(slab_take_retired(&tp->v, 0, cw, buf, &n, &bad), -EAGAIN);
+	assert_int_equal(slab_count(&tp->v, 0), 21);
+
+	cw = slab_count_word(&tp->v, 0);
+	assert_int_equal(slab_hit_pop(&tp->v, &p), 0);
+	assert_int_equal(slab_hit_push(&tp->v, slab_elem(&tp->v, 30), slab_off_of(&tp->v, 30)), 0);
+	if (slab_rseq_available()) {
+		assert_int_equal(slab_rseq_pop(&tp->v, &idx, &left, &s), SLAB_POP_EMPTY);
+		buf[0] = slab_off_of(&tp->v, 31);
+		assert_int_equal(slab_rseq_splice(&tp->v, buf, 1, &s), 0);
+		assert_int_equal(slab_rseq_spill(&tp->v, buf, NELEM, &s), 0);
+	}
+	slab_free(&tp->v, 40);          /* goes to the outbox */
+	assert_int_equal(slab_list_take(&tp->v, &slab_of(&tp->v, 0)->outbox, buf, NELEM, &k), 0);
+	assert_int_equal(k, 1);
+	assert_int_equal(buf[0], 40);
+	assert_int_equal(slab_count_word(&tp->v, 0), cw);
+
+	assert_int_equal(slab_take_retired(&tp->v, 0, cw, buf, &n, &bad), 0);
+	assert_int_equal(n, 21);
+	assert_int_equal(bad, 0);
+	uint8_t seen[21] = { 0 };
+	for (uint32_t i = 0; i < n; i++) {
+		assert_true(buf[i] < 21);
+		assert_int_equal(seen[buf[i]]++, 0);
+	}
+	assert_int_equal(slab_count(&tp->v, 0), 0);
+	/* the counts still add up: what left is counted as spilled */
+	uint64_t allocs, frees;
+	slab_cpu_counts(&tp->v, 0, &allocs, &frees);
+	assert_int_equal(allocs, 0);
+	assert_int_equal(frees, 21);
+	/* a second take with the old snapshot takes nothing */
+	assert_int_equal(slab_take_retired(&tp->v, 0, cw, buf, &n, &bad), -EAGAIN);
+	/* opened again, it serves */
+	slab_set_limits(&tp->v, 0, 0, 32);
+	assert_false(slab_retired(&tp->v, 0));
+	slab_free(&tp->v, 50);
+	assert_int_equal(alloc1(tp), 50);
+}
+
+/* Slots a client forged in a retired slab are dropped, not taken. */
+static void test_a_retired_slab_drops_forged_slots(void **state)
+{
+	struct testpool *tp = *state;
+	uint32_t buf[NELEM], n, bad;
+	struct slab *s = slab_of(&tp->v, 0);
+	uint64_t cw;
+
+	slab_set_limits(&tp->v, 0, 0, 32);
+	for (uint32_t i = 0; i < 4; i++)
+		slab_free(&tp->v, i);
+	slab_retire(&tp->v, 0);
+	s->slots[1] = slab_off_of(&tp->v, 2) + 1;        /* not an element's start */
+	s->slots[2] = UINT32_MAX;                        /* past the pool */
+	cw = slab_count_word(&tp->v, 0);
+	assert_int_equal(slab_take_retired(&tp->v, 0, cw, buf, &n, &bad), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(bad, 2);
+	/* a count past the capacity is corruption */
+	__atomic_store_n(&s->cw, cw + CAP + 1, __ATOMIC_RELAXED);
+	cw = slab_count_word(&tp->v, 0);
+	assert_int_equal(slab_take_retired(&tp->v, 0, cw, buf, &n, &bad), -EUCLEAN);
 }
 
 static void test_capacity_is_the_hard_limit(void **state)
@@ -777,6 +913,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_layout_is_aligned_and_consistent, setup, teardown),
 		cmocka_unit_test(test_layout_rejects_bad_geometry),
+		cmocka_unit_test(test_layout_on_hugepages),
 		cmocka_unit_test_setup_teardown(test_validate_rejects_corrupt_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_pool_misses_and_asks_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refill_then_alloc_drains_in_order, setup, teardown),
@@ -802,6 +939,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inline_push_checks_the_block_and_pop_the_offset,
 						setup, teardown),
 		cmocka_unit_test(test_inline_sections_leave_on_a_cpu_without_a_slab),
+		cmocka_unit_test_setup_teardown(test_a_retired_slab_is_left_alone_and_taken_whole,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_retired_slab_drops_forged_slots, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("slab", tests, NULL, NULL);
 }

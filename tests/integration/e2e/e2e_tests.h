@@ -15,18 +15,6 @@
 
 #include "e2e.h"
 
-#define CHILD_TIMEOUT_MS 10000   /* a forked client must be done by then */
-
-/* In a forked child: on failure, say where and exit non-zero (never use
- * CMocka's asserts there). */
-#define CHILD_CHECK(cond) do {                                                 \
-	if (!(cond)) {                                                         \
-		fprintf(stderr, "child %d: %s:%d: check failed: %s (errno %s)\n", \
-			(int)getpid(), __FILE__, __LINE__, #cond, strerror(errno)); \
-		_exit(1);                                                      \
-	}                                                                      \
-} while (0)
-
 /* Whether every CPU's reserve holds exactly @n elements; assert it. */
 bool levels_all(struct pcpupool *p, int n);
 void expect_levels(struct pcpupool *p, int n);
