@@ -70,7 +70,8 @@ LIB_PC   := $(B)/libpcpupool.pc
 
 DAEMON_SRC := daemon/main.c daemon/conn.c daemon/cmd.c daemon/attach.c daemon/watch.c \
 	daemon/pool.c daemon/state.c daemon/refill.c daemon/reclaim.c daemon/stats.c \
-	daemon/config.c daemon/log.c daemon/cpus.c daemon/place.c daemon/depot.c
+	daemon/config.c daemon/log.c daemon/cpus.c daemon/place.c daemon/depot.c \
+	daemon/guard.c
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o) $(CORE_OBJ)
 DAEMON     := $(B)/pcpupoold
 
@@ -391,6 +392,24 @@ bench: deps
 	$(BENCH_DESIGNS)
 	$(BENCH_PEERS) $(BENCH_PEERS_ARGS)
 	$(BENCH_REFILL) $(BENCH_REFILL_ARGS)
+
+# ---- bench-scale: the daemon's memory and CPU time per sweep and poll tick,
+# and attach time, against pools and CPUs (bench/README.md, "scale"), on
+# this machine and in VMs of 1, 16 and 64 vCPUs (tests/vm/boot-vm.sh).
+# Neither in bench nor in check.  SCALE_ARGS go to bench/scale-vm.sh
+# (--host: this machine only; --save: bench/results/<date>-scale.*).
+SCALE := $(B)/bench/scale
+.PHONY: bench-scale
+$(SCALE): bench/scale.c $(BENCH_COMMON_SRC) $(BENCH_HDR) include/pcpupool.h core/protocol.h \
+		$(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) -DPCPUPOOLD='"$(abspath $(DAEMON))"' bench/scale.c \
+		$(BENCH_COMMON_SRC) $(LINK_LIB) -lm -o $@
+
+bench-scale: deps
+	@$(MAKE) --no-print-directory $(SCALE) $(DAEMON)
+	B=$(B) bench/scale-vm.sh $(SCALE_ARGS)
+# ---- end of bench-scale
 
 clean:
 	rm -rf build build-* $(FUZZ_B)

@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "cpus.h"
 #include "daemon.h"
+#include "guard.h"
 #include "log.h"
 #include "place.h"
 #include "pool.h"
@@ -332,6 +333,10 @@ int main(int argc, char **argv)
 	if (!d.ev_term || !d.ev_int || !d.ev_hup || event_add(d.ev_term, NULL) < 0 ||
 	    event_add(d.ev_int, NULL) < 0 || event_add(d.ev_hup, NULL) < 0) {
 		log_err("cannot set up signal handling");
+		goto out;
+	}
+	if (guard_init() < 0) {
+		log_err("cannot set up the SIGBUS guard: %s", strerror(errno));
 		goto out;
 	}
 	if (cpus_init(&d) < 0) {

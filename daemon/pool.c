@@ -25,12 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "cpus.h"
 #include "depot.h"
+#include "guard.h"
 #include "log.h"
 #include "place.h"
 #include "reclaim.h"
@@ -171,6 +173,17 @@ static const char *hdr_differs(const struct pool *p)
  * each sweep).
  * Return: 0, or -EUCLEAN when the pool is (now) quarantined.
  */
+/* Whether a client gave pages of a hugepage pool's file back to the
+ * kernel (its blocks no longer cover it, or the daemon met a hole). */
+static bool pages_released(struct pool *p)
+{
+	struct stat st;
+
+	if (guard_hit(p->base))
+		return true;
+	return fstat(p->memfd, &st) == 0 && (uint64_t)st.st_blocks * 512 < p->v.map_size;
+}
+
 int pool_verify(struct pool *p)
 {
 	const char *field;
@@ -178,6 +191,10 @@ int pool_verify(struct pool *p)
 
 	if (p->quarantined)
 		return -EUCLEAN;
+	if (p->layout.huge_page_size && pages_released(p)) {
+		pool_quarantine(p, "pages released from the pool's hugetlbfs file", 0);
+		return -EUCLEAN;
+	}
 	field = hdr_differs(p);
 	if (!field)
 		return 0;
@@ -316,6 +333,7 @@ static int pool_memory_huge(struct pool *p, const struct slab_hdr *layout, bool 
 	int r;
 
 	p->base = mmap(NULL, layout->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
+	p->map_len = layout->map_size;
 	if (p->base == MAP_FAILED) {
 		long avail = huge_pages_available(layout->huge_page_size);
 
@@ -354,6 +372,9 @@ static int pool_memory_huge(struct pool *p, const struct slab_hdr *layout, bool 
 		if (watchdog)
 			sd_notify(0, "WATCHDOG=1");
 	}
+	/* a client may punch a hole in the file later: guard.h */
+	if (guard_add(p->base, layout->map_size, layout->huge_page_size) < 0)
+		log_warning("pool %s: too many hugepage pools to guard", layout->name);
 	return 0;
 }
 
@@ -397,6 +418,7 @@ static int pool_memory(struct pool *p, const struct slab_hdr *layout, bool watch
 	if (layout->huge_page_size)
 		return pool_memory_huge(p, layout, watchdog, err, errlen);
 	p->base = mmap(NULL, layout->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
+	p->map_len = layout->map_size;
 	if (p->base == MAP_FAILED)
 		goto sys_fail;
 	return 0;
@@ -560,8 +582,10 @@ void pool_dispose(struct pool *p)
 		return;
 	if (p->polling)
 		slab_poll_set(&p->v, false);
-	if (p->base != MAP_FAILED && p->base)
-		munmap(p->base, p->v.map_size ? p->v.map_size : SLAB_HDR_SIZE);
+	if (p->base != MAP_FAILED && p->base) {
+		guard_remove(p->base);
+		munmap(p->base, p->map_len);
+	}
 	if (p->memfd >= 0)
 		close(p->memfd);
 	if (p->st)

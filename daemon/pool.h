@@ -53,6 +53,7 @@ struct pool {
 	struct pool_config cfg;      /* min_nr and low_watermark resolved */
 	int memfd;
 	void *base;
+	size_t map_len;              /* what base maps */
 	struct slab_view v;          /* built from layout, and counting
 				      * published elements in published */
 	struct slab_hdr layout;      /* the header as the daemon formatted it:

@@ -24,6 +24,7 @@
 
 #include "cpus.h"
 #include "depot.h"
+#include "guard.h"
 #include "log.h"
 #include "place.h"
 #include "pool.h"
@@ -343,6 +344,10 @@ int state_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		goto fail;
 	}
 	p->base = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	p->map_len = map_size;
+	if (p->base != MAP_FAILED && p->layout.huge_page_size &&
+	    guard_add(p->base, map_size, p->layout.huge_page_size) < 0)
+		log_warning("pool %s: too many hugepage pools to guard", name);
 	if (p->base == MAP_FAILED || pool_view_init(p) < 0) {
 		snprintf(err, errlen, "cannot map the pool");
 		goto fail;

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/rseq.h>
 
 #include "e2e.h"
@@ -58,14 +59,6 @@
 #define BIG_ELEM       4096
 #define BIG_MAX        4096
 #define BIG_MIN_NR     4
-
-#define CHILD_CHECK(cond) do {                                                 \
-	if (!(cond)) {                                                         \
-		fprintf(stderr, "child %d: %s:%d: check failed: %s (errno %s)\n", \
-			(int)getpid(), __FILE__, __LINE__, #cond, strerror(errno)); \
-		_exit(1);                                                      \
-	}                                                                      \
-} while (0)
 
 /* ---- the machine's hugepages ---- */
 
@@ -693,6 +686,54 @@ static void test_restart_from_fd_store_keeps_the_pages(void **state)
 			 hp_available(), avail0);
 }
 
+/* A process that may attach gives a page of the pool's file back to the
+ * kernel (MADV_REMOVE punches a hole in a hugetlbfs file) while no free
+ * hugepage is left to back it again: the daemon must neither touch the
+ * hole (SIGBUS) nor keep serving the pool; another pool goes on. */
+static void test_a_released_page_quarantines_the_pool_not_the_daemon(void **state)
+{
+	struct e2e *e = *state;
+	struct pcpupool_create_opts o = { .sz = sizeof(o), .max_elems = 1024,
+					  .flags = PCPUPOOL_HUGEPAGES };
+	struct pcpupool_client *c = e2e_client(e);
+	char name[E2E_NAME_LEN], other_name[E2E_NAME_LEN];
+	struct pcpupool *p, *q;
+	struct slab_hdr h;
+	char *base;
+
+	hp_set_available(HP_RESERVE);
+	p = pcpupool_create_opts(c, e2e_name(e, "hole", name), 8, 64, 64, &o);
+	q = pcpupool_create(c, e2e_name(e, "bystander", other_name), 8, 64, 64);
+	assert_non_null(p);
+	assert_non_null(q);
+	base = e2e_pool_base(p);
+	memcpy(&h, base, sizeof(h));
+	/* the slabs' page released, then every free hugepage taken away */
+	assert_int_equal(madvise(base + h.slabs_off, HP, MADV_REMOVE), 0);
+	hp_set_available(0);
+	if (!e2e_poll(strcmp(e2e_pool_state(c, name), "quarantined") == 0, 5000))
+		fail_msg("the pool with a hole is %s", e2e_pool_state(c, name));
+	json_t *st = e2e_pool_stats(c, name);
+	const char *why = json_string_value(json_object_get(st, "quarantine_reason"));
+
+	assert_non_null(why);
+	assert_non_null(strstr(why, "pages released"));
+	json_decref(st);
+	/* the daemon lives and serves the other pool */
+	void *el = pcpupool_alloc(q, PCPUPOOL_WAIT);
+
+	assert_non_null(el);
+	pcpupool_free(el, q);
+	assert_int_equal(pcpupool_refill(q, PCPUPOOL_WAIT), 0);
+	assert_string_equal(e2e_pool_state(c, other_name), "ok");
+	e2e_sleep_ms(200);   /* a few sweeps over the quarantined pool */
+	assert_string_equal(e2e_pool_state(c, other_name), "ok");
+	pcpupool_close(p);
+	assert_int_equal(pcpupool_destroy(q), 0);
+	pcpupool_disconnect(c);
+	hp_set_available(HP_RESERVE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -703,6 +744,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_options_stay_compatible,
 						e2e_setup, e2e_teardown),
 		cmocka_unit_test(test_restart_from_fd_store_keeps_the_pages),
+		cmocka_unit_test_setup_teardown(test_a_released_page_quarantines_the_pool_not_the_daemon,
+						e2e_setup, e2e_teardown),
 	};
 	int lock, rc;
 	long got;
