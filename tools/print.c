@@ -124,6 +124,21 @@ static void print_pool_head(json_t *p)
 	       (long long)stats_int(p, "published"), (long long)stats_int(p, "grown_bytes"),
 	       json_is_true(json_object_get(p, "hugepages")) ? ", on 2 MiB hugepages" : "",
 	       (long long)stats_int(p, "depot"));
+	json_t *pl = json_object_get(p, "placement"), *nd;
+	size_t k;
+
+	printf("  cpus:     %lld of %lld hold a reserve (%lld opened, %lld closed, %lld "
+	       "elements withdrawn)\n", (long long)stats_int(pl, "open"),
+	       (long long)stats_int(p, "nr_cpus"), (long long)stats_int(pl, "opened"),
+	       (long long)stats_int(pl, "closed"), (long long)stats_int(pl, "withdrawn"));
+	if (json_array_size(json_object_get(p, "nodes")) > 1) {
+		printf("  nodes:   ");
+		json_array_foreach(json_object_get(p, "nodes"), k, nd)
+			printf(" %lld: %lld reserved, %lld in the depot;",
+			       (long long)stats_int(nd, "node"), (long long)stats_int(nd, "reserved"),
+			       (long long)stats_int(nd, "depot"));
+		putchar('\n');
+	}
 	printf("  daemon:   %lld refill messages (%lld bad), %lld requests polled%s, "
 	       "%lld refills, %lld refilled, %lld drained, %lld trimmed\n",
 	       (long long)stats_int(p, "refill_messages"), (long long)stats_int(p, "bad_messages"),

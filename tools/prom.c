@@ -45,6 +45,10 @@ static const struct prom_metric prom_daemon[] = {
 	  "CPUs the daemon keeps a reserve for in each pool." },
 	{ "requests", NULL, "pcpupool_daemon_requests_total", PROM_COUNTER, 0,
 	  "Control requests received." },
+	{ "cpus_online", NULL, "pcpupool_daemon_cpus_online", PROM_GAUGE, 0,
+	  "CPUs online now." },
+	{ "cpu_hotplug_events", NULL, "pcpupool_daemon_cpu_hotplug_events_total", PROM_COUNTER, 0,
+	  "Times the daemon found the online CPUs changed." },
 };
 
 static const struct prom_metric prom_pool[] = {
@@ -90,6 +94,23 @@ static const struct prom_metric prom_pool[] = {
 	  "Elements taken back from outboxes (spilled by frees)." },
 	{ "trimmed", NULL, "pcpupool_pool_trimmed_elements_total", PROM_COUNTER, 0,
 	  "Elements taken back from inboxes (reserves far above min_nr)." },
+	{ "placement", "open", "pcpupool_pool_cpus_open", PROM_GAUGE, 0,
+	  "CPUs holding a reserve: online, and usable by an attached process." },
+	{ "placement", "opened", "pcpupool_pool_cpus_opened_total", PROM_COUNTER, 0,
+	  "Times a CPU was opened after the pool's creation." },
+	{ "placement", "closed", "pcpupool_pool_cpus_closed_total", PROM_COUNTER, 0,
+	  "Times a CPU was closed (offline, or no attached process may run there)." },
+	{ "placement", "withdrawn", "pcpupool_pool_withdrawn_elements_total", PROM_COUNTER, 0,
+	  "Elements taken back from the slabs of closed CPUs." },
+};
+
+static const struct prom_metric prom_node[] = {
+	{ "cpus", NULL, "pcpupool_node_cpus", PROM_GAUGE, 0,
+	  "The pool's CPUs on this NUMA node." },
+	{ "reserved", NULL, "pcpupool_node_reserved_elements", PROM_GAUGE, 0,
+	  "Elements in the reserves of the node's CPUs." },
+	{ "depot", NULL, "pcpupool_node_depot_elements", PROM_GAUGE, 0,
+	  "Free elements of this node held by the daemon." },
 };
 
 static const struct prom_metric prom_cpu[] = {
@@ -131,6 +152,8 @@ static const struct prom_metric prom_cpu[] = {
 	  "Elements taken back from this CPU's outbox." },
 	{ "trimmed", NULL, "pcpupool_cpu_trimmed_elements_total", PROM_COUNTER, 0,
 	  "Elements taken back from this CPU's inbox." },
+	{ "withdrawn", NULL, "pcpupool_cpu_withdrawn_elements_total", PROM_COUNTER, 0,
+	  "Elements taken back from this CPU's slab when it closed." },
 	{ "refill_latency_us", "count", "pcpupool_cpu_refills_timed_total", PROM_COUNTER, 0,
 	  "Refill requests whose latency (request to refill) was measured." },
 	{ "refill_latency_us", "p50", "pcpupool_cpu_refill_latency_p50_seconds", PROM_GAUGE,
@@ -278,8 +301,38 @@ void prom_pools_out(FILE *f, json_t *pools, bool cpus)
 			    q, 0);
 		json_decref(q);
 	}
+	for (size_t k = 0; k < sizeof(prom_node) / sizeof(prom_node[0]); k++) {
+		const struct prom_metric *m = &prom_node[k];
+
+		started = false;
+		json_array_foreach(pools, i, p) {
+			json_array_foreach(json_object_get(p, "nodes"), j, c) {
+				char node[32];
+
+				snprintf(node, sizeof(node), "%lld", (long long)stats_int(c, "node"));
+				prom_sample(f, m->name, m->type, m->help, &started,
+					    (const char *const[]){ "pool", stats_str(p, "name"),
+								   "node", node, NULL },
+					    prom_value(c, m), m->scale);
+			}
+		}
+	}
 	if (!cpus)
 		return;
+	started = false;
+	json_array_foreach(pools, i, p) {
+		json_array_foreach(json_object_get(p, "cpus"), j, c) {
+			char cpu[32];
+			json_t *o = json_integer(strcmp(stats_str(c, "reserve"), "open") == 0);
+
+			snprintf(cpu, sizeof(cpu), "%lld", (long long)stats_int(c, "cpu"));
+			prom_sample(f, "pcpupool_cpu_open", PROM_GAUGE,
+				    "1 while the CPU holds a reserve for the pool, else 0.", &started,
+				    (const char *const[]){ "pool", stats_str(p, "name"), "cpu", cpu,
+							   NULL }, o, 0);
+			json_decref(o);
+		}
+	}
 	for (size_t k = 0; k < sizeof(prom_cpu) / sizeof(prom_cpu[0]); k++) {
 		const struct prom_metric *m = &prom_cpu[k];
 

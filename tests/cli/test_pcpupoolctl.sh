@@ -313,6 +313,8 @@ expect_rc "stats" 0 --socket "$S" stats
 check "stats has a header per pool" bash -c "grep -q '^pool one: 64-byte elements' <<<\"\$0\" && grep -q '^pool two: 128-byte elements' <<<\"\$0\"" "$out"
 check "stats shows the daemon's refill counters, polled requests included" \
 	bash -c "grep -Eq '^  daemon: +[0-9]+ refill messages \\([0-9]+ bad\\), [0-9]+ requests polled' <<<\"\$0\"" "$out"
+check "stats says how many CPUs hold a reserve" \
+	bash -c "grep -Eq '^  cpus: +[0-9]+ of $ncpu hold a reserve' <<<\"\$0\"" "$out"
 check "stats has the per-CPU columns" has "CPU  LEVEL  MIN_NR  LOW_WM  ALLOCS  FREES  MISSES  STEALS  REQUESTS  COALESCED  SERVED  TRIMMED  P50_US  P99_US  MAX_US" "$out"
 rows=$(grep -Ec '^ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ ' <<<"$out")
 check "stats has one row per CPU per pool ($rows = 2 x $ncpu)" test "$rows" -eq $((2 * ncpu))
@@ -382,6 +384,9 @@ check "--prometheus has the pool's configuration" has 'pcpupool_pool_min_nr{pool
 check "--prometheus counters end in _total" has '# TYPE pcpupool_cpu_allocs_total counter' "$out"
 check "--prometheus has the daemon's info" bash -c "grep -Eq '^pcpupool_daemon_info\{version=\"[0-9.]+\",protocol=\"1\"\} 1$' <<<\"\$0\"" "$out"
 check "--prometheus latencies are in seconds" has '# TYPE pcpupool_cpu_refill_latency_p99_seconds gauge' "$out"
+check "--prometheus says which CPUs hold a reserve" has 'pcpupool_cpu_open{pool="one",cpu="0"} 1' "$out"
+check "--prometheus counts reserves by NUMA node" bash -c "grep -Eq '^pcpupool_node_reserved_elements\{pool=\"one\",node=\"0\"\} [0-9]+$' <<<\"\$0\"" "$out"
+check "--prometheus has the online CPUs" bash -c "grep -Eq '^pcpupool_daemon_cpus_online [1-9][0-9]*$' <<<\"\$0\"" "$out"
 run --socket "$S" --prometheus status
 check "--prometheus status has the daemon families only" bash -c "grep -q pcpupool_daemon_uptime_seconds <<<\"\$0\" && ! grep -q pcpupool_pool_ <<<\"\$0\"" "$out"
 check "--prometheus counts errors by code" has 'pcpupool_daemon_errors_total{code="ENOENT"}' "$out"
