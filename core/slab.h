@@ -172,6 +172,7 @@
 #define SLAB_HUGE_PAGE      (UINT32_C(1) << 21) /* the hugetlb page size a pool
 						 * may be backed with: 2 MiB */
 #define SLAB_LOW_RETIRED    UINT32_MAX      /* slab.low of a retired slab */
+#define SLAB_MAX_NODES      64u             /* NUMA nodes with a spare each */
 
 /* Pool header: page 0 of the shared object.  Written by the daemon at
  * format time; afterwards only the atomics change. */
@@ -198,11 +199,13 @@ struct slab_hdr {
 	_Atomic uint32_t min_nr;
 	_Atomic uint32_t state;   /* enum slab_state */
 	_Atomic uint64_t generation; /* bumped by the daemon on every start */
-	/* the spare: a list of free elements the daemon keeps stocked for the
-	 * whole pool.  A client whose CPU's reserve crosses its low watermark
-	 * takes the whole list at once, onto the CPU's inbox, then asks the
+	/* the spare: a list of free elements the daemon keeps stocked, one
+	 * per NUMA node (this is node 0's, node_spare[] the others':
+	 * slab_spare()).  A client whose CPU's reserve crosses its low
+	 * watermark takes the whole list of its CPU's node at once (another
+	 * node's if that one is empty), onto the CPU's inbox, then asks the
 	 * daemon (which restocks the spare): a refill that waits for no
-	 * wake-up.  At most min_nr and SLAB_BATCH_MAX elements. */
+	 * wake-up.  At most min_nr and SLAB_BATCH_MAX elements each. */
 	_Atomic uint64_t spare;
 	/* non-zero while the daemon polls the CPUs' refill_pending flags (it
 	 * received a request lately): a crossing that the spare covered then
@@ -218,6 +221,7 @@ struct slab_hdr {
 	 * elems_off and map_size are then multiples of it (slab_layout()).
 	 * 0 in pools an older daemon formatted (the page was zero). */
 	uint32_t huge_page_size;
+	_Atomic uint64_t node_spare[SLAB_MAX_NODES - 1];   /* nodes 1.. */
 };
 
 enum slab_state { SLAB_STATE_OK = 0, SLAB_STATE_QUARANTINED = 1, SLAB_STATE_DESTROYED = 2 };
@@ -361,6 +365,13 @@ _Static_assert(SLAB_MAX_CPUS == PCPUPOOL__MAX_CPUS, "an inline view has a page p
 static inline const struct pcpupool_fast *slab_fast(const struct slab_view *v)
 {
 	return (const struct pcpupool_fast *)(const void *)v;
+}
+
+/* The spare list of NUMA node @node (any value: one past the last is
+ * node 0's). */
+static inline _Atomic uint64_t *slab_spare(const struct slab_view *v, uint32_t node)
+{
+	return node == 0 || node >= SLAB_MAX_NODES ? &v->hdr->spare : &v->hdr->node_spare[node - 1];
 }
 
 static inline struct slab *slab_of(const struct slab_view *v, uint32_t cpu)

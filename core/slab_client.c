@@ -139,11 +139,20 @@ int slab_low_check(const struct slab_view *v, struct slab *s, uint32_t left)
  * Return: how many. */
 static uint32_t take_spare(const struct slab_view *v, uint32_t c)
 {
+	uint32_t node = __atomic_load_n(&slab_of(v, c)->node, __ATOMIC_RELAXED);
+	_Atomic uint64_t *spare = NULL;
 	uint64_t w;
 
-	if (slab_list_len(atomic_load_explicit(&v->hdr->spare, memory_order_relaxed)) == 0)
+	/* the CPU's node's spare, else the first other one not empty */
+	for (uint32_t i = 0; i < SLAB_MAX_NODES && !spare; i++) {
+		_Atomic uint64_t *s = slab_spare(v, (node + i) % SLAB_MAX_NODES);
+
+		if (slab_list_len(atomic_load_explicit(s, memory_order_relaxed)))
+			spare = s;
+	}
+	if (!spare)
 		return 0;
-	w = slab_list_take_word(v, &v->hdr->spare);
+	w = slab_list_take_word(v, spare);
 	if (slab_list_len(w) == 0)
 		return 0;
 	slab_chain_put_back(v, &slab_of(v, c)->inbox, slab_list_head(w), slab_list_len(w));

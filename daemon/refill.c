@@ -156,9 +156,14 @@ int refill_take_list(struct pool *p, uint32_t cpu, bool inbox, uint64_t *counter
  */
 int refill_take_spare(struct pool *p)
 {
-	int64_t n = take_box(p, &p->v.hdr->spare, 0, "corrupt spare list");
+	for (uint32_t k = 0; k < SLAB_MAX_NODES; k++) {
+		_Atomic uint64_t *s = slab_spare(&p->v, k);
 
-	return n < 0 ? (int)n : 0;
+		if (slab_list_len(atomic_load_explicit(s, memory_order_relaxed)) &&
+		    take_box(p, s, 0, "corrupt spare list") < 0)
+			return -EUCLEAN;
+	}
+	return 0;
 }
 
 /* The spare's size: one CPU's reserve, at most what a client takes whole. */
@@ -167,31 +172,40 @@ static uint32_t spare_target(const struct pool *p)
 	return p->cfg.min_nr < SLAB_BATCH_MAX ? p->cfg.min_nr : SLAB_BATCH_MAX;
 }
 
-/* Top the spare list up to spare_target() from the depot, growing the
- * pool if it may: best effort, the reserves come first. */
-static void restock_spare(struct pool *p)
+/* Top NUMA node @k's spare list up to spare_target() from the depot
+ * (that node's elements first), growing the pool if it may: best effort,
+ * the reserves come first. */
+static void restock_spare_of(struct pool *p, uint32_t k)
 {
 	uint32_t buf[SLAB_BATCH_MAX];
-	uint32_t have = slab_list_len(atomic_load_explicit(&p->v.hdr->spare,
-							   memory_order_relaxed));
+	_Atomic uint64_t *spare = slab_spare(&p->v, k);
+	uint32_t have = slab_list_len(atomic_load_explicit(spare, memory_order_relaxed));
 	uint32_t want = spare_target(p) > have ? spare_target(p) - have : 0;
 
 	if (p->quarantined || want == 0)
 		return;
+	/* grown only when the whole depot is short: another node's elements
+	 * are better than a pool grown for locality */
 	if (want > p->st->depot_n)
 		(void)refill_grow(p, want - p->st->depot_n);
 	while (want && p->st->depot_n) {
 		uint32_t n = want < SLAB_BATCH_MAX ? want : SLAB_BATCH_MAX;
 
-		/* the spare goes to any CPU: from the node with the most */
-		n = depot_take(p, UINT32_MAX, buf, n);
+		n = depot_take(p, k, buf, n);
 		for (uint32_t i = 0; i < n; i++)
 			p->in_depot[buf[i]] = 0;
-		if (push_box(p, &p->v.hdr->spare, buf, n, 0) < 0)
+		if (push_box(p, spare, buf, n, 0) < 0)
 			return;
 		p->spare_stocked += n;
 		want -= n;
 	}
+}
+
+/* One spare per NUMA node (slab_spare()). */
+static void restock_spare(struct pool *p)
+{
+	for (uint32_t k = 0; k < depot_nr_nodes(p); k++)
+		restock_spare_of(p, k);
 }
 
 /**
@@ -367,11 +381,14 @@ void refill_sweep(struct pool *p)
 	}
 	/* the spare is only ever walked by the inbox it lands on: check its
 	 * word here, then restock it */
-	uint64_t w = atomic_load_explicit(&p->v.hdr->spare, memory_order_relaxed);
-	if (!p->quarantined && (slab_list_len(w) > SLAB_BATCH_MAX ||
-				(slab_list_len(w) && slab_list_head(w) >= p->published))) {
-		pool_quarantine(p, "corrupt spare list", 0);
-		return;
+	for (uint32_t k = 0; k < SLAB_MAX_NODES && !p->quarantined; k++) {
+		uint64_t w = atomic_load_explicit(slab_spare(&p->v, k), memory_order_relaxed);
+
+		if (slab_list_len(w) > SLAB_BATCH_MAX ||
+		    (slab_list_len(w) && slab_list_head(w) >= p->published)) {
+			pool_quarantine(p, "corrupt spare list", 0);
+			return;
+		}
 	}
 	restock_spare(p);
 	reclaim_holders_check(p);

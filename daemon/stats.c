@@ -172,9 +172,13 @@ json_t *stats_pool_json(struct pool *p)
 				res += (uint64_t)elems_stat(p, (uint64_t)slab_count(&p->v, c) + in);
 				ncpu++;
 			}
-		if (json_array_append_new(nodes, json_pack("{s:i, s:i, s:I, s:I}", "node", (int)k,
-							   "cpus", ncpu, "reserved",
-							   (json_int_t)res, "depot",
+		uint32_t sp = slab_list_len(atomic_load_explicit(slab_spare(&p->v, k),
+								 memory_order_relaxed));
+
+		if (json_array_append_new(nodes, json_pack("{s:i, s:i, s:I, s:I, s:I}", "node",
+							   (int)k, "cpus", ncpu, "reserved",
+							   (json_int_t)res, "spare",
+							   elems_stat(p, sp), "depot",
 							   (json_int_t)depot_count_node(p, k))) < 0) {
 			json_decref(nodes);
 			nodes = NULL;
@@ -210,12 +214,16 @@ json_t *stats_pool_json(struct pool *p)
 						     "uid", (json_int_t)p->clients[i].uid));
 	if (!att || json_object_set_new(o, "attached", att) < 0)
 		goto fail;
+	uint64_t spare = 0;
+
+	for (uint32_t k = 0; k < SLAB_MAX_NODES; k++)
+		spare += slab_list_len(atomic_load_explicit(slab_spare(&p->v, k),
+							    memory_order_relaxed));
 	json_t *n = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
 			      " s:I}",
 			      "polling", p->polling,
 			      "reserved", elems_stat(p, reserved),
-			      "spare", elems_stat(p, slab_list_len(atomic_load_explicit(
-					&p->v.hdr->spare, memory_order_relaxed))),
+			      "spare", elems_stat(p, spare),
 			      "spare_stocked", (json_int_t)p->spare_stocked,
 			      "polled", (json_int_t)p->polled,
 			      "published", (json_int_t)p->published,

@@ -58,8 +58,8 @@ static int setup(void **state)
  * element's page. */
 static int check_reserve_on(struct e2e *e, const char *name, int cpu, int node, int away)
 {
-	void *el[MIN_NR];
-	int status[MIN_NR];
+	void *el[2 * MIN_NR];
+	int status[2 * MIN_NR];
 	cpu_set_t set;
 	int n = 0;
 
@@ -72,9 +72,9 @@ static int check_reserve_on(struct e2e *e, const char *name, int cpu, int node, 
 	struct pcpupool *p = pcpupool_open(c, name);
 	CHILD_CHECK(p);
 	CHILD_CHECK(pcpupool_nr_elems_cpu(p, cpu) == MIN_NR);
-	/* the reserve, and no more: a pop under the low watermark would
-	 * take the spare, which may be another node's */
-	int take = MIN_NR / 2;
+	/* past the reserve: the crossing of the low watermark takes the
+	 * node's spare, which must be of the node too */
+	int take = MIN_NR + MIN_NR / 2;
 	for (n = 0; n < take; n++)
 		CHILD_CHECK((el[n] = pcpupool_alloc(p, PCPUPOOL_NOWAIT)) != NULL);
 	CPU_ZERO(&set);
@@ -133,6 +133,7 @@ static void test_each_reserve_is_on_its_cpus_node(void **state)
 		assert_int_equal(json_integer_value(json_object_get(nd, "node")), (json_int_t)k);
 		assert_true(json_integer_value(json_object_get(nd, "cpus")) > 0);
 		reserved += json_integer_value(json_object_get(nd, "reserved"));
+		assert_int_equal(json_integer_value(json_object_get(nd, "spare")), MIN_NR);
 		depot += json_integer_value(json_object_get(nd, "depot"));
 	}
 	assert_int_equal(reserved, e2e_stat(st, "reserved"));
