@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * pool.c - a pool as the daemon sees it: created here (its memfd, layout
- * and mapping, its first elements), found by name or serial in the
+ * pool.c - a pool as the daemon sees it: created here (its layout, its
+ * memory from shm.c, its first elements), found by name or serial in the
  * registry, destroyed; who may attach it and which attachments it has;
  * and the daemon's record of its header, checked against the shared one.
  * The depot and the refill engine are refill.c's, the state memfd
  * state.c's, the reclaim of dead clients' elements reclaim.c's.
  *
- * The daemon never writes a slab: see core/slab.h.  Everything read
+ * The daemon writes a slab only once it is retired: see core/slab.h and
+ * place.c.  Everything read
  * from the shared memory is untrusted input: the daemon keeps its own
  * record of the pool (p->layout, p->published, p->cfg, the view built from
  * them, and a copy of each in the state memfd for a restart) and never
@@ -21,36 +22,22 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/mman.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "cpus.h"
 #include "depot.h"
 #include "guard.h"
+#include "shm.h"
 #include "log.h"
 #include "place.h"
 #include "reclaim.h"
 #include "refill.h"
 
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004U
-#endif
-#ifndef MFD_HUGE_2MB
-#define MFD_HUGE_2MB (21U << 26)   /* linux/memfd.h: log2(2 MiB) << MFD_HUGE_SHIFT */
-#endif
-
 #define POOL_CAP_MIN    32u
-#define POOL_ZERO_CHUNK (UINT64_C(128) << 20)  /* bytes of hugepages allocated
-						* between two watchdog pings */
 
 /**
  * pool_limit() - the spill limit of every slab of @p: 2 x min_nr, at most
@@ -173,17 +160,6 @@ static const char *hdr_differs(const struct pool *p)
  * each sweep).
  * Return: 0, or -EUCLEAN when the pool is (now) quarantined.
  */
-/* Whether a client gave pages of a hugepage pool's file back to the
- * kernel (its blocks no longer cover it, or the daemon met a hole). */
-static bool pages_released(struct pool *p)
-{
-	struct stat st;
-
-	if (guard_hit(p->base))
-		return true;
-	return fstat(p->memfd, &st) == 0 && (uint64_t)st.st_blocks * 512 < p->v.map_size;
-}
-
 int pool_verify(struct pool *p)
 {
 	const char *field;
@@ -191,7 +167,7 @@ int pool_verify(struct pool *p)
 
 	if (p->quarantined)
 		return -EUCLEAN;
-	if (p->layout.huge_page_size && pages_released(p)) {
+	if (p->layout.huge_page_size && shm_pages_released(p)) {
 		pool_quarantine(p, "pages released from the pool's hugetlbfs file", 0);
 		return -EUCLEAN;
 	}
@@ -293,141 +269,6 @@ uint32_t pool_new_owner(struct pool *p)
 	return p->st->next_owner;
 }
 
-/* Hugepages of @size bytes the kernel can still reserve (free ones not
- * reserved yet), or -1 when sysfs does not say. */
-static long huge_pages_available(uint32_t size)
-{
-	static const char *const what[2] = { "free_hugepages", "resv_hugepages" };
-	long n[2] = { -1, -1 };
-	char path[96];
-
-	for (int i = 0; i < 2; i++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%ukB/%s",
-			 size / 1024, what[i]);
-		f = fopen(path, "re");
-		if (!f || fscanf(f, "%ld", &n[i]) != 1)
-			n[i] = -1;
-		if (f)
-			fclose(f);
-	}
-	return n[0] < 0 || n[1] < 0 ? -1 : n[0] > n[1] ? n[0] - n[1] : 0;
-}
-
-/* A pool on hugepages: reserve and allocate every page of its file now.
- * The daemon's shared mapping reserves them all (for the file: any
- * process's mapping of it later needs none of its own), and fails at once
- * when not enough are free; fallocate() then allocates and zeroes each
- * one, so that no page fault, in any process, ever allocates a page of
- * the pool: none can fail with SIGBUS later, not even one that the
- * faulting process's memory policy, cpuset or hugetlb cgroup limit would
- * have refused (a reservation does not account for those).  That costs
- * the time to zero the pool's memory, here, once: in chunks, with a
- * watchdog ping after each when @watchdog, so that systemd does not take
- * a large pool's zeroing for a stuck event loop. */
-static int pool_memory_huge(struct pool *p, const struct slab_hdr *layout, bool watchdog,
-			    char *err, size_t errlen)
-{
-	uint64_t need = layout->map_size / layout->huge_page_size, off = 0;
-	int r;
-
-	p->base = mmap(NULL, layout->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
-	p->map_len = layout->map_size;
-	if (p->base == MAP_FAILED) {
-		long avail = huge_pages_available(layout->huge_page_size);
-
-		r = -errno;
-		/* ENOMEM with the pages there: a hugetlb cgroup's limit, or
-		 * the address space */
-		if (r != -ENOMEM || (avail >= 0 && (uint64_t)avail >= need))
-			snprintf(err, errlen, "cannot reserve the pool's %llu hugepages: %s",
-				 (unsigned long long)need, strerror(-r));
-		else if (avail >= 0)
-			snprintf(err, errlen, "not enough free 2 MiB hugepages: pool needs %llu, "
-				 "%ld free (see /proc/sys/vm/nr_hugepages)",
-				 (unsigned long long)need, avail);
-		else
-			snprintf(err, errlen, "not enough free 2 MiB hugepages: pool needs %llu "
-				 "(see /proc/sys/vm/nr_hugepages)", (unsigned long long)need);
-		return r;
-	}
-	while (off < layout->map_size) {
-		uint64_t n = layout->map_size - off;
-
-		if (n > POOL_ZERO_CHUNK)
-			n = POOL_ZERO_CHUNK;
-		if (fallocate(p->memfd, 0, (off_t)off, (off_t)n) < 0) {
-			/* a signal interrupts it; what it allocated stays */
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			snprintf(err, errlen, "cannot allocate the pool's %llu hugepages: %s",
-				 (unsigned long long)need, strerror(-r));
-			munmap(p->base, layout->map_size);
-			p->base = MAP_FAILED;
-			return r;
-		}
-		off += n;
-		if (watchdog)
-			sd_notify(0, "WATCHDOG=1");
-	}
-	/* a client may punch a hole in the file later: guard.h */
-	if (guard_add(p->base, layout->map_size, layout->huge_page_size) < 0)
-		log_warning("pool %s: too many hugepage pools to guard", layout->name);
-	return 0;
-}
-
-/* The pool's memory: its memfd (p->memfd), @layout->map_size bytes long,
- * sealed against shrinking, mapped at p->base; on hugepages when @layout
- * says so (@watchdog: systemd's watchdog is on).  On failure, @err says
- * why and the caller disposes of @p. */
-static int pool_memory(struct pool *p, const struct slab_hdr *layout, bool watchdog,
-		       char *err, size_t errlen)
-{
-	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-	char mname[PCP_NAME_MAX + 16];
-	int r;
-
-	if (layout->huge_page_size)
-		flags |= MFD_HUGETLB | MFD_HUGE_2MB;
-	snprintf(mname, sizeof(mname), "pcpupool:%s", p->cfg.name);
-	p->memfd = memfd_create(mname, flags | MFD_NOEXEC_SEAL);
-	if (p->memfd < 0 && errno == EINVAL)   /* kernel before 6.3 */
-		p->memfd = memfd_create(mname, flags);
-	if (p->memfd < 0) {
-		if (layout->huge_page_size && (errno == EINVAL || errno == ENOENT ||
-					       errno == ENODEV)) {
-			snprintf(err, errlen, "this kernel has no 2 MiB hugepages for a memfd "
-				 "(%s)", strerror(errno));
-			return -EINVAL;
-		}
-		goto sys_fail;
-	}
-	/* The file is the whole mapping from the start, sparse (tmpfs backs a
-	 * page when it is first touched; hugepages are all allocated below):
-	 * an offset a corrupt slab hands out past the published elements then
-	 * reads zeros instead of raising SIGBUS in the client that touches it.
-	 * refill_grow() only publishes. */
-	if (ftruncate(p->memfd, (off_t)layout->map_size) < 0)
-		goto sys_fail;
-	/* nobody may shrink the file under a mapping: a client touching a
-	 * page past EOF would take SIGBUS */
-	if (fcntl(p->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
-		goto sys_fail;
-	if (layout->huge_page_size)
-		return pool_memory_huge(p, layout, watchdog, err, errlen);
-	p->base = mmap(NULL, layout->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
-	p->map_len = layout->map_size;
-	if (p->base == MAP_FAILED)
-		goto sys_fail;
-	return 0;
-sys_fail:
-	r = -errno;
-	snprintf(err, errlen, "%s", strerror(-r));
-	return r;
-}
-
 /**
  * pool_create() - create a pool: memfd, layout, the first elements, and
  * every CPU's reserve filled to min_nr.
@@ -509,7 +350,7 @@ int pool_create(struct daemon *d, const struct pool_config *pc, pid_t creator,
 	p->st->uid = p->cfg.has_owner ? p->cfg.owner : (uint32_t)geteuid();
 	p->st->gid = p->cfg.has_group ? p->cfg.group : (uint32_t)getegid();
 	p->st->mode = p->cfg.has_mode ? p->cfg.mode : POOL_DEFAULT_MODE;
-	r = pool_memory(p, &layout, d->watchdog_usec != 0, err, errlen);
+	r = shm_create(p, &layout, d->watchdog_usec != 0, err, errlen);
 	if (r < 0)
 		goto fail;
 	slab_format(p->base, &layout, c.name);
