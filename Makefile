@@ -198,7 +198,7 @@ $(B)/tests/lib/%.o: tests/lib/%.c $(E2E_HDR) $(wildcard include/*.h include/pcpu
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -DPCPUPOOLD='"$(abspath $(DAEMON))"' -c $< -o $@
 
-$(E2E_LIB): $(addprefix $(B)/tests/lib/,e2e.o raw.o view.o)
+$(E2E_LIB): $(addprefix $(B)/tests/lib/,e2e.o raw.o view.o fdstore.o)
 	rm -f $@ && ar rcs $@ $^
 
 $(POOLTEST_OBJ): tests/unit/pooltest.c tests/unit/pooltest.h $(wildcard core/*.h)

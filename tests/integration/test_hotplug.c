@@ -57,18 +57,6 @@ static int teardown(void **state)
 	return e2e_teardown(state);
 }
 
-static const char *reserve_of(struct pcpupool_client *c, const char *name, int cpu)
-{
-	static char buf[16];
-	json_t *st = e2e_pool_stats(c, name);
-	json_t *e = json_array_get(json_object_get(st, "cpus"), (size_t)cpu);
-	const char *s = json_string_value(json_object_get(e, "reserve"));
-
-	snprintf(buf, sizeof(buf), "%s", s ? s : "?");
-	json_decref(st);
-	return buf;
-}
-
 /* A member of the daemon's stats object. */
 static json_int_t daemon_stat(struct pcpupool_client *c, const char *key)
 {
@@ -85,17 +73,10 @@ static json_int_t daemon_stat(struct pcpupool_client *c, const char *key)
 /* In a child: run on @cpu and pass elements through its slab. */
 static int fill_slab_on(struct e2e *e, const char *name, int cpu)
 {
+	struct pcpupool_client *c;
+	struct pcpupool *p = e2e_child_open_on(e, cpu, name, &c);
 	void *el[MIN_NR];
-	cpu_set_t set;
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	CHILD_CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
-	sched_yield();
-	struct pcpupool_client *c = pcpupool_connect(e->sock);
-	CHILD_CHECK(c);
-	struct pcpupool *p = pcpupool_open(c, name);
-	CHILD_CHECK(p);
 	for (int i = 0; i < MIN_NR; i++)
 		CHILD_CHECK((el[i] = pcpupool_alloc(p, PCPUPOOL_NOWAIT)) != NULL);
 	for (int i = 0; i < MIN_NR; i++)
@@ -115,7 +96,7 @@ static void test_an_offline_cpu_gives_its_reserve_back(void **state)
 	pid_t pid;
 
 	assert_non_null(p);
-	assert_string_equal(reserve_of(c, name, victim), "open");
+	assert_string_equal(e2e_cpu_reserve(c, name, victim), "open");
 	pid = e2e_fork(e);
 	if (pid == 0)
 		_exit(fill_slab_on(e, name, victim));
@@ -125,9 +106,9 @@ static void test_an_offline_cpu_gives_its_reserve_back(void **state)
 	events = daemon_stat(c, "cpu_hotplug_events");
 
 	set_online(victim, 0);
-	if (!e2e_poll(strcmp(reserve_of(c, name, victim), "closed") == 0, WAIT_MS))
+	if (!e2e_poll(strcmp(e2e_cpu_reserve(c, name, victim), "closed") == 0, WAIT_MS))
 		fail_msg("CPU %d offline, its reserve still %s", victim,
-			 reserve_of(c, name, victim));
+			 e2e_cpu_reserve(c, name, victim));
 	assert_int_equal(daemon_stat(c, "cpus_online"), online - 1);
 	assert_true(daemon_stat(c, "cpu_hotplug_events") > events);
 	assert_int_equal(e2e_stat_now(c, name, victim, "slab"), 0);
@@ -136,10 +117,10 @@ static void test_an_offline_cpu_gives_its_reserve_back(void **state)
 	e2e_expect_conserved(c, name);
 
 	set_online(victim, 1);
-	if (!e2e_poll(strcmp(reserve_of(c, name, victim), "open") == 0 &&
+	if (!e2e_poll(strcmp(e2e_cpu_reserve(c, name, victim), "open") == 0 &&
 		      e2e_stat_now(c, name, victim, "level") == MIN_NR, WAIT_MS))
 		fail_msg("CPU %d online again, its reserve %s, level %lld", victim,
-			 reserve_of(c, name, victim),
+			 e2e_cpu_reserve(c, name, victim),
 			 (long long)e2e_stat_now(c, name, victim, "level"));
 	e2e_expect_conserved(c, name);
 	assert_int_equal(pcpupool_destroy(p), 0);

@@ -18,8 +18,8 @@
  *     has such a pool refuses to start), leaving no pool, no reservation
  *     and no page behind;
  *   - a daemon killed and restarted takes a hugepage pool back from the fd
- *     store (simulated, as in test_reconnect.c) with the same pages, and
- *     its client goes on.
+ *     store (emulated: fdstore.h) with the same pages, and its client
+ *     goes on.
  *
  * The test reserves the hugepages itself: it sets the 2 MiB size's
  * nr_hugepages (and nr_overcommit_hugepages to 0, so that the kernel
@@ -39,6 +39,7 @@
 #include <sys/rseq.h>
 
 #include "e2e.h"
+#include "fdstore.h"
 #include "slab.h"
 
 #define HP_DIR         "/sys/kernel/mm/hugepages/hugepages-2048kB"
@@ -193,17 +194,12 @@ struct tag {
  * last pages), fill each, then hand them all over. */
 static int producer(const struct e2e *e, const char *name, int cpu, int out)
 {
-	struct pcpupool_client *c = pcpupool_connect(e->sock);
 	struct tag *t = calloc(SHARE_HOLD, sizeof(*t));
+	struct pcpupool_client *c;
 	struct pcpupool *p;
-	cpu_set_t one;
 
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	CHILD_CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
-	CHILD_CHECK(c && t);
-	p = pcpupool_open(c, name);
-	CHILD_CHECK(p);
+	CHILD_CHECK(t);
+	p = e2e_child_open_on(e, cpu, name, &c);
 	CHILD_CHECK(!rseq_registered() || e2e_inline_on(p));
 	for (uint64_t i = 0; i < SHARE_HOLD; i++) {
 		unsigned char *x = pcpupool_alloc(p, PCPUPOOL_NOWAIT);
@@ -232,16 +228,9 @@ static int producer(const struct e2e *e, const char *name, int cpu, int out)
 static int consumer(const struct e2e *e, const char *name, int cpu, int in, uint64_t elems_off)
 {
 	static uint8_t seen[SHARE_MAX];
-	struct pcpupool_client *c = pcpupool_connect(e->sock);
-	struct pcpupool *p;
-	cpu_set_t one;
+	struct pcpupool_client *c;
+	struct pcpupool *p = e2e_child_open_on(e, cpu, name, &c);
 
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	CHILD_CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
-	CHILD_CHECK(c);
-	p = pcpupool_open(c, name);
-	CHILD_CHECK(p);
 	CHILD_CHECK(!rseq_registered() || e2e_inline_on(p));
 	for (uint64_t i = 0; i < SHARE_HOLD; i++) {
 		struct tag t;
@@ -548,82 +537,10 @@ static void test_create_options_stay_compatible(void **state)
 
 /* ---- 3. a restart from the fd store ---- */
 
-struct store {
-	struct e2e e;
-	char notify[128];
-	int notify_fd;
-	int fds[2];               /* pool, depot */
-};
-
-static bool has_line(const char *msg, const char *line)
-{
-	size_t len = strlen(line);
-
-	for (const char *q = msg; q; q = strchr(q, '\n'), q = q ? q + 1 : NULL)
-		if (!strncmp(q, line, len) && (q[len] == '\n' || q[len] == '\0'))
-			return true;
-	return false;
-}
-
-static bool store_collect(struct store *t)
-{
-	for (;;) {
-		char msg[1024];
-		int fd;
-
-		if (e2e_recv_fd(t->notify_fd, msg, sizeof(msg), MSG_DONTWAIT, &fd) < 0)
-			break;
-		if (fd < 0)
-			continue;
-		if (has_line(msg, "FDSTORE=1") && has_line(msg, "FDNAME=pool.hs") && t->fds[0] < 0)
-			t->fds[0] = fd;
-		else if (has_line(msg, "FDSTORE=1") && has_line(msg, "FDNAME=depot.hs") &&
-			 t->fds[1] < 0)
-			t->fds[1] = fd;
-		else
-			close(fd);
-	}
-	return t->fds[0] >= 0 && t->fds[1] >= 0;
-}
-
-static void store_daemon_start(struct store *t, bool from_store, int n)
-{
-	pid_t parent = getpid();
-	char pid[32];
-
-	snprintf(t->e.log, sizeof(t->e.log), "%s/daemon.%d.log", t->e.dir, n);
-	fflush(NULL);
-	t->e.pid = fork();
-	assert_true(t->e.pid >= 0);
-	if (t->e.pid == 0) {
-		e2e_daemon_child(parent, t->e.log);
-		unsetenv("LISTEN_FDS");
-		unsetenv("LISTEN_PID");
-		unsetenv("LISTEN_FDNAMES");
-		unsetenv("WATCHDOG_USEC");
-		setenv("NOTIFY_SOCKET", t->notify, 1);
-		if (from_store) {
-			int p = fcntl(t->fds[0], F_DUPFD_CLOEXEC, 64);
-			int d = fcntl(t->fds[1], F_DUPFD_CLOEXEC, 64);
-
-			if (p < 0 || d < 0 || dup2(p, 3) < 0 || dup2(d, 4) < 0)
-				_exit(126);
-			snprintf(pid, sizeof(pid), "%d", (int)getpid());
-			setenv("LISTEN_FDS", "2", 1);
-			setenv("LISTEN_FDNAMES", "pool.hs:depot.hs", 1);
-			setenv("LISTEN_PID", pid, 1);
-		}
-		execl(e2e_pcpupoold, "pcpupoold", "--config", t->e.cfg, "--socket", t->e.sock,
-		      (char *)NULL);
-		_exit(127);
-	}
-	e2e_wait_accepting(&t->e.pid, t->e.sock, t->e.log);
-}
-
 static void test_restart_from_fd_store_keeps_the_pages(void **state)
 {
-	struct store t;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct e2e e;
+	struct e2e_fdstore store;
 	struct pcpupool_client *c;
 	struct pcpupool *p;
 	long avail0 = hp_set_available(HP_RESERVE), used;
@@ -631,36 +548,31 @@ static void test_restart_from_fd_store_keeps_the_pages(void **state)
 	void *x;
 
 	(void)state;
-	memset(&t, 0, sizeof(t));
-	t.fds[0] = t.fds[1] = -1;
-	e2e_make_dir(&t.e, "hugestore");
-	snprintf(t.notify, sizeof(t.notify), "%s/notify.sock", t.e.dir);
-	e2e_write_file(t.e.cfg, "{ \"sweep_interval_ms\": 20, \"pools\": [ { \"name\": \"hs\", "
+	memset(&e, 0, sizeof(e));
+	e2e_make_dir(&e, "hugestore");
+	e2e_fdstore_init(&store, &e, "hs");
+	e2e_write_file(e.cfg, "{ \"sweep_interval_ms\": 20, \"pools\": [ { \"name\": \"hs\", "
 		       "\"elem_size\": 256, \"min_nr\": 8, \"max_elems\": 4096, "
 		       "\"hugepages\": true } ] }\n");
-	t.notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(t.notify_fd >= 0);
-	strcpy(sa.sun_path, t.notify);
-	assert_int_equal(bind(t.notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	store_daemon_start(&t, false, 1);
-	if (!e2e_poll(store_collect(&t), E2E_POLL_MS))
-		fail_msg("no FDSTORE=1 for pool.hs and depot.hs");
+	e2e_fdstore_listen(&store);
+	e2e_fdstore_start(&e, &store, false);
+	e2e_fdstore_wait(&store, E2E_POLL_MS);
 	used = avail0 - hp_available();
 	assert_true(used >= 4);
 
-	c = e2e_client(&t.e);
+	c = e2e_client(&e);
 	p = pcpupool_open(c, "hs");
 	assert_non_null(p);
 	x = pcpupool_alloc(p, PCPUPOOL_WAIT);
 	assert_non_null(x);
 	strcpy(x, "held across the restart");
 
-	assert_int_equal(kill(t.e.pid, SIGKILL), 0);
-	assert_int_equal(waitpid(t.e.pid, &status, 0), t.e.pid);
-	t.e.pid = 0;
-	store_daemon_start(&t, true, 2);
-	if (!e2e_file_has(t.e.log, NULL, "pool hs restored from the fd store")) {
-		e2e_dump_file(t.e.log);
+	assert_int_equal(kill(e.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(e.pid, &status, 0), e.pid);
+	e.pid = 0;
+	e2e_fdstore_start(&e, &store, true);
+	if (!e2e_file_has(e.log, NULL, "pool hs restored from the fd store")) {
+		e2e_dump_file(e.log);
 		fail_msg("the hugepage pool was not taken back from the fd store");
 	}
 	/* the same object: the handle goes on, on the same pages */
@@ -677,10 +589,8 @@ static void test_restart_from_fd_store_keeps_the_pages(void **state)
 	pcpupool_disconnect(c);
 
 	/* a clean stop keeps it in the store; the last descriptor frees it */
-	e2e_stop(&t.e);
-	close(t.notify_fd);
-	close(t.fds[0]);
-	close(t.fds[1]);
+	e2e_stop(&e);
+	e2e_fdstore_close(&store);
 	if (!e2e_poll(hp_available() == avail0, E2E_POLL_MS))
 		fail_msg("%ld hugepages available after the pool went, %ld before it",
 			 hp_available(), avail0);

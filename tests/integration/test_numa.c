@@ -58,29 +58,19 @@ static int setup(void **state)
  * element's page. */
 static int check_reserve_on(struct e2e *e, const char *name, int cpu, int node, int away)
 {
+	struct pcpupool_client *c;
+	struct pcpupool *p = e2e_child_open_on(e, cpu, name, &c);
 	void *el[2 * MIN_NR];
 	int status[2 * MIN_NR];
-	cpu_set_t set;
 	int n = 0;
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	CHILD_CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
-	sched_yield();
-	struct pcpupool_client *c = pcpupool_connect(e->sock);
-	CHILD_CHECK(c);
-	struct pcpupool *p = pcpupool_open(c, name);
-	CHILD_CHECK(p);
 	CHILD_CHECK(pcpupool_nr_elems_cpu(p, cpu) == MIN_NR);
 	/* past the reserve: the crossing of the low watermark takes the
 	 * node's spare, which must be of the node too */
 	int take = MIN_NR + MIN_NR / 2;
 	for (n = 0; n < take; n++)
 		CHILD_CHECK((el[n] = pcpupool_alloc(p, PCPUPOOL_NOWAIT)) != NULL);
-	CPU_ZERO(&set);
-	CPU_SET(away, &set);
-	CHILD_CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
-	sched_yield();
+	e2e_child_pin(away);
 	for (int i = 0; i < n; i++) {
 		memset(el[i], 0x5a, 64);
 		status[i] = -1;
@@ -95,10 +85,7 @@ static int check_reserve_on(struct e2e *e, const char *name, int cpu, int node, 
 		}
 	CHILD_CHECK(bad == 0);
 	/* back home before freeing: a free goes to the freeing CPU's reserve */
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	CHILD_CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
-	sched_yield();
+	e2e_child_pin(cpu);
 	for (int i = 0; i < n; i++)
 		pcpupool_free(el[i], p);
 	pcpupool_close(p);

@@ -34,19 +34,6 @@ static int setup(void **state)
 	return e2e_setup(state);
 }
 
-/* CPU @cpu's "reserve" in pool @name's stats now ("open", ...). */
-static const char *reserve_of(struct pcpupool_client *c, const char *name, int cpu)
-{
-	static char buf[16];
-	json_t *st = e2e_pool_stats(c, name);
-	json_t *e = json_array_get(json_object_get(st, "cpus"), (size_t)cpu);
-	const char *s = json_string_value(json_object_get(e, "reserve"));
-
-	snprintf(buf, sizeof(buf), "%s", s ? s : "?");
-	json_decref(st);
-	return buf;
-}
-
 static json_int_t placement(struct pcpupool_client *c, const char *name, const char *key)
 {
 	json_t *st = e2e_pool_stats(c, name);
@@ -77,12 +64,12 @@ static void test_a_pool_reserves_where_its_creator_runs(void **state)
 	struct pcpupool *p = create_on_a(e, c, "creator", name);
 
 	assert_int_equal(placement(c, name, "open"), 1);
-	assert_string_equal(reserve_of(c, name, cpu_a), "open");
+	assert_string_equal(e2e_cpu_reserve(c, name, cpu_a), "open");
 	assert_int_equal(e2e_stat_now(c, name, cpu_a, "level"), MIN_NR);
 	for (int cpu = 0; cpu < pcpupool_nr_cpus(p); cpu++) {
 		if (cpu == cpu_a)
 			continue;
-		assert_string_equal(reserve_of(c, name, cpu), "closed");
+		assert_string_equal(e2e_cpu_reserve(c, name, cpu), "closed");
 		assert_int_equal(e2e_stat_now(c, name, cpu, "level"), 0);
 	}
 	assert_int_equal(e2e_stat_now(c, name, -1, "reserved"), MIN_NR);
@@ -96,17 +83,10 @@ static void test_a_pool_reserves_where_its_creator_runs(void **state)
  * when the open returns), moves elements through CPU B's slab, exits. */
 static int child_on_b(struct e2e *e, const char *name)
 {
+	struct pcpupool_client *c;
+	struct pcpupool *p = e2e_child_open_on(e, cpu_b, name, &c);
 	void *el[MIN_NR];
-	cpu_set_t set;
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu_b, &set);
-	CHILD_CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
-	sched_yield();
-	struct pcpupool_client *c = pcpupool_connect(e->sock);
-	CHILD_CHECK(c);
-	struct pcpupool *p = pcpupool_open(c, name);
-	CHILD_CHECK(p);
 	CHILD_CHECK(pcpupool_nr_elems_cpu(p, cpu_b) == MIN_NR);
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < MIN_NR / 2; i++)
@@ -132,14 +112,14 @@ static void test_an_attach_opens_its_cpus_and_an_exit_closes_them(void **state)
 	assert_true(e2e_stat_now(c, name, -1, "clients") >= 1);
 	/* CPU B closes once nobody attached may run there, and what its
 	 * slab held goes back to the depot */
-	if (!e2e_poll(strcmp(reserve_of(c, name, cpu_b), "closed") == 0, CLOSE_MS))
-		fail_msg("CPU %d still %s", cpu_b, reserve_of(c, name, cpu_b));
+	if (!e2e_poll(strcmp(e2e_cpu_reserve(c, name, cpu_b), "closed") == 0, CLOSE_MS))
+		fail_msg("CPU %d still %s", cpu_b, e2e_cpu_reserve(c, name, cpu_b));
 	assert_int_equal(e2e_stat_now(c, name, cpu_b, "level"), 0);
 	assert_int_equal(e2e_stat_now(c, name, cpu_b, "slab"), 0);
 	assert_true(e2e_stat_now(c, name, cpu_b, "withdrawn") > 0);
 	assert_true(placement(c, name, "opened") >= 1);
 	assert_true(placement(c, name, "closed") >= 1);
-	assert_string_equal(reserve_of(c, name, cpu_a), "open");
+	assert_string_equal(e2e_cpu_reserve(c, name, cpu_a), "open");
 	e2e_expect_conserved(c, name);
 	e2e_unpin();
 	assert_int_equal(pcpupool_destroy(p), 0);
@@ -154,18 +134,18 @@ static void test_a_thread_moving_to_a_closed_cpu_is_served_and_opens_it(void **s
 	struct pcpupool *p = create_on_a(e, c, "moved", name);
 	void *el;
 
-	assert_string_equal(reserve_of(c, name, cpu_b), "closed");
+	assert_string_equal(e2e_cpu_reserve(c, name, cpu_b), "closed");
 	e2e_pin(cpu_b);
 	el = pcpupool_alloc(p, PCPUPOOL_NOWAIT);   /* from the spare */
 	assert_non_null(el);
 	pcpupool_free(el, p);
-	if (!e2e_poll(strcmp(reserve_of(c, name, cpu_b), "open") == 0 &&
+	if (!e2e_poll(strcmp(e2e_cpu_reserve(c, name, cpu_b), "open") == 0 &&
 		      e2e_stat_now(c, name, cpu_b, "level") >= MIN_NR / 4, CLOSE_MS))
-		fail_msg("CPU %d is %s, level %lld", cpu_b, reserve_of(c, name, cpu_b),
+		fail_msg("CPU %d is %s, level %lld", cpu_b, e2e_cpu_reserve(c, name, cpu_b),
 			 (long long)e2e_stat_now(c, name, cpu_b, "level"));
 	/* and now that this process runs on CPU B alone, CPU A closes */
-	if (!e2e_poll(strcmp(reserve_of(c, name, cpu_a), "closed") == 0, CLOSE_MS))
-		fail_msg("CPU %d still %s", cpu_a, reserve_of(c, name, cpu_a));
+	if (!e2e_poll(strcmp(e2e_cpu_reserve(c, name, cpu_a), "closed") == 0, CLOSE_MS))
+		fail_msg("CPU %d still %s", cpu_a, e2e_cpu_reserve(c, name, cpu_a));
 	e2e_expect_conserved(c, name);
 	e2e_unpin();
 	assert_int_equal(pcpupool_destroy(p), 0);

@@ -9,10 +9,11 @@
  *   - a daemon that recreates the pool from its configuration hands out a
  *     different memfd: the old handle turns stale (ESTALE on control
  *     calls, fast path still on its old memory), the name opens again;
- *   - a daemon that takes the pool back from systemd's fd store (simulated
- *     here: NOTIFY_SOCKET collects the FDSTORE=1 descriptors, LISTEN_FDS
- *     hands them back) hands out the same object: the handle is kept, its
- *     new refill channel works, elements held across the restart free;
+ *   - a daemon that takes the pool back from systemd's fd store (emulated
+ *     by fdstore.h: NOTIFY_SOCKET collects the FDSTORE=1 descriptors,
+ *     LISTEN_FDS hands them back) hands out the same object: the handle is
+ *     kept, its new refill channel works, elements held across the restart
+ *     free;
  *   - the first control call after a restart reconnects whether or not
  *     the client already saw the connection break;
  *   - after pcpupool_disconnect() nothing reconnects.
@@ -29,6 +30,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "fdstore.h"
 #include "slab.h"
 
 #define POOL_NAME        "rc"
@@ -39,66 +41,21 @@
 #define PROMPT_MS        3000     /* "fails promptly" */
 #define POLL_MS          3000     /* default deadline of a condition */
 #define MAX_HELD         1024     /* > every element the pool can have */
-#define STORE_POOL       0        /* fd store slots */
-#define STORE_DEPOT      1
 
 struct rc {
 	struct e2e e;             /* its directory, socket, config; the current
 				   * daemon (pid 0 when not running) and its log */
-	char notify[128];
-	int starts;               /* daemons started, names the logs */
-	int notify_fd;            /* our NOTIFY_SOCKET end, -1 if unused */
-	int store[2];             /* FDSTORE=1 descriptors, -1 if none */
+	struct e2e_fdstore store; /* what the daemons put in the fd store */
 };
 
 /* ---- the daemon ---- */
-
-/* In the daemon child: the environment and descriptors it starts with. */
-static void child_setup(const struct rc *t, pid_t parent, bool from_store)
-{
-	char pid[32];
-
-	e2e_daemon_child(parent, t->e.log);
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDNAMES");
-	unsetenv("NOTIFY_SOCKET");
-	unsetenv("WATCHDOG_USEC");
-	if (t->notify_fd >= 0)
-		setenv("NOTIFY_SOCKET", t->notify, 1);
-	if (from_store) {
-		/* as systemd passes them: SD_LISTEN_FDS_START (3) onwards,
-		 * named, for this very pid */
-		int p = fcntl(t->store[STORE_POOL], F_DUPFD_CLOEXEC, 64);
-		int d = fcntl(t->store[STORE_DEPOT], F_DUPFD_CLOEXEC, 64);
-
-		if (p < 0 || d < 0 || dup2(p, 3) < 0 || dup2(d, 4) < 0)
-			_exit(126);
-		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		setenv("LISTEN_FDS", "2", 1);
-		setenv("LISTEN_FDNAMES", "pool." POOL_NAME ":depot." POOL_NAME, 1);
-		setenv("LISTEN_PID", pid, 1);
-	}
-}
 
 /* Start a daemon on t->e.sock and wait (bounded) until it accepts.  With
  * @from_store it gets the descriptors of t->store back. */
 static void daemon_start(struct rc *t, bool from_store)
 {
-	pid_t parent = getpid();
-
 	assert_int_equal(t->e.pid, 0);
-	snprintf(t->e.log, sizeof(t->e.log), "%s/daemon.%d.log", t->e.dir, ++t->starts);
-	fflush(NULL);
-	t->e.pid = fork();
-	assert_true(t->e.pid >= 0);
-	if (t->e.pid == 0) {
-		child_setup(t, parent, from_store);
-		execl(e2e_pcpupoold, "pcpupoold", "--config", t->e.cfg, "--socket", t->e.sock,
-		      (char *)NULL);
-		_exit(127);
-	}
-	e2e_wait_accepting(&t->e.pid, t->e.sock, t->e.log);
+	e2e_fdstore_start(&t->e, &t->store, from_store);
 }
 
 /* Start the daemon with the descriptors of t->store, and check it took the
@@ -125,52 +82,14 @@ static void daemon_kill(struct rc *t)
 	t->e.pid = 0;
 }
 
-/* Whether the newline-separated assignments of @msg include @line. */
-static bool has_line(const char *msg, const char *line)
-{
-	size_t len = strlen(line);
-
-	for (const char *p = msg; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, line, len) && (p[len] == '\n' || p[len] == '\0'))
-			return true;
-	return false;
-}
-
-/* Receive what the daemon sent to NOTIFY_SOCKET; keep the descriptors of
- * "FDSTORE=1 ... FDNAME=pool.rc" and "depot.rc".  Return true once both
- * are here. */
-static bool notify_collect(struct rc *t)
-{
-	for (;;) {
-		char msg[1024];
-		int fd;
-
-		if (e2e_recv_fd(t->notify_fd, msg, sizeof(msg), MSG_DONTWAIT, &fd) < 0)
-			break;
-		if (fd < 0)
-			continue;
-		if (has_line(msg, "FDSTORE=1") && has_line(msg, "FDNAME=pool." POOL_NAME) &&
-		    t->store[STORE_POOL] < 0)
-			t->store[STORE_POOL] = fd;
-		else if (has_line(msg, "FDSTORE=1") && has_line(msg, "FDNAME=depot." POOL_NAME) &&
-			 t->store[STORE_DEPOT] < 0)
-			t->store[STORE_DEPOT] = fd;
-		else
-			close(fd);
-	}
-	return t->store[STORE_POOL] >= 0 && t->store[STORE_DEPOT] >= 0;
-}
-
 static int setup(void **state)
 {
 	struct rc *t = calloc(1, sizeof(*t));
 	char text[512];
 
 	assert_non_null(t);
-	t->notify_fd = -1;
-	t->store[0] = t->store[1] = -1;
 	e2e_make_dir(&t->e, "reconnect");
-	snprintf(t->notify, sizeof(t->notify), "%s/notify.sock", t->e.dir);
+	e2e_fdstore_init(&t->store, &t->e, POOL_NAME);
 	snprintf(text, sizeof(text),
 		 "{\n  \"log_level\": \"info\",\n  \"sweep_interval_ms\": %d,\n"
 		 "  \"pools\": [ { \"name\": \"%s\", \"elem_size\": 64, \"align\": 64,"
@@ -189,11 +108,7 @@ static int teardown(void **state)
 		kill(t->e.pid, SIGKILL);
 		waitpid(t->e.pid, NULL, 0);
 	}
-	if (t->notify_fd >= 0)
-		close(t->notify_fd);
-	for (int i = 0; i < 2; i++)
-		if (t->store[i] >= 0)
-			close(t->store[i]);
+	e2e_fdstore_close(&t->store);
 	e2e_remove_dir(t->e.dir, "RECONNECT_KEEP");
 	free(t);
 	return 0;
@@ -485,19 +400,10 @@ static void *hammer_fn(void *arg)
  * notifications just fail. */
 static void daemon_start_storing(struct rc *t)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	t->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(t->notify_fd >= 0);
-	assert_true(strlen(t->notify) < sizeof(sa.sun_path));
-	strcpy(sa.sun_path, t->notify);
-	assert_int_equal(bind(t->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	e2e_fdstore_listen(&t->store);
 	daemon_start(t, false);
-	if (!e2e_poll(notify_collect(t), POLL_MS))
-		fail_msg("no FDSTORE=1 for pool.%s and depot.%s", POOL_NAME, POOL_NAME);
-	close(t->notify_fd);
-	t->notify_fd = -1;
-	unlink(t->notify);
+	e2e_fdstore_wait(&t->store, POLL_MS);
+	e2e_fdstore_unlisten(&t->store);
 }
 
 /* A daemon that takes the pool back from the fd store hands out the same

@@ -242,6 +242,44 @@ void e2e_expect_child_ok(struct e2e *e, pid_t pid, int ms)
 			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
+/* In a forked child: say where @what failed, with errno, and exit. */
+static void child_failed(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "child %d: %s:%d: %s (errno %s)\n", (int)getpid(), file, line, what,
+		strerror(errno));
+	_exit(1);
+}
+
+void e2e_child_pin_at(int cpu, const char *file, int line)
+{
+	char what[64];
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+		snprintf(what, sizeof(what), "cannot run on CPU %d alone", cpu);
+		child_failed(file, line, what);
+	}
+	sched_yield();
+}
+
+struct pcpupool *e2e_child_open_on_at(const struct e2e *e, int cpu, const char *name,
+				      struct pcpupool_client **client, const char *file,
+				      int line)
+{
+	struct pcpupool *p;
+
+	e2e_child_pin_at(cpu, file, line);
+	*client = pcpupool_connect(e->sock);
+	if (!*client)
+		child_failed(file, line, "pcpupool_connect() failed");
+	p = pcpupool_open(*client, name);
+	if (!p)
+		child_failed(file, line, "pcpupool_open() failed");
+	return p;
+}
+
 /* ---- the daemon ---- */
 
 void e2e_daemon_child(pid_t parent, const char *log)
@@ -561,6 +599,18 @@ const char *e2e_pool_state(struct pcpupool_client *c, const char *name)
 		 json_string_value(json_object_get(s, "state")) ?: "?");
 	json_decref(s);
 	return state;
+}
+
+const char *e2e_cpu_reserve(struct pcpupool_client *c, const char *name, int cpu)
+{
+	static char reserve[16];
+	json_t *s = e2e_pool_stats(c, name);
+	json_t *e = json_array_get(json_object_get(s, "cpus"), (size_t)cpu);
+
+	snprintf(reserve, sizeof(reserve), "%s",
+		 json_string_value(json_object_get(e, "reserve")) ?: "?");
+	json_decref(s);
+	return reserve;
 }
 
 /* Where a pool's elements are, by its stats @pool. */

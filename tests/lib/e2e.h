@@ -4,8 +4,9 @@
  * process on a socket in a fresh temporary directory, raw protocol lines
  * (raw.h), CPU pinning, polling with deadlines, forked client processes
  * that never outlive the test.  Test code only (CMocka asserts); compiled
- * once, in e2e.c, raw.c and view.c (the Makefile's E2E_LIB), with the
- * daemon's path (-DPCPUPOOLD=...) in e2e_pcpupoold.
+ * once, in e2e.c, raw.c, view.c and fdstore.c (the Makefile's E2E_LIB),
+ * with the daemon's path (-DPCPUPOOLD=...) in e2e_pcpupoold.  fdstore.h:
+ * systemd's fd store, emulated for restarts of the daemon.
  *
  *   e2e_start()        mkdtemp, write the config, fork+exec the daemon with
  *                      --config/--socket, stderr to <dir>/daemon.log, wait
@@ -18,6 +19,8 @@
  *                      (PR_SET_PDEATHSIG) and is reaped by e2e_stop().
  *   e2e_raw_*()        one JSON line over a raw connection, one reply line.
  *   e2e_pin()          pin the calling thread to a CPU and check it runs there.
+ *   e2e_child_pin()    in a forked child: run on one CPU (CHILD_CHECK-style);
+ *   e2e_child_open_on() and connect and open a pool there.
  *   e2e_poll()         evaluate a condition until true or a deadline passes.
  *
  * Set E2E_KEEP=1 to keep the temporary directory (config, daemon log).
@@ -156,6 +159,26 @@ int e2e_wait_child(struct e2e *e, pid_t pid, int ms);
 /* Assert that a child exited with status 0 within @ms. */
 void e2e_expect_child_ok(struct e2e *e, pid_t pid, int ms);
 
+/*
+ * e2e_child_pin() - in a forked child: run on @cpu alone from now on (the
+ * kernel moves the caller before the call returns; a yield lets it
+ * settle).  On failure it says where, the caller's file and line, and
+ * exits non-zero, as CHILD_CHECK does.
+ */
+#define e2e_child_pin(cpu) e2e_child_pin_at((cpu), __FILE__, __LINE__)
+void e2e_child_pin_at(int cpu, const char *file, int line);
+/*
+ * e2e_child_open_on() - in a forked child: run on @cpu alone
+ * (e2e_child_pin()), connect to the test daemon and open pool @name, so
+ * that the daemon sees the attach come from @cpu.  Return the pool, its
+ * client in *@client; on failure say where and exit non-zero.
+ */
+#define e2e_child_open_on(e, cpu, name, client) \
+	e2e_child_open_on_at((e), (cpu), (name), (client), __FILE__, __LINE__)
+struct pcpupool *e2e_child_open_on_at(const struct e2e *e, int cpu, const char *name,
+				      struct pcpupool_client **client, const char *file,
+				      int line);
+
 /* ---- the daemon ---- */
 
 /* In a forked child about to exec the daemon (e2e_child_init() included):
@@ -240,6 +263,9 @@ json_int_t e2e_stat_now(struct pcpupool_client *c, const char *name, int cpu,
 /* Pool @name's "state" now ("ok", "quarantined", ...; "?" if none), in a
  * static buffer. */
 const char *e2e_pool_state(struct pcpupool_client *c, const char *name);
+/* CPU @cpu's "reserve" in pool @name's stats now ("open", "closed", ...;
+ * "?" if none), in a static buffer. */
+const char *e2e_cpu_reserve(struct pcpupool_client *c, const char *name, int cpu);
 /* The elements the stats @pool count in the pool: in a reserve (slab or
  * inbox), the spare, an outbox or the depot. */
 json_int_t e2e_in_pool(json_t *pool);
