@@ -79,6 +79,36 @@ static void test_a_pool_reserves_where_its_creator_runs(void **state)
 	pcpupool_disconnect(c);
 }
 
+/* A client confined to two CPUs (its affinity, as a cpuset would make
+ * it) creates a pool: reserves on those two, none anywhere else. */
+static void test_a_client_confined_to_two_cpus_reserves_for_two(void **state)
+{
+	struct e2e *e = *state;
+	struct pcpupool_client *c = e2e_client(e);
+	char name[E2E_NAME_LEN];
+	cpu_set_t two;
+	struct pcpupool *p;
+
+	CPU_ZERO(&two);
+	CPU_SET(cpu_a, &two);
+	CPU_SET(cpu_b, &two);
+	assert_int_equal(sched_setaffinity(0, sizeof(two), &two), 0);
+	p = pcpupool_create(c, e2e_name(e, "two", name), MIN_NR, 64, 64);
+	assert_non_null(p);
+	assert_int_equal(placement(c, name, "open"), 2);
+	for (int cpu = 0; cpu < pcpupool_nr_cpus(p); cpu++) {
+		bool mine = cpu == cpu_a || cpu == cpu_b;
+
+		assert_string_equal(e2e_cpu_reserve(c, name, cpu), mine ? "open" : "closed");
+		assert_int_equal(e2e_stat_now(c, name, cpu, "level"), mine ? MIN_NR : 0);
+	}
+	assert_int_equal(e2e_stat_now(c, name, -1, "reserved"), 2 * MIN_NR);
+	e2e_expect_conserved(c, name);
+	e2e_unpin();
+	assert_int_equal(pcpupool_destroy(p), 0);
+	pcpupool_disconnect(c);
+}
+
 /* The child: runs on CPU B alone, attaches (CPU B must hold its reserve
  * when the open returns), moves elements through CPU B's slab, exits. */
 static int child_on_b(struct e2e *e, const char *name)
@@ -156,6 +186,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_pool_reserves_where_its_creator_runs),
+		cmocka_unit_test(test_a_client_confined_to_two_cpus_reserves_for_two),
 		cmocka_unit_test(test_an_attach_opens_its_cpus_and_an_exit_closes_them),
 		cmocka_unit_test(test_a_thread_moving_to_a_closed_cpu_is_served_and_opens_it),
 	};
