@@ -80,7 +80,8 @@ DAEMON     := $(B)/pcpupoold
 # header), cli/ (the programs' command lines), fuzz/ (the libFuzzer targets
 # and their corpus), systemd/; lib/ the helpers they share.  Programs are
 # built into $(B)/tests/, scripts run where they are (tests/run.sh).
-C_TESTS  := test_slab test_races test_torture test_exports test_e2e test_reconnect test_place \
+C_TESTS  := test_slab test_races test_torture test_depot test_exports test_e2e test_reconnect \
+	test_place \
 	test_nosyscall test_hostile test_reclaim test_corrupt test_wipe test_hugepages
 # the systemd test boots a container around the plain build: not a
 # sanitizer test
@@ -210,6 +211,13 @@ $(B)/tests/test_slab $(B)/tests/test_torture: $(B)/tests/%: tests/unit/%.c tests
 		$(POOLTEST_OBJ) $(SLAB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(POOLTEST_OBJ) $(SLAB_OBJ) $(CMOCKA_LIBS) -pthread $(LDLIBS_SAN) -o $@
+
+# the daemon's depot alone
+$(B)/tests/test_depot: tests/unit/test_depot.c daemon/depot.c daemon/log.c \
+		$(wildcard daemon/*.h core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Idaemon $< daemon/depot.c daemon/log.c $(CMOCKA_LIBS) \
+		$(LDLIBS_SAN) -o $@
 
 # the slab core compiled in with its test hooks
 $(B)/tests/test_races: tests/unit/test_races.c tests/unit/pooltest.h $(POOLTEST_OBJ) $(CORE_SRC) \

@@ -157,7 +157,7 @@
 #include "pcpupool.h"
 
 #define SLAB_MAGIC          UINT64_C(0x4c4f4f5055504350) /* "PCPUPOOL" */
-#define SLAB_LAYOUT_VERSION 2u
+#define SLAB_LAYOUT_VERSION 3u   /* 3: retired slabs, spares per node, hugepages */
 #define SLAB_CACHELINE      64u
 #define SLAB_HDR_SIZE       4096u
 #define SLAB_NIL            UINT32_MAX      /* "no element" index */

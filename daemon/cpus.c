@@ -231,6 +231,9 @@ static void uevent_cb(evutil_socket_t fd, short what, void *arg)
 		buf[n] = '\0';
 		cpu |= uevent_is_cpu(buf, (size_t)n);
 	}
+	/* the socket's buffer overflowed: events were lost, look anyway */
+	if (n < 0 && errno == ENOBUFS)
+		cpu = true;
 	/* the message only says when to look: the set is sysfs's */
 	if (cpu && cpus_refresh(d))
 		place_topology_changed(d);

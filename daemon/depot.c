@@ -108,25 +108,59 @@ uint32_t depot_take(struct pool *p, uint32_t node, uint32_t *buf, uint32_t max)
 	return got;
 }
 
-/* The element area is dealt to the nodes by chunk: count node k's. */
-static void segment(struct pool *p, uint32_t n)
+/* Deal the element area to @n nodes by chunk: count node k's elements
+ * (@cap) and place its segment (@base). */
+static void segments_of(const struct pool *p, uint32_t n, uint64_t *base, uint64_t *cap)
 {
-	uint64_t max = p->v.max_elems, base = 0;
+	uint64_t max = p->v.max_elems, at = 0;
 
-	p->depot_nodes = n;
-	memset(p->depot_cap, 0, sizeof(p->depot_cap));
+	memset(cap, 0, DEPOT_MAX_NODES * sizeof(*cap));
 	for (uint64_t i = 0; i < max; i++)
-		p->depot_cap[depot_node_of(p, (uint32_t)i)]++;
+		cap[n == 1 ? 0 : ((i * p->v.elem_stride) >> DEPOT_CHUNK_SHIFT) % n]++;
 	for (uint32_t k = 0; k < n; k++) {
-		p->depot_base[k] = base;
-		base += p->depot_cap[k];
+		base[k] = at;
+		at += cap[k];
 	}
+}
+
+/* The entries of a depot array laid out for @n nodes (0: one stack of
+ * depot_n, before the split), each height bounded by its segment: into
+ * @out, each element once.  Return how many. */
+static uint64_t collect(struct pool *p, uint32_t n, uint32_t *out, uint8_t *seen)
+{
+	uint64_t base[DEPOT_MAX_NODES], cap[DEPOT_MAX_NODES], got = 0, max = p->v.max_elems;
+
+	if (n == 0) {
+		base[0] = 0;
+		cap[0] = max;
+		n = 1;
+		p->st->depot_node_n[0] = p->st->depot_n;
+	} else {
+		segments_of(p, n, base, cap);
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		uint64_t h = p->st->depot_node_n[k] < cap[k] ? p->st->depot_node_n[k] : cap[k];
+
+		for (uint64_t i = 0; i < h; i++) {
+			uint32_t e = p->st->depot[base[k] + i];
+
+			if (e < max && !seen[e]) {
+				seen[e] = 1;
+				out[got++] = e;
+			}
+		}
+	}
+	return got;
 }
 
 /**
  * depot_init() - lay a pool's depot out for @nr_nodes nodes: a new pool's
- * (empty), or a restored one's, whose entries are dealt again when its
- * state was written for another number of nodes (or before the split).
+ * (empty), or a restored one's.  A restored depot's entries are read by
+ * the layout its state was written with (one stack before the split), each
+ * height bounded by its segment and each element taken once, and dealt
+ * again, so that neither a state written for another number of nodes nor
+ * one a daemon left between two counter updates when it died can hand out
+ * an element twice.
  * @p: the pool, its view and state mapped.
  * @nr_nodes: the machine's nodes (1 without NUMA).
  *
@@ -135,54 +169,64 @@ static void segment(struct pool *p, uint32_t n)
 int depot_init(struct pool *p, uint32_t nr_nodes)
 {
 	uint32_t n = nr_nodes < 1 ? 1 : nr_nodes > DEPOT_MAX_NODES ? DEPOT_MAX_NODES : nr_nodes;
-	uint64_t had = p->st->depot_n, sum = 0;
-	bool same = p->st->depot_nodes == n;
+	uint32_t was = p->st->depot_nodes;
+	uint64_t max = p->v.max_elems, had;
+	uint32_t *old;
+	uint8_t *seen;
 
-	segment(p, n);
-	for (uint32_t k = 0; same && k < DEPOT_MAX_NODES; k++) {
-		if (p->st->depot_node_n[k] > (k < n ? p->depot_cap[k] : 0))
-			same = false;
-		sum += p->st->depot_node_n[k];
-	}
-	if (same && sum == had)
+	segments_of(p, n, p->depot_base, p->depot_cap);
+	p->depot_nodes = n;
+	if (was > DEPOT_MAX_NODES)
+		was = 1;   /* our own state, but never trusted past its bounds */
+	uint64_t any = p->st->depot_n;
+
+	for (uint32_t k = 0; was && k < was; k++)
+		any |= p->st->depot_node_n[k];
+	if (!any) {   /* a new pool's, or an empty one */
+		memset(p->st->depot_node_n, 0, sizeof(p->st->depot_node_n));
+		p->st->depot_nodes = n;
 		return 0;
-	/* an older layout: one stack of @had entries at the array's start */
-	uint32_t *old = NULL;
-
-	if (had > p->v.max_elems)
-		had = p->v.max_elems;
-	if (had && !(old = malloc(had * sizeof(*old))))
+	}
+	old = malloc(max * sizeof(*old));
+	seen = calloc(max, 1);
+	if (!old || !seen) {
+		free(old);
+		free(seen);
 		return -ENOMEM;
-	if (had)
-		memcpy(old, p->st->depot, had * sizeof(*old));
+	}
+	had = collect(p, was, old, seen);
 	p->st->depot_n = 0;
 	memset(p->st->depot_node_n, 0, sizeof(p->st->depot_node_n));
 	p->st->depot_nodes = n;
 	for (uint64_t i = 0; i < had; i++)
-		if (old[i] < p->v.max_elems)
-			depot_add(p, old[i]);
+		depot_add(p, old[i]);
 	free(old);
-	if (had)
+	free(seen);
+	if (had && was != n)
 		log_notice("pool %s: depot dealt to %u NUMA node(s)", p->cfg.name, n);
 	return 0;
 }
 
 /**
- * depot_bind() - bind each chunk of the element area to its node
+ * depot_bind() - bind each chunk of a pool's element area to its node
  * (MPOL_PREFERRED: a full node lends, rather than a client faulting), so
  * that an element's pages are on its node whoever touches them first.
  * The policy is the memfd's, kept for every mapping and across restarts.
- * @p: a new pool, before any element is touched.
+ * @elems: the first element in the daemon's mapping, before any page of
+ *         the area is allocated.
+ * @len: the area's length, to the end of the file (whole pages).
+ * @nr_nodes: the machine's nodes.
  *
- * Return: 0, or -errno of the first mbind() that failed.
+ * Return: 0, or -errno of the first mbind() that failed (the others are
+ * still tried).
  */
-int depot_bind(struct pool *p)
+int depot_bind(char *elems, uint64_t len, uint32_t nr_nodes)
 {
-	uint32_t n = depot_nr_nodes(p);
-	uint64_t len = (uint64_t)p->v.max_elems * p->v.elem_stride;
 	uint64_t chunk = UINT64_C(1) << DEPOT_CHUNK_SHIFT;
+	uint32_t n = nr_nodes > DEPOT_MAX_NODES ? DEPOT_MAX_NODES : nr_nodes;
+	int first = 0;
 
-	if (n == 1)
+	if (n <= 1)
 		return 0;
 	for (uint64_t off = 0; off < len; off += chunk) {
 		unsigned long mask[DEPOT_MAX_NODES / (8 * sizeof(unsigned long))] = { 0 };
@@ -190,10 +234,9 @@ int depot_bind(struct pool *p)
 		uint64_t l = len - off < chunk ? len - off : chunk;
 
 		mask[k / (8 * sizeof(unsigned long))] |= 1ul << (k % (8 * sizeof(unsigned long)));
-		l = (l + 4095) & ~UINT64_C(4095);
-		if (syscall(SYS_mbind, p->v.elems + off, l, MPOL_PREFERRED, mask,
-			    (unsigned long)DEPOT_MAX_NODES + 1, 0) < 0)
-			return -errno;
+		if (syscall(SYS_mbind, elems + off, l, MPOL_PREFERRED, mask,
+			    (unsigned long)DEPOT_MAX_NODES + 1, 0) < 0 && !first)
+			first = -errno;
 	}
-	return 0;
+	return first;
 }

@@ -27,6 +27,6 @@ uint32_t depot_take(struct pool *p, uint32_t node, uint32_t *buf, uint32_t max);
 uint64_t depot_count(const struct pool *p);
 uint64_t depot_count_node(const struct pool *p, uint32_t node);
 uint32_t depot_nr_nodes(const struct pool *p);
-int depot_bind(struct pool *p);
+int depot_bind(char *elems, uint64_t len, uint32_t nr_nodes);
 
 #endif

@@ -33,7 +33,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	uintptr_t a = (uintptr_t)si->si_addr;
 
 	(void)uc;
-	for (size_t i = 0; i < PCP_MAX_POOLS; i++) {
+	/* only the kernel's own (a fault), not one sent with kill() */
+	for (size_t i = 0; si->si_code > 0 && i < PCP_MAX_POOLS; i++) {
 		size_t len = atomic_load_explicit(&ranges[i].len, memory_order_acquire);
 		uintptr_t b = atomic_load_explicit(&ranges[i].base, memory_order_relaxed);
 

@@ -83,6 +83,7 @@ void place_open(struct pool *p, uint32_t cpu)
 	slab_set_limits(&p->v, cpu, p->cfg.low_watermark, pool_limit(p));
 	pc->state = PLACE_OPEN;
 	pc->cw = slab_count_word(&p->v, cpu);
+	pc->since_ms = place_now_ms();   /* not closed again before a pass saw it */
 	p->cpus_opened++;
 }
 
@@ -144,21 +145,63 @@ static void open_fill(struct pool *p, uint32_t c)
 	refill_cpu(p, c);
 }
 
-/* The CPUs the processes attached to @p may run on. */
-static void wanted_by_clients(struct daemon *d, const struct pool *p, struct cpus_set *want)
-{
-	memset(want, 0, sizeof(*want));
-	for (uint32_t i = 0; i < p->nr_attached; i++) {
-		struct cpus_set s;
-		bool seen = false;
+/* A process's CPUs, read at most once per pass however many pools it is
+ * attached to (and however many times): a direct-mapped cache by pid, an
+ * entry good for the pass it was read in. */
+#define PLACE_CACHE 256u
 
-		for (uint32_t j = 0; j < i && !seen; j++)
-			seen = p->clients[j].pid == p->clients[i].pid;
-		if (seen || cpus_of_process(d, p->clients[i].pid, &s) < 0)
+static struct {
+	pid_t pid;
+	int err;
+	uint64_t ms;
+	struct cpus_set set;
+} pid_cache[PLACE_CACHE];
+
+static int cpus_of_cached(struct daemon *d, pid_t pid, uint64_t now, struct cpus_set *ret)
+{
+	__typeof__(pid_cache[0]) *e = &pid_cache[(uint32_t)pid % PLACE_CACHE];
+
+	if (e->pid != pid || now - e->ms >= PLACE_INTERVAL_MS / 2) {
+		e->pid = pid;
+		e->ms = now;
+		e->err = cpus_of_process(d, pid, &e->set);
+	}
+	*ret = e->set;
+	return e->err;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The CPUs the processes attached to @p may run on: each process once. */
+static void wanted_by_clients(struct daemon *d, const struct pool *p, uint64_t now,
+			      struct cpus_set *want)
+{
+	pid_t *pids = p->nr_attached ? malloc(p->nr_attached * sizeof(*pids)) : NULL;
+	uint32_t n = 0;
+
+	memset(want, 0, sizeof(*want));
+	if (!pids) {   /* none, or no memory: keep what is open (below) */
+		if (p->nr_attached)
+			memset(want, 0xff, sizeof(*want));
+		return;
+	}
+	for (uint32_t i = 0; i < p->nr_attached; i++)
+		pids[n++] = p->clients[i].pid;
+	qsort(pids, n, sizeof(*pids), cmp_pid);
+	for (uint32_t i = 0; i < n; i++) {
+		struct cpus_set s;
+
+		if ((i && pids[i] == pids[i - 1]) || cpus_of_cached(d, pids[i], now, &s) < 0)
 			continue;
 		for (size_t w = 0; w < sizeof(s.w) / sizeof(s.w[0]); w++)
 			want->w[w] |= s.w[w];
 	}
+	free(pids);
 }
 
 /**
@@ -182,11 +225,14 @@ void place_update(struct daemon *d, struct pool *p, bool now)
 	p->placed_ms = t;
 	if (d->cpus->uevent_fd < 0)
 		cpus_refresh(d);
-	wanted_by_clients(d, p, &want);
+	wanted_by_clients(d, p, t, &want);
 	for (uint32_t c = 0; c < p->v.nr_cpus && !p->quarantined; c++) {
 		struct place_cpu *pc = &p->place[c];
 		uint64_t cw = slab_count_word(&p->v, c);
-		bool busy = pc->state == PLACE_OPEN && cw != pc->cw;
+		/* sections commit there, a request waits, or it opened lately */
+		bool busy = pc->state == PLACE_OPEN &&
+			(cw != pc->cw || slab_request_raised(&p->v, c) ||
+			 t - pc->since_ms < PLACE_INTERVAL_MS);
 		bool wanted = online(d, c) &&
 			(cpus_set_has(&want, c) || busy ||
 			 (p->nr_attached == 0 && pc->state == PLACE_OPEN));
@@ -206,6 +252,10 @@ void place_update(struct daemon *d, struct pool *p, bool now)
 		default:
 			if (wanted)
 				open_fill(p, c);
+			else if (slab_list_len(atomic_load_explicit(&slab_of(&p->v, c)->inbox,
+								    memory_order_relaxed)))
+				/* what a client put back there since */
+				refill_take_list(p, c, true, &p->trimmed);
 			break;
 		}
 	}

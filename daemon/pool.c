@@ -350,7 +350,7 @@ int pool_create(struct daemon *d, const struct pool_config *pc, pid_t creator,
 	p->st->uid = p->cfg.has_owner ? p->cfg.owner : (uint32_t)geteuid();
 	p->st->gid = p->cfg.has_group ? p->cfg.group : (uint32_t)getegid();
 	p->st->mode = p->cfg.has_mode ? p->cfg.mode : POOL_DEFAULT_MODE;
-	r = shm_create(p, &layout, d->watchdog_usec != 0, err, errlen);
+	r = shm_create(p, &layout, cpus_nr_nodes(d), d->watchdog_usec != 0, err, errlen);
 	if (r < 0)
 		goto fail;
 	slab_format(p->base, &layout, c.name);
@@ -368,10 +368,6 @@ int pool_create(struct daemon *d, const struct pool_config *pc, pid_t creator,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	r = depot_bind(p);
-	if (r < 0)
-		log_warning("pool %s: cannot bind its elements to their NUMA nodes: %s",
-			    c.name, strerror(-r));
 	p->st->min_nr = c.min_nr;
 	p->st->low_watermark = c.low_watermark;
 	p->cpu = calloc(p->v.nr_cpus, sizeof(*p->cpu));

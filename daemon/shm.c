@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "depot.h"
 #include "guard.h"
 #include "log.h"
 #include "pool.h"
@@ -65,7 +66,20 @@ static long huge_pages_available(uint32_t size)
  * the time to zero the pool's memory, here, once: in chunks, with a
  * watchdog ping after each when @watchdog, so that systemd does not take
  * a large pool's zeroing for a stuck event loop. */
-static int create_huge(struct pool *p, const struct slab_hdr *layout, bool watchdog,
+/* Bind the element area to the NUMA nodes (depot.h), before any of its
+ * pages is allocated: best effort, a pool without it works. */
+static void bind_nodes(struct pool *p, const struct slab_hdr *layout, uint32_t nr_nodes)
+{
+	int r = depot_bind((char *)p->base + layout->elems_off,
+			   layout->map_size - layout->elems_off, nr_nodes);
+
+	if (r < 0)
+		log_warning("pool %s: cannot bind its elements to their NUMA nodes: %s",
+			    layout->name, strerror(-r));
+}
+
+static int create_huge(struct pool *p, const struct slab_hdr *layout, uint32_t nr_nodes,
+		       bool watchdog,
 			    char *err, size_t errlen)
 {
 	uint64_t need = layout->map_size / layout->huge_page_size, off = 0;
@@ -91,6 +105,7 @@ static int create_huge(struct pool *p, const struct slab_hdr *layout, bool watch
 				 "(see /proc/sys/vm/nr_hugepages)", (unsigned long long)need);
 		return r;
 	}
+	bind_nodes(p, layout, nr_nodes);
 	while (off < layout->map_size) {
 		uint64_t n = layout->map_size - off;
 
@@ -123,13 +138,15 @@ static int create_huge(struct pool *p, const struct slab_hdr *layout, bool watch
  * p->base; on hugepages when @layout says so.
  * @p: the pool being created.
  * @layout: its header as it will be formatted.
+ * @nr_nodes: NUMA nodes to deal the element area to (depot.h), before any
+ *            of its pages is allocated.
  * @watchdog: systemd's watchdog is on (pinged while hugepages are zeroed).
  * @err: receives the reason on failure (the caller disposes of @p).
  * @errlen: size of @err.
  *
  * Return: 0 or -errno.
  */
-int shm_create(struct pool *p, const struct slab_hdr *layout, bool watchdog,
+int shm_create(struct pool *p, const struct slab_hdr *layout, uint32_t nr_nodes, bool watchdog,
 		       char *err, size_t errlen)
 {
 	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
@@ -163,11 +180,12 @@ int shm_create(struct pool *p, const struct slab_hdr *layout, bool watchdog,
 	if (fcntl(p->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
 		goto sys_fail;
 	if (layout->huge_page_size)
-		return create_huge(p, layout, watchdog, err, errlen);
+		return create_huge(p, layout, nr_nodes, watchdog, err, errlen);
 	p->base = mmap(NULL, layout->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
 	p->map_len = layout->map_size;
 	if (p->base == MAP_FAILED)
 		goto sys_fail;
+	bind_nodes(p, layout, nr_nodes);
 	return 0;
 sys_fail:
 	r = -errno;

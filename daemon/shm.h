@@ -9,12 +9,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct pool;
 struct slab_hdr;
 
-int shm_create(struct pool *p, const struct slab_hdr *layout, bool watchdog, char *err,
-	       size_t errlen);
+int shm_create(struct pool *p, const struct slab_hdr *layout, uint32_t nr_nodes, bool watchdog,
+	       char *err, size_t errlen);
 bool shm_pages_released(struct pool *p);
 
 #endif
