@@ -147,6 +147,7 @@ json_t *stats_pool_json(struct pool *p)
 					"max", (double)cs->lat_max_ns / 1000.0);
 		if (!e || !lat || json_object_set_new(e, "refill_latency_us", lat) < 0 ||
 		    json_object_set_new(e, "reserve", json_string(place_state_name(p, c))) < 0 ||
+		    json_object_set_new(e, "node", json_integer(p->cpu_node ? p->cpu_node[c] : 0)) < 0 ||
 		    json_object_set_new(e, "withdrawn", json_integer((json_int_t)cs->withdrawn)) < 0 ||
 		    json_array_append_new(cpus, e) < 0)
 			goto fail;

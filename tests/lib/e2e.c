@@ -580,6 +580,27 @@ json_int_t e2e_cpu_stat(json_t *pool, int cpu, const char *key)
 	return e2e_stat(e, key);
 }
 
+json_int_t e2e_cpu_spare(struct pcpupool_client *c, const char *name, int cpu)
+{
+	json_t *st = e2e_pool_stats(c, name);
+	json_int_t node = e2e_cpu_stat(st, cpu, "node");
+	json_t *nd = json_array_get(json_object_get(st, "nodes"), (size_t)node);
+	json_int_t n = e2e_stat(nd, "spare");
+
+	json_decref(st);
+	return n;
+}
+
+int e2e_pool_nodes(struct pcpupool_client *c, const char *name)
+{
+	json_t *st = e2e_pool_stats(c, name);
+	int n = (int)json_array_size(json_object_get(st, "nodes"));
+
+	json_decref(st);
+	assert_true(n >= 1);
+	return n;
+}
+
 json_int_t e2e_stat_now(struct pcpupool_client *c, const char *name, int cpu,
 			const char *key)
 {

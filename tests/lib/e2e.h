@@ -260,6 +260,10 @@ json_int_t e2e_cpu_stat(json_t *pool, int cpu, const char *key);
 /* e2e_stat() (@cpu < 0) or e2e_cpu_stat() of pool @name's stats now. */
 json_int_t e2e_stat_now(struct pcpupool_client *c, const char *name, int cpu,
 			const char *key);
+/* The spare list of CPU @cpu's NUMA node in pool @name's stats now (one
+ * spare per node), and the number of nodes the pool deals to. */
+json_int_t e2e_cpu_spare(struct pcpupool_client *c, const char *name, int cpu);
+int e2e_pool_nodes(struct pcpupool_client *c, const char *name);
 /* Pool @name's "state" now ("ok", "quarantined", ...; "?" if none), in a
  * static buffer. */
 const char *e2e_pool_state(struct pcpupool_client *c, const char *name);

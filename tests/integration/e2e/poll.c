@@ -103,7 +103,7 @@ void test_crossings_while_the_daemon_polls_send_nothing(void **state)
 	assert_true(e2e_poll(pool_polling_now(c, name), E2E_POLL_MS));
 	assert_int_equal(e2e_stat_now(c, name, cpu0, "refill_requests"), 1);
 	assert_int_equal(e2e_stat_now(c, name, cpu0, "refill_quiet"), 0);
-	assert_true(e2e_poll(e2e_stat_now(c, name, -1, "spare") == POLL_MIN_NR, E2E_POLL_MS));
+	assert_true(e2e_poll(e2e_cpu_spare(c, name, cpu0) == POLL_MIN_NR, E2E_POLL_MS));
 
 	/* two more: raised in shared memory, no message; the poll restocks
 	 * the spare each time (else the next crossing would find it empty) */
@@ -112,7 +112,7 @@ void test_crossings_while_the_daemon_polls_send_nothing(void **state)
 
 		assert_true(cross_watermark(p, cpu0, h));
 		assert_true(e2e_poll(e2e_stat_now(c, name, -1, "polled") > polled, E2E_POLL_MS));
-		assert_true(e2e_poll(e2e_stat_now(c, name, -1, "spare") == POLL_MIN_NR,
+		assert_true(e2e_poll(e2e_cpu_spare(c, name, cpu0) == POLL_MIN_NR,
 				     E2E_POLL_MS));
 		assert_int_equal(e2e_stat_now(c, name, cpu0, "refill_quiet"), k);
 		assert_int_equal(e2e_stat_now(c, name, cpu0, "refill_requests"), 1);
@@ -168,7 +168,7 @@ void test_polling_stops_after_its_linger(void **state)
 			if (!never && !e2e_poll(pool_polling_now(c, name), E2E_POLL_MS))
 				fail_msg("a request did not start the poll");
 			assert_true(e2e_poll(!pool_polling_now(c, name), E2E_POLL_MS));
-			assert_true(e2e_poll(e2e_stat_now(c, name, -1, "spare") == POLL_MIN_NR,
+			assert_true(e2e_poll(e2e_cpu_spare(c, name, cpu0) == POLL_MIN_NR,
 					     E2E_POLL_MS));
 			held_free_all(h, p);
 		}

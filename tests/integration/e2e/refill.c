@@ -231,7 +231,7 @@ void test_low_watermark_sends_one_coalesced_request(void **state)
 	assert_int_equal(e2e_cpu_stat(st, cpu0, "refill_coalesced"), 0);
 	json_decref(st);
 	/* which the daemon restocked */
-	if (!e2e_poll(e2e_stat_now(c, name, -1, "spare") == min_nr, E2E_POLL_MS))
+	if (!e2e_poll(e2e_cpu_spare(c, name, cpu0) == min_nr, E2E_POLL_MS))
 		fail_msg("the spare was not restocked");
 	/* the reserve was over min_nr: the daemon added nothing */
 	e2e_sleep_ms(3 * E2E_SWEEP_MS);
@@ -263,16 +263,18 @@ void test_wait_alloc_refills_synchronously(void **state)
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool *p;
 	char name[E2E_NAME_LEN];
-	/* every CPU's reserve of 8, and the pool's spare of 8 */
-	int n = nr_cpus_conf(), total = 8 * n + 8, got = 0, err = 0, cpu0 = e2e_first_cpu();
-	void **held = calloc((size_t)total + 1, sizeof(*held));
+	/* every CPU's reserve of 8, and each NUMA node's spare of 8 */
+	int n = nr_cpus_conf(), total, got = 0, err = 0, cpu0 = e2e_first_cpu();
+	void **held;
 	struct resumer r = { e, 50 };
 	pthread_t t;
 	void *x;
 
-	assert_non_null(held);
 	p = pcpupool_create(c, e2e_name(e, "wait", name), 8, 64, 64);   /* may grow */
 	assert_non_null(p);
+	total = 8 * n + 8 * e2e_pool_nodes(c, name);
+	held = calloc((size_t)total + 1, sizeof(*held));
+	assert_non_null(held);
 	e2e_pin(cpu0);
 	/* empty every reserve while the daemon cannot refill any */
 	e2e_daemon_pause(e);
