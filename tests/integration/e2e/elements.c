@@ -93,15 +93,19 @@ static int handover_child(struct e2e *e, const char *name, int in_fd, int out_fd
 void test_element_handed_over_by_offset(void **state)
 {
 	struct e2e *e = *state;
-	struct pcpupool_create_opts o = { .sz = sizeof(o), .max_elems = 1024 };
+	int n = nr_cpus_conf(), to[2], from[2];
+	/* room for every CPU's reserve of 32, twice, on a machine of many */
+	uint64_t max = 64u * (uint64_t)n > 1024 ? 64u * (uint64_t)n : 1024;
+	struct pcpupool_create_opts o = { .sz = sizeof(o), .max_elems = max };
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool *p;
 	char name[E2E_NAME_LEN], done = 0, local;
-	int n = nr_cpus_conf(), to[2], from[2];
 	struct handover h;
 	pid_t pid;
-	char *x, *held[1025];
+	char *x, **held = calloc(32 * (size_t)n + 2, sizeof(*held));
 	int nheld = 0;
+
+	assert_non_null(held);
 
 	p = pcpupool_create_opts(c, e2e_name(e, "handover", name), 32, 64, 64, &o);
 	assert_non_null(p);
@@ -141,7 +145,7 @@ void test_element_handed_over_by_offset(void **state)
 	e2e_assert_null_errno(pcpupool_elem_at(p, 0), EINVAL);
 	e2e_assert_null_errno(pcpupool_elem_at(p, UINT64_MAX), EINVAL);
 	/* past max_elems */
-	e2e_assert_null_errno(pcpupool_elem_at(p, h.offset + (uint64_t)64 * 2 * 1024), EINVAL);
+	e2e_assert_null_errno(pcpupool_elem_at(p, h.offset + (uint64_t)64 * 2 * max), EINVAL);
 	e2e_assert_null_errno(pcpupool_elem_at(NULL, h.offset), EINVAL);
 	/* and so are pointers */
 	errno = 0;
@@ -182,6 +186,7 @@ void test_element_handed_over_by_offset(void **state)
 	/* (the reserves may now hold the spare the crossing took: the count
 	 * that must hold is the pool's, every element exactly once) */
 	e2e_expect_conserved(c, name);
+	free(held);
 
 	assert_int_equal(pcpupool_destroy(p), 0);
 	pcpupool_disconnect(c);

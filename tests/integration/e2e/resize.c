@@ -75,11 +75,14 @@ static void observer_expect(int cmd_fd, int ack_fd, struct observer_cmd cmd)
 void test_resize_up_and_down_with_clients_attached(void **state)
 {
 	struct e2e *e = *state;
-	struct pcpupool_create_opts o = { .sz = sizeof(o), .max_elems = 4096 };
+	int n = nr_cpus_conf(), cpu0 = e2e_first_cpu(), cmd[2], ack[2], l0;
+	/* room for resizing every CPU's reserve to 128, on a machine of many */
+	struct pcpupool_create_opts o = {
+		.sz = sizeof(o), .max_elems = 256u * (uint64_t)n > 4096 ? 256u * (uint64_t)n : 4096
+	};
 	struct pcpupool_client *c = e2e_client(e);
 	struct pcpupool *p;
 	char name[E2E_NAME_LEN], ok = 0;
-	int n = nr_cpus_conf(), cpu0 = e2e_first_cpu(), cmd[2], ack[2], l0;
 	struct observer_cmd quit = { .op = OBSERVER_QUIT };
 	json_t *st;
 	pid_t pid;
