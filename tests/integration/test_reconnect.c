@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <sys/sysinfo.h>
+
 #include "e2e.h"
 #include "fdstore.h"
 #include "slab.h"
@@ -36,7 +38,9 @@
 #define POOL_NAME        "rc"
 #define POOL_MIN_NR      8
 #define POOL_LOW_WM      2
-#define POOL_MAX_ELEMS   256
+/* room for every CPU's reserve four times over, 256 at least */
+#define POOL_MAX_ELEMS   (4 * POOL_MIN_NR * get_nprocs_conf() > 256 ? \
+			  4 * POOL_MIN_NR * get_nprocs_conf() : 256)
 #define SWEEP_MS         20
 #define PROMPT_MS        3000     /* "fails promptly" */
 #define POLL_MS          3000     /* default deadline of a condition */
