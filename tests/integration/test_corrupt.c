@@ -102,13 +102,45 @@ static void spare_index_past_end(struct victim *vi)
 	atomic_store(&vi->v.hdr->spare, slab_list_word(vi->v.max_elems + 5, 1));
 }
 
+/* Mark every element of the list word @w in @seen. */
+static void mark_list(const struct victim *vi, uint64_t w, uint8_t *seen)
+{
+	uint32_t e = slab_list_head(w);
+
+	for (uint32_t n = slab_list_len(w); n && e < vi->v.max_elems; n--) {
+		seen[e] = 1;
+		e = atomic_load(&vi->v.meta[e].next);
+	}
+}
+
 static void outbox_returns_depot_element(struct victim *vi)
 {
-	/* an element the daemon holds in its depot, "freed" again: the pool
-	 * grew by 64 for reserves of 8 per CPU, handed out from the top of its
-	 * depot stack, so element 0 is still in the depot */
+	/* an element the daemon holds in its depot, "freed" again: with no
+	 * client holding any, a published element in no slab and no list */
+	uint64_t pub = atomic_load(&vi->v.hdr->nr_published);
+	uint8_t *seen = calloc(vi->v.max_elems, 1);
 	uint32_t e = 0;
 
+	assert_non_null(seen);
+	for (uint32_t c = 0; c < vi->v.nr_cpus; c++) {
+		struct slab *sl = slab_of(&vi->v, c);
+		uint32_t cnt = SLAB_CW_COUNT(atomic_load(&sl->cw));
+
+		for (uint32_t i = 0; i < cnt && i < vi->v.slab_cap; i++) {
+			uint32_t idx = slab_idx_of_off(&vi->v, sl->slots[i]);
+
+			if (idx != SLAB_NIL)
+				seen[idx] = 1;
+		}
+		mark_list(vi, atomic_load(&sl->inbox), seen);
+		mark_list(vi, atomic_load(&sl->outbox), seen);
+	}
+	for (uint32_t k = 0; k < SLAB_MAX_NODES; k++)
+		mark_list(vi, atomic_load(slab_spare(&vi->v, k)), seen);
+	while (e < pub && seen[e])
+		e++;
+	assert_true(e < pub);
+	free(seen);
 	atomic_store(&vi->v.meta[e].next, SLAB_NIL);
 	atomic_store(&slab_of(&vi->v, 0)->outbox, slab_list_word(e, 1));
 }
