@@ -433,13 +433,13 @@ bench: deps
 # (--host: this machine only; --save: bench/results/<date>-scale.*).
 SCALE := $(B)/bench/scale
 SCALE_PRELOAD := $(B)/bench/scale_cpus.so
+SCALE_SRC := bench/scale.c bench/scale_daemon.c bench/scale_measure.c $(BENCH_COMMON_SRC)
 .PHONY: bench-scale
-$(SCALE): bench/scale.c $(BENCH_COMMON_SRC) $(BENCH_HDR) include/pcpupool.h core/protocol.h \
-		$(LIB_SO)
+$(SCALE): $(SCALE_SRC) $(BENCH_HDR) include/pcpupool.h core/protocol.h $(LIB_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) -DPCPUPOOLD='"$(abspath $(DAEMON))"' \
-		-DSCALE_PRELOAD='"$(abspath $(SCALE_PRELOAD))"' bench/scale.c \
-		$(BENCH_COMMON_SRC) $(LINK_LIB) -lm -o $@
+		-DSCALE_PRELOAD='"$(abspath $(SCALE_PRELOAD))"' $(SCALE_SRC) \
+		$(LINK_LIB) -lm -o $@
 
 # preloaded into the daemon by scale --cpus N: N possible CPUs
 $(SCALE_PRELOAD): bench/scale_cpus.c

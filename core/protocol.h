@@ -29,7 +29,11 @@
 
 /* limits, enforced by the daemon (and the client where it builds requests) */
 #define PCP_MAX_LINE           4096     /* bytes in one request line */
-#define PCP_MAX_REPLY          (1u << 20) /* bytes in one reply line */
+#define PCP_MAX_REPLY          (64u << 20) /* bytes in one reply line: the
+					 * stats of every pool of a large
+					 * machine (about 0.4 kB a CPU a pool) */
+#define PCP_MAX_BACKLOG        (1u << 20) /* bytes of replies a peer may
+					 * leave unread before the next */
 #define PCP_NAME_MAX           63       /* pool name: pcp_name_valid() */
 #define PCP_MAX_POOLS          256
 #define PCP_MAX_CLIENTS        1024     /* control connections */

@@ -130,6 +130,12 @@ void conn_send(struct conn *c, json_t *reply, const int *fds, int nfds)
 	}
 	len = strlen(s);
 	s[len] = '\0';
+	/* a peer that left a backlog unread gets no more; one reply, however
+	 * long (up to PCP_MAX_REPLY), goes to a peer that reads */
+	if (evbuffer_get_length(out) > PCP_MAX_BACKLOG || len > PCP_MAX_REPLY) {
+		conn_kill(c, len > PCP_MAX_REPLY ? "reply too long" : "replies not read");
+		goto out;
+	}
 	if (evbuffer_get_length(out) == 0) {
 		char cbuf[CMSG_SPACE(2 * sizeof(int))];
 		struct iovec iov[2] = { { s, len }, { (char *)"\n", 1 } };
@@ -163,8 +169,6 @@ void conn_send(struct conn *c, json_t *reply, const int *fds, int nfds)
 		evbuffer_add(out, s + done, len - done);
 	if (done < len + 1)
 		evbuffer_add(out, "\n", 1);
-	if (evbuffer_get_length(out) > PCP_MAX_REPLY)
-		conn_kill(c, "replies not read");
 out:
 	free(s);
 }
