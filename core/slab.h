@@ -619,6 +619,7 @@ int slab_take_retired(const struct slab_view *v, uint32_t cpu, uint64_t snap, ui
 uint32_t slab_claim_request(const struct slab_view *v, uint32_t cpu, uint32_t target,
 			    uint64_t *ret_wait_ns);
 uint64_t slab_now_ns(void);
+void slab_clock_init(void);
 bool slab_request_raised(const struct slab_view *v, uint32_t cpu);
 void slab_poll_set(const struct slab_view *v, bool on);
 int slab_current_cpu(const struct slab_view *v);

@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 
@@ -53,12 +55,47 @@ static int slab_index(const struct slab_view *v, const struct slab *s)
 	return (int)(((const char *)s - v->slabs) / v->slab_stride);
 }
 
-/* CLOCK_MONOTONIC in ns (the daemon's clock too). */
+/* The clock requests are timed with: CLOCK_MONOTONIC, which the vDSO
+ * reads with no system call where the kernel's clocksource is one it can
+ * read (the TSC, kvm-clock, the arm64 counter, ...).  Where it cannot
+ * (hpet, acpi_pm: a TSC the kernel found unstable, usual under emulation)
+ * clock_gettime(CLOCK_MONOTONIC) is a system call, and a client times its
+ * requests with CLOCK_MONOTONIC_COARSE, which the vDSO always serves: at
+ * most a tick behind, which only makes a refill look that much slower in
+ * the stats.  The daemon keeps CLOCK_MONOTONIC. */
+static atomic_int slab_clock = CLOCK_MONOTONIC;
+
+/**
+ * slab_clock_init() - choose the clock a client times its requests with.
+ *
+ * Context: once per process, before its first pool (not signal-safe).
+ */
+void slab_clock_init(void)
+{
+	static const char *const slow[] = { "hpet", "acpi_pm", "jiffies", "refined-jiffies",
+					    "pit" };
+	char name[64] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+			"re");
+
+	if (!f)
+		return;
+	if (fgets(name, sizeof(name), f))
+		name[strcspn(name, "\n")] = '\0';
+	fclose(f);
+	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
+		if (!strcmp(name, slow[i]))
+			atomic_store_explicit(&slab_clock, CLOCK_MONOTONIC_COARSE,
+					      memory_order_relaxed);
+}
+
+/* The request clock in ns (CLOCK_MONOTONIC in the daemon). */
 uint64_t slab_now_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);   /* vDSO: no syscall, signal-safe */
+	/* vDSO: no syscall, signal-safe */
+	clock_gettime(atomic_load_explicit(&slab_clock, memory_order_relaxed), &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 

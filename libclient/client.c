@@ -76,9 +76,12 @@ static int client_wait_timeout_ms(void)
  */
 PCPUPOOL_EXPORT struct pcpupool_client *pcpupool_connect(const char *socket_path)
 {
+	static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
 	struct pcpupool_client *c;
 	int64_t deadline;
 	int cs, fd, r;
+
+	pthread_once(&clock_once, slab_clock_init);
 
 	if (!socket_path) {
 		socket_path = secure_getenv(PCP_SOCKET_ENV);
