@@ -264,6 +264,31 @@ void prom_daemon_out(FILE *f, json_t *d)
 			    (const char *const[]){ "code", key, NULL }, v, 0);
 }
 
+/* The families @ms of the members of each pool's array @arr (its CPUs,
+ * its NUMA nodes), labelled pool and @label (the member's @label field). */
+static void prom_members(FILE *f, json_t *pools, const char *arr, const char *label,
+			 const struct prom_metric *ms, size_t n)
+{
+	json_t *p, *c;
+	size_t i, j;
+
+	for (size_t k = 0; k < n; k++) {
+		bool started = false;
+
+		json_array_foreach(pools, i, p) {
+			json_array_foreach(json_object_get(p, arr), j, c) {
+				char id[32];
+
+				snprintf(id, sizeof(id), "%lld", (long long)stats_int(c, label));
+				prom_sample(f, ms[k].name, ms[k].type, ms[k].help, &started,
+					    (const char *const[]){ "pool", stats_str(p, "name"),
+								   label, id, NULL },
+					    prom_value(c, &ms[k]), ms[k].scale);
+			}
+		}
+	}
+}
+
 /* The pcpupool_pool_* families of @pools, and with @cpus the
  * pcpupool_cpu_* ones of their CPUs. */
 void prom_pools_out(FILE *f, json_t *pools, bool cpus)
@@ -301,22 +326,8 @@ void prom_pools_out(FILE *f, json_t *pools, bool cpus)
 			    q, 0);
 		json_decref(q);
 	}
-	for (size_t k = 0; k < sizeof(prom_node) / sizeof(prom_node[0]); k++) {
-		const struct prom_metric *m = &prom_node[k];
-
-		started = false;
-		json_array_foreach(pools, i, p) {
-			json_array_foreach(json_object_get(p, "nodes"), j, c) {
-				char node[32];
-
-				snprintf(node, sizeof(node), "%lld", (long long)stats_int(c, "node"));
-				prom_sample(f, m->name, m->type, m->help, &started,
-					    (const char *const[]){ "pool", stats_str(p, "name"),
-								   "node", node, NULL },
-					    prom_value(c, m), m->scale);
-			}
-		}
-	}
+	prom_members(f, pools, "nodes", "node", prom_node,
+		     sizeof(prom_node) / sizeof(prom_node[0]));
 	if (!cpus)
 		return;
 	started = false;
@@ -333,20 +344,5 @@ void prom_pools_out(FILE *f, json_t *pools, bool cpus)
 			json_decref(o);
 		}
 	}
-	for (size_t k = 0; k < sizeof(prom_cpu) / sizeof(prom_cpu[0]); k++) {
-		const struct prom_metric *m = &prom_cpu[k];
-
-		started = false;
-		json_array_foreach(pools, i, p) {
-			json_array_foreach(json_object_get(p, "cpus"), j, c) {
-				char cpu[32];
-
-				snprintf(cpu, sizeof(cpu), "%lld", (long long)stats_int(c, "cpu"));
-				prom_sample(f, m->name, m->type, m->help, &started,
-					    (const char *const[]){ "pool", stats_str(p, "name"),
-								   "cpu", cpu, NULL },
-					    prom_value(c, m), m->scale);
-			}
-		}
-	}
+	prom_members(f, pools, "cpus", "cpu", prom_cpu, sizeof(prom_cpu) / sizeof(prom_cpu[0]));
 }
