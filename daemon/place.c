@@ -82,6 +82,7 @@ void place_open(struct pool *p, uint32_t cpu)
 	pc = &p->place[cpu];
 	slab_set_limits(&p->v, cpu, p->cfg.low_watermark, pool_limit(p));
 	pc->state = PLACE_OPEN;
+	pc->unwanted_ms = 0;
 	pc->cw = slab_count_word(&p->v, cpu);
 	pc->since_ms = place_now_ms();   /* not closed again before a pass saw it */
 	p->cpus_opened++;
@@ -240,7 +241,11 @@ void place_update(struct daemon *d, struct pool *p, bool now)
 		switch (pc->state) {
 		case PLACE_OPEN:
 			pc->cw = cw;
-			if (!wanted)
+			if (wanted)
+				pc->unwanted_ms = 0;
+			else if (!pc->unwanted_ms && online(d, c))
+				pc->unwanted_ms = t;
+			else if (!online(d, c) || t - pc->unwanted_ms >= PLACE_CLOSE_AFTER_MS)
 				close_cpu(p, c, t);
 			break;
 		case PLACE_CLOSING:

@@ -22,6 +22,10 @@ struct pool;
 #define PLACE_GRACE_MS    1000u
 /* How often the sweep looks at the clients' CPUs without being asked. */
 #define PLACE_INTERVAL_MS 500u
+/* How long an online CPU stays open once no attached process may run
+ * there: a thread pinned elsewhere for a moment does not cost its CPU's
+ * reserve (an offline CPU closes at once). */
+#define PLACE_CLOSE_AFTER_MS 2000u
 
 enum place_state {
 	PLACE_OPEN,                  /* holds a reserve */
@@ -32,7 +36,9 @@ enum place_state {
 struct place_cpu {
 	uint8_t state;               /* enum place_state */
 	uint64_t cw;                 /* the slab's count word at the last look */
-	uint64_t since_ms;           /* CLOSING: since when (or the last change) */
+	uint64_t since_ms;           /* CLOSING: since when (or the last change);
+				      * OPEN: when it opened */
+	uint64_t unwanted_ms;        /* OPEN: since when nobody may use it, or 0 */
 };
 
 int place_init(struct daemon *d, struct pool *p, pid_t creator);

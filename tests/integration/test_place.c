@@ -16,7 +16,8 @@
 #include "e2e.h"
 
 #define MIN_NR       16
-#define CLOSE_MS     5000   /* PLACE_GRACE_MS and a few sweeps, with room */
+#define CLOSE_MS     10000  /* PLACE_CLOSE_AFTER_MS + PLACE_GRACE_MS and a few
+			     * passes, with room for a slow (emulated) machine */
 
 static int cpu_a, cpu_b;
 
