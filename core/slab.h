@@ -221,6 +221,9 @@ struct slab_hdr {
 	 * elems_off and map_size are then multiples of it (slab_layout()).
 	 * 0 in pools an older daemon formatted (the page was zero). */
 	uint32_t huge_page_size;
+	/* the NUMA nodes the daemon deals the pool to: how many spares a
+	 * crossing looks at (a hint, bounded by SLAB_MAX_NODES) */
+	_Atomic uint32_t nr_nodes;
 	_Atomic uint64_t node_spare[SLAB_MAX_NODES - 1];   /* nodes 1.. */
 };
 

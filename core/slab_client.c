@@ -176,13 +176,16 @@ int slab_low_check(const struct slab_view *v, struct slab *s, uint32_t left)
  * Return: how many. */
 static uint32_t take_spare(const struct slab_view *v, uint32_t c)
 {
+	uint32_t nodes = atomic_load_explicit(&v->hdr->nr_nodes, memory_order_relaxed);
 	uint32_t node = __atomic_load_n(&slab_of(v, c)->node, __ATOMIC_RELAXED);
 	_Atomic uint64_t *spare = NULL;
 	uint64_t w;
 
+	if (nodes == 0 || nodes > SLAB_MAX_NODES)
+		nodes = 1;
 	/* the CPU's node's spare, else the first other one not empty */
-	for (uint32_t i = 0; i < SLAB_MAX_NODES && !spare; i++) {
-		_Atomic uint64_t *s = slab_spare(v, (node + i) % SLAB_MAX_NODES);
+	for (uint32_t i = 0; i < nodes && !spare; i++) {
+		_Atomic uint64_t *s = slab_spare(v, (node + i) % nodes);
 
 		if (slab_list_len(atomic_load_explicit(s, memory_order_relaxed)))
 			spare = s;

@@ -131,6 +131,7 @@ int slab_format(void *base, const struct slab_hdr *layout, const char *name)
 	atomic_init(&h->state, SLAB_STATE_OK);
 	atomic_init(&h->generation, 0);
 	atomic_init(&h->spare, SLAB_LIST_EMPTY);
+	atomic_init(&h->nr_nodes, 1);
 	for (uint32_t k = 0; k < SLAB_MAX_NODES - 1; k++)
 		atomic_init(&h->node_spare[k], SLAB_LIST_EMPTY);
 	for (uint32_t c = 0; c < h->nr_cpus; c++) {

@@ -368,6 +368,7 @@ int pool_create(struct daemon *d, const struct pool_config *pc, pid_t creator,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	atomic_store_explicit(&p->v.hdr->nr_nodes, depot_nr_nodes(p), memory_order_relaxed);
 	p->st->min_nr = c.min_nr;
 	p->st->low_watermark = c.low_watermark;
 	p->cpu = calloc(p->v.nr_cpus, sizeof(*p->cpu));

@@ -390,6 +390,8 @@ void refill_sweep(struct pool *p)
 			return;
 		}
 	}
+	/* a hint a client could have rewritten: said again */
+	atomic_store_explicit(&p->v.hdr->nr_nodes, depot_nr_nodes(p), memory_order_relaxed);
 	restock_spare(p);
 	reclaim_holders_check(p);
 }

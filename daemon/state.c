@@ -379,6 +379,7 @@ int state_restore(struct daemon *d, const char *name, int memfd, int statefd,
 		goto fail;
 	}
 	p->st->version = POOL_STATE_VERSION;
+	atomic_store_explicit(&p->v.hdr->nr_nodes, depot_nr_nodes(p), memory_order_relaxed);
 	for (uint32_t k = 0; k < depot_nr_nodes(p); k++)
 		for (uint64_t i = 0; i < p->st->depot_node_n[k]; i++) {
 			uint32_t e = p->st->depot[p->depot_base[k] + i];
