@@ -25,6 +25,14 @@
  * too, which their "memory" clobber covers. */
 
 
+/* Leave for @to when the slab in %rcx is retired (slab.h): its low is
+ * SLAB_LOW_RETIRED.  Tested first, before anything is read for a store. */
+#define SLAB_LEAVE_IF_RETIRED(to)                                          \
+	"cmpl $-1, 12(%%rcx)\n\t"                                          \
+	"je " to "\n\t"
+_Static_assert(offsetof(struct slab, low) == 12 && SLAB_LOW_RETIRED == UINT32_MAX,
+	       "SLAB_LEAVE_IF_RETIRED reads low at 12 and compares with -1");
+
 /* Pop the top of the current CPU's slab whatever its low watermark; a top
  * slot that is not an element's start is dropped instead (committed as a
  * count - 1 that is no operation).  *ret_left: the count after the pop. */
@@ -36,8 +44,7 @@ int slab_rseq_pop(const struct slab_view *v, uint32_t *ret_idx, uint32_t *ret_le
 
 	__asm__ goto(
 		PCPUPOOL__SECTION_ENTER
-		"cmpl $-1, 12(%%rcx)\n\t"              /* retired (slab.h) */
-		"je %l[empty]\n\t"
+		SLAB_LEAVE_IF_RETIRED("%l[empty]")
 		"movq (%%rcx), %%r10\n\t"              /* count word */
 		"movzwl %%r10w, %%edi\n\t"             /* count */
 		"testl %%edi, %%edi\n\t"
@@ -107,8 +114,7 @@ uint32_t slab_rseq_splice(const struct slab_view *v, const uint32_t *buf,
 
 	__asm__ __volatile__(
 		PCPUPOOL__SECTION_ENTER_TO("5f")
-		"cmpl $-1, 12(%%rcx)\n\t"             /* retired (slab.h) */
-		"je 6f\n\t"
+		SLAB_LEAVE_IF_RETIRED("6f")
 		"movq (%%rcx), %%r10\n\t"             /* count word */
 		"movl %c[v_cap](%[f]), %%edx\n\t"     /* cap */
 		"movzwl %%r10w, %%edi\n\t"            /* count */
@@ -152,8 +158,7 @@ uint32_t slab_rseq_spill(const struct slab_view *v, uint32_t *buf, uint32_t max,
 
 	__asm__ __volatile__(
 		PCPUPOOL__SECTION_ENTER_TO("5f")
-		"cmpl $-1, 12(%%rcx)\n\t"             /* retired (slab.h) */
-		"je 6f\n\t"
+		SLAB_LEAVE_IF_RETIRED("6f")
 		"movq (%%rcx), %%r10\n\t"             /* count word */
 		"movl 8(%%rcx), %%esi\n\t"            /* limit */
 		"shrl $1, %%esi\n\t"                  /* target = limit / 2 */

@@ -186,9 +186,11 @@ int cpus_of_process(const struct daemon *d, pid_t pid, struct cpus_set *ret)
 	return 0;
 }
 
+/* Whether @cpu is online (every CPU is, to a daemon without the topology:
+ * a test's). */
 bool cpus_online(const struct daemon *d, uint32_t cpu)
 {
-	return cpu < d->cpus->nr && cpus_set_has(&d->cpus->online, cpu);
+	return !d->cpus || (cpu < d->cpus->nr && cpus_set_has(&d->cpus->online, cpu));
 }
 
 /**

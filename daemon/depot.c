@@ -44,6 +44,14 @@ uint32_t depot_node_of(const struct pool *p, uint32_t idx)
 	return (uint32_t)((((uint64_t)idx * p->v.elem_stride) >> DEPOT_CHUNK_SHIFT) % n);
 }
 
+/* CPU @cpu's node, as the depot counts them (0 without NUMA). */
+uint32_t depot_cpu_node(const struct pool *p, uint32_t cpu)
+{
+	uint32_t k = p->cpu_node ? p->cpu_node[cpu] : 0;
+
+	return k < depot_nr_nodes(p) ? k : 0;
+}
+
 uint64_t depot_count(const struct pool *p)
 {
 	return p->st->depot_n;

@@ -22,6 +22,7 @@ struct pool;
 
 int depot_init(struct pool *p, uint32_t nr_nodes);
 uint32_t depot_node_of(const struct pool *p, uint32_t idx);
+uint32_t depot_cpu_node(const struct pool *p, uint32_t cpu);
 void depot_add(struct pool *p, uint32_t idx);
 uint32_t depot_take(struct pool *p, uint32_t node, uint32_t *buf, uint32_t max);
 uint64_t depot_count(const struct pool *p);

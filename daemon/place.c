@@ -41,11 +41,6 @@ static uint64_t place_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static bool online(const struct daemon *d, uint32_t cpu)
-{
-	return !d->cpus || cpus_online(d, cpu);
-}
-
 bool place_is_open(const struct pool *p, uint32_t cpu)
 {
 	return !p->place || p->place[cpu].state == PLACE_OPEN;
@@ -118,7 +113,7 @@ static void finish_close(struct daemon *d, struct pool *p, uint32_t c, uint64_t 
 	 * read the slab before it has left the CPU with its thread */
 	if (d->cpus)
 		cpus_refresh(d);
-	if (online(d, c) && now - pc->since_ms < PLACE_GRACE_MS)
+	if (cpus_online(d, c) && now - pc->since_ms < PLACE_GRACE_MS)
 		return;
 	r = slab_take_retired(&p->v, c, cw, buf, &n, &bad);
 	if (r == -EAGAIN) {
@@ -234,7 +229,7 @@ void place_update(struct daemon *d, struct pool *p, bool now)
 		bool busy = pc->state == PLACE_OPEN &&
 			(cw != pc->cw || slab_request_raised(&p->v, c) ||
 			 t - pc->since_ms < PLACE_INTERVAL_MS);
-		bool wanted = online(d, c) &&
+		bool wanted = cpus_online(d, c) &&
 			(cpus_set_has(&want, c) || busy ||
 			 (p->nr_attached == 0 && pc->state == PLACE_OPEN));
 
@@ -243,9 +238,9 @@ void place_update(struct daemon *d, struct pool *p, bool now)
 			pc->cw = cw;
 			if (wanted)
 				pc->unwanted_ms = 0;
-			else if (!pc->unwanted_ms && online(d, c))
+			else if (!pc->unwanted_ms && cpus_online(d, c))
 				pc->unwanted_ms = t;
-			else if (!online(d, c) || t - pc->unwanted_ms >= PLACE_CLOSE_AFTER_MS)
+			else if (!cpus_online(d, c) || t - pc->unwanted_ms >= PLACE_CLOSE_AFTER_MS)
 				close_cpu(p, c, t);
 			break;
 		case PLACE_CLOSING:

@@ -259,7 +259,7 @@ int refill_cpu(struct pool *p, uint32_t cpu)
 	while (want) {
 		uint32_t n = want < SLAB_BATCH_MAX ? want : SLAB_BATCH_MAX;
 		/* the CPU's own node first (depot.h) */
-		n = depot_take(p, p->cpu_node ? p->cpu_node[cpu] : 0, buf, n);
+		n = depot_take(p, depot_cpu_node(p, cpu), buf, n);
 		if (n == 0) {
 			p->shortfalls++;
 			return -ENOMEM;

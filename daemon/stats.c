@@ -105,7 +105,8 @@ static json_int_t counter_stat(uint64_t n)
 json_t *stats_pool_json(struct pool *p)
 {
 	json_t *o = stats_pool_summary_json(p), *cpus = json_array();
-	uint64_t reserved = 0;
+	uint64_t reserved = 0, node_res[DEPOT_MAX_NODES] = { 0 };
+	int node_cpus[DEPOT_MAX_NODES] = { 0 };
 
 	if (!o || !cpus)
 		goto fail;
@@ -147,11 +148,13 @@ json_t *stats_pool_json(struct pool *p)
 					"max", (double)cs->lat_max_ns / 1000.0);
 		if (!e || !lat || json_object_set_new(e, "refill_latency_us", lat) < 0 ||
 		    json_object_set_new(e, "reserve", json_string(place_state_name(p, c))) < 0 ||
-		    json_object_set_new(e, "node", json_integer(p->cpu_node ? p->cpu_node[c] : 0)) < 0 ||
+		    json_object_set_new(e, "node", json_integer(depot_cpu_node(p, c))) < 0 ||
 		    json_object_set_new(e, "withdrawn", json_integer((json_int_t)cs->withdrawn)) < 0 ||
 		    json_array_append_new(cpus, e) < 0)
 			goto fail;
 		reserved += (uint64_t)elems_stat(p, (uint64_t)cnt + in);
+		node_res[depot_cpu_node(p, c)] += (uint64_t)elems_stat(p, (uint64_t)cnt + in);
+		node_cpus[depot_cpu_node(p, c)]++;
 	}
 	if (json_object_set_new(o, "cpus", cpus) < 0) {
 		cpus = NULL;
@@ -161,24 +164,12 @@ json_t *stats_pool_json(struct pool *p)
 	json_t *nodes = json_array();
 
 	for (uint32_t k = 0; nodes && k < depot_nr_nodes(p); k++) {
-		uint64_t res = 0;
-		int ncpu = 0;
-
-		for (uint32_t c = 0; c < p->v.nr_cpus; c++)
-			if ((p->cpu_node ? p->cpu_node[c] : 0) == k) {
-				struct slab *s = slab_of(&p->v, c);
-				uint32_t in = slab_list_len(atomic_load_explicit(&s->inbox,
-									    memory_order_relaxed));
-
-				res += (uint64_t)elems_stat(p, (uint64_t)slab_count(&p->v, c) + in);
-				ncpu++;
-			}
 		uint32_t sp = slab_list_len(atomic_load_explicit(slab_spare(&p->v, k),
 								 memory_order_relaxed));
 
 		if (json_array_append_new(nodes, json_pack("{s:i, s:i, s:I, s:I, s:I}", "node",
-							   (int)k, "cpus", ncpu, "reserved",
-							   (json_int_t)res, "spare",
+							   (int)k, "cpus", node_cpus[k], "reserved",
+							   (json_int_t)node_res[k], "spare",
 							   elems_stat(p, sp), "depot",
 							   (json_int_t)depot_count_node(p, k))) < 0) {
 			json_decref(nodes);
